@@ -1,1 +1,18 @@
-//! placeholder
+//! # kafka-sim's Kafka model
+//!
+//! Kafka semantics on top of the [`sim`] engine. Each module is named after the Kafka concept
+//! it models and says in its doc comment which behaviour (KIP, config, client) it reproduces.
+//!
+//! * Pure algorithms: [`partitioner`], [`assignor`].
+//! * State: [`log`] (partition logs), [`coordinator`] (the classic group protocol's state
+//!   machine), [`broker`] (the actor that owns logs, groups and offsets).
+//! * Clients: [`producer`], [`consumer`], configured by [`config`] with per-client
+//!   [`config::Profile`] defaults (kafka-python, Java, librdkafka).
+//! * The wire: [`protocol`] (requests and responses, as Kafka names them).
+//! * Output: [`history`] — the typed records every actor writes; renderers and checkers read
+//!   only these.
+//! * Input: [`scenario`] (what a run contains) and [`world`] (builds and runs it).
+
+pub mod assignor;
+pub mod partitioner;
+pub mod types;
