@@ -16,3 +16,7 @@
 pub mod assignor;
 pub mod partitioner;
 pub mod types;
+pub mod coordinator;
+pub mod history;
+pub mod log;
+pub mod protocol;

@@ -1,0 +1,175 @@
+//! The typed history of a run: what every actor did, as records in virtual-time order.
+//!
+//! The model never prints. Renderers (per-process text, JSON lines) and checkers read these
+//! records — and a run recorded against a real broker produces the same kind.
+
+use crate::types::{MemberId, Payload, RecordId, Tp};
+use std::sync::Arc;
+
+/// One fact of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// A client finished bootstrapping (its first Metadata answer): kafka-python's
+    /// constructor returned, and the demos print `link kafka ok.`.
+    Connected,
+    /// `producer.send()` was called for a record (the demos print `produce: key=.., val=..`).
+    Send {
+        /// Identity.
+        id: RecordId,
+        /// Partition the partitioner chose.
+        tp: Tp,
+        /// Key and value.
+        payload: Payload,
+    },
+    /// The broker acknowledged a record: it is at `offset`.
+    Produced {
+        /// Identity.
+        id: RecordId,
+        /// Partition.
+        tp: Tp,
+        /// Offset.
+        offset: i64,
+        /// Key and value.
+        payload: Payload,
+    },
+    /// All of a producer's records are acknowledged (`produce over.`).
+    ProducerDone {
+        /// Records acknowledged.
+        records: u32,
+    },
+    /// The broker appended a record to a partition log.
+    Appended {
+        /// Identity.
+        id: RecordId,
+        /// Partition.
+        tp: Tp,
+        /// Offset.
+        offset: i64,
+    },
+    /// The coordinator completed a join round: a new generation exists.
+    GenerationStarted {
+        /// Group.
+        group: Arc<str>,
+        /// Generation number.
+        generation: i32,
+        /// Chosen protocol (assignor).
+        protocol: &'static str,
+        /// Leader.
+        leader: MemberId,
+        /// All members.
+        members: Vec<MemberId>,
+    },
+    /// The coordinator removed a member (session timeout, rebalance timeout, leave).
+    MemberRemoved {
+        /// Group.
+        group: Arc<str>,
+        /// Member.
+        member_id: MemberId,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A consumer got a member id and joined a generation.
+    Joined {
+        /// Group.
+        group: Arc<str>,
+        /// Its member id.
+        member_id: MemberId,
+        /// Generation.
+        generation: i32,
+        /// Whether it leads the group.
+        leader: bool,
+    },
+    /// A consumer received its assignment for a generation.
+    Assigned {
+        /// Group.
+        group: Arc<str>,
+        /// Generation.
+        generation: i32,
+        /// Partitions.
+        partitions: Vec<Tp>,
+    },
+    /// A consumer gave up partitions (eager protocol: all of them, before rejoining).
+    Revoked {
+        /// Group.
+        group: Arc<str>,
+        /// Generation they were owned in.
+        generation: i32,
+        /// Partitions.
+        partitions: Vec<Tp>,
+    },
+    /// A consumer's position in a partition was set (from a committed offset or the reset).
+    PositionSet {
+        /// Group.
+        group: Arc<str>,
+        /// Partition.
+        tp: Tp,
+        /// Next offset it will read.
+        offset: i64,
+        /// `committed`, `earliest` or `latest`.
+        from: &'static str,
+    },
+    /// The application received a record from `poll()`.
+    Consumed {
+        /// Group.
+        group: Arc<str>,
+        /// Generation it was fetched under.
+        generation: i32,
+        /// Partition.
+        tp: Tp,
+        /// Offset.
+        offset: i64,
+        /// Identity.
+        id: RecordId,
+        /// Key and value.
+        payload: Payload,
+    },
+    /// A commit succeeded.
+    Committed {
+        /// Group.
+        group: Arc<str>,
+        /// Generation it was made in.
+        generation: i32,
+        /// Next offset to read, per partition.
+        offsets: Vec<(Tp, i64)>,
+    },
+    /// A commit was refused.
+    CommitFailed {
+        /// Group.
+        group: Arc<str>,
+        /// Kafka error name.
+        error: &'static str,
+    },
+    /// A consumer left its group (LeaveGroup on close).
+    Left {
+        /// Group.
+        group: Arc<str>,
+        /// Member id it had.
+        member_id: MemberId,
+    },
+    /// A client process closed.
+    Closed,
+}
+
+impl Event {
+    /// Short name used as `"event"` in JSON output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Connected => "connected",
+            Event::Send { .. } => "send",
+            Event::Produced { .. } => "produce",
+            Event::ProducerDone { .. } => "producer_done",
+            Event::Appended { .. } => "append",
+            Event::GenerationStarted { .. } => "generation",
+            Event::MemberRemoved { .. } => "member_removed",
+            Event::Joined { .. } => "join",
+            Event::Assigned { .. } => "assign",
+            Event::Revoked { .. } => "revoke",
+            Event::PositionSet { .. } => "position",
+            Event::Consumed { .. } => "consume",
+            Event::Committed { .. } => "commit",
+            Event::CommitFailed { .. } => "commit_failed",
+            Event::Left { .. } => "leave",
+            Event::Closed => "close",
+        }
+    }
+}
