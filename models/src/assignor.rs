@@ -88,7 +88,10 @@ fn sorted(members: &[MemberSubscription]) -> Vec<&MemberSubscription> {
 }
 
 fn empty_assignment(members: &[MemberSubscription]) -> Assignment {
-    members.iter().map(|m| (m.member_id.clone(), Vec::new())).collect()
+    members
+        .iter()
+        .map(|m| (m.member_id.clone(), Vec::new()))
+        .collect()
 }
 
 /// The range assignor. `partitions_per_topic[t]` is topic `t`'s partition count.
@@ -136,7 +139,9 @@ pub fn roundrobin(members: &[MemberSubscription], partitions_per_topic: &[u32]) 
                 next += 1;
             }
             let member = &order[next % order.len()].member_id;
-            out.get_mut(member).expect("member present").push(Tp::new(topic, p));
+            out.get_mut(member)
+                .expect("member present")
+                .push(Tp::new(topic, p));
             next += 1;
         }
     }
@@ -157,7 +162,12 @@ mod tests {
 
     fn show(a: &Assignment) -> Vec<(String, Vec<(u32, u32)>)> {
         a.iter()
-            .map(|(m, tps)| (m.to_string(), tps.iter().map(|t| (t.topic, t.partition)).collect()))
+            .map(|(m, tps)| {
+                (
+                    m.to_string(),
+                    tps.iter().map(|t| (t.topic, t.partition)).collect(),
+                )
+            })
             .collect()
     }
 
@@ -192,7 +202,11 @@ mod tests {
     #[test]
     fn roundrobin_javadoc_unequal_subscriptions() {
         let a = roundrobin(
-            &[member("C2", &[0, 1, 2]), member("C0", &[0]), member("C1", &[0, 1])],
+            &[
+                member("C2", &[0, 1, 2]),
+                member("C0", &[0]),
+                member("C1", &[0, 1]),
+            ],
             &[1, 2, 3],
         );
         assert_eq!(
@@ -208,7 +222,10 @@ mod tests {
     /// Demo 3's group 1: 4 partitions over 2 members → 0–1 to the smaller member id.
     #[test]
     fn range_demo3_shape() {
-        let a = range(&[member("kafka-python-b", &[0]), member("kafka-python-a", &[0])], &[4]);
+        let a = range(
+            &[member("kafka-python-b", &[0]), member("kafka-python-a", &[0])],
+            &[4],
+        );
         assert_eq!(
             show(&a),
             vec![
@@ -242,11 +259,16 @@ mod tests {
     fn every_partition_assigned_once() {
         for kind in [AssignorKind::Range, AssignorKind::Roundrobin] {
             for n_members in 1..6 {
-                let ms: Vec<_> = (0..n_members).map(|i| member(&format!("m{i}"), &[0, 1])).collect();
+                let ms: Vec<_> = (0..n_members)
+                    .map(|i| member(&format!("m{i}"), &[0, 1]))
+                    .collect();
                 let a = kind.assign(&ms, &[5, 3]);
                 let mut all: Vec<Tp> = a.values().flatten().copied().collect();
                 all.sort();
-                let want: Vec<Tp> = (0..5).map(|p| Tp::new(0, p)).chain((0..3).map(|p| Tp::new(1, p))).collect();
+                let want: Vec<Tp> = (0..5)
+                    .map(|p| Tp::new(0, p))
+                    .chain((0..3).map(|p| Tp::new(1, p)))
+                    .collect();
                 assert_eq!(all, want, "{kind:?} with {n_members} members");
             }
         }

@@ -156,7 +156,11 @@ impl Group {
     }
 
     fn rebalance_timeout_us(&self) -> u64 {
-        self.members.values().map(|m| m.rebalance_timeout_us).max().unwrap_or(0)
+        self.members
+            .values()
+            .map(|m| m.rebalance_timeout_us)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Handles JoinGroup. `fresh_uuid` draws a UUID string for a new member id.
@@ -209,11 +213,10 @@ impl Group {
         m.deadline = now + Time::us(m.session_timeout_us);
         m.awaiting_join = true;
         let is_leader = self.leader.as_ref() == Some(&id);
+        let needs_rebalance = changed || (is_leader && self.state == GroupState::Stable);
         match self.state {
             GroupState::PreparingRebalance => self.maybe_complete_join(now, out),
-            GroupState::CompletingRebalance | GroupState::Stable
-                if !changed && !(is_leader && self.state == GroupState::Stable) =>
-            {
+            GroupState::CompletingRebalance | GroupState::Stable if !needs_rebalance => {
                 // Nothing changed: hand back the current generation.
                 let m = self.members.get_mut(&id).expect("member");
                 m.awaiting_join = false;
@@ -278,7 +281,10 @@ impl Group {
             timeout
         };
         self.state = GroupState::PreparingRebalance;
-        out.push(Output::Timer(now + Time::us(wait), GroupTimer::JoinDeadline(self.round)));
+        out.push(Output::Timer(
+            now + Time::us(wait),
+            GroupTimer::JoinDeadline(self.round),
+        ));
         self.maybe_complete_join(now, out);
     }
 
@@ -327,7 +333,10 @@ impl Group {
         }));
         for id in ids {
             let reply = self.join_ok(&id);
-            out.push(Output::Reply(self.members[&id].client, Msg::JoinGroupResp(Ok(reply))));
+            out.push(Output::Reply(
+                self.members[&id].client,
+                Msg::JoinGroupResp(Ok(reply)),
+            ));
         }
     }
 
@@ -363,7 +372,10 @@ impl Group {
             .copied()
             .filter(|p| self.members.values().all(|m| m.protocols.contains(p)))
             .collect();
-        assert!(!candidates.is_empty(), "members were admitted only with a common protocol");
+        assert!(
+            !candidates.is_empty(),
+            "members were admitted only with a common protocol"
+        );
         let votes = |p: &str| {
             self.members
                 .values()
@@ -454,7 +466,14 @@ impl Group {
     }
 
     /// Handles Heartbeat.
-    pub fn heartbeat(&mut self, now: Time, from: ActorId, member_id: &MemberId, generation: i32, out: &mut Vec<Output>) {
+    pub fn heartbeat(
+        &mut self,
+        now: Time,
+        from: ActorId,
+        member_id: &MemberId,
+        generation: i32,
+        out: &mut Vec<Output>,
+    ) {
         let reply = |r| Output::Reply(from, Msg::HeartbeatResp(r));
         let Some(m) = self.members.get_mut(member_id) else {
             out.push(reply(Err(ErrorCode::UnknownMemberId)));
@@ -503,7 +522,10 @@ impl Group {
                         let delay = self.cfg.initial_rebalance_delay_us.min(remaining);
                         self.initial_remaining_us = Some(remaining - delay);
                         self.new_member_added = false;
-                        out.push(Output::Timer(now + Time::us(delay), GroupTimer::JoinDeadline(self.round)));
+                        out.push(Output::Timer(
+                            now + Time::us(delay),
+                            GroupTimer::JoinDeadline(self.round),
+                        ));
                         return;
                     }
                 }
@@ -554,7 +576,12 @@ mod tests {
     impl Harness {
         fn new(delay_ms: u64) -> Self {
             Harness {
-                g: Group::new("g".into(), GroupConfig { initial_rebalance_delay_us: delay_ms * 1000 }),
+                g: Group::new(
+                    "g".into(),
+                    GroupConfig {
+                        initial_rebalance_delay_us: delay_ms * 1000,
+                    },
+                ),
                 uuids: 0,
                 out: Vec::new(),
             }
@@ -563,7 +590,13 @@ mod tests {
         fn join(&mut self, now_ms: u64, client: u32, member: Option<&MemberId>) -> Vec<Output> {
             self.uuids += 1;
             let n = self.uuids;
-            self.g.join(Time::ms(now_ms), ActorId(client), &req(member), || format!("uuid{n}"), &mut self.out);
+            self.g.join(
+                Time::ms(now_ms),
+                ActorId(client),
+                &req(member),
+                || format!("uuid{n}"),
+                &mut self.out,
+            );
             std::mem::take(&mut self.out)
         }
 
@@ -571,7 +604,9 @@ mod tests {
         fn join_new(&mut self, now_ms: u64, client: u32) -> (MemberId, Vec<Output>) {
             let out = self.join(now_ms, client, None);
             let id = match &out[..] {
-                [Output::Reply(_, Msg::JoinGroupResp(Err((ErrorCode::MemberIdRequired, Some(id)))))] => id.clone(),
+                [Output::Reply(_, Msg::JoinGroupResp(Err((ErrorCode::MemberIdRequired, Some(id)))))] => {
+                    id.clone()
+                }
                 other => panic!("expected MEMBER_ID_REQUIRED, got {other:?}"),
             };
             (id.clone(), self.join(now_ms, client, Some(&id)))
@@ -639,9 +674,18 @@ mod tests {
         let (_, t) = deadline(&out).unwrap();
         let out = h.timer(0, t);
         assert_eq!(join_oks(&out).len(), 1);
-        h.g.sync(Time::ms(1), ActorId(1), &a, 1, &[(a.clone(), vec![Tp::new(0, 0)])], &mut h.out);
+        h.g.sync(
+            Time::ms(1),
+            ActorId(1),
+            &a,
+            1,
+            &[(a.clone(), vec![Tp::new(0, 0)])],
+            &mut h.out,
+        );
         let out = std::mem::take(&mut h.out);
-        assert!(matches!(&out[..], [Output::Reply(ActorId(1), Msg::SyncGroupResp(Ok(p)))] if p == &vec![Tp::new(0, 0)]));
+        assert!(
+            matches!(&out[..], [Output::Reply(ActorId(1), Msg::SyncGroupResp(Ok(p)))] if p == &vec![Tp::new(0, 0)])
+        );
         assert_eq!(h.g.state(), GroupState::Stable);
     }
 
@@ -652,14 +696,27 @@ mod tests {
         let mut h = Harness::new(0);
         let (a, out) = h.join_new(0, 1);
         h.timer(0, deadline(&out).unwrap().1);
-        h.g.sync(Time::ms(1), ActorId(1), &a, 1, &[(a.clone(), vec![Tp::new(0, 0), Tp::new(0, 1)])], &mut h.out);
+        h.g.sync(
+            Time::ms(1),
+            ActorId(1),
+            &a,
+            1,
+            &[(a.clone(), vec![Tp::new(0, 0), Tp::new(0, 1)])],
+            &mut h.out,
+        );
         h.out.clear();
         let (b, out) = h.join_new(10_000, 2);
         assert_eq!(h.g.state(), GroupState::PreparingRebalance);
         assert!(join_oks(&out).is_empty(), "waits for the known member a");
         h.g.heartbeat(Time::ms(11_000), ActorId(1), &a, 1, &mut h.out);
         let hb = std::mem::take(&mut h.out);
-        assert!(matches!(&hb[..], [Output::Reply(_, Msg::HeartbeatResp(Err(ErrorCode::RebalanceInProgress)))]));
+        assert!(matches!(
+            &hb[..],
+            [Output::Reply(
+                _,
+                Msg::HeartbeatResp(Err(ErrorCode::RebalanceInProgress))
+            )]
+        ));
         let out = h.join(11_001, 1, Some(&a));
         let oks = join_oks(&out);
         assert_eq!(oks.len(), 2);
@@ -669,7 +726,13 @@ mod tests {
         assert_eq!(leader.1.members.len(), 2);
         // a stale generation is refused
         h.g.sync(Time::ms(11_002), ActorId(2), &b, 1, &[], &mut h.out);
-        assert!(matches!(&h.out[..], [Output::Reply(_, Msg::SyncGroupResp(Err(ErrorCode::IllegalGeneration)))]));
+        assert!(matches!(
+            &h.out[..],
+            [Output::Reply(
+                _,
+                Msg::SyncGroupResp(Err(ErrorCode::IllegalGeneration))
+            )]
+        ));
     }
 
     #[test]
@@ -680,7 +743,14 @@ mod tests {
         let (b, _) = h.join_new(1, 2);
         h.join(2, 1, Some(&a));
         h.g.sync(Time::ms(3), ActorId(2), &b, 2, &[], &mut h.out);
-        h.g.sync(Time::ms(3), ActorId(1), &a, 2, &[(a.clone(), vec![]), (b.clone(), vec![])], &mut h.out);
+        h.g.sync(
+            Time::ms(3),
+            ActorId(1),
+            &a,
+            2,
+            &[(a.clone(), vec![]), (b.clone(), vec![])],
+            &mut h.out,
+        );
         h.out.clear();
         assert_eq!(h.g.state(), GroupState::Stable);
         let out = h.join(4, 2, Some(&b));
@@ -703,7 +773,13 @@ mod tests {
         h.g.heartbeat(Time::ms(5_000), ActorId(1), &a, 2, &mut h.out);
         h.out.clear();
         let out = h.timer(10_003, GroupTimer::Session(b.clone()));
-        assert!(out.iter().any(|o| matches!(o, Output::Event(Event::MemberRemoved { reason: "session timeout", .. }))));
+        assert!(out.iter().any(|o| matches!(
+            o,
+            Output::Event(Event::MemberRemoved {
+                reason: "session timeout",
+                ..
+            })
+        )));
         assert_eq!(h.g.state(), GroupState::PreparingRebalance);
         let out = h.join(10_004, 1, Some(&a));
         assert_eq!(join_oks(&out)[0].1.generation, 3);
@@ -717,17 +793,36 @@ mod tests {
     #[test]
     fn heartbeat_and_commit_validation() {
         let mut h = Harness::new(0);
-        assert_eq!(h.g.validate_commit(None, -1), Ok(()), "simple commit to an empty group");
+        assert_eq!(
+            h.g.validate_commit(None, -1),
+            Ok(()),
+            "simple commit to an empty group"
+        );
         let (a, out) = h.join_new(0, 1);
         h.timer(0, deadline(&out).unwrap().1);
-        assert_eq!(h.g.validate_commit(Some(&a), 1), Err(ErrorCode::RebalanceInProgress));
+        assert_eq!(
+            h.g.validate_commit(Some(&a), 1),
+            Err(ErrorCode::RebalanceInProgress)
+        );
         h.g.sync(Time::ms(1), ActorId(1), &a, 1, &[], &mut h.out);
         assert_eq!(h.g.validate_commit(Some(&a), 1), Ok(()));
-        assert_eq!(h.g.validate_commit(Some(&a), 0), Err(ErrorCode::IllegalGeneration));
-        assert_eq!(h.g.validate_commit(Some(&"x".into()), 1), Err(ErrorCode::UnknownMemberId));
+        assert_eq!(
+            h.g.validate_commit(Some(&a), 0),
+            Err(ErrorCode::IllegalGeneration)
+        );
+        assert_eq!(
+            h.g.validate_commit(Some(&"x".into()), 1),
+            Err(ErrorCode::UnknownMemberId)
+        );
         h.out.clear();
         h.g.heartbeat(Time::ms(2), ActorId(9), &"nobody".into(), 1, &mut h.out);
-        assert!(matches!(&h.out[..], [Output::Reply(_, Msg::HeartbeatResp(Err(ErrorCode::UnknownMemberId)))]));
+        assert!(matches!(
+            &h.out[..],
+            [Output::Reply(
+                _,
+                Msg::HeartbeatResp(Err(ErrorCode::UnknownMemberId))
+            )]
+        ));
     }
 
     #[test]
@@ -745,7 +840,13 @@ mod tests {
         let oks = join_oks(&out);
         assert_eq!(oks.len(), 1);
         assert_eq!(oks[0].0, 2);
-        assert!(out.iter().any(|o| matches!(o, Output::Event(Event::MemberRemoved { reason: "rebalance timeout", .. }))));
+        assert!(out.iter().any(|o| matches!(
+            o,
+            Output::Event(Event::MemberRemoved {
+                reason: "rebalance timeout",
+                ..
+            })
+        )));
     }
 
     #[test]
@@ -755,7 +856,13 @@ mod tests {
         let mut r = req(None);
         r.protocols = vec!["sticky"];
         h.g.join(Time::ms(0), ActorId(3), &r, || "u".into(), &mut h.out);
-        assert!(matches!(&h.out[..], [Output::Reply(_, Msg::JoinGroupResp(Err((ErrorCode::InconsistentGroupProtocol, _))))]));
+        assert!(matches!(
+            &h.out[..],
+            [Output::Reply(
+                _,
+                Msg::JoinGroupResp(Err((ErrorCode::InconsistentGroupProtocol, _)))
+            )]
+        ));
         h.out.clear();
         // b prefers roundrobin; a prefers range: tie goes to the leader's preference
         let mut r = req(None);

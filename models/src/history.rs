@@ -148,6 +148,12 @@ pub enum Event {
     },
     /// A client process closed.
     Closed,
+    /// A client hit an error it cannot recover from and stopped (e.g. no assignor in common
+    /// with its group: `INCONSISTENT_GROUP_PROTOCOL`).
+    Fatal {
+        /// Kafka error name.
+        error: &'static str,
+    },
 }
 
 impl Event {
@@ -170,6 +176,7 @@ impl Event {
             Event::CommitFailed { .. } => "commit_failed",
             Event::Left { .. } => "leave",
             Event::Closed => "close",
+            Event::Fatal { .. } => "fatal",
         }
     }
 }

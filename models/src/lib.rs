@@ -14,9 +14,15 @@
 //! * Input: [`scenario`] (what a run contains) and [`world`] (builds and runs it).
 
 pub mod assignor;
-pub mod partitioner;
-pub mod types;
+pub mod broker;
+pub mod config;
+pub mod consumer;
 pub mod coordinator;
 pub mod history;
 pub mod log;
+pub mod partitioner;
+pub mod producer;
 pub mod protocol;
+pub mod scenario;
+pub mod types;
+pub mod world;

@@ -59,7 +59,10 @@ mod tests {
     fn rec(seq: u32) -> LogRecord {
         LogRecord {
             id: RecordId { producer: 0, seq },
-            payload: Payload { key: None, value: None },
+            payload: Payload {
+                key: None,
+                value: None,
+            },
         }
     }
 

@@ -124,8 +124,14 @@ mod tests {
     #[test]
     fn seed_document_keys() {
         let keys = ["msg1_key", "msg2_key", "msg3_key", "msg4_key", "msg5_key"];
-        let p2: Vec<u32> = keys.iter().map(|k| KeyHash::Murmur2.partition(k.as_bytes(), 2)).collect();
-        let p4: Vec<u32> = keys.iter().map(|k| KeyHash::Murmur2.partition(k.as_bytes(), 4)).collect();
+        let p2: Vec<u32> = keys
+            .iter()
+            .map(|k| KeyHash::Murmur2.partition(k.as_bytes(), 2))
+            .collect();
+        let p4: Vec<u32> = keys
+            .iter()
+            .map(|k| KeyHash::Murmur2.partition(k.as_bytes(), 4))
+            .collect();
         assert_eq!(p2, [1, 0, 1, 0, 1]);
         assert_eq!(p4, [1, 0, 1, 0, 3]);
         for k in keys {

@@ -147,6 +147,8 @@ pub enum Msg {
         group: Arc<str>,
         /// Partitions asked for.
         partitions: Vec<Tp>,
+        /// Echoed in the response, so a client can drop answers to an older assignment.
+        tag: u64,
     },
     /// `ListOffsets`.
     ListOffsetsReq {
@@ -154,6 +156,8 @@ pub enum Msg {
         partitions: Vec<Tp>,
         /// Earliest or latest.
         spec: OffsetSpec,
+        /// Echoed in the response.
+        tag: u64,
     },
     /// `Produce` of one record (acks=1 on a single broker).
     ProduceReq {
@@ -197,9 +201,19 @@ pub enum Msg {
         result: Result<(), ErrorCode>,
     },
     /// OffsetFetch response: committed offset per partition, if any.
-    OffsetFetchResp(Vec<(Tp, Option<i64>)>),
+    OffsetFetchResp {
+        /// The request's tag.
+        tag: u64,
+        /// Committed offsets.
+        offsets: Vec<(Tp, Option<i64>)>,
+    },
     /// ListOffsets response.
-    ListOffsetsResp(Vec<(Tp, i64)>),
+    ListOffsetsResp {
+        /// The request's tag.
+        tag: u64,
+        /// Offsets.
+        offsets: Vec<(Tp, i64)>,
+    },
     /// Produce response: the record's offset.
     ProduceResp {
         /// Partition.
@@ -243,5 +257,5 @@ pub enum ClientTimer {
     /// Consumer: heartbeat.
     Heartbeat(u64),
     /// Consumer: auto-commit interval.
-    AutoCommit(u64),
+    AutoCommit,
 }

@@ -255,8 +255,20 @@ mod tests {
             },
         );
         let a = sim.add_actor("a", Box::new(Pinger { peer: None, left: 50 }));
-        let b = sim.add_actor("b", Box::new(Pinger { peer: Some(a), left: 50 }));
-        let c = sim.add_actor("c", Box::new(Pinger { peer: Some(a), left: 50 }));
+        let b = sim.add_actor(
+            "b",
+            Box::new(Pinger {
+                peer: Some(a),
+                left: 50,
+            }),
+        );
+        let c = sim.add_actor(
+            "c",
+            Box::new(Pinger {
+                peer: Some(a),
+                left: 50,
+            }),
+        );
         sim.schedule(Time::ZERO, b, 0);
         sim.schedule(Time::ZERO, c, 0);
         sim.run_until(Time::ms(1_000));
@@ -315,7 +327,13 @@ mod tests {
                 ctx.record(m);
             }
         }
-        let mut sim = Sim::new(1, NetConfig { base: Time::us(10), jitter: Time::ms(5) });
+        let mut sim = Sim::new(
+            1,
+            NetConfig {
+                base: Time::us(10),
+                jitter: Time::ms(5),
+            },
+        );
         let sink = sim.add_actor("sink", Box::new(Sink));
         let src = sim.add_actor("src", Box::new(Burst { to: sink }));
         sim.schedule(Time::ZERO, src, 0);

@@ -86,20 +86,12 @@ impl Network {
     /// Whether the link `from → to` is cut at `now`.
     pub fn is_cut(&self, from: ActorId, to: ActorId, now: Time) -> bool {
         self.cuts.iter().any(|c| {
-            ((c.a == from && c.b == to) || (c.a == to && c.b == from))
-                && c.from <= now
-                && now < c.until
+            ((c.a == from && c.b == to) || (c.a == to && c.b == from)) && c.from <= now && now < c.until
         })
     }
 
     /// The delivery time of a message sent now on `from → to`, or `None` if it is dropped.
-    pub(crate) fn route(
-        &mut self,
-        from: ActorId,
-        to: ActorId,
-        now: Time,
-        rng: &mut SimRng,
-    ) -> Option<Time> {
+    pub(crate) fn route(&mut self, from: ActorId, to: ActorId, now: Time, rng: &mut SimRng) -> Option<Time> {
         if self.is_cut(from, to, now) {
             return None;
         }

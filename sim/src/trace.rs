@@ -34,11 +34,7 @@ impl<R> Trace<R> {
         if let Some(last) = self.entries.last() {
             assert!(last.time <= time, "trace out of time order");
         }
-        self.entries.push(TraceEntry {
-            time,
-            actor,
-            record,
-        });
+        self.entries.push(TraceEntry { time, actor, record });
     }
 
     pub(crate) fn add_name(&mut self, name: String) {

@@ -1,0 +1,381 @@
+//! Client configuration under Kafka's own key names, with per-client-profile defaults.
+//!
+//! A [`Profile`] is the client library a process uses; it decides the defaults a user of that
+//! library gets without setting anything:
+//!
+//! | | kafka-python 3.0 | Java 3.x/4.x | librdkafka 2.12 |
+//! |---|---|---|---|
+//! | consumer `client.id` | `kafka-python-3.0.12` | `consumer-<group>-1` | `rdkafka` |
+//! | producer `client.id` | `kafka-python-producer-1` | `producer-1` | `rdkafka` |
+//! | keyed partitioner | murmur2 | murmur2 | CRC32 (`consistent_random`) |
+//! | null key | random partition per record | uniform sticky (KIP-794) | sticky, re-drawn every `sticky.partitioning.linger.ms` (10 ms) |
+//! | `partition.assignment.strategy` | range, roundrobin | range, cooperative-sticky | range, roundrobin |
+//! | `session.timeout.ms` | 45000 | 45000 | 45000 |
+//! | `heartbeat.interval.ms` | 3000 | 3000 | 3000 |
+//! | `max.poll.interval.ms` | 300000 | 300000 | 300000 |
+//! | `auto.offset.reset` | latest | latest | latest (`largest`) |
+//! | `enable.auto.commit`, interval | true, 5000 | true, 5000 | true, 5000 |
+//! | `fetch.max.wait.ms` | 500 | 500 | 500 |
+//!
+//! The Java default list also names `cooperative-sticky`; this model does not implement the
+//! cooperative protocol yet, so the Java profile advertises `range` only — which is what a
+//! Java group elects anyway, since every member votes for its first choice, `range`.
+
+use crate::assignor::AssignorKind;
+use crate::partitioner::KeyHash;
+use crate::protocol::OffsetSpec;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::Arc;
+
+/// The client library a process uses.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// kafka-python 3.0.x — the client of the seed demos.
+    #[default]
+    KafkaPython,
+    /// The Apache Kafka Java client.
+    Java,
+    /// librdkafka (and everything built on it: confluent-kafka, rdkafka, …).
+    Librdkafka,
+}
+
+impl Profile {
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::KafkaPython => "kafka-python",
+            Profile::Java => "java",
+            Profile::Librdkafka => "librdkafka",
+        }
+    }
+}
+
+/// A configuration value as written in a scenario file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ConfigValue {
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A string.
+    Str(String),
+}
+
+impl fmt::Display for ConfigValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigValue::Bool(b) => write!(f, "{b}"),
+            ConfigValue::Int(i) => write!(f, "{i}"),
+            ConfigValue::Str(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+fn as_ms(v: &ConfigValue) -> Result<u64, String> {
+    match v {
+        ConfigValue::Int(i) if *i >= 0 => Ok(*i as u64),
+        ConfigValue::Str(s) => s.parse().map_err(|_| format!("expected milliseconds, got {v}")),
+        _ => Err(format!("expected a non-negative integer, got {v}")),
+    }
+}
+
+fn as_bool(v: &ConfigValue) -> Result<bool, String> {
+    match v {
+        ConfigValue::Bool(b) => Ok(*b),
+        ConfigValue::Str(s) if s == "true" || s == "false" => Ok(s == "true"),
+        _ => Err(format!("expected true or false, got {v}")),
+    }
+}
+
+fn as_str(v: &ConfigValue) -> Result<&str, String> {
+    match v {
+        ConfigValue::Str(s) => Ok(s),
+        _ => Err(format!("expected a string, got {v}")),
+    }
+}
+
+/// A consumer's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConsumerConfig {
+    /// `client.id`.
+    pub client_id: Arc<str>,
+    /// `group.id`.
+    pub group_id: Arc<str>,
+    /// `group.instance.id` (KIP-345 static membership).
+    pub group_instance_id: Option<Arc<str>>,
+    /// `auto.offset.reset`.
+    pub auto_offset_reset: OffsetSpec,
+    /// `enable.auto.commit`.
+    pub enable_auto_commit: bool,
+    /// `auto.commit.interval.ms`.
+    pub auto_commit_interval_ms: u64,
+    /// `session.timeout.ms`.
+    pub session_timeout_ms: u64,
+    /// `heartbeat.interval.ms`.
+    pub heartbeat_interval_ms: u64,
+    /// `max.poll.interval.ms` (also the JoinGroup rebalance timeout).
+    pub max_poll_interval_ms: u64,
+    /// `fetch.max.wait.ms`.
+    pub fetch_max_wait_ms: u64,
+    /// `max.poll.records`.
+    pub max_poll_records: usize,
+    /// `partition.assignment.strategy`, most preferred first.
+    pub assignors: Vec<AssignorKind>,
+}
+
+impl ConsumerConfig {
+    /// The defaults of `profile` for a member of `group`.
+    pub fn defaults(profile: Profile, group: &str) -> ConsumerConfig {
+        let client_id: Arc<str> = match profile {
+            Profile::KafkaPython => "kafka-python-3.0.12".into(),
+            Profile::Java => format!("consumer-{group}-1").into(),
+            Profile::Librdkafka => "rdkafka".into(),
+        };
+        ConsumerConfig {
+            client_id,
+            group_id: group.into(),
+            group_instance_id: None,
+            auto_offset_reset: OffsetSpec::Latest,
+            enable_auto_commit: true,
+            auto_commit_interval_ms: 5_000,
+            session_timeout_ms: 45_000,
+            heartbeat_interval_ms: 3_000,
+            max_poll_interval_ms: 300_000,
+            fetch_max_wait_ms: 500,
+            max_poll_records: match profile {
+                Profile::Librdkafka => 10_000,
+                _ => 500,
+            },
+            assignors: match profile {
+                Profile::Java => vec![AssignorKind::Range],
+                _ => vec![AssignorKind::Range, AssignorKind::Roundrobin],
+            },
+        }
+    }
+
+    /// Every key [`ConsumerConfig::set`] accepts.
+    pub const KEYS: &'static [&'static str] = &[
+        "client.id",
+        "group.instance.id",
+        "auto.offset.reset",
+        "enable.auto.commit",
+        "auto.commit.interval.ms",
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "max.poll.interval.ms",
+        "fetch.max.wait.ms",
+        "max.poll.records",
+        "partition.assignment.strategy",
+    ];
+
+    /// Sets `key` (a Kafka consumer config name) to `value`.
+    pub fn set(&mut self, key: &str, value: &ConfigValue) -> Result<(), String> {
+        match key {
+            "client.id" => self.client_id = as_str(value)?.into(),
+            "group.instance.id" => self.group_instance_id = Some(as_str(value)?.into()),
+            "auto.offset.reset" => {
+                self.auto_offset_reset = match as_str(value)? {
+                    "earliest" | "smallest" | "beginning" => OffsetSpec::Earliest,
+                    "latest" | "largest" | "end" => OffsetSpec::Latest,
+                    other => return Err(format!("unsupported value {other:?} (earliest or latest)")),
+                }
+            }
+            "enable.auto.commit" => self.enable_auto_commit = as_bool(value)?,
+            "auto.commit.interval.ms" => self.auto_commit_interval_ms = positive(as_ms(value)?)?,
+            "session.timeout.ms" => self.session_timeout_ms = positive(as_ms(value)?)?,
+            "heartbeat.interval.ms" => self.heartbeat_interval_ms = positive(as_ms(value)?)?,
+            "max.poll.interval.ms" => self.max_poll_interval_ms = positive(as_ms(value)?)?,
+            "fetch.max.wait.ms" => self.fetch_max_wait_ms = as_ms(value)?,
+            "max.poll.records" => self.max_poll_records = positive(as_ms(value)?)? as usize,
+            "partition.assignment.strategy" => {
+                let names = as_str(value)?;
+                let mut list = Vec::new();
+                for name in names.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    list.push(AssignorKind::parse(name).ok_or_else(|| {
+                        format!("unsupported assignor {name:?} (supported: range, roundrobin)")
+                    })?);
+                }
+                if list.is_empty() {
+                    return Err("no assignor given".into());
+                }
+                self.assignors = list;
+            }
+            _ => {
+                return Err(format!(
+                    "unknown consumer setting (known: {})",
+                    Self::KEYS.join(", ")
+                ))
+            }
+        }
+        if self.heartbeat_interval_ms >= self.session_timeout_ms {
+            return Err("heartbeat.interval.ms must be lower than session.timeout.ms".into());
+        }
+        Ok(())
+    }
+}
+
+fn positive(v: u64) -> Result<u64, String> {
+    if v == 0 {
+        Err("must be greater than 0".into())
+    } else {
+        Ok(v)
+    }
+}
+
+/// Where a producer sends records without a key.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum NullKeyStrategy {
+    /// A uniformly random partition per record (kafka-python; librdkafka `random`).
+    RandomPerRecord,
+    /// Java ≥ 3.3 uniform sticky (KIP-794): one partition until `batch.size` bytes went to
+    /// it, then a new random one. (Adaptive weighting toward faster brokers is not modelled:
+    /// on one broker every queue drains alike.)
+    UniformSticky {
+        /// `batch.size`.
+        batch_size: usize,
+    },
+    /// librdkafka sticky partitioning: one random partition, re-drawn every
+    /// `sticky.partitioning.linger.ms`.
+    StickyLinger {
+        /// `sticky.partitioning.linger.ms`.
+        linger_ms: u64,
+    },
+}
+
+/// A producer's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProducerConfig {
+    /// `client.id`.
+    pub client_id: Arc<str>,
+    /// The keyed partitioner.
+    pub key_hash: KeyHash,
+    /// What null keys do.
+    pub null_key: NullKeyStrategy,
+}
+
+impl ProducerConfig {
+    /// The defaults of `profile`.
+    pub fn defaults(profile: Profile) -> ProducerConfig {
+        match profile {
+            Profile::KafkaPython => ProducerConfig {
+                client_id: "kafka-python-producer-1".into(),
+                key_hash: KeyHash::Murmur2,
+                null_key: NullKeyStrategy::RandomPerRecord,
+            },
+            Profile::Java => ProducerConfig {
+                client_id: "producer-1".into(),
+                key_hash: KeyHash::Murmur2,
+                null_key: NullKeyStrategy::UniformSticky { batch_size: 16_384 },
+            },
+            Profile::Librdkafka => ProducerConfig {
+                client_id: "rdkafka".into(),
+                key_hash: KeyHash::Consistent,
+                null_key: NullKeyStrategy::StickyLinger { linger_ms: 10 },
+            },
+        }
+    }
+
+    /// Every key [`ProducerConfig::set`] accepts.
+    pub const KEYS: &'static [&'static str] = &[
+        "client.id",
+        "partitioner",
+        "batch.size",
+        "sticky.partitioning.linger.ms",
+    ];
+
+    /// Sets `key` (a Kafka producer config name) to `value`. `partitioner` takes librdkafka's
+    /// names: `murmur2_random`, `murmur2`, `consistent_random`, `consistent`, `fnv1a_random`,
+    /// `fnv1a`, `random`; for the other profiles only the keyed hash changes.
+    pub fn set(&mut self, key: &str, value: &ConfigValue) -> Result<(), String> {
+        match key {
+            "client.id" => self.client_id = as_str(value)?.into(),
+            "partitioner" => {
+                let name = as_str(value)?;
+                let base = name.strip_suffix("_random").unwrap_or(name);
+                if name == "random" {
+                    self.null_key = NullKeyStrategy::RandomPerRecord;
+                } else {
+                    self.key_hash = KeyHash::parse(base).ok_or_else(|| {
+                        format!(
+                            "unknown partitioner {name:?} (murmur2_random, murmur2, consistent_random, consistent, fnv1a_random, fnv1a, random)"
+                        )
+                    })?;
+                }
+            }
+            "batch.size" => {
+                let size = positive(as_ms(value)?)? as usize;
+                if let NullKeyStrategy::UniformSticky { batch_size } = &mut self.null_key {
+                    *batch_size = size;
+                }
+            }
+            "sticky.partitioning.linger.ms" => {
+                let ms = as_ms(value)?;
+                if let NullKeyStrategy::StickyLinger { linger_ms } = &mut self.null_key {
+                    *linger_ms = ms;
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "unknown producer setting (known: {})",
+                    Self::KEYS.join(", ")
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_differ_where_the_libraries_do() {
+        assert_eq!(
+            &*ConsumerConfig::defaults(Profile::Java, "g").client_id,
+            "consumer-g-1"
+        );
+        assert_eq!(
+            ProducerConfig::defaults(Profile::Librdkafka).key_hash,
+            KeyHash::Consistent
+        );
+        assert_eq!(
+            ProducerConfig::defaults(Profile::KafkaPython).key_hash,
+            KeyHash::Murmur2
+        );
+    }
+
+    #[test]
+    fn set_validates() {
+        let mut c = ConsumerConfig::defaults(Profile::KafkaPython, "g");
+        c.set("auto.offset.reset", &ConfigValue::Str("earliest".into()))
+            .unwrap();
+        assert_eq!(c.auto_offset_reset, OffsetSpec::Earliest);
+        c.set(
+            "partition.assignment.strategy",
+            &ConfigValue::Str("roundrobin,range".into()),
+        )
+        .unwrap();
+        assert_eq!(c.assignors, vec![AssignorKind::Roundrobin, AssignorKind::Range]);
+        assert!(c
+            .set("auto.offset.reset", &ConfigValue::Str("none".into()))
+            .is_err());
+        assert!(c.set("session.timeout.ms", &ConfigValue::Int(0)).is_err());
+        assert!(
+            c.set("session.timeout.ms", &ConfigValue::Int(2000)).is_err(),
+            "below heartbeat"
+        );
+        assert!(c
+            .set("no.such.key", &ConfigValue::Int(1))
+            .unwrap_err()
+            .contains("unknown"));
+        let mut p = ProducerConfig::defaults(Profile::Librdkafka);
+        p.set("partitioner", &ConfigValue::Str("murmur2_random".into()))
+            .unwrap();
+        assert_eq!(p.key_hash, KeyHash::Murmur2);
+        assert!(p.set("partitioner", &ConfigValue::Str("sha1".into())).is_err());
+    }
+}

@@ -1,0 +1,182 @@
+//! Builds a simulation from a [`Scenario`] and runs it.
+//!
+//! One broker actor (`broker-1`), one actor per producer and consumer under its scenario
+//! name; start and close times become scheduled inputs. The result is the trace plus what a
+//! renderer needs to name things. Same scenario and seed, same [`Run`], to the byte.
+
+use crate::broker::Broker;
+use crate::consumer::Consumer;
+use crate::coordinator::GroupConfig;
+use crate::history::Event;
+use crate::producer::{Producer, Records};
+use crate::protocol::Msg;
+use crate::scenario::{Scenario, ScenarioError, BROKER_NAME};
+use crate::types::{Metadata, Payload, TopicMeta};
+use bytes::Bytes;
+use sim::{ActorId, NetConfig, Sim, Time, Trace};
+use std::sync::Arc;
+
+/// What kind of process a client is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ClientKind {
+    /// A producer.
+    Producer,
+    /// A consumer.
+    Consumer,
+}
+
+/// A client of the run.
+#[derive(Clone, Debug)]
+pub struct ClientInfo {
+    /// Scenario name.
+    pub name: String,
+    /// Its actor.
+    pub actor: ActorId,
+    /// Producer or consumer.
+    pub kind: ClientKind,
+    /// Its group, for consumers.
+    pub group: Option<String>,
+}
+
+/// A finished run.
+pub struct Run {
+    /// Everything that happened.
+    pub trace: Trace<Event>,
+    /// The cluster's topics.
+    pub meta: Arc<Metadata>,
+    /// Producers then consumers, in scenario order.
+    pub clients: Vec<ClientInfo>,
+    /// The broker's actor.
+    pub broker: ActorId,
+    /// Events the engine handled.
+    pub events: u64,
+    /// Virtual time at the end.
+    pub end: Time,
+    /// The seed.
+    pub seed: u64,
+}
+
+fn bytes(s: &Option<String>) -> Option<Bytes> {
+    s.as_ref().map(|s| Bytes::from(s.clone()))
+}
+
+/// A simulation built from a scenario, ready to run.
+pub struct Built {
+    /// The simulation, with every start and close scheduled.
+    pub sim: Sim<Msg, Event>,
+    /// The cluster's topics.
+    pub meta: Arc<Metadata>,
+    /// Producers then consumers, in scenario order.
+    pub clients: Vec<ClientInfo>,
+    /// The broker's actor.
+    pub broker: ActorId,
+}
+
+/// Builds the simulation for `scenario` under `seed`, without running it.
+pub fn build(scenario: &Scenario, seed: u64) -> Result<Built, ScenarioError> {
+    scenario.validate()?;
+    let meta = Arc::new(Metadata::new(
+        scenario
+            .topics
+            .iter()
+            .map(|t| TopicMeta {
+                name: t.name.as_str().into(),
+                partitions: t.partitions,
+            })
+            .collect(),
+    ));
+    let mut sim = Sim::new(
+        seed,
+        NetConfig {
+            base: Time::us(scenario.network.latency_us),
+            jitter: Time::us(scenario.network.jitter_us),
+        },
+    );
+    let group_cfg = GroupConfig {
+        initial_rebalance_delay_us: Time::ms(scenario.broker.group_initial_rebalance_delay_ms).as_us(),
+    };
+    let broker = sim.add_actor(BROKER_NAME, Box::new(Broker::new(meta.clone(), group_cfg)));
+    let mut clients = Vec::new();
+    for (i, p) in scenario.producers.iter().enumerate() {
+        let cfg = scenario.producer_config(i)?;
+        let records = match &p.generate {
+            Some(g) => Records::Generated {
+                count: g.count,
+                key: g.key.clone(),
+                value: g.value.clone(),
+            },
+            None => Records::List(
+                p.messages
+                    .iter()
+                    .map(|m| {
+                        (
+                            Payload {
+                                key: bytes(&m.key),
+                                value: bytes(&m.value),
+                            },
+                            m.partition,
+                        )
+                    })
+                    .collect(),
+            ),
+        };
+        let actor = Producer::new(
+            i as u32,
+            cfg,
+            broker,
+            p.topic.as_str().into(),
+            records,
+            Time::ms(p.interval_ms),
+        );
+        let id = sim.add_actor(&p.name, Box::new(actor));
+        sim.schedule(Time::ms(p.start_ms), id, Msg::Start);
+        clients.push(ClientInfo {
+            name: p.name.clone(),
+            actor: id,
+            kind: ClientKind::Producer,
+            group: None,
+        });
+    }
+    for (i, c) in scenario.consumers.iter().enumerate() {
+        let cfg = scenario.consumer_config(i)?;
+        let topics = c.topics.iter().map(|t| t.as_str().into()).collect();
+        let id = sim.add_actor(&c.name, Box::new(Consumer::new(cfg, broker, topics)));
+        sim.schedule(Time::ms(c.start_ms), id, Msg::Start);
+        if let Some(close) = c.close_ms {
+            sim.schedule(Time::ms(close), id, Msg::Close);
+        }
+        clients.push(ClientInfo {
+            name: c.name.clone(),
+            actor: id,
+            kind: ClientKind::Consumer,
+            group: Some(c.group.clone()),
+        });
+    }
+    Ok(Built {
+        sim,
+        meta,
+        clients,
+        broker,
+    })
+}
+
+/// Runs `scenario` under `seed` to its stop time.
+pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, ScenarioError> {
+    let Built {
+        mut sim,
+        meta,
+        clients,
+        broker,
+    } = build(scenario, seed)?;
+    let end = Time::ms(scenario.stop_ms());
+    sim.run_until(end);
+    Ok(Run {
+        events: sim.events_handled(),
+        end: sim.now(),
+        trace: sim.into_trace(),
+        meta,
+        clients,
+        broker,
+        seed,
+    })
+}

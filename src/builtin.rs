@@ -1,0 +1,19 @@
+//! Scenarios compiled into the binary, so `--scenario demo2` works from any directory.
+//! Their sources are the files in `examples/`.
+
+/// `(name, TOML source)` of every built-in scenario, in listing order.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("demo1", include_str!("../examples/demo1.toml")),
+    ("demo2", include_str!("../examples/demo2.toml")),
+    ("demo3", include_str!("../examples/demo3.toml")),
+];
+
+/// The TOML source of built-in scenario `name`.
+pub fn source(name: &str) -> Option<&'static str> {
+    BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+}
+
+/// Names of the built-in scenarios.
+pub fn names() -> Vec<&'static str> {
+    BUILTIN.iter().map(|(n, _)| *n).collect()
+}

@@ -1,0 +1,225 @@
+//! Renderers of a run's history: what each process printed, or JSON lines.
+
+use models::history::Event;
+use models::types::{show_bytes, Metadata, Tp};
+use models::world::{ClientKind, Run};
+use serde_json::{json, Map, Value};
+use std::fmt::Write;
+
+/// The lines a process of the seed demos prints for an event, if any.
+fn printed(meta: &Metadata, e: &Event) -> Option<String> {
+    match e {
+        Event::Connected => Some("link kafka ok.".into()),
+        Event::Send { payload, .. } => Some(format!(
+            "produce: key={}, val={}",
+            show_bytes(&payload.key),
+            show_bytes(&payload.value)
+        )),
+        Event::ProducerDone { .. } => Some("produce over.".into()),
+        Event::Consumed {
+            tp, offset, payload, ..
+        } => Some(format!(
+            "{} {} topic: {}, partition: {}, offset: {}",
+            show_bytes(&payload.key),
+            show_bytes(&payload.value),
+            meta.topic_name(tp.topic),
+            tp.partition,
+            offset
+        )),
+        Event::Fatal { error } => Some(format!("error: {error}")),
+        _ => None,
+    }
+}
+
+/// One block per process (producers, then consumers, in scenario order), headed by its name,
+/// holding the lines that process printed.
+pub fn text(run: &Run) -> String {
+    let mut out = String::new();
+    for (i, c) in run.clients.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        match (&c.kind, &c.group) {
+            (ClientKind::Consumer, Some(g)) => writeln!(out, "== {} (consumer, group {g}) ==", c.name),
+            _ => writeln!(out, "== {} (producer) ==", c.name),
+        }
+        .expect("write to string");
+        for e in run.trace.entries().iter().filter(|e| e.actor == c.actor) {
+            if let Some(line) = printed(&run.meta, &e.record) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+fn tp_json(meta: &Metadata, tp: Tp) -> Value {
+    json!([meta.topic_name(tp.topic), tp.partition])
+}
+
+fn bytes_json(b: &Option<bytes::Bytes>) -> Value {
+    match b {
+        Some(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
+        None => Value::Null,
+    }
+}
+
+/// The JSON object of one history event.
+pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Value {
+    let meta = &*run.meta;
+    let mut m = Map::new();
+    m.insert("t_ms".into(), json!(time_us as f64 / 1000.0));
+    m.insert("client".into(), json!(run.trace.name(actor)));
+    m.insert("event".into(), json!(e.kind()));
+    let mut put = |k: &str, v: Value| {
+        m.insert(k.into(), v);
+    };
+    let record = |id: models::types::RecordId| json!(format!("p{}-{}", id.producer, id.seq));
+    match e {
+        Event::Connected | Event::Closed => {}
+        Event::Send { id, tp, payload } => {
+            put("topic", json!(meta.topic_name(tp.topic)));
+            put("partition", json!(tp.partition));
+            put("key", bytes_json(&payload.key));
+            put("value", bytes_json(&payload.value));
+            put("record", record(*id));
+        }
+        Event::Produced {
+            id,
+            tp,
+            offset,
+            payload,
+        } => {
+            put("topic", json!(meta.topic_name(tp.topic)));
+            put("partition", json!(tp.partition));
+            put("offset", json!(offset));
+            put("key", bytes_json(&payload.key));
+            put("value", bytes_json(&payload.value));
+            put("record", record(*id));
+        }
+        Event::ProducerDone { records } => put("records", json!(records)),
+        Event::Appended { id, tp, offset } => {
+            put("topic", json!(meta.topic_name(tp.topic)));
+            put("partition", json!(tp.partition));
+            put("offset", json!(offset));
+            put("record", record(*id));
+        }
+        Event::GenerationStarted {
+            group,
+            generation,
+            protocol,
+            leader,
+            members,
+        } => {
+            put("group", json!(&**group));
+            put("generation", json!(generation));
+            put("protocol", json!(protocol));
+            put("leader", json!(&**leader));
+            put("members", json!(members.iter().map(|m| &**m).collect::<Vec<_>>()));
+        }
+        Event::MemberRemoved {
+            group,
+            member_id,
+            reason,
+        } => {
+            put("group", json!(&**group));
+            put("member_id", json!(&**member_id));
+            put("reason", json!(reason));
+        }
+        Event::Joined {
+            group,
+            member_id,
+            generation,
+            leader,
+        } => {
+            put("group", json!(&**group));
+            put("member_id", json!(&**member_id));
+            put("generation", json!(generation));
+            put("leader", json!(leader));
+        }
+        Event::Assigned {
+            group,
+            generation,
+            partitions,
+        }
+        | Event::Revoked {
+            group,
+            generation,
+            partitions,
+        } => {
+            put("group", json!(&**group));
+            put("generation", json!(generation));
+            put(
+                "partitions",
+                Value::Array(partitions.iter().map(|t| tp_json(meta, *t)).collect()),
+            );
+        }
+        Event::PositionSet {
+            group,
+            tp,
+            offset,
+            from,
+        } => {
+            put("group", json!(&**group));
+            put("topic", json!(meta.topic_name(tp.topic)));
+            put("partition", json!(tp.partition));
+            put("offset", json!(offset));
+            put("from", json!(from));
+        }
+        Event::Consumed {
+            group,
+            generation,
+            tp,
+            offset,
+            id,
+            payload,
+        } => {
+            put("group", json!(&**group));
+            put("generation", json!(generation));
+            put("topic", json!(meta.topic_name(tp.topic)));
+            put("partition", json!(tp.partition));
+            put("offset", json!(offset));
+            put("key", bytes_json(&payload.key));
+            put("value", bytes_json(&payload.value));
+            put("record", record(*id));
+        }
+        Event::Committed {
+            group,
+            generation,
+            offsets,
+        } => {
+            put("group", json!(&**group));
+            put("generation", json!(generation));
+            put(
+                "offsets",
+                Value::Array(
+                    offsets
+                        .iter()
+                        .map(|(tp, o)| json!([meta.topic_name(tp.topic), tp.partition, o]))
+                        .collect(),
+                ),
+            );
+        }
+        Event::CommitFailed { group, error } => {
+            put("group", json!(&**group));
+            put("error", json!(error));
+        }
+        Event::Left { group, member_id } => {
+            put("group", json!(&**group));
+            put("member_id", json!(&**member_id));
+        }
+        Event::Fatal { error } => put("error", json!(error)),
+    }
+    Value::Object(m)
+}
+
+/// One JSON object per history event, one per line, in virtual-time order.
+pub fn json_lines(run: &Run) -> String {
+    let mut out = String::new();
+    for e in run.trace.entries() {
+        out.push_str(&event_json(run, e.time.as_us(), e.actor, &e.record).to_string());
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,186 @@
+//! The command line: listing, partition look-ups, and bad input (one clear line, exit 2).
+
+use std::io::Write;
+use std::process::{Command, Output};
+
+fn kafka_sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kafka-sim"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr_line(o: &Output) -> String {
+    let s = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(s.lines().count(), 1, "one line of error, got: {s}");
+    s.trim_end().to_string()
+}
+
+fn temp_file(name: &str, content: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("kafka-sim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(content.as_bytes())
+        .unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn list_names_the_demos_with_a_sentence() {
+    let o = kafka_sim(&["list"]);
+    assert!(o.status.success());
+    let s = String::from_utf8(o.stdout).unwrap();
+    for d in ["demo1", "demo2", "demo3"] {
+        let line = s.lines().find(|l| l.starts_with(d)).unwrap();
+        assert!(line.len() > 30, "{line}");
+    }
+}
+
+#[test]
+fn partition_command_matches_the_seed() {
+    let o = kafka_sim(&[
+        "partition",
+        "--partitions",
+        "4",
+        "msg1_key",
+        "msg2_key",
+        "msg3_key",
+        "msg4_key",
+        "msg5_key",
+    ]);
+    assert!(o.status.success());
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        "msg1_key 1\nmsg2_key 0\nmsg3_key 1\nmsg4_key 0\nmsg5_key 3\n"
+    );
+    let o = kafka_sim(&[
+        "partition",
+        "-p",
+        "10",
+        "--partitioner",
+        "consistent",
+        "123456789",
+    ]);
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        format!("123456789 {}\n", 0xCBF4_3926u32 % 10)
+    );
+    let o = kafka_sim(&["partition", "-p", "0", "k"]);
+    assert_eq!(o.status.code(), Some(2));
+    stderr_line(&o);
+    let o = kafka_sim(&["partition", "-p", "3", "--partitioner", "md5", "k"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr_line(&o).contains("unknown partitioner"));
+}
+
+#[test]
+fn unknown_scenario() {
+    let o = kafka_sim(&["--scenario", "demo9"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr_line(&o);
+    assert!(e.starts_with("error: unknown scenario \"demo9\""), "{e}");
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn no_scenario() {
+    let o = kafka_sim(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr_line(&o).contains("--scenario"));
+}
+
+#[test]
+fn malformed_toml_names_file_line_and_column() {
+    let p = temp_file("broken.toml", "[[topics]]\nname = \"t\"\npartitions = \n");
+    let o = kafka_sim(&["--scenario", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr_line(&o);
+    assert!(e.starts_with(&format!("error: {p}:3:")), "{e}");
+}
+
+#[test]
+fn zero_partitions() {
+    let p = temp_file("zero.toml", "[[topics]]\nname = \"t\"\npartitions = 0\n");
+    let o = kafka_sim(&["--scenario", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr_line(&o);
+    assert_eq!(
+        e,
+        format!(
+            "error: {p}: topics[0].partitions: topic \"t\" has zero partitions; a topic needs at least one"
+        )
+    );
+}
+
+#[test]
+fn consumer_of_a_missing_topic() {
+    let p = temp_file(
+        "missing.toml",
+        "[[topics]]\nname = \"t\"\npartitions = 1\n[[consumers]]\nname = \"c\"\ngroup = \"g\"\ntopics = [\"nope\"]\n",
+    );
+    let o = kafka_sim(&["--scenario", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr_line(&o),
+        format!("error: {p}: consumers[0].topics[0]: topic \"nope\" does not exist")
+    );
+}
+
+#[test]
+fn unknown_field() {
+    let p = temp_file(
+        "field.toml",
+        "[[topics]]\nname = \"t\"\npartitions = 1\nreplicas = 3\n",
+    );
+    let o = kafka_sim(&["--scenario", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr_line(&o);
+    assert!(e.contains("unknown field `replicas`") && e.contains(":4:"), "{e}");
+}
+
+#[test]
+fn unknown_config_key() {
+    let p = temp_file(
+        "cfg.toml",
+        "[[topics]]\nname = \"t\"\npartitions = 1\n[[consumers]]\nname = \"c\"\ngroup = \"g\"\ntopics = [\"t\"]\nconfig = { \"session.timeout\" = 1 }\n",
+    );
+    let o = kafka_sim(&["--scenario", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr_line(&o).contains("consumers[0].config.\"session.timeout\": unknown consumer setting"));
+}
+
+#[test]
+fn malformed_json() {
+    let p = temp_file(
+        "bad.json",
+        "{\"topics\": [ {\"name\": \"t\", \"partitions\": 1 ]}",
+    );
+    let o = kafka_sim(&["--scenario", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr_line(&o).starts_with(&format!("error: {p}:1:")));
+}
+
+#[test]
+fn json_scenario_runs_like_toml() {
+    let p = temp_file(
+        "ok.json",
+        r#"{"topics":[{"name":"t","partitions":1}],
+            "producers":[{"name":"p","topic":"t","start_ms":5000,"messages":[{"key":"a","value":"b"}]}],
+            "consumers":[{"name":"c","group":"g","topics":["t"]}]}"#,
+    );
+    let o = kafka_sim(&["--scenario", &p]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8(o.stdout)
+        .unwrap()
+        .contains("a b topic: t, partition: 0, offset: 0"));
+}
+
+#[test]
+fn unreadable_path_is_reported() {
+    let dir = std::env::temp_dir();
+    let o = kafka_sim(&["--scenario", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr_line(&o).contains("cannot read"));
+}
