@@ -26,3 +26,4 @@ pub mod protocol;
 pub mod scenario;
 pub mod types;
 pub mod world;
+pub mod check;

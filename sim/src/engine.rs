@@ -130,7 +130,7 @@ impl<M, R> Sim<M, R> {
                 queue: EventQueue::with_capacity(1024),
                 rngs: Vec::new(),
                 net: Network::new(net),
-                trace: Trace::new(),
+                trace: Trace::new(Vec::new()),
                 handled: 0,
                 dropped: 0,
             },

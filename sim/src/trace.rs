@@ -23,14 +23,18 @@ pub struct Trace<R> {
 }
 
 impl<R> Trace<R> {
-    pub(crate) fn new() -> Self {
+    /// An empty trace for actors named `names` (indexed by [`ActorId`]). The engine builds
+    /// its own; this is for histories recorded elsewhere — a real broker run, a test.
+    pub fn new(names: Vec<String>) -> Self {
         Trace {
             entries: Vec::new(),
-            names: Vec::new(),
+            names,
         }
     }
 
-    pub(crate) fn push(&mut self, time: Time, actor: ActorId, record: R) {
+    /// Appends a record. Panics if `time` is earlier than the last entry's.
+    pub fn push(&mut self, time: Time, actor: ActorId, record: R) {
+        assert!(actor.index() < self.names.len(), "unknown actor {actor:?}");
         if let Some(last) = self.entries.last() {
             assert!(last.time <= time, "trace out of time order");
         }

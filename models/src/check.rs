@@ -1,0 +1,670 @@
+//! The checker: reads a run's history and names every anomaly, with the records, offsets and
+//! clients involved. It sees only [`Event`]s — never the model's state — so it judges a
+//! simulated run and a run recorded against a real broker alike (the TigerBeetle rule:
+//! checkers apart from the model).
+//!
+//! Anomalies (after Jepsen's Kafka workload, plus the consumer-group ones):
+//!
+//! | kind | meaning |
+//! |---|---|
+//! | `lost` | a record the group should have consumed — its position in the partition was at or before the record, and a member was still alive when it was written — that no member consumed |
+//! | `duplicate` | a record consumed more than once by one group |
+//! | `double-ownership` | a partition owned by two members of one group at the same virtual instant |
+//! | `nonmonotonic` | inside one assignment, a consumer's offsets in a partition went back (or repeated) |
+//! | `skip` | inside one assignment, a consumer's offsets in a partition jumped forward past a record |
+//! | `inconsistent-offsets` | two different records seen at one offset of a partition |
+//! | `log-duplicate` | one produced record written at two offsets (a retried batch) |
+//! | `lost-write` | an acknowledged record not in the log at its acknowledged offset at the end |
+//!
+//! A [`Claim`] says which kinds a run may show and still pass: `exactly-once-per-group`
+//! allows none; `at-least-once` allows duplicates (and the double ownership that causes them
+//! when a zombie member keeps fetching); `at-most-once` allows losses.
+
+use crate::history::Event;
+use crate::types::{Metadata, RecordId, Tp};
+use serde::{Deserialize, Serialize};
+use sim::{Time, Trace};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+/// The delivery guarantee a run is claimed to give.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Claim {
+    /// Every group consumes every record exactly once.
+    ExactlyOncePerGroup,
+    /// Every group consumes every record at least once.
+    AtLeastOnce,
+    /// Every group consumes every record at most once.
+    AtMostOnce,
+}
+
+impl Claim {
+    /// All claims.
+    pub const ALL: [Claim; 3] = [Claim::ExactlyOncePerGroup, Claim::AtLeastOnce, Claim::AtMostOnce];
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Claim::ExactlyOncePerGroup => "exactly-once-per-group",
+            Claim::AtLeastOnce => "at-least-once",
+            Claim::AtMostOnce => "at-most-once",
+        }
+    }
+
+    /// Parses a name.
+    pub fn parse(s: &str) -> Option<Claim> {
+        Claim::ALL.into_iter().find(|c| c.name() == s)
+    }
+
+    /// Whether a run with an anomaly of `kind` can still satisfy this claim.
+    pub fn allows(self, kind: AnomalyKind) -> bool {
+        match self {
+            Claim::ExactlyOncePerGroup => false,
+            Claim::AtLeastOnce => matches!(kind, AnomalyKind::Duplicate | AnomalyKind::DoubleOwnership),
+            Claim::AtMostOnce => kind == AnomalyKind::Lost,
+        }
+    }
+}
+
+/// What kind of anomaly.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnomalyKind {
+    /// See the module table.
+    Lost,
+    /// See the module table.
+    Duplicate,
+    /// See the module table.
+    DoubleOwnership,
+    /// See the module table.
+    Nonmonotonic,
+    /// See the module table.
+    Skip,
+    /// See the module table.
+    InconsistentOffsets,
+    /// See the module table.
+    LogDuplicate,
+    /// See the module table.
+    LostWrite,
+}
+
+impl AnomalyKind {
+    /// Every kind, in report order.
+    pub const ALL: [AnomalyKind; 8] = [
+        AnomalyKind::Lost,
+        AnomalyKind::Duplicate,
+        AnomalyKind::DoubleOwnership,
+        AnomalyKind::Nonmonotonic,
+        AnomalyKind::Skip,
+        AnomalyKind::InconsistentOffsets,
+        AnomalyKind::LogDuplicate,
+        AnomalyKind::LostWrite,
+    ];
+
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            AnomalyKind::Lost => "lost",
+            AnomalyKind::Duplicate => "duplicate",
+            AnomalyKind::DoubleOwnership => "double-ownership",
+            AnomalyKind::Nonmonotonic => "nonmonotonic",
+            AnomalyKind::Skip => "skip",
+            AnomalyKind::InconsistentOffsets => "inconsistent-offsets",
+            AnomalyKind::LogDuplicate => "log-duplicate",
+            AnomalyKind::LostWrite => "lost-write",
+        }
+    }
+}
+
+/// One anomaly, with what it involves.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Anomaly {
+    /// Kind.
+    pub kind: AnomalyKind,
+    /// Group, for group anomalies.
+    pub group: Option<Arc<str>>,
+    /// Partition.
+    pub tp: Tp,
+    /// Offset, where one is involved.
+    pub offset: Option<i64>,
+    /// Record, where one is involved.
+    pub record: Option<RecordId>,
+    /// When it became visible.
+    pub time: Time,
+    /// Clients involved.
+    pub clients: Vec<String>,
+    /// A sentence for people.
+    pub detail: String,
+}
+
+/// The checker's verdict on one history.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The claim judged.
+    pub claim: Claim,
+    /// Every anomaly found, sorted.
+    pub anomalies: Vec<Anomaly>,
+    /// Records acknowledged to producers.
+    pub acknowledged: usize,
+    /// Records appended to logs.
+    pub appended: usize,
+    /// Consumptions (record × consumer).
+    pub consumed: usize,
+}
+
+impl Report {
+    /// Anomalies of `kind`.
+    pub fn of(&self, kind: AnomalyKind) -> impl Iterator<Item = &Anomaly> {
+        self.anomalies.iter().filter(move |a| a.kind == kind)
+    }
+
+    /// How many of `kind`.
+    pub fn count(&self, kind: AnomalyKind) -> usize {
+        self.of(kind).count()
+    }
+
+    /// Anomalies the claim does not allow.
+    pub fn violations(&self) -> impl Iterator<Item = &Anomaly> {
+        self.anomalies.iter().filter(|a| !self.claim.allows(a.kind))
+    }
+
+    /// Whether the history satisfies the claim.
+    pub fn passed(&self) -> bool {
+        self.violations().next().is_none()
+    }
+
+    /// The verdict as a table: anomaly, count, allowed, first example.
+    pub fn table(&self, meta: &Metadata) -> String {
+        let mut s = format!("{:<22} {:>6}  {:<8} first example\n", "anomaly", "count", "allowed");
+        for kind in AnomalyKind::ALL {
+            let n = self.count(kind);
+            let first = self
+                .of(kind)
+                .next()
+                .map_or_else(|| "-".to_string(), |a| a.describe(meta));
+            let allowed = if self.claim.allows(kind) { "yes" } else { "no" };
+            s.push_str(&format!("{:<22} {:>6}  {:<8} {}\n", kind.name(), n, allowed, first));
+        }
+        let verdict = if self.passed() { "PASS" } else { "FAIL" };
+        s.push_str(&format!(
+            "verdict: {verdict} for claim {} ({} acknowledged, {} appended, {} consumed, {} anomalies, {} not allowed)\n",
+            self.claim.name(),
+            self.acknowledged,
+            self.appended,
+            self.consumed,
+            self.anomalies.len(),
+            self.violations().count()
+        ));
+        s
+    }
+}
+
+impl Anomaly {
+    /// One line: where, what, who.
+    pub fn describe(&self, meta: &Metadata) -> String {
+        let mut s = format!("t={} {}", self.time, meta.display(self.tp));
+        if let Some(o) = self.offset {
+            s.push_str(&format!("@{o}"));
+        }
+        if let Some(r) = self.record {
+            s.push_str(&format!(" record p{}-{}", r.producer, r.seq));
+        }
+        if let Some(g) = &self.group {
+            s.push_str(&format!(" group {g}"));
+        }
+        if !self.clients.is_empty() {
+            s.push_str(&format!(" [{}]", self.clients.join(", ")));
+        }
+        s.push_str(": ");
+        s.push_str(&self.detail);
+        s
+    }
+}
+
+impl fmt::Display for Claim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+type Open = BTreeMap<(String, Tp), (Time, Option<i64>)>;
+
+/// Ends `client`'s ownership of `tp` at `at`, if it owned it.
+fn close_ownership(groups: &mut BTreeMap<Arc<str>, GroupView>, open: &mut Open, group: &Arc<str>, client: &str, tp: Tp, at: Time) {
+    if let Some((start, _)) = open.remove(&(client.to_string(), tp)) {
+        let g = groups.entry(group.clone()).or_default();
+        g.owned.entry(tp).or_default().push((client.to_string(), start, at));
+    }
+}
+
+#[derive(Default)]
+struct GroupView {
+    /// tp → (time, offset) of the first position the group had in it.
+    first_position: BTreeMap<Tp, (Time, i64)>,
+    /// (tp, offset) → consumptions (client, time).
+    consumed: BTreeMap<(Tp, i64), Vec<(String, Time, RecordId)>>,
+    /// Members' clients, and whether each has ended (closed, crashed).
+    members: BTreeMap<String, Option<Time>>,
+    /// tp → ownership intervals (client, start, end).
+    owned: BTreeMap<Tp, Vec<(String, Time, Time)>>,
+}
+
+/// Checks `trace` against `claim`.
+pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
+    let mut anomalies = Vec::new();
+    let end = trace.entries().last().map_or(Time::ZERO, |e| e.time);
+    // ---- per partition: what the log holds ----
+    let mut log: BTreeMap<(Tp, i64), (RecordId, Time)> = BTreeMap::new();
+    let mut written_at: BTreeMap<RecordId, BTreeSet<(Tp, i64)>> = BTreeMap::new();
+    let mut acks: Vec<(RecordId, Tp, i64, Time, String)> = Vec::new();
+    let mut appended = 0;
+    // ---- per group ----
+    let mut groups: BTreeMap<Arc<str>, GroupView> = BTreeMap::new();
+    // consumer → group (a client is in one group)
+    let mut group_of: BTreeMap<String, Arc<str>> = BTreeMap::new();
+    // (client, tp) → (open ownership start, last offset seen in this assignment)
+    let mut open: Open = BTreeMap::new();
+    let mut consumed_total = 0;
+
+    for e in trace.entries() {
+        let client = trace.name(e.actor).to_string();
+        let t = e.time;
+        match &e.record {
+            Event::Appended { id, tp, offset } => {
+                appended += 1;
+                if let Some((other, _)) = log.get(&(*tp, *offset)) {
+                    if other != id {
+                        anomalies.push(Anomaly {
+                            kind: AnomalyKind::InconsistentOffsets,
+                            group: None,
+                            tp: *tp,
+                            offset: Some(*offset),
+                            record: Some(*id),
+                            time: t,
+                            clients: vec![client.clone()],
+                            detail: format!("offset written twice: p{}-{} then p{}-{}", other.producer, other.seq, id.producer, id.seq),
+                        });
+                    }
+                }
+                log.insert((*tp, *offset), (*id, t));
+                let at = written_at.entry(*id).or_default();
+                at.insert((*tp, *offset));
+                if at.len() == 2 {
+                    let first = *at.iter().next().expect("two");
+                    anomalies.push(Anomaly {
+                        kind: AnomalyKind::LogDuplicate,
+                        group: None,
+                        tp: *tp,
+                        offset: Some(*offset),
+                        record: Some(*id),
+                        time: t,
+                        clients: vec![client.clone()],
+                        detail: format!("record already at offset {}", first.1),
+                    });
+                }
+            }
+            Event::Produced { id, tp, offset, .. } => acks.push((*id, *tp, *offset, t, client.clone())),
+            Event::Assigned { group, partitions, .. } => {
+                group_of.insert(client.clone(), group.clone());
+                groups.entry(group.clone()).or_default().members.entry(client.clone()).or_insert(None);
+                for tp in partitions {
+                    open.insert((client.clone(), *tp), (t, None));
+                }
+            }
+            Event::Revoked { group, partitions, .. } => {
+                for tp in partitions {
+                    close_ownership(&mut groups, &mut open, group, &client, *tp, t);
+                }
+            }
+            Event::Joined { group, .. } => {
+                group_of.insert(client.clone(), group.clone());
+                groups.entry(group.clone()).or_default().members.entry(client.clone()).or_insert(None);
+            }
+            Event::Closed | Event::Fatal { .. } => {
+                if let Some(group) = group_of.get(&client).cloned() {
+                    let held: Vec<Tp> = open.keys().filter(|(c, _)| *c == client).map(|(_, tp)| *tp).collect();
+                    for tp in held {
+                        close_ownership(&mut groups, &mut open, &group, &client, tp, t);
+                    }
+                    groups.entry(group).or_default().members.insert(client.clone(), Some(t));
+                }
+            }
+            Event::PositionSet { group, tp, offset, .. } => {
+                let g = groups.entry(group.clone()).or_default();
+                g.first_position.entry(*tp).or_insert((t, *offset));
+                if let Some((_, last)) = open.get_mut(&(client.clone(), *tp)) {
+                    *last = Some(offset - 1);
+                }
+            }
+            Event::Consumed { group, tp, offset, id, .. } => {
+                consumed_total += 1;
+                if let Some((other, _)) = log.get(&(*tp, *offset)) {
+                    if other != id {
+                        anomalies.push(Anomaly {
+                            kind: AnomalyKind::InconsistentOffsets,
+                            group: Some(group.clone()),
+                            tp: *tp,
+                            offset: Some(*offset),
+                            record: Some(*id),
+                            time: t,
+                            clients: vec![client.clone()],
+                            detail: format!("consumed p{}-{} where the log has p{}-{}", id.producer, id.seq, other.producer, other.seq),
+                        });
+                    }
+                }
+                if let Some((_, last)) = open.get_mut(&(client.clone(), *tp)) {
+                    if let Some(prev) = *last {
+                        let (kind, detail) = if *offset <= prev {
+                            (Some(AnomalyKind::Nonmonotonic), format!("offset {offset} after {prev}"))
+                        } else if *offset > prev + 1 {
+                            (Some(AnomalyKind::Skip), format!("offset {offset} after {prev}: skipped {}", offset - prev - 1))
+                        } else {
+                            (None, String::new())
+                        };
+                        if let Some(kind) = kind {
+                            anomalies.push(Anomaly {
+                                kind,
+                                group: Some(group.clone()),
+                                tp: *tp,
+                                offset: Some(*offset),
+                                record: Some(*id),
+                                time: t,
+                                clients: vec![client.clone()],
+                                detail,
+                            });
+                        }
+                    }
+                    // a step back does not lower the mark a later skip is measured from
+                    *last = Some(last.map_or(*offset, |prev| prev.max(*offset)));
+                }
+                groups
+                    .entry(group.clone())
+                    .or_default()
+                    .consumed
+                    .entry((*tp, *offset))
+                    .or_default()
+                    .push((client.clone(), t, *id));
+            }
+            _ => {}
+        }
+    }
+    // close what is still open at the end of the run
+    for ((client, tp), (start, _)) in std::mem::take(&mut open) {
+        if let Some(group) = group_of.get(&client) {
+            groups.entry(group.clone()).or_default().owned.entry(tp).or_default().push((client, start, Time::MAX));
+        }
+    }
+
+    // ---- lost writes: acknowledged, not in the log at that offset ----
+    for (id, tp, offset, t, client) in &acks {
+        if log.get(&(*tp, *offset)).map(|(r, _)| r) != Some(id) {
+            anomalies.push(Anomaly {
+                kind: AnomalyKind::LostWrite,
+                group: None,
+                tp: *tp,
+                offset: Some(*offset),
+                record: Some(*id),
+                time: *t,
+                clients: vec![client.clone()],
+                detail: "acknowledged but not in the log at the end".into(),
+            });
+        }
+    }
+
+    // ---- per group: lost, duplicate, double ownership ----
+    for (name, g) in &groups {
+        let all_ended = g.members.values().all(Option::is_some) && !g.members.is_empty();
+        let group_end = if all_ended { g.members.values().flatten().max().copied() } else { None };
+        for (&(tp, offset), &(id, written)) in &log {
+            let Some(&(_, first)) = g.first_position.get(&tp) else { continue };
+            let expected = offset >= first && group_end.is_none_or(|e| written < e);
+            if expected && !g.consumed.contains_key(&(tp, offset)) {
+                anomalies.push(Anomaly {
+                    kind: AnomalyKind::Lost,
+                    group: Some(name.clone()),
+                    tp,
+                    offset: Some(offset),
+                    record: Some(id),
+                    time: end,
+                    clients: Vec::new(),
+                    detail: format!("never consumed by the group (its first position in the partition was {first})"),
+                });
+            }
+        }
+        for (&(tp, offset), uses) in &g.consumed {
+            if uses.len() > 1 {
+                anomalies.push(Anomaly {
+                    kind: AnomalyKind::Duplicate,
+                    group: Some(name.clone()),
+                    tp,
+                    offset: Some(offset),
+                    record: Some(uses[0].2),
+                    time: uses[1].1,
+                    clients: uses.iter().map(|u| u.0.clone()).collect(),
+                    detail: format!("consumed {} times", uses.len()),
+                });
+            }
+        }
+        for (&tp, intervals) in &g.owned {
+            for (i, a) in intervals.iter().enumerate() {
+                for b in &intervals[i + 1..] {
+                    if a.0 != b.0 && a.1 < b.2 && b.1 < a.2 {
+                        anomalies.push(Anomaly {
+                            kind: AnomalyKind::DoubleOwnership,
+                            group: Some(name.clone()),
+                            tp,
+                            offset: None,
+                            record: None,
+                            time: a.1.max(b.1),
+                            clients: vec![a.0.clone(), b.0.clone()],
+                            detail: format!(
+                                "owned by both from {} to {}",
+                                a.1.max(b.1),
+                                if a.2.min(b.2) == Time::MAX { "the end".to_string() } else { a.2.min(b.2).to_string() }
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    anomalies.sort();
+    Report {
+        claim,
+        anomalies,
+        acknowledged: acks.len(),
+        appended,
+        consumed: consumed_total,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Payload;
+    use sim::ActorId;
+
+    const BROKER: ActorId = ActorId(0);
+    const PROD: ActorId = ActorId(1);
+    const C1: ActorId = ActorId(2);
+    const C2: ActorId = ActorId(3);
+
+    fn tp(p: u32) -> Tp {
+        Tp::new(0, p)
+    }
+
+    fn id(seq: u32) -> RecordId {
+        RecordId { producer: 0, seq }
+    }
+
+    fn g() -> Arc<str> {
+        "g".into()
+    }
+
+    fn empty() -> Payload {
+        Payload { key: None, value: None }
+    }
+
+    struct H(Trace<Event>);
+
+    impl H {
+        fn new() -> H {
+            H(Trace::new(vec!["broker-1".into(), "p".into(), "c1".into(), "c2".into()]))
+        }
+        fn at(&mut self, ms: u64, who: ActorId, e: Event) -> &mut Self {
+            self.0.push(Time::ms(ms), who, e);
+            self
+        }
+        /// Record `seq` appended at `offset` of partition 0 and acknowledged.
+        fn write(&mut self, ms: u64, seq: u32, offset: i64) -> &mut Self {
+            self.at(ms, BROKER, Event::Appended { id: id(seq), tp: tp(0), offset });
+            self.at(ms, PROD, Event::Produced { id: id(seq), tp: tp(0), offset, payload: empty() })
+        }
+        fn assign(&mut self, ms: u64, who: ActorId, parts: &[u32]) -> &mut Self {
+            let partitions = parts.iter().map(|p| tp(*p)).collect();
+            self.at(ms, who, Event::Assigned { group: g(), generation: 1, partitions })
+        }
+        fn revoke(&mut self, ms: u64, who: ActorId, parts: &[u32]) -> &mut Self {
+            let partitions = parts.iter().map(|p| tp(*p)).collect();
+            self.at(ms, who, Event::Revoked { group: g(), generation: 1, partitions })
+        }
+        fn position(&mut self, ms: u64, who: ActorId, offset: i64) -> &mut Self {
+            self.at(ms, who, Event::PositionSet { group: g(), tp: tp(0), offset, from: "latest" })
+        }
+        fn consume(&mut self, ms: u64, who: ActorId, seq: u32, offset: i64) -> &mut Self {
+            self.at(ms, who, Event::Consumed { group: g(), generation: 1, tp: tp(0), offset, id: id(seq), payload: empty() })
+        }
+        fn check(&self, claim: Claim) -> Report {
+            check(&self.0, claim)
+        }
+    }
+
+    fn kinds(r: &Report) -> Vec<AnomalyKind> {
+        r.anomalies.iter().map(|a| a.kind).collect()
+    }
+
+    #[test]
+    fn a_clean_history_passes_every_claim() {
+        let mut h = H::new();
+        h.assign(0, C1, &[0]).position(0, C1, 0).write(1, 0, 0).write(2, 1, 1).consume(3, C1, 0, 0).consume(4, C1, 1, 1);
+        for claim in Claim::ALL {
+            let r = h.check(claim);
+            assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
+            assert!(r.passed());
+        }
+        let r = h.check(Claim::AtLeastOnce);
+        assert_eq!((r.acknowledged, r.appended, r.consumed), (2, 2, 2));
+    }
+
+    #[test]
+    fn lost_only_when_the_group_was_positioned_before_the_record() {
+        let mut h = H::new();
+        // record 0 written before the group had a position past it; record 1 after
+        h.write(0, 0, 0).assign(1, C1, &[0]).position(1, C1, 1).write(2, 1, 1).write(3, 2, 2).consume(4, C1, 1, 1);
+        let r = h.check(Claim::AtLeastOnce);
+        assert_eq!(kinds(&r), vec![AnomalyKind::Lost]);
+        assert_eq!(r.anomalies[0].offset, Some(2));
+        assert!(!r.passed());
+        assert!(h.check(Claim::AtMostOnce).passed(), "at-most-once allows losses");
+    }
+
+    #[test]
+    fn records_written_after_the_whole_group_closed_are_not_lost() {
+        let mut h = H::new();
+        h.assign(0, C1, &[0]).position(0, C1, 0).at(5, C1, Event::Closed).write(6, 0, 0);
+        assert!(h.check(Claim::ExactlyOncePerGroup).anomalies.is_empty());
+    }
+
+    #[test]
+    fn duplicates_are_allowed_only_at_least_once() {
+        let mut h = H::new();
+        h.assign(0, C1, &[0]).position(0, C1, 0).write(1, 0, 0).consume(2, C1, 0, 0).revoke(3, C1, &[0]);
+        h.assign(4, C2, &[0]).position(4, C2, 0).consume(5, C2, 0, 0);
+        let r = h.check(Claim::ExactlyOncePerGroup);
+        assert_eq!(kinds(&r), vec![AnomalyKind::Duplicate]);
+        assert_eq!(r.anomalies[0].clients, vec!["c1".to_string(), "c2".to_string()]);
+        assert!(!r.passed());
+        assert!(h.check(Claim::AtLeastOnce).passed());
+        assert!(!h.check(Claim::AtMostOnce).passed());
+    }
+
+    #[test]
+    fn double_ownership_is_an_overlap_of_two_members() {
+        let mut h = H::new();
+        h.assign(0, C1, &[0, 1]).assign(5, C2, &[1]).revoke(7, C1, &[0, 1]);
+        let r = h.check(Claim::ExactlyOncePerGroup);
+        assert_eq!(kinds(&r), vec![AnomalyKind::DoubleOwnership]);
+        assert_eq!(r.anomalies[0].tp, tp(1));
+        assert_eq!(r.anomalies[0].time, Time::ms(5));
+        // a hand-over at the same instant is not an overlap
+        let mut h = H::new();
+        h.assign(0, C1, &[0]).revoke(5, C1, &[0]).assign(5, C2, &[0]);
+        assert!(h.check(Claim::ExactlyOncePerGroup).anomalies.is_empty());
+    }
+
+    #[test]
+    fn nonmonotonic_and_skip_inside_one_assignment() {
+        let mut h = H::new();
+        h.assign(0, C1, &[0]).position(0, C1, 0);
+        for (i, o) in [0, 1, 2, 3].iter().enumerate() {
+            h.write(1, i as u32, *o);
+        }
+        h.consume(2, C1, 0, 0).consume(2, C1, 2, 2).consume(2, C1, 1, 1).consume(2, C1, 3, 3);
+        let r = h.check(Claim::AtLeastOnce);
+        assert_eq!(kinds(&r), vec![AnomalyKind::Nonmonotonic, AnomalyKind::Skip]);
+        // a new assignment may start anywhere
+        let mut h = H::new();
+        h.assign(0, C1, &[0]).position(0, C1, 0).write(1, 0, 0).write(1, 1, 1).consume(2, C1, 0, 0);
+        h.revoke(3, C1, &[0]).assign(4, C1, &[0]).position(4, C1, 0).consume(5, C1, 0, 0).consume(5, C1, 1, 1);
+        assert_eq!(kinds(&h.check(Claim::AtLeastOnce)), vec![AnomalyKind::Duplicate]);
+    }
+
+    #[test]
+    fn a_first_record_past_the_position_is_a_skip() {
+        let mut h = H::new();
+        h.assign(0, C1, &[0]).position(0, C1, 0).write(1, 0, 0).write(1, 1, 1).consume(2, C1, 1, 1);
+        assert_eq!(kinds(&h.check(Claim::AtMostOnce)), vec![AnomalyKind::Lost, AnomalyKind::Skip]);
+    }
+
+    #[test]
+    fn log_anomalies() {
+        // two records at one offset, one record at two offsets, an ack the log lost
+        let mut h = H::new();
+        h.write(0, 0, 0);
+        h.at(1, BROKER, Event::Appended { id: id(1), tp: tp(0), offset: 0 });
+        h.at(2, BROKER, Event::Appended { id: id(1), tp: tp(0), offset: 1 });
+        let r = h.check(Claim::AtLeastOnce);
+        assert_eq!(
+            kinds(&r),
+            vec![AnomalyKind::InconsistentOffsets, AnomalyKind::LogDuplicate, AnomalyKind::LostWrite]
+        );
+        assert_eq!(r.of(AnomalyKind::LostWrite).next().unwrap().record, Some(id(0)));
+        for claim in Claim::ALL {
+            assert!(!h.check(claim).passed());
+        }
+    }
+
+    #[test]
+    fn consuming_what_the_log_does_not_hold_is_inconsistent() {
+        let mut h = H::new();
+        h.assign(0, C1, &[0]).position(0, C1, 0).write(1, 0, 0).consume(2, C1, 7, 0);
+        assert_eq!(kinds(&h.check(Claim::AtLeastOnce)), vec![AnomalyKind::InconsistentOffsets]);
+    }
+
+    #[test]
+    fn table_names_every_kind_and_the_verdict() {
+        let mut h = H::new();
+        h.assign(0, C1, &[0]).position(0, C1, 0).write(1, 0, 0);
+        let r = h.check(Claim::AtLeastOnce);
+        let meta = Metadata::new(vec![crate::types::TopicMeta { name: "t".into(), partitions: 2 }]);
+        let table = r.table(&meta);
+        for k in AnomalyKind::ALL {
+            assert!(table.contains(k.name()));
+        }
+        assert!(table.contains("lost                        1  no       t=1.000ms t-0@0 record p0-0 group g"), "{table}");
+        assert!(table.ends_with("1 not allowed)\n"));
+        assert!(table.contains("verdict: FAIL"));
+    }
+}
