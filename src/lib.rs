@@ -15,6 +15,7 @@
 //! ```
 
 pub mod builtin;
+pub mod graph;
 pub mod load;
 pub mod render;
 

@@ -1,7 +1,8 @@
 //! The `kafka-sim` command line.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use kafka_sim::{builtin, load, render};
+use kafka_sim::{builtin, graph, load, render};
+use models::check::{self, Claim};
 use models::partitioner::KeyHash;
 use std::io::Write;
 use std::process::ExitCode;
@@ -28,6 +29,21 @@ struct RunArgs {
     /// `text`: what each process printed; `json`: one JSON object per history event.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Check the run's history and print the verdict table instead; exit 1 when the claim
+    /// is violated.
+    #[arg(long)]
+    check: bool,
+    /// The guarantee claimed, for --check: exactly-once-per-group, at-least-once,
+    /// at-most-once.
+    #[arg(long, default_value = "at-least-once", value_parser = parse_claim)]
+    expect: Claim,
+}
+
+fn parse_claim(s: &str) -> Result<Claim, String> {
+    Claim::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = Claim::ALL.iter().map(|c| c.name()).collect();
+        format!("unknown claim (one of: {})", names.join(", "))
+    })
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -38,6 +54,18 @@ enum Format {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Write a run's happens-before graph as Graphviz DOT.
+    Graph {
+        /// A built-in scenario or a path.
+        #[arg(long, short)]
+        scenario: String,
+        /// The seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output file (default: standard output).
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
     /// List the built-in scenarios.
     List,
     /// Which partition each key goes to, with a Kafka partitioner.
@@ -70,18 +98,25 @@ fn write_out(s: &str) -> ExitCode {
     }
 }
 
+fn simulate(name: &str, seed: u64) -> Result<models::world::Run, ExitCode> {
+    let scenario = load::scenario(name).map_err(fail)?;
+    models::world::run(&scenario, seed).map_err(|e| fail(format!("{name}: {e}")))
+}
+
 fn run(args: RunArgs) -> ExitCode {
     let Some(name) = args.scenario else {
         return fail("no scenario given: use --scenario <demo1|demo2|demo3|PATH>, or `kafka-sim list`");
     };
-    let scenario = match load::scenario(&name) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let run = match models::world::run(&scenario, args.seed) {
+    let run = match simulate(&name, args.seed) {
         Ok(r) => r,
-        Err(e) => return fail(format!("{name}: {e}")),
+        Err(code) => return code,
     };
+    if args.check {
+        let report = check::check(&run.trace, args.expect);
+        let header = format!("check: scenario {name}, seed {}\n", args.seed);
+        let code = write_out(&(header + &report.table(&run.meta)));
+        return if report.passed() { code } else { ExitCode::from(1) };
+    }
     match args.format {
         Format::Text => write_out(&render::text(&run)),
         Format::Json => write_out(&render::json_lines(&run)),
@@ -92,6 +127,24 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None => run(cli.run),
+        Some(Command::Graph {
+            scenario,
+            seed,
+            output,
+        }) => {
+            let run = match simulate(&scenario, seed) {
+                Ok(r) => r,
+                Err(code) => return code,
+            };
+            let dot = graph::dot(&run);
+            match output {
+                None => write_out(&dot),
+                Some(path) => match std::fs::write(&path, dot) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => fail(format!("{}: cannot write: {e}", path.display())),
+                },
+            }
+        }
         Some(Command::List) => {
             let mut s = String::new();
             for name in builtin::names() {

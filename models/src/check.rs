@@ -177,7 +177,10 @@ impl Report {
 
     /// The verdict as a table: anomaly, count, allowed, first example.
     pub fn table(&self, meta: &Metadata) -> String {
-        let mut s = format!("{:<22} {:>6}  {:<8} first example\n", "anomaly", "count", "allowed");
+        let mut s = format!(
+            "{:<22} {:>6}  {:<8} first example\n",
+            "anomaly", "count", "allowed"
+        );
         for kind in AnomalyKind::ALL {
             let n = self.count(kind);
             let first = self
@@ -185,7 +188,13 @@ impl Report {
                 .next()
                 .map_or_else(|| "-".to_string(), |a| a.describe(meta));
             let allowed = if self.claim.allows(kind) { "yes" } else { "no" };
-            s.push_str(&format!("{:<22} {:>6}  {:<8} {}\n", kind.name(), n, allowed, first));
+            s.push_str(&format!(
+                "{:<22} {:>6}  {:<8} {}\n",
+                kind.name(),
+                n,
+                allowed,
+                first
+            ));
         }
         let verdict = if self.passed() { "PASS" } else { "FAIL" };
         s.push_str(&format!(
@@ -229,13 +238,26 @@ impl fmt::Display for Claim {
     }
 }
 
+/// One consumption: by which client, when, of which record.
+type Consumption = (String, Time, RecordId);
+
 type Open = BTreeMap<(String, Tp), (Time, Option<i64>)>;
 
 /// Ends `client`'s ownership of `tp` at `at`, if it owned it.
-fn close_ownership(groups: &mut BTreeMap<Arc<str>, GroupView>, open: &mut Open, group: &Arc<str>, client: &str, tp: Tp, at: Time) {
+fn close_ownership(
+    groups: &mut BTreeMap<Arc<str>, GroupView>,
+    open: &mut Open,
+    group: &Arc<str>,
+    client: &str,
+    tp: Tp,
+    at: Time,
+) {
     if let Some((start, _)) = open.remove(&(client.to_string(), tp)) {
         let g = groups.entry(group.clone()).or_default();
-        g.owned.entry(tp).or_default().push((client.to_string(), start, at));
+        g.owned
+            .entry(tp)
+            .or_default()
+            .push((client.to_string(), start, at));
     }
 }
 
@@ -243,8 +265,8 @@ fn close_ownership(groups: &mut BTreeMap<Arc<str>, GroupView>, open: &mut Open, 
 struct GroupView {
     /// tp → (time, offset) of the first position the group had in it.
     first_position: BTreeMap<Tp, (Time, i64)>,
-    /// (tp, offset) → consumptions (client, time).
-    consumed: BTreeMap<(Tp, i64), Vec<(String, Time, RecordId)>>,
+    /// (tp, offset) → consumptions.
+    consumed: BTreeMap<(Tp, i64), Vec<Consumption>>,
     /// Members' clients, and whether each has ended (closed, crashed).
     members: BTreeMap<String, Option<Time>>,
     /// tp → ownership intervals (client, start, end).
@@ -284,7 +306,10 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                             record: Some(*id),
                             time: t,
                             clients: vec![client.clone()],
-                            detail: format!("offset written twice: p{}-{} then p{}-{}", other.producer, other.seq, id.producer, id.seq),
+                            detail: format!(
+                                "offset written twice: p{}-{} then p{}-{}",
+                                other.producer, other.seq, id.producer, id.seq
+                            ),
                         });
                     }
                 }
@@ -306,39 +331,69 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                 }
             }
             Event::Produced { id, tp, offset, .. } => acks.push((*id, *tp, *offset, t, client.clone())),
-            Event::Assigned { group, partitions, .. } => {
+            Event::Assigned {
+                group, partitions, ..
+            } => {
                 group_of.insert(client.clone(), group.clone());
-                groups.entry(group.clone()).or_default().members.entry(client.clone()).or_insert(None);
+                groups
+                    .entry(group.clone())
+                    .or_default()
+                    .members
+                    .entry(client.clone())
+                    .or_insert(None);
                 for tp in partitions {
                     open.insert((client.clone(), *tp), (t, None));
                 }
             }
-            Event::Revoked { group, partitions, .. } => {
+            Event::Revoked {
+                group, partitions, ..
+            } => {
                 for tp in partitions {
                     close_ownership(&mut groups, &mut open, group, &client, *tp, t);
                 }
             }
             Event::Joined { group, .. } => {
                 group_of.insert(client.clone(), group.clone());
-                groups.entry(group.clone()).or_default().members.entry(client.clone()).or_insert(None);
+                groups
+                    .entry(group.clone())
+                    .or_default()
+                    .members
+                    .entry(client.clone())
+                    .or_insert(None);
             }
             Event::Closed | Event::Fatal { .. } => {
                 if let Some(group) = group_of.get(&client).cloned() {
-                    let held: Vec<Tp> = open.keys().filter(|(c, _)| *c == client).map(|(_, tp)| *tp).collect();
+                    let held: Vec<Tp> = open
+                        .keys()
+                        .filter(|(c, _)| *c == client)
+                        .map(|(_, tp)| *tp)
+                        .collect();
                     for tp in held {
                         close_ownership(&mut groups, &mut open, &group, &client, tp, t);
                     }
-                    groups.entry(group).or_default().members.insert(client.clone(), Some(t));
+                    groups
+                        .entry(group)
+                        .or_default()
+                        .members
+                        .insert(client.clone(), Some(t));
                 }
             }
-            Event::PositionSet { group, tp, offset, .. } => {
+            Event::PositionSet {
+                group, tp, offset, ..
+            } => {
                 let g = groups.entry(group.clone()).or_default();
                 g.first_position.entry(*tp).or_insert((t, *offset));
                 if let Some((_, last)) = open.get_mut(&(client.clone(), *tp)) {
                     *last = Some(offset - 1);
                 }
             }
-            Event::Consumed { group, tp, offset, id, .. } => {
+            Event::Consumed {
+                group,
+                tp,
+                offset,
+                id,
+                ..
+            } => {
                 consumed_total += 1;
                 if let Some((other, _)) = log.get(&(*tp, *offset)) {
                     if other != id {
@@ -350,16 +405,25 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                             record: Some(*id),
                             time: t,
                             clients: vec![client.clone()],
-                            detail: format!("consumed p{}-{} where the log has p{}-{}", id.producer, id.seq, other.producer, other.seq),
+                            detail: format!(
+                                "consumed p{}-{} where the log has p{}-{}",
+                                id.producer, id.seq, other.producer, other.seq
+                            ),
                         });
                     }
                 }
                 if let Some((_, last)) = open.get_mut(&(client.clone(), *tp)) {
                     if let Some(prev) = *last {
                         let (kind, detail) = if *offset <= prev {
-                            (Some(AnomalyKind::Nonmonotonic), format!("offset {offset} after {prev}"))
+                            (
+                                Some(AnomalyKind::Nonmonotonic),
+                                format!("offset {offset} after {prev}"),
+                            )
                         } else if *offset > prev + 1 {
-                            (Some(AnomalyKind::Skip), format!("offset {offset} after {prev}: skipped {}", offset - prev - 1))
+                            (
+                                Some(AnomalyKind::Skip),
+                                format!("offset {offset} after {prev}: skipped {}", offset - prev - 1),
+                            )
                         } else {
                             (None, String::new())
                         };
@@ -393,7 +457,13 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
     // close what is still open at the end of the run
     for ((client, tp), (start, _)) in std::mem::take(&mut open) {
         if let Some(group) = group_of.get(&client) {
-            groups.entry(group.clone()).or_default().owned.entry(tp).or_default().push((client, start, Time::MAX));
+            groups
+                .entry(group.clone())
+                .or_default()
+                .owned
+                .entry(tp)
+                .or_default()
+                .push((client, start, Time::MAX));
         }
     }
 
@@ -416,9 +486,15 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
     // ---- per group: lost, duplicate, double ownership ----
     for (name, g) in &groups {
         let all_ended = g.members.values().all(Option::is_some) && !g.members.is_empty();
-        let group_end = if all_ended { g.members.values().flatten().max().copied() } else { None };
+        let group_end = if all_ended {
+            g.members.values().flatten().max().copied()
+        } else {
+            None
+        };
         for (&(tp, offset), &(id, written)) in &log {
-            let Some(&(_, first)) = g.first_position.get(&tp) else { continue };
+            let Some(&(_, first)) = g.first_position.get(&tp) else {
+                continue;
+            };
             let expected = offset >= first && group_end.is_none_or(|e| written < e);
             if expected && !g.consumed.contains_key(&(tp, offset)) {
                 anomalies.push(Anomaly {
@@ -429,7 +505,9 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                     record: Some(id),
                     time: end,
                     clients: Vec::new(),
-                    detail: format!("never consumed by the group (its first position in the partition was {first})"),
+                    detail: format!(
+                        "never consumed by the group (its first position in the partition was {first})"
+                    ),
                 });
             }
         }
@@ -462,7 +540,11 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                             detail: format!(
                                 "owned by both from {} to {}",
                                 a.1.max(b.1),
-                                if a.2.min(b.2) == Time::MAX { "the end".to_string() } else { a.2.min(b.2).to_string() }
+                                if a.2.min(b.2) == Time::MAX {
+                                    "the end".to_string()
+                                } else {
+                                    a.2.min(b.2).to_string()
+                                }
                             ),
                         });
                     }
@@ -504,14 +586,22 @@ mod tests {
     }
 
     fn empty() -> Payload {
-        Payload { key: None, value: None }
+        Payload {
+            key: None,
+            value: None,
+        }
     }
 
     struct H(Trace<Event>);
 
     impl H {
         fn new() -> H {
-            H(Trace::new(vec!["broker-1".into(), "p".into(), "c1".into(), "c2".into()]))
+            H(Trace::new(vec![
+                "broker-1".into(),
+                "p".into(),
+                "c1".into(),
+                "c2".into(),
+            ]))
         }
         fn at(&mut self, ms: u64, who: ActorId, e: Event) -> &mut Self {
             self.0.push(Time::ms(ms), who, e);
@@ -519,22 +609,75 @@ mod tests {
         }
         /// Record `seq` appended at `offset` of partition 0 and acknowledged.
         fn write(&mut self, ms: u64, seq: u32, offset: i64) -> &mut Self {
-            self.at(ms, BROKER, Event::Appended { id: id(seq), tp: tp(0), offset });
-            self.at(ms, PROD, Event::Produced { id: id(seq), tp: tp(0), offset, payload: empty() })
+            self.at(
+                ms,
+                BROKER,
+                Event::Appended {
+                    id: id(seq),
+                    tp: tp(0),
+                    offset,
+                },
+            );
+            self.at(
+                ms,
+                PROD,
+                Event::Produced {
+                    id: id(seq),
+                    tp: tp(0),
+                    offset,
+                    payload: empty(),
+                },
+            )
         }
         fn assign(&mut self, ms: u64, who: ActorId, parts: &[u32]) -> &mut Self {
             let partitions = parts.iter().map(|p| tp(*p)).collect();
-            self.at(ms, who, Event::Assigned { group: g(), generation: 1, partitions })
+            self.at(
+                ms,
+                who,
+                Event::Assigned {
+                    group: g(),
+                    generation: 1,
+                    partitions,
+                },
+            )
         }
         fn revoke(&mut self, ms: u64, who: ActorId, parts: &[u32]) -> &mut Self {
             let partitions = parts.iter().map(|p| tp(*p)).collect();
-            self.at(ms, who, Event::Revoked { group: g(), generation: 1, partitions })
+            self.at(
+                ms,
+                who,
+                Event::Revoked {
+                    group: g(),
+                    generation: 1,
+                    partitions,
+                },
+            )
         }
         fn position(&mut self, ms: u64, who: ActorId, offset: i64) -> &mut Self {
-            self.at(ms, who, Event::PositionSet { group: g(), tp: tp(0), offset, from: "latest" })
+            self.at(
+                ms,
+                who,
+                Event::PositionSet {
+                    group: g(),
+                    tp: tp(0),
+                    offset,
+                    from: "latest",
+                },
+            )
         }
         fn consume(&mut self, ms: u64, who: ActorId, seq: u32, offset: i64) -> &mut Self {
-            self.at(ms, who, Event::Consumed { group: g(), generation: 1, tp: tp(0), offset, id: id(seq), payload: empty() })
+            self.at(
+                ms,
+                who,
+                Event::Consumed {
+                    group: g(),
+                    generation: 1,
+                    tp: tp(0),
+                    offset,
+                    id: id(seq),
+                    payload: empty(),
+                },
+            )
         }
         fn check(&self, claim: Claim) -> Report {
             check(&self.0, claim)
@@ -548,7 +691,12 @@ mod tests {
     #[test]
     fn a_clean_history_passes_every_claim() {
         let mut h = H::new();
-        h.assign(0, C1, &[0]).position(0, C1, 0).write(1, 0, 0).write(2, 1, 1).consume(3, C1, 0, 0).consume(4, C1, 1, 1);
+        h.assign(0, C1, &[0])
+            .position(0, C1, 0)
+            .write(1, 0, 0)
+            .write(2, 1, 1)
+            .consume(3, C1, 0, 0)
+            .consume(4, C1, 1, 1);
         for claim in Claim::ALL {
             let r = h.check(claim);
             assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
@@ -562,7 +710,12 @@ mod tests {
     fn lost_only_when_the_group_was_positioned_before_the_record() {
         let mut h = H::new();
         // record 0 written before the group had a position past it; record 1 after
-        h.write(0, 0, 0).assign(1, C1, &[0]).position(1, C1, 1).write(2, 1, 1).write(3, 2, 2).consume(4, C1, 1, 1);
+        h.write(0, 0, 0)
+            .assign(1, C1, &[0])
+            .position(1, C1, 1)
+            .write(2, 1, 1)
+            .write(3, 2, 2)
+            .consume(4, C1, 1, 1);
         let r = h.check(Claim::AtLeastOnce);
         assert_eq!(kinds(&r), vec![AnomalyKind::Lost]);
         assert_eq!(r.anomalies[0].offset, Some(2));
@@ -573,14 +726,21 @@ mod tests {
     #[test]
     fn records_written_after_the_whole_group_closed_are_not_lost() {
         let mut h = H::new();
-        h.assign(0, C1, &[0]).position(0, C1, 0).at(5, C1, Event::Closed).write(6, 0, 0);
+        h.assign(0, C1, &[0])
+            .position(0, C1, 0)
+            .at(5, C1, Event::Closed)
+            .write(6, 0, 0);
         assert!(h.check(Claim::ExactlyOncePerGroup).anomalies.is_empty());
     }
 
     #[test]
     fn duplicates_are_allowed_only_at_least_once() {
         let mut h = H::new();
-        h.assign(0, C1, &[0]).position(0, C1, 0).write(1, 0, 0).consume(2, C1, 0, 0).revoke(3, C1, &[0]);
+        h.assign(0, C1, &[0])
+            .position(0, C1, 0)
+            .write(1, 0, 0)
+            .consume(2, C1, 0, 0)
+            .revoke(3, C1, &[0]);
         h.assign(4, C2, &[0]).position(4, C2, 0).consume(5, C2, 0, 0);
         let r = h.check(Claim::ExactlyOncePerGroup);
         assert_eq!(kinds(&r), vec![AnomalyKind::Duplicate]);
@@ -593,7 +753,9 @@ mod tests {
     #[test]
     fn double_ownership_is_an_overlap_of_two_members() {
         let mut h = H::new();
-        h.assign(0, C1, &[0, 1]).assign(5, C2, &[1]).revoke(7, C1, &[0, 1]);
+        h.assign(0, C1, &[0, 1])
+            .assign(5, C2, &[1])
+            .revoke(7, C1, &[0, 1]);
         let r = h.check(Claim::ExactlyOncePerGroup);
         assert_eq!(kinds(&r), vec![AnomalyKind::DoubleOwnership]);
         assert_eq!(r.anomalies[0].tp, tp(1));
@@ -611,21 +773,39 @@ mod tests {
         for (i, o) in [0, 1, 2, 3].iter().enumerate() {
             h.write(1, i as u32, *o);
         }
-        h.consume(2, C1, 0, 0).consume(2, C1, 2, 2).consume(2, C1, 1, 1).consume(2, C1, 3, 3);
+        h.consume(2, C1, 0, 0)
+            .consume(2, C1, 2, 2)
+            .consume(2, C1, 1, 1)
+            .consume(2, C1, 3, 3);
         let r = h.check(Claim::AtLeastOnce);
         assert_eq!(kinds(&r), vec![AnomalyKind::Nonmonotonic, AnomalyKind::Skip]);
         // a new assignment may start anywhere
         let mut h = H::new();
-        h.assign(0, C1, &[0]).position(0, C1, 0).write(1, 0, 0).write(1, 1, 1).consume(2, C1, 0, 0);
-        h.revoke(3, C1, &[0]).assign(4, C1, &[0]).position(4, C1, 0).consume(5, C1, 0, 0).consume(5, C1, 1, 1);
+        h.assign(0, C1, &[0])
+            .position(0, C1, 0)
+            .write(1, 0, 0)
+            .write(1, 1, 1)
+            .consume(2, C1, 0, 0);
+        h.revoke(3, C1, &[0])
+            .assign(4, C1, &[0])
+            .position(4, C1, 0)
+            .consume(5, C1, 0, 0)
+            .consume(5, C1, 1, 1);
         assert_eq!(kinds(&h.check(Claim::AtLeastOnce)), vec![AnomalyKind::Duplicate]);
     }
 
     #[test]
     fn a_first_record_past_the_position_is_a_skip() {
         let mut h = H::new();
-        h.assign(0, C1, &[0]).position(0, C1, 0).write(1, 0, 0).write(1, 1, 1).consume(2, C1, 1, 1);
-        assert_eq!(kinds(&h.check(Claim::AtMostOnce)), vec![AnomalyKind::Lost, AnomalyKind::Skip]);
+        h.assign(0, C1, &[0])
+            .position(0, C1, 0)
+            .write(1, 0, 0)
+            .write(1, 1, 1)
+            .consume(2, C1, 1, 1);
+        assert_eq!(
+            kinds(&h.check(Claim::AtMostOnce)),
+            vec![AnomalyKind::Lost, AnomalyKind::Skip]
+        );
     }
 
     #[test]
@@ -633,12 +813,32 @@ mod tests {
         // two records at one offset, one record at two offsets, an ack the log lost
         let mut h = H::new();
         h.write(0, 0, 0);
-        h.at(1, BROKER, Event::Appended { id: id(1), tp: tp(0), offset: 0 });
-        h.at(2, BROKER, Event::Appended { id: id(1), tp: tp(0), offset: 1 });
+        h.at(
+            1,
+            BROKER,
+            Event::Appended {
+                id: id(1),
+                tp: tp(0),
+                offset: 0,
+            },
+        );
+        h.at(
+            2,
+            BROKER,
+            Event::Appended {
+                id: id(1),
+                tp: tp(0),
+                offset: 1,
+            },
+        );
         let r = h.check(Claim::AtLeastOnce);
         assert_eq!(
             kinds(&r),
-            vec![AnomalyKind::InconsistentOffsets, AnomalyKind::LogDuplicate, AnomalyKind::LostWrite]
+            vec![
+                AnomalyKind::InconsistentOffsets,
+                AnomalyKind::LogDuplicate,
+                AnomalyKind::LostWrite
+            ]
         );
         assert_eq!(r.of(AnomalyKind::LostWrite).next().unwrap().record, Some(id(0)));
         for claim in Claim::ALL {
@@ -649,8 +849,14 @@ mod tests {
     #[test]
     fn consuming_what_the_log_does_not_hold_is_inconsistent() {
         let mut h = H::new();
-        h.assign(0, C1, &[0]).position(0, C1, 0).write(1, 0, 0).consume(2, C1, 7, 0);
-        assert_eq!(kinds(&h.check(Claim::AtLeastOnce)), vec![AnomalyKind::InconsistentOffsets]);
+        h.assign(0, C1, &[0])
+            .position(0, C1, 0)
+            .write(1, 0, 0)
+            .consume(2, C1, 7, 0);
+        assert_eq!(
+            kinds(&h.check(Claim::AtLeastOnce)),
+            vec![AnomalyKind::InconsistentOffsets]
+        );
     }
 
     #[test]
@@ -658,12 +864,18 @@ mod tests {
         let mut h = H::new();
         h.assign(0, C1, &[0]).position(0, C1, 0).write(1, 0, 0);
         let r = h.check(Claim::AtLeastOnce);
-        let meta = Metadata::new(vec![crate::types::TopicMeta { name: "t".into(), partitions: 2 }]);
+        let meta = Metadata::new(vec![crate::types::TopicMeta {
+            name: "t".into(),
+            partitions: 2,
+        }]);
         let table = r.table(&meta);
         for k in AnomalyKind::ALL {
             assert!(table.contains(k.name()));
         }
-        assert!(table.contains("lost                        1  no       t=1.000ms t-0@0 record p0-0 group g"), "{table}");
+        assert!(
+            table.contains("lost                        1  no       t=1.000ms t-0@0 record p0-0 group g"),
+            "{table}"
+        );
         assert!(table.ends_with("1 not allowed)\n"));
         assert!(table.contains("verdict: FAIL"));
     }

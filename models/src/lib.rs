@@ -15,6 +15,7 @@
 
 pub mod assignor;
 pub mod broker;
+pub mod check;
 pub mod config;
 pub mod consumer;
 pub mod coordinator;
@@ -26,4 +27,3 @@ pub mod protocol;
 pub mod scenario;
 pub mod types;
 pub mod world;
-pub mod check;
