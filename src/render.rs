@@ -210,6 +210,37 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
             put("member_id", json!(&**member_id));
         }
         Event::Fatal { error } => put("error", json!(error)),
+        Event::Lost {
+            group,
+            generation,
+            partitions,
+            reason,
+        } => {
+            put("group", json!(&**group));
+            put("generation", json!(generation));
+            put(
+                "partitions",
+                Value::Array(partitions.iter().map(|t| tp_json(meta, *t)).collect()),
+            );
+            put("reason", json!(reason));
+        }
+        Event::StaticReplaced {
+            group,
+            instance_id,
+            old,
+            new,
+        } => {
+            put("group", json!(&**group));
+            put("instance_id", json!(&**instance_id));
+            put("old_member_id", json!(&**old));
+            put("member_id", json!(&**new));
+        }
+        Event::Stalled { until } => put("until_ms", json!(until.as_ms_f64())),
+        Event::PollTimeout { group, member_id } => {
+            put("group", json!(&**group));
+            put("member_id", json!(&**member_id));
+        }
+        Event::Crashed | Event::Restarted => {}
     }
     Value::Object(m)
 }

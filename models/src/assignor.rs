@@ -7,6 +7,16 @@
 //!   `n % m` one more.
 //! * [`roundrobin`] — Java `RoundRobinAssignor`: all partitions sorted by topic then number,
 //!   dealt round the sorted members, skipping members not subscribed to the topic.
+//! * [`sticky`] — Java `StickyAssignor` (KIP-54): as balanced as the subscriptions allow
+//!   (with equal subscriptions, counts differ by at most one), keeping each partition with its
+//!   previous owner where balance permits. Previous owners come from the members' JoinGroup
+//!   metadata (the eager sticky assignor's user data, the cooperative one's owned
+//!   partitions); a partition claimed by two members stays with the claim of the higher
+//!   generation.
+//! * [`cooperative_sticky`] — Java `CooperativeStickyAssignor` (KIP-429): the sticky result,
+//!   minus every partition that would move from one owner to another. Its owner revokes it
+//!   and rejoins; the next round hands it to its new owner. So no partition has two owners at
+//!   once, and partitions that keep their owner are never revoked.
 //!
 //! Members sort as Java's `MemberInfo` does: static members (with `group.instance.id`) by
 //! instance id first, then dynamic members by member id. Member ids are `client.id-UUID`, so
@@ -16,7 +26,7 @@
 use crate::types::{MemberId, Tp};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// One member's subscription as the leader sees it in the JoinGroup response.
@@ -28,6 +38,10 @@ pub struct MemberSubscription {
     pub instance_id: Option<Arc<str>>,
     /// Subscribed topics (indices into the metadata).
     pub topics: Vec<u32>,
+    /// Partitions the member owned (cooperative) or was last assigned (eager sticky).
+    pub owned: Vec<Tp>,
+    /// The generation `owned` is from (-1: none).
+    pub generation: i32,
 }
 
 /// Partitions per member. Every member appears, possibly with none.
@@ -41,6 +55,10 @@ pub enum AssignorKind {
     Range,
     /// `roundrobin`.
     Roundrobin,
+    /// `sticky`.
+    Sticky,
+    /// `cooperative-sticky`.
+    CooperativeSticky,
 }
 
 impl AssignorKind {
@@ -49,7 +67,15 @@ impl AssignorKind {
         match self {
             AssignorKind::Range => "range",
             AssignorKind::Roundrobin => "roundrobin",
+            AssignorKind::Sticky => "sticky",
+            AssignorKind::CooperativeSticky => "cooperative-sticky",
         }
+    }
+
+    /// Whether it supports the cooperative rebalance protocol (KIP-429). A consumer
+    /// rebalances cooperatively only if every assignor in its list does.
+    pub fn is_cooperative(self) -> bool {
+        self == AssignorKind::CooperativeSticky
     }
 
     /// Parses a protocol name or a Java class name
@@ -58,6 +84,8 @@ impl AssignorKind {
         match s.trim().rsplit('.').next().unwrap_or(s) {
             "range" | "RangeAssignor" => Some(AssignorKind::Range),
             "roundrobin" | "RoundRobinAssignor" => Some(AssignorKind::Roundrobin),
+            "sticky" | "StickyAssignor" => Some(AssignorKind::Sticky),
+            "cooperative-sticky" | "CooperativeStickyAssignor" => Some(AssignorKind::CooperativeSticky),
             _ => None,
         }
     }
@@ -67,6 +95,8 @@ impl AssignorKind {
         match self {
             AssignorKind::Range => range(members, partitions_per_topic),
             AssignorKind::Roundrobin => roundrobin(members, partitions_per_topic),
+            AssignorKind::Sticky => sticky(members, partitions_per_topic),
+            AssignorKind::CooperativeSticky => cooperative_sticky(members, partitions_per_topic),
         }
     }
 }
@@ -148,6 +178,102 @@ pub fn roundrobin(members: &[MemberSubscription], partitions_per_topic: &[u32]) 
     out
 }
 
+/// Each partition's valid previous owner: subscribed to its topic, the partition exists, and
+/// no other member claims it from a later generation (ties: the member that sorts first).
+fn previous_owners(order: &[&MemberSubscription], partitions_per_topic: &[u32]) -> BTreeMap<Tp, MemberId> {
+    let mut owner: BTreeMap<Tp, (i32, MemberId)> = BTreeMap::new();
+    for m in order {
+        for tp in &m.owned {
+            let exists = partitions_per_topic
+                .get(tp.topic as usize)
+                .is_some_and(|&n| tp.partition < n);
+            if !exists || !m.topics.contains(&tp.topic) {
+                continue;
+            }
+            match owner.get(tp) {
+                Some((g, _)) if *g >= m.generation => {}
+                _ => {
+                    owner.insert(*tp, (m.generation, m.member_id.clone()));
+                }
+            }
+        }
+    }
+    owner.into_iter().map(|(tp, (_, m))| (tp, m)).collect()
+}
+
+/// The sticky assignor.
+pub fn sticky(members: &[MemberSubscription], partitions_per_topic: &[u32]) -> Assignment {
+    let mut out = empty_assignment(members);
+    let order = sorted(members);
+    if order.is_empty() {
+        return out;
+    }
+    let subscribed = |t: u32| order.iter().any(|m| m.topics.contains(&t));
+    let all: Vec<Tp> = partitions_per_topic
+        .iter()
+        .enumerate()
+        .filter(|(t, _)| subscribed(*t as u32))
+        .flat_map(|(t, &n)| (0..n).map(move |p| Tp::new(t as u32, p)))
+        .collect();
+    let owners = previous_owners(&order, partitions_per_topic);
+    let m = order.len();
+    let (min_quota, extra) = (all.len() / m, all.len() % m);
+    let max_quota = min_quota + usize::from(extra > 0);
+    // 1. Each member keeps what it owned, up to its quota; only `extra` members may keep
+    //    `max_quota`. Members that owned more go first, as in Java's constrained assign.
+    let mut by_owned: Vec<&&MemberSubscription> = order.iter().collect();
+    let owned_count = |id: &MemberId| owners.values().filter(|o| *o == id).count();
+    by_owned.sort_by_key(|m| std::cmp::Reverse(owned_count(&m.member_id)));
+    let mut max_slots = extra;
+    let mut taken: BTreeSet<Tp> = BTreeSet::new();
+    for member in by_owned {
+        let quota = if max_slots > 0 { max_quota } else { min_quota };
+        let keep: Vec<Tp> = owners
+            .iter()
+            .filter(|(_, o)| **o == member.member_id)
+            .map(|(tp, _)| *tp)
+            .take(quota)
+            .collect();
+        if keep.len() == max_quota && max_quota > min_quota {
+            max_slots -= 1;
+        }
+        taken.extend(keep.iter().copied());
+        out.get_mut(&member.member_id).expect("member").extend(keep);
+    }
+    // 2. Every other partition goes to the subscribed member with the fewest partitions.
+    for tp in all.into_iter().filter(|tp| !taken.contains(tp)) {
+        let target = order
+            .iter()
+            .filter(|m| m.topics.contains(&tp.topic))
+            .min_by_key(|m| out[&m.member_id].len())
+            .expect("some member is subscribed");
+        out.get_mut(&target.member_id).expect("member").push(tp);
+    }
+    for parts in out.values_mut() {
+        parts.sort();
+    }
+    out
+}
+
+/// The cooperative sticky assignor: [`sticky`], withholding partitions that change owner.
+pub fn cooperative_sticky(members: &[MemberSubscription], partitions_per_topic: &[u32]) -> Assignment {
+    let mut out = sticky(members, partitions_per_topic);
+    let order = sorted(members);
+    let owners = previous_owners(&order, partitions_per_topic);
+    // a partition owned by someone else is not handed over this round
+    let owned_anywhere: BTreeMap<Tp, &MemberId> = members
+        .iter()
+        .flat_map(|m| m.owned.iter().map(move |tp| (*tp, &m.member_id)))
+        .collect();
+    for (member, parts) in out.iter_mut() {
+        parts.retain(|tp| match owners.get(tp).or(owned_anywhere.get(tp).copied()) {
+            Some(owner) => owner == member,
+            None => true,
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,7 +283,75 @@ mod tests {
             member_id: id.into(),
             instance_id: None,
             topics: topics.to_vec(),
+            owned: Vec::new(),
+            generation: -1,
         }
+    }
+
+    fn owning(id: &str, topics: &[u32], owned: &[(u32, u32)], generation: i32) -> MemberSubscription {
+        let mut m = member(id, topics);
+        m.owned = owned.iter().map(|(t, p)| Tp::new(*t, *p)).collect();
+        m.generation = generation;
+        m
+    }
+
+    /// StickyAssignor javadoc: C0, C1, C2 on t0..t3 with 2 partitions each; C1 leaves.
+    /// Round robin would reshuffle; sticky keeps every partition C0 and C2 had.
+    #[test]
+    fn sticky_javadoc_example_keeps_surviving_owners() {
+        let first = sticky(
+            &[
+                member("C0", &[0, 1, 2, 3]),
+                member("C1", &[0, 1, 2, 3]),
+                member("C2", &[0, 1, 2, 3]),
+            ],
+            &[2, 2, 2, 2],
+        );
+        assert!(first.values().all(|p| p.len() == 2 || p.len() == 3));
+        let c0: Vec<(u32, u32)> = first[&MemberId::from("C0")]
+            .iter()
+            .map(|t| (t.topic, t.partition))
+            .collect();
+        let c2: Vec<(u32, u32)> = first[&MemberId::from("C2")]
+            .iter()
+            .map(|t| (t.topic, t.partition))
+            .collect();
+        let second = sticky(
+            &[
+                owning("C0", &[0, 1, 2, 3], &c0, 1),
+                owning("C2", &[0, 1, 2, 3], &c2, 1),
+            ],
+            &[2, 2, 2, 2],
+        );
+        assert_eq!(second[&MemberId::from("C0")].len(), 4);
+        assert_eq!(second[&MemberId::from("C2")].len(), 4);
+        for tp in &first[&MemberId::from("C0")] {
+            assert!(second[&MemberId::from("C0")].contains(tp), "C0 keeps {tp:?}");
+        }
+        for tp in &first[&MemberId::from("C2")] {
+            assert!(second[&MemberId::from("C2")].contains(tp), "C2 keeps {tp:?}");
+        }
+    }
+
+    #[test]
+    fn sticky_balances_a_new_member_and_moves_only_what_it_must() {
+        let a = owning("a", &[0], &[(0, 0), (0, 1), (0, 2), (0, 3)], 1);
+        let got = sticky(&[a.clone(), member("b", &[0])], &[4]);
+        assert_eq!(got[&MemberId::from("a")].len(), 2);
+        assert_eq!(got[&MemberId::from("b")].len(), 2);
+        // cooperative: the two that move are withheld for a second round
+        let got = cooperative_sticky(&[a, member("b", &[0])], &[4]);
+        assert_eq!(got[&MemberId::from("a")].len(), 2);
+        assert!(got[&MemberId::from("b")].is_empty());
+    }
+
+    #[test]
+    fn conflicting_claims_go_to_the_later_generation() {
+        let a = owning("a", &[0], &[(0, 0)], 3);
+        let b = owning("b", &[0], &[(0, 0)], 5);
+        let got = sticky(&[a, b], &[2]);
+        assert_eq!(got[&MemberId::from("b")], vec![Tp::new(0, 0)]);
+        assert_eq!(got[&MemberId::from("a")], vec![Tp::new(0, 1)]);
     }
 
     fn show(a: &Assignment) -> Vec<(String, Vec<(u32, u32)>)> {
@@ -257,7 +451,12 @@ mod tests {
 
     #[test]
     fn every_partition_assigned_once() {
-        for kind in [AssignorKind::Range, AssignorKind::Roundrobin] {
+        for kind in [
+            AssignorKind::Range,
+            AssignorKind::Roundrobin,
+            AssignorKind::Sticky,
+            AssignorKind::CooperativeSticky,
+        ] {
             for n_members in 1..6 {
                 let ms: Vec<_> = (0..n_members)
                     .map(|i| member(&format!("m{i}"), &[0, 1]))
@@ -281,6 +480,11 @@ mod tests {
             AssignorKind::parse("org.apache.kafka.clients.consumer.RoundRobinAssignor"),
             Some(AssignorKind::Roundrobin)
         );
-        assert_eq!(AssignorKind::parse("sticky"), None);
+        assert_eq!(AssignorKind::parse("sticky"), Some(AssignorKind::Sticky));
+        assert_eq!(
+            AssignorKind::parse("cooperative-sticky"),
+            Some(AssignorKind::CooperativeSticky)
+        );
+        assert_eq!(AssignorKind::parse("uniform"), None);
     }
 }

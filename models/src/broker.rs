@@ -161,6 +161,7 @@ impl Actor<Msg, Event> for Broker {
                 self.flush(ctx, &group);
             }
             Msg::SyncGroupReq {
+                corr,
                 group,
                 member_id,
                 generation,
@@ -168,7 +169,7 @@ impl Actor<Msg, Event> for Broker {
             } => {
                 let mut out = std::mem::take(&mut self.out);
                 self.group(&group)
-                    .sync(now, from, &member_id, generation, &assignment, &mut out);
+                    .sync(now, from, corr, &member_id, generation, &assignment, &mut out);
                 self.out = out;
                 self.flush(ctx, &group);
             }
@@ -196,6 +197,7 @@ impl Actor<Msg, Event> for Broker {
                 self.flush(ctx, &group);
             }
             Msg::OffsetCommitReq {
+                corr,
                 group,
                 member_id,
                 generation,
@@ -207,7 +209,14 @@ impl Actor<Msg, Event> for Broker {
                         self.offsets.insert((group.clone(), tp), off);
                     }
                 }
-                ctx.send(from, Msg::OffsetCommitResp { offsets, result });
+                ctx.send(
+                    from,
+                    Msg::OffsetCommitResp {
+                        corr,
+                        offsets,
+                        result,
+                    },
+                );
             }
             Msg::OffsetFetchReq {
                 group,

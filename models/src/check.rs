@@ -347,6 +347,9 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
             }
             Event::Revoked {
                 group, partitions, ..
+            }
+            | Event::Lost {
+                group, partitions, ..
             } => {
                 for tp in partitions {
                     close_ownership(&mut groups, &mut open, group, &client, *tp, t);
@@ -361,7 +364,7 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                     .entry(client.clone())
                     .or_insert(None);
             }
-            Event::Closed | Event::Fatal { .. } => {
+            Event::Closed | Event::Fatal { .. } | Event::Crashed => {
                 if let Some(group) = group_of.get(&client).cloned() {
                     let held: Vec<Tp> = open
                         .keys()
@@ -376,6 +379,15 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                         .or_default()
                         .members
                         .insert(client.clone(), Some(t));
+                }
+            }
+            Event::Restarted => {
+                if let Some(group) = group_of.get(&client).cloned() {
+                    groups
+                        .entry(group)
+                        .or_default()
+                        .members
+                        .insert(client.clone(), None);
                 }
             }
             Event::PositionSet {

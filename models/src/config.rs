@@ -10,6 +10,8 @@
 //! | keyed partitioner | murmur2 | murmur2 | CRC32 (`consistent_random`) |
 //! | null key | random partition per record | uniform sticky (KIP-794) | sticky, re-drawn every `sticky.partitioning.linger.ms` (10 ms) |
 //! | `partition.assignment.strategy` | range, roundrobin | range, cooperative-sticky | range, roundrobin |
+//! | `request.timeout.ms` | 305000 | 30000 | 60000 (`socket.timeout.ms`) |
+//! | auto-commit runs | inside `poll()` | inside `poll()` | on a timer, offsets of records handed out |
 //! | `session.timeout.ms` | 45000 | 45000 | 45000 |
 //! | `heartbeat.interval.ms` | 3000 | 3000 | 3000 |
 //! | `max.poll.interval.ms` | 300000 | 300000 | 300000 |
@@ -17,9 +19,9 @@
 //! | `enable.auto.commit`, interval | true, 5000 | true, 5000 | true, 5000 |
 //! | `fetch.max.wait.ms` | 500 | 500 | 500 |
 //!
-//! The Java default list also names `cooperative-sticky`; this model does not implement the
-//! cooperative protocol yet, so the Java profile advertises `range` only — which is what a
-//! Java group elects anyway, since every member votes for its first choice, `range`.
+//! With the Java default list `[range, cooperative-sticky]` a group elects `range` (every
+//! member votes for its first choice) and rebalances eagerly: a consumer is cooperative only
+//! when every assignor in its list supports the cooperative protocol (KIP-429).
 
 use crate::assignor::AssignorKind;
 use crate::partitioner::KeyHash;
@@ -124,6 +126,13 @@ pub struct ConsumerConfig {
     pub max_poll_records: usize,
     /// `partition.assignment.strategy`, most preferred first.
     pub assignors: Vec<AssignorKind>,
+    /// `request.timeout.ms` (librdkafka: `socket.timeout.ms`): how long a request may go
+    /// unanswered before the client gives up on it and retries.
+    pub request_timeout_ms: u64,
+    /// Whether auto-commit runs on a background timer and commits the offsets of records
+    /// already handed to the application (librdkafka), rather than inside `poll()` with the
+    /// positions of records the application has finished with (Java, kafka-python).
+    pub auto_commit_on_timer: bool,
 }
 
 impl ConsumerConfig {
@@ -150,9 +159,15 @@ impl ConsumerConfig {
                 _ => 500,
             },
             assignors: match profile {
-                Profile::Java => vec![AssignorKind::Range],
+                Profile::Java => vec![AssignorKind::Range, AssignorKind::CooperativeSticky],
                 _ => vec![AssignorKind::Range, AssignorKind::Roundrobin],
             },
+            request_timeout_ms: match profile {
+                Profile::KafkaPython => 305_000,
+                Profile::Java => 30_000,
+                Profile::Librdkafka => 60_000,
+            },
+            auto_commit_on_timer: profile == Profile::Librdkafka,
         }
     }
 
@@ -169,6 +184,7 @@ impl ConsumerConfig {
         "fetch.max.wait.ms",
         "max.poll.records",
         "partition.assignment.strategy",
+        "request.timeout.ms",
     ];
 
     /// Sets `key` (a Kafka consumer config name) to `value`.
@@ -190,12 +206,15 @@ impl ConsumerConfig {
             "max.poll.interval.ms" => self.max_poll_interval_ms = positive(as_ms(value)?)?,
             "fetch.max.wait.ms" => self.fetch_max_wait_ms = as_ms(value)?,
             "max.poll.records" => self.max_poll_records = positive(as_ms(value)?)? as usize,
+            "request.timeout.ms" | "socket.timeout.ms" => self.request_timeout_ms = positive(as_ms(value)?)?,
             "partition.assignment.strategy" => {
                 let names = as_str(value)?;
                 let mut list = Vec::new();
                 for name in names.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                     list.push(AssignorKind::parse(name).ok_or_else(|| {
-                        format!("unsupported assignor {name:?} (supported: range, roundrobin)")
+                                                format!(
+                            "unsupported assignor {name:?} (supported: range, roundrobin, sticky, cooperative-sticky)"
+                        )
                     })?);
                 }
                 if list.is_empty() {

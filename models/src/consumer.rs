@@ -1,53 +1,148 @@
-//! The consumer client of the classic group protocol (eager rebalancing).
+//! The consumer client of the classic group protocol, with its application loop.
 //!
-//! Reproduces the life of a `KafkaConsumer` subscribed to topics in a group, as kafka-python
-//! and the Java client (with an eager assignor) run it:
+//! Reproduces the life of a `KafkaConsumer` subscribed to topics in a group, as the Java
+//! client, kafka-python and librdkafka run it, together with the application around it:
 //!
-//! 1. bootstrap: Metadata (the demos print `link kafka ok.` once the constructor returns);
-//! 2. FindCoordinator, then JoinGroup — first with no member id, answered
-//!    `MEMBER_ID_REQUIRED` with one (KIP-394), then again with it;
-//! 3. the leader runs the chosen assignor ([`crate::assignor`]) over every member's
-//!    subscription and sends the result in SyncGroup; followers send an empty SyncGroup;
-//! 4. for the assigned partitions: OffsetFetch for committed offsets, and ListOffsets with
-//!    `auto.offset.reset` for partitions without one;
-//! 5. a fetch loop (one Fetch in flight, long-polled by the broker for `fetch.max.wait.ms`);
-//!    each fetched record in the current assignment is handed to the application
-//!    (a [`Event::Consumed`]) and advances the position;
-//! 6. heartbeats every `heartbeat.interval.ms`; an answer `REBALANCE_IN_PROGRESS`,
-//!    `ILLEGAL_GENERATION` or `UNKNOWN_MEMBER_ID` makes it rejoin: with auto-commit on it
-//!    first commits its positions (Java's `onJoinPrepare` commit), then revokes every
-//!    partition — the eager protocol — and sends JoinGroup;
-//! 7. auto-commit of the positions of records already returned, every
-//!    `auto.commit.interval.ms`;
-//! 8. on close: a final commit (auto-commit on), then LeaveGroup.
+//! 1. bootstrap (Metadata: the demos print `link kafka ok.`), FindCoordinator, JoinGroup —
+//!    first with no member id, answered `MEMBER_ID_REQUIRED` (KIP-394); static members
+//!    (`group.instance.id`, KIP-345) get theirs at once;
+//! 2. the leader runs the elected assignor over every member's subscription (with the
+//!    partitions each owned, for the sticky assignors) and sends it in SyncGroup;
+//! 3. positions: OffsetFetch for committed offsets, ListOffsets with `auto.offset.reset` for
+//!    partitions without one;
+//! 4. the application loop: `poll()` fetches (one Fetch in flight, long-polled by the broker
+//!    for `fetch.max.wait.ms`) and returns a batch; the application processes it record by
+//!    record (`processing` time each — a [`Event::Consumed`] when a record is done) and polls
+//!    again. The [`CommitPolicy`] decides when offsets are committed;
+//! 5. heartbeats from a background thread every `heartbeat.interval.ms`. A rebalance the
+//!    heartbeat learns of is joined at the next `poll()` — so a slow batch delays it, as in
+//!    Java. Eager protocols first commit (auto-commit) and revoke every partition;
+//!    the cooperative protocol (KIP-429) keeps its partitions and keeps fetching, then
+//!    revokes only those the new assignment takes away, and rejoins at once so they can
+//!    move;
+//! 6. `max.poll.interval.ms` without a `poll()` (a stall, a slow batch): the heartbeat thread
+//!    sends LeaveGroup and forgets its member id; the partitions are *lost* at the next
+//!    `poll()`, which rejoins as a new member;
+//! 7. errors that end membership (`UNKNOWN_MEMBER_ID`, `ILLEGAL_GENERATION`) lose the
+//!    partitions without a commit and rejoin; `FENCED_INSTANCE_ID` is fatal;
+//! 8. a request unanswered within `request.timeout.ms` (a cut link) is retried;
+//! 9. close: a final commit (auto-commit), revocation, LeaveGroup (dynamic members only —
+//!    static members leave it to the session timeout); crash: nothing at all, the process
+//!    and its connections vanish; restart: a new process with the same configuration.
 //!
-//! Responses that belong to an older assignment (fetches, offset look-ups in flight during a
-//! rebalance) are recognised by an epoch and dropped, as the Java client drops fetched data
-//! for partitions it no longer owns.
+//! Auto-commit follows the profile: Java and kafka-python commit inside `poll()` the
+//! positions of the records already returned (so, with synchronous processing, records that
+//! are processed); librdkafka commits on a timer the offsets of records handed to the
+//! application — including the one it is processing.
 
 use crate::assignor::AssignorKind;
 use crate::config::ConsumerConfig;
 use crate::history::Event;
 use crate::protocol::{ClientTimer, ErrorCode, JoinGroup, JoinOk, Msg, OffsetSpec};
 use crate::types::{LogRecord, MemberId, Metadata, Tp};
+use serde::{Deserialize, Serialize};
 use sim::{Actor, ActorId, Ctx, Time};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
+
+/// When the application commits offsets.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommitPolicy {
+    /// `enable.auto.commit` (the default): every `auto.commit.interval.ms`, as the profile
+    /// does it, plus before an eager rebalance and on close.
+    #[default]
+    Auto,
+    /// `commitSync()` after processing each record: at-least-once, duplicates limited to the
+    /// record in hand.
+    AfterRecord,
+    /// `commitSync()` after processing each batch: at-least-once, duplicates limited to the
+    /// batch in hand.
+    AfterBatch,
+    /// `commitSync()` of the whole batch before processing it: at-most-once.
+    BeforeProcessing,
+    /// Never commit.
+    None,
+}
+
+impl CommitPolicy {
+    /// Its name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            CommitPolicy::Auto => "auto",
+            CommitPolicy::AfterRecord => "after-record",
+            CommitPolicy::AfterBatch => "after-batch",
+            CommitPolicy::BeforeProcessing => "before-processing",
+            CommitPolicy::None => "none",
+        }
+    }
+}
+
+/// What the application around the consumer does.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Behaviour {
+    /// Commit policy.
+    pub commit: CommitPolicy,
+    /// Time to process one record.
+    pub processing: Time,
+}
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Phase {
     Idle,
     Bootstrapping,
     FindingCoordinator,
+    /// Not in a generation: after a poll timeout, waiting for the application to poll.
+    Unjoined,
     Joining,
     Syncing,
     Stable,
     Closed,
+    Crashed,
+    Failed,
+}
+
+/// What to do once a synchronous commit returns.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Then {
+    Process,
+    Poll,
+}
+
+/// The application thread.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum App {
+    /// Inside `poll()`, waiting for records.
+    Polling,
+    /// Processing the record at the front of the buffer.
+    Processing,
+    /// Blocked in `commitSync()`.
+    Committing(u64, Then),
+    /// Stalled until `stalled_until`.
+    Stalled,
+}
+
+/// Why the consumer must rejoin at its next poll.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Rejoin {
+    /// A rebalance is in progress; membership is intact.
+    Rebalance,
+    /// Membership is gone; partitions are lost.
+    Lost(&'static str),
+}
+
+struct Fetched {
+    tp: Tp,
+    offset: i64,
+    record: LogRecord,
+    generation: i32,
 }
 
 /// A consumer process.
 pub struct Consumer {
     cfg: ConsumerConfig,
+    behaviour: Behaviour,
+    cooperative: bool,
     broker: ActorId,
     topic_names: Vec<Arc<str>>,
     meta: Option<Arc<Metadata>>,
@@ -55,20 +150,41 @@ pub struct Consumer {
     phase: Phase,
     member_id: Option<MemberId>,
     generation: i32,
-    assignment: Vec<Tp>,
+    owned: BTreeSet<Tp>,
+    prev_owned: Vec<Tp>,
+    prev_generation: i32,
     positions: BTreeMap<Tp, i64>,
-    epoch: u64,
-    fetch_seq: u64,
-    in_flight: Option<(u64, u64)>,
+    stored: BTreeMap<Tp, i64>,
+    corr: u64,
+    join_corr: Option<u64>,
+    sync_corr: Option<u64>,
+    offsets_corr: Option<u64>,
+    fetch: Option<u64>,
+    buffer: VecDeque<Fetched>,
+    app: App,
+    stalled_until: Time,
+    rejoin: Option<Rejoin>,
+    commit_due: bool,
+    last_poll: Time,
+    hb_epoch: u64,
 }
 
 type Cx<'a, 'b> = &'a mut Ctx<'b, Msg, Event>;
 
 impl Consumer {
-    /// A consumer of `topics` with settings `cfg`.
-    pub fn new(cfg: ConsumerConfig, broker: ActorId, topics: Vec<Arc<str>>) -> Consumer {
+    /// A consumer of `topics` with settings `cfg`, inside an application that `behaviour`
+    /// describes.
+    pub fn new(
+        cfg: ConsumerConfig,
+        behaviour: Behaviour,
+        broker: ActorId,
+        topics: Vec<Arc<str>>,
+    ) -> Consumer {
+        let cooperative = cfg.assignors.iter().all(|a| a.is_cooperative());
         Consumer {
             cfg,
+            behaviour,
+            cooperative,
             broker,
             topic_names: topics,
             meta: None,
@@ -76,11 +192,23 @@ impl Consumer {
             phase: Phase::Idle,
             member_id: None,
             generation: -1,
-            assignment: Vec::new(),
+            owned: BTreeSet::new(),
+            prev_owned: Vec::new(),
+            prev_generation: -1,
             positions: BTreeMap::new(),
-            epoch: 0,
-            fetch_seq: 0,
-            in_flight: None,
+            stored: BTreeMap::new(),
+            corr: 0,
+            join_corr: None,
+            sync_corr: None,
+            offsets_corr: None,
+            fetch: None,
+            buffer: VecDeque::new(),
+            app: App::Polling,
+            stalled_until: Time::ZERO,
+            rejoin: None,
+            commit_due: false,
+            last_poll: Time::ZERO,
+            hb_epoch: 0,
         }
     }
 
@@ -88,9 +216,56 @@ impl Consumer {
         self.cfg.group_id.clone()
     }
 
+    fn auto_commit(&self) -> bool {
+        self.behaviour.commit == CommitPolicy::Auto && self.cfg.enable_auto_commit
+    }
+
+    fn next_corr(&mut self, ctx: Cx) -> u64 {
+        self.corr += 1;
+        let timeout = Time::ms(self.cfg.request_timeout_ms);
+        ctx.timer(timeout, Msg::ClientTimer(ClientTimer::RequestTimeout(self.corr)));
+        self.corr
+    }
+
+    /// Resets everything a process holds in memory (a restart starts from here).
+    fn reset_state(&mut self) {
+        let fresh = Consumer::new(
+            self.cfg.clone(),
+            self.behaviour,
+            self.broker,
+            self.topic_names.clone(),
+        );
+        let corr = self.corr;
+        let hb = self.hb_epoch;
+        *self = fresh;
+        // correlation ids and timer epochs keep counting across incarnations
+        self.corr = corr;
+        self.hb_epoch = hb + 1;
+    }
+
+    fn start(&mut self, ctx: Cx) {
+        self.phase = Phase::Bootstrapping;
+        self.last_poll = ctx.now();
+        ctx.send(self.broker, Msg::MetadataReq);
+        if self.auto_commit() {
+            let every = Time::ms(self.cfg.auto_commit_interval_ms);
+            ctx.timer(every, Msg::ClientTimer(ClientTimer::AutoCommit));
+        }
+    }
+
+    // ---------------------------------------------------------------- group membership
+
     fn send_join(&mut self, ctx: Cx) {
         self.phase = Phase::Joining;
+        let corr = self.next_corr(ctx);
+        self.join_corr = Some(corr);
+        let (owned, owned_generation) = if self.cooperative {
+            (self.owned.iter().copied().collect(), self.generation)
+        } else {
+            (self.prev_owned.clone(), self.prev_generation)
+        };
         let req = JoinGroup {
+            corr,
             group: self.group(),
             member_id: self.member_id.clone(),
             instance_id: self.cfg.group_instance_id.clone(),
@@ -99,52 +274,10 @@ impl Consumer {
             rebalance_timeout_us: Time::ms(self.cfg.max_poll_interval_ms).as_us(),
             protocols: self.cfg.assignors.iter().map(|a| a.name()).collect(),
             topics: self.topics.clone(),
+            owned,
+            owned_generation,
         };
         ctx.send(self.broker, Msg::JoinGroupReq(Box::new(req)));
-    }
-
-    fn commit_positions(&mut self, ctx: Cx) {
-        if self.positions.is_empty() {
-            return;
-        }
-        let offsets: Vec<(Tp, i64)> = self.positions.iter().map(|(t, o)| (*t, *o)).collect();
-        ctx.send(
-            self.broker,
-            Msg::OffsetCommitReq {
-                group: self.group(),
-                member_id: self.member_id.clone(),
-                generation: self.generation,
-                offsets,
-            },
-        );
-    }
-
-    /// Gives up the current assignment (eager protocol) — committing first when auto-commit is
-    /// on — and moves to a new epoch so in-flight answers for it are ignored.
-    fn revoke_all(&mut self, ctx: Cx) {
-        if self.phase == Phase::Stable {
-            if self.cfg.enable_auto_commit {
-                self.commit_positions(ctx);
-            }
-            let partitions = std::mem::take(&mut self.assignment);
-            ctx.record(Event::Revoked {
-                group: self.group(),
-                generation: self.generation,
-                partitions,
-            });
-        }
-        self.assignment.clear();
-        self.positions.clear();
-        self.epoch += 1;
-    }
-
-    fn rejoin(&mut self, ctx: Cx, forget_member: bool) {
-        self.revoke_all(ctx);
-        if forget_member {
-            self.member_id = None;
-            self.generation = -1;
-        }
-        self.send_join(ctx);
     }
 
     fn on_join(&mut self, ctx: Cx, j: JoinOk) {
@@ -157,7 +290,7 @@ impl Consumer {
             generation: j.generation,
             leader,
         });
-        let assignment = if leader {
+        let assignment = if leader && !j.members.is_empty() {
             let meta = self.meta.as_ref().expect("bootstrapped");
             let counts: Vec<u32> = meta.topics.iter().map(|t| t.partitions).collect();
             let kind =
@@ -167,9 +300,12 @@ impl Consumer {
             Vec::new()
         };
         self.phase = Phase::Syncing;
+        let corr = self.next_corr(ctx);
+        self.sync_corr = Some(corr);
         ctx.send(
             self.broker,
             Msg::SyncGroupReq {
+                corr,
                 group: self.group(),
                 member_id: j.member_id,
                 generation: j.generation,
@@ -180,28 +316,127 @@ impl Consumer {
 
     fn on_assignment(&mut self, ctx: Cx, partitions: Vec<Tp>) {
         self.phase = Phase::Stable;
-        self.assignment = partitions.clone();
+        let new: BTreeSet<Tp> = partitions.into_iter().collect();
+        let revoked: Vec<Tp> = self.owned.difference(&new).copied().collect();
+        let added: Vec<Tp> = new.difference(&self.owned).copied().collect();
+        if !revoked.is_empty() {
+            // only the cooperative protocol can get here: eager members own nothing now
+            self.revoke(ctx, &revoked);
+            self.rejoin = Some(Rejoin::Rebalance);
+        }
+        self.owned = new;
+        self.prev_owned = self.owned.iter().copied().collect();
+        self.prev_generation = self.generation;
         ctx.record(Event::Assigned {
             group: self.group(),
             generation: self.generation,
-            partitions: partitions.clone(),
+            partitions: added,
         });
+        self.hb_epoch += 1;
         let hb = Time::ms(self.cfg.heartbeat_interval_ms);
-        ctx.timer(hb, Msg::ClientTimer(ClientTimer::Heartbeat(self.epoch)));
-        if !partitions.is_empty() {
-            ctx.send(
-                self.broker,
-                Msg::OffsetFetchReq {
-                    group: self.group(),
-                    partitions,
-                    tag: self.epoch,
-                },
-            );
+        ctx.timer(hb, Msg::ClientTimer(ClientTimer::Heartbeat(self.hb_epoch)));
+        self.lookup_positions(ctx);
+        if self.app == App::Polling {
+            self.poll(ctx);
         }
     }
 
+    /// Revokes `tps` (commit first under auto-commit, then the listener's `revoked`).
+    fn revoke(&mut self, ctx: Cx, tps: &[Tp]) {
+        if tps.is_empty() {
+            return;
+        }
+        if self.auto_commit() {
+            let offsets: Vec<(Tp, i64)> = tps
+                .iter()
+                .filter_map(|tp| self.commit_offset(*tp).map(|o| (*tp, o)))
+                .collect();
+            self.send_commit(ctx, offsets);
+        }
+        ctx.record(Event::Revoked {
+            group: self.group(),
+            generation: self.generation,
+            partitions: tps.to_vec(),
+        });
+        self.drop_partitions(tps);
+    }
+
+    fn drop_partitions(&mut self, tps: &[Tp]) {
+        for tp in tps {
+            self.owned.remove(tp);
+            self.positions.remove(tp);
+            self.stored.remove(tp);
+        }
+    }
+
+    /// Loses every owned partition: membership ended under the consumer.
+    fn lose_all(&mut self, ctx: Cx, reason: &'static str) {
+        let tps: Vec<Tp> = self.owned.iter().copied().collect();
+        if !tps.is_empty() {
+            ctx.record(Event::Lost {
+                group: self.group(),
+                generation: self.generation,
+                partitions: tps.clone(),
+                reason,
+            });
+        }
+        self.drop_partitions(&tps);
+        self.generation = -1;
+    }
+
+    fn do_rejoin(&mut self, ctx: Cx, why: Rejoin) {
+        match why {
+            Rejoin::Rebalance if self.cooperative => {}
+            Rejoin::Rebalance => {
+                let all: Vec<Tp> = self.owned.iter().copied().collect();
+                self.revoke(ctx, &all);
+                self.fetch = None;
+            }
+            Rejoin::Lost(reason) => {
+                self.lose_all(ctx, reason);
+                if self.cfg.group_instance_id.is_none() || reason != "poll timeout" {
+                    self.member_id = self.member_id.take().filter(|_| reason == "illegal generation");
+                }
+                self.fetch = None;
+            }
+        }
+        self.send_join(ctx);
+    }
+
+    fn fatal(&mut self, ctx: Cx, e: ErrorCode) {
+        ctx.record(Event::Fatal { error: e.name() });
+        let tps: Vec<Tp> = self.owned.iter().copied().collect();
+        self.drop_partitions(&tps);
+        self.phase = Phase::Failed;
+        ctx.record(Event::Closed);
+    }
+
+    // ---------------------------------------------------------------- positions and fetching
+
+    fn lookup_positions(&mut self, ctx: Cx) {
+        let missing: Vec<Tp> = self
+            .owned
+            .iter()
+            .filter(|tp| !self.positions.contains_key(tp))
+            .copied()
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        let corr = self.next_corr(ctx);
+        self.offsets_corr = Some(corr);
+        ctx.send(
+            self.broker,
+            Msg::OffsetFetchReq {
+                group: self.group(),
+                partitions: missing,
+                tag: corr,
+            },
+        );
+    }
+
     fn set_position(&mut self, ctx: Cx, tp: Tp, offset: i64, from: &'static str) {
-        if self.assignment.contains(&tp) && !self.positions.contains_key(&tp) {
+        if self.owned.contains(&tp) && !self.positions.contains_key(&tp) {
             self.positions.insert(tp, offset);
             ctx.record(Event::PositionSet {
                 group: self.group(),
@@ -212,21 +447,26 @@ impl Consumer {
         }
     }
 
+    fn can_fetch(&self) -> bool {
+        match self.phase {
+            Phase::Stable => true,
+            Phase::Joining | Phase::Syncing => self.cooperative,
+            _ => false,
+        }
+    }
+
     fn maybe_fetch(&mut self, ctx: Cx) {
-        if self.phase != Phase::Stable
-            || self.in_flight.is_some()
-            || self.assignment.is_empty()
-            || self.positions.len() < self.assignment.len()
+        if self.app != App::Polling || self.fetch.is_some() || !self.can_fetch() || self.positions.is_empty()
         {
             return;
         }
-        self.fetch_seq += 1;
-        self.in_flight = Some((self.fetch_seq, self.epoch));
+        let corr = self.next_corr(ctx);
+        self.fetch = Some(corr);
         let positions = self.positions.iter().map(|(t, o)| (*t, *o)).collect();
         ctx.send(
             self.broker,
             Msg::FetchReq {
-                fetch_id: self.fetch_seq,
+                fetch_id: corr,
                 positions,
                 max_wait_us: Time::ms(self.cfg.fetch_max_wait_ms).as_us(),
                 max_records: self.cfg.max_poll_records,
@@ -235,14 +475,13 @@ impl Consumer {
     }
 
     fn on_fetch(&mut self, ctx: Cx, fetch_id: u64, records: Vec<(Tp, Vec<(i64, LogRecord)>)>) {
-        let Some((id, epoch)) = self.in_flight else { return };
-        if id != fetch_id {
+        if self.fetch != Some(fetch_id) {
             return;
         }
-        self.in_flight = None;
-        if epoch == self.epoch && self.phase == Phase::Stable {
+        self.fetch = None;
+        if self.can_fetch() {
             for (tp, recs) in records {
-                for (offset, rec) in recs {
+                for (offset, record) in recs {
                     let Some(pos) = self.positions.get_mut(&tp) else {
                         break;
                     };
@@ -250,27 +489,175 @@ impl Consumer {
                         continue;
                     }
                     *pos = offset + 1;
-                    ctx.record(Event::Consumed {
-                        group: self.cfg.group_id.clone(),
-                        generation: self.generation,
+                    self.buffer.push_back(Fetched {
                         tp,
                         offset,
-                        id: rec.id,
-                        payload: rec.payload,
+                        record,
+                        generation: self.generation,
                     });
                 }
             }
         }
+        if self.app == App::Polling {
+            if self.buffer.is_empty() {
+                self.maybe_fetch(ctx);
+            } else {
+                self.on_batch(ctx);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- the application loop
+
+    fn stalled(&mut self, ctx: Cx) -> bool {
+        if ctx.now() < self.stalled_until {
+            if self.app != App::Stalled {
+                self.app = App::Stalled;
+                let wait = self.stalled_until.saturating_sub(ctx.now());
+                ctx.timer(wait, Msg::ClientTimer(ClientTimer::Resume));
+            }
+            return true;
+        }
+        false
+    }
+
+    /// The application calls `poll()`.
+    fn poll(&mut self, ctx: Cx) {
+        if self.stalled(ctx) {
+            return;
+        }
+        self.app = App::Polling;
+        self.last_poll = ctx.now();
+        if matches!(self.phase, Phase::Stable | Phase::Unjoined) {
+            if let Some(why) = self.rejoin.take() {
+                self.do_rejoin(ctx, why);
+            }
+        }
+        if self.commit_due && self.phase == Phase::Stable {
+            self.commit_due = false;
+            let offsets: Vec<(Tp, i64)> = self.positions.iter().map(|(t, o)| (*t, *o)).collect();
+            self.send_commit(ctx, offsets);
+        }
         self.maybe_fetch(ctx);
     }
 
-    fn close(&mut self, ctx: Cx) {
-        if self.phase == Phase::Closed {
+    /// `poll()` returned a batch.
+    fn on_batch(&mut self, ctx: Cx) {
+        self.last_poll = ctx.now();
+        if self.behaviour.commit == CommitPolicy::BeforeProcessing {
+            let offsets = self.positions.iter().map(|(t, o)| (*t, *o)).collect();
+            self.commit_sync(ctx, offsets, Then::Process);
+        } else {
+            self.process_next(ctx);
+        }
+    }
+
+    fn process_next(&mut self, ctx: Cx) {
+        if self.stalled(ctx) {
             return;
         }
-        let was_member = matches!(self.phase, Phase::Stable | Phase::Syncing | Phase::Joining);
-        self.revoke_all(ctx);
-        if let (true, Some(member_id)) = (was_member, self.member_id.clone()) {
+        let Some(front) = self.buffer.front() else {
+            // the batch is done
+            if self.behaviour.commit == CommitPolicy::AfterBatch && !self.positions.is_empty() {
+                let offsets = self.positions.iter().map(|(t, o)| (*t, *o)).collect();
+                self.commit_sync(ctx, offsets, Then::Poll);
+            } else {
+                self.poll(ctx);
+            }
+            return;
+        };
+        // handed to the application: librdkafka's stored offset moves past it now
+        self.stored.insert(front.tp, front.offset + 1);
+        if self.behaviour.processing == Time::ZERO {
+            self.finish_record(ctx);
+        } else {
+            self.app = App::Processing;
+            ctx.timer(
+                self.behaviour.processing,
+                Msg::ClientTimer(ClientTimer::ProcessDone),
+            );
+        }
+    }
+
+    fn finish_record(&mut self, ctx: Cx) {
+        let f = self.buffer.pop_front().expect("a record in hand");
+        ctx.record(Event::Consumed {
+            group: self.group(),
+            generation: f.generation,
+            tp: f.tp,
+            offset: f.offset,
+            id: f.record.id,
+            payload: f.record.payload,
+        });
+        if self.behaviour.commit == CommitPolicy::AfterRecord {
+            self.commit_sync(ctx, vec![(f.tp, f.offset + 1)], Then::Process);
+        } else {
+            self.process_next(ctx);
+        }
+    }
+
+    /// What a commit of `tp` would write now: the position for commits in `poll()`, the
+    /// stored offset for librdkafka's timer.
+    fn commit_offset(&self, tp: Tp) -> Option<i64> {
+        if self.cfg.auto_commit_on_timer {
+            self.stored.get(&tp).copied()
+        } else {
+            self.positions.get(&tp).copied()
+        }
+    }
+
+    fn send_commit(&mut self, ctx: Cx, offsets: Vec<(Tp, i64)>) -> Option<u64> {
+        if offsets.is_empty() || self.member_id.is_none() {
+            return None;
+        }
+        self.corr += 1;
+        let corr = self.corr;
+        ctx.send(
+            self.broker,
+            Msg::OffsetCommitReq {
+                corr,
+                group: self.group(),
+                member_id: self.member_id.clone(),
+                generation: self.generation,
+                offsets,
+            },
+        );
+        Some(corr)
+    }
+
+    fn commit_sync(&mut self, ctx: Cx, offsets: Vec<(Tp, i64)>, then: Then) {
+        match self.send_commit(ctx, offsets) {
+            Some(corr) => {
+                let timeout = Time::ms(self.cfg.request_timeout_ms);
+                ctx.timer(timeout, Msg::ClientTimer(ClientTimer::RequestTimeout(corr)));
+                self.app = App::Committing(corr, then);
+            }
+            None => {
+                ctx.record(Event::CommitFailed {
+                    group: self.group(),
+                    error: ErrorCode::UnknownMemberId.name(),
+                });
+                self.continue_after(ctx, then);
+            }
+        }
+    }
+
+    fn continue_after(&mut self, ctx: Cx, then: Then) {
+        self.app = App::Polling;
+        match then {
+            Then::Process => self.process_next(ctx),
+            Then::Poll => self.poll(ctx),
+        }
+    }
+
+    // ---------------------------------------------------------------- lifecycle
+
+    fn close(&mut self, ctx: Cx) {
+        if matches!(self.phase, Phase::Stable) {
+            let all: Vec<Tp> = self.owned.iter().copied().collect();
+            self.revoke(ctx, &all);
+        }
+        if let (true, Some(member_id)) = (self.cfg.group_instance_id.is_none(), self.member_id.clone()) {
             ctx.send(
                 self.broker,
                 Msg::LeaveGroupReq {
@@ -286,24 +673,102 @@ impl Consumer {
         self.phase = Phase::Closed;
         ctx.record(Event::Closed);
     }
+
+    fn on_heartbeat_timer(&mut self, ctx: Cx, epoch: u64) {
+        if epoch != self.hb_epoch || self.phase != Phase::Stable {
+            return;
+        }
+        let idle = ctx.now().saturating_sub(self.last_poll);
+        if self.app != App::Polling && idle > Time::ms(self.cfg.max_poll_interval_ms) {
+            // the heartbeat thread gives up the membership (Java's "poll timeout has expired")
+            let member_id = self.member_id.clone().expect("member");
+            ctx.record(Event::PollTimeout {
+                group: self.group(),
+                member_id: member_id.clone(),
+            });
+            if self.cfg.group_instance_id.is_none() {
+                ctx.send(
+                    self.broker,
+                    Msg::LeaveGroupReq {
+                        group: self.group(),
+                        member_id,
+                    },
+                );
+            }
+            self.phase = Phase::Unjoined;
+            self.rejoin = Some(Rejoin::Lost("poll timeout"));
+            return;
+        }
+        ctx.send(
+            self.broker,
+            Msg::HeartbeatReq {
+                group: self.group(),
+                member_id: self.member_id.clone().expect("member"),
+                generation: self.generation,
+            },
+        );
+        let hb = Time::ms(self.cfg.heartbeat_interval_ms);
+        ctx.timer(hb, Msg::ClientTimer(ClientTimer::Heartbeat(epoch)));
+    }
+
+    fn on_request_timeout(&mut self, ctx: Cx, corr: u64) {
+        if self.app == App::Committing(corr, Then::Process) || self.app == App::Committing(corr, Then::Poll) {
+            let App::Committing(_, then) = self.app else {
+                unreachable!()
+            };
+            ctx.record(Event::CommitFailed {
+                group: self.group(),
+                error: ErrorCode::RequestTimedOut.name(),
+            });
+            self.continue_after(ctx, then);
+        } else if self.join_corr == Some(corr) || self.sync_corr == Some(corr) {
+            self.join_corr = None;
+            self.sync_corr = None;
+            self.send_join(ctx);
+        } else if self.fetch == Some(corr) {
+            self.fetch = None;
+            self.maybe_fetch(ctx);
+        } else if self.offsets_corr == Some(corr) {
+            self.offsets_corr = None;
+            self.lookup_positions(ctx);
+        }
+    }
 }
 
 impl Actor<Msg, Event> for Consumer {
     fn handle(&mut self, ctx: &mut Ctx<'_, Msg, Event>, _from: ActorId, msg: Msg) {
-        if self.phase == Phase::Closed {
-            return;
+        match (&self.phase, &msg) {
+            (Phase::Crashed, Msg::Restart) => {
+                self.reset_state();
+                ctx.record(Event::Restarted);
+                self.start(ctx);
+                return;
+            }
+            (Phase::Closed | Phase::Crashed | Phase::Failed, _) => return,
+            _ => {}
         }
         match msg {
-            Msg::Start => {
-                self.phase = Phase::Bootstrapping;
-                ctx.send(self.broker, Msg::MetadataReq);
-                if self.cfg.enable_auto_commit {
-                    let every = Time::ms(self.cfg.auto_commit_interval_ms);
-                    ctx.timer(every, Msg::ClientTimer(ClientTimer::AutoCommit));
+            Msg::Start => self.start(ctx),
+            Msg::Close => self.close(ctx),
+            Msg::Crash => {
+                ctx.reset_connections();
+                ctx.record(Event::Crashed);
+                self.phase = Phase::Crashed;
+            }
+            Msg::Restart => {}
+            Msg::Stall(d) => {
+                self.stalled_until = self.stalled_until.max(ctx.now() + d);
+                ctx.record(Event::Stalled {
+                    until: self.stalled_until,
+                });
+                if self.app == App::Polling {
+                    self.stalled(ctx);
                 }
             }
-            Msg::Close => self.close(ctx),
             Msg::MetadataResp(meta) => {
+                if self.phase != Phase::Bootstrapping {
+                    return;
+                }
                 self.topics = self
                     .topic_names
                     .iter()
@@ -318,11 +783,16 @@ impl Actor<Msg, Event> for Consumer {
                 self.phase = Phase::FindingCoordinator;
                 ctx.send(self.broker, Msg::FindCoordinatorReq { group: self.group() });
             }
-            Msg::FindCoordinatorResp => self.send_join(ctx),
-            Msg::JoinGroupResp(result) => {
-                if self.phase != Phase::Joining {
+            Msg::FindCoordinatorResp => {
+                if self.phase == Phase::FindingCoordinator {
+                    self.send_join(ctx);
+                }
+            }
+            Msg::JoinGroupResp { corr, result } => {
+                if self.join_corr != Some(corr) {
                     return;
                 }
+                self.join_corr = None;
                 match result {
                     Ok(j) => self.on_join(ctx, j),
                     Err((ErrorCode::MemberIdRequired, Some(id))) => {
@@ -331,95 +801,121 @@ impl Actor<Msg, Event> for Consumer {
                     }
                     Err((ErrorCode::UnknownMemberId, _)) => {
                         self.member_id = None;
+                        self.generation = -1;
                         self.send_join(ctx);
                     }
-                    Err((e, _)) => {
-                        ctx.record(Event::Fatal { error: e.name() });
-                        self.phase = Phase::Closed;
-                        ctx.record(Event::Closed);
+                    Err((e, _)) => self.fatal(ctx, e),
+                }
+            }
+            Msg::SyncGroupResp { corr, result } => {
+                if self.sync_corr != Some(corr) {
+                    return;
+                }
+                self.sync_corr = None;
+                match result {
+                    Ok(partitions) => self.on_assignment(ctx, partitions),
+                    Err(ErrorCode::RebalanceInProgress) => self.send_join(ctx),
+                    Err(ErrorCode::FencedInstanceId) => self.fatal(ctx, ErrorCode::FencedInstanceId),
+                    Err(ErrorCode::IllegalGeneration) => {
+                        self.lose_all(ctx, "illegal generation");
+                        self.send_join(ctx);
+                    }
+                    Err(_) => {
+                        self.lose_all(ctx, "unknown member");
+                        self.member_id = None;
+                        self.send_join(ctx);
                     }
                 }
             }
-            Msg::SyncGroupResp(result) => {
-                if self.phase != Phase::Syncing {
-                    return;
-                }
-                match result {
-                    Ok(partitions) => self.on_assignment(ctx, partitions),
-                    Err(ErrorCode::UnknownMemberId) => self.rejoin(ctx, true),
-                    Err(_) => self.rejoin(ctx, false),
-                }
-            }
-            Msg::ClientTimer(ClientTimer::Heartbeat(epoch)) => {
-                if epoch == self.epoch && self.phase == Phase::Stable {
-                    ctx.send(
-                        self.broker,
-                        Msg::HeartbeatReq {
-                            group: self.group(),
-                            member_id: self.member_id.clone().expect("member"),
-                            generation: self.generation,
-                        },
-                    );
-                    let hb = Time::ms(self.cfg.heartbeat_interval_ms);
-                    ctx.timer(hb, Msg::ClientTimer(ClientTimer::Heartbeat(epoch)));
-                }
-            }
+            Msg::ClientTimer(ClientTimer::Heartbeat(epoch)) => self.on_heartbeat_timer(ctx, epoch),
             Msg::HeartbeatResp(result) => {
                 if self.phase != Phase::Stable {
                     return;
                 }
                 match result {
-                    Ok(()) => {}
-                    Err(ErrorCode::UnknownMemberId) => self.rejoin(ctx, true),
-                    Err(_) => self.rejoin(ctx, false),
+                    Ok(()) => return,
+                    Err(ErrorCode::RebalanceInProgress) => self.rejoin = Some(Rejoin::Rebalance),
+                    Err(ErrorCode::FencedInstanceId) => return self.fatal(ctx, ErrorCode::FencedInstanceId),
+                    Err(ErrorCode::IllegalGeneration) => {
+                        self.rejoin = Some(Rejoin::Lost("illegal generation"))
+                    }
+                    Err(_) => self.rejoin = Some(Rejoin::Lost("unknown member")),
+                }
+                self.hb_epoch += 1;
+                if self.app == App::Polling {
+                    self.poll(ctx);
                 }
             }
             Msg::ClientTimer(ClientTimer::AutoCommit) => {
-                if self.phase == Phase::Stable {
-                    self.commit_positions(ctx);
-                }
                 let every = Time::ms(self.cfg.auto_commit_interval_ms);
                 ctx.timer(every, Msg::ClientTimer(ClientTimer::AutoCommit));
-            }
-            Msg::OffsetCommitResp { offsets, result } => match result {
-                Ok(()) => ctx.record(Event::Committed {
-                    group: self.group(),
-                    generation: self.generation,
-                    offsets,
-                }),
-                Err(e) => ctx.record(Event::CommitFailed {
-                    group: self.group(),
-                    error: e.name(),
-                }),
-            },
-            Msg::OffsetFetchResp { tag, offsets } => {
-                if tag != self.epoch || self.phase != Phase::Stable {
+                if self.phase != Phase::Stable {
                     return;
                 }
+                if self.cfg.auto_commit_on_timer {
+                    let offsets = self.stored.iter().map(|(t, o)| (*t, *o)).collect();
+                    self.send_commit(ctx, offsets);
+                } else if self.app == App::Polling {
+                    let offsets = self.positions.iter().map(|(t, o)| (*t, *o)).collect();
+                    self.send_commit(ctx, offsets);
+                } else {
+                    self.commit_due = true;
+                }
+            }
+            Msg::OffsetCommitResp {
+                corr,
+                offsets,
+                result,
+            } => {
+                match result {
+                    Ok(()) => ctx.record(Event::Committed {
+                        group: self.group(),
+                        generation: self.generation,
+                        offsets,
+                    }),
+                    Err(e) => ctx.record(Event::CommitFailed {
+                        group: self.group(),
+                        error: e.name(),
+                    }),
+                }
+                if let App::Committing(c, then) = self.app {
+                    if c == corr {
+                        self.continue_after(ctx, then);
+                    }
+                }
+            }
+            Msg::OffsetFetchResp { tag, offsets } => {
+                if self.offsets_corr != Some(tag) {
+                    return;
+                }
+                self.offsets_corr = None;
                 let mut missing = Vec::new();
                 for (tp, committed) in offsets {
                     match committed {
                         Some(o) => self.set_position(ctx, tp, o, "committed"),
-                        None => missing.push(tp),
+                        None if self.owned.contains(&tp) => missing.push(tp),
+                        None => {}
                     }
                 }
-                if missing.is_empty() {
-                    self.maybe_fetch(ctx);
-                } else {
+                if !missing.is_empty() {
+                    let corr = self.next_corr(ctx);
+                    self.offsets_corr = Some(corr);
                     ctx.send(
                         self.broker,
                         Msg::ListOffsetsReq {
                             partitions: missing,
                             spec: self.cfg.auto_offset_reset,
-                            tag: self.epoch,
+                            tag: corr,
                         },
                     );
                 }
+                self.maybe_fetch(ctx);
             }
             Msg::ListOffsetsResp { tag, offsets } => {
-                if tag != self.epoch || self.phase != Phase::Stable {
+                if self.offsets_corr != Some(tag) {
                     return;
                 }
+                self.offsets_corr = None;
                 let from = match self.cfg.auto_offset_reset {
                     OffsetSpec::Earliest => "earliest",
                     OffsetSpec::Latest => "latest",
@@ -427,9 +923,30 @@ impl Actor<Msg, Event> for Consumer {
                 for (tp, o) in offsets {
                     self.set_position(ctx, tp, o, from);
                 }
+                self.lookup_positions(ctx);
                 self.maybe_fetch(ctx);
             }
             Msg::FetchResp { fetch_id, records } => self.on_fetch(ctx, fetch_id, records),
+            Msg::ClientTimer(ClientTimer::ProcessDone) => {
+                if self.app == App::Processing {
+                    self.finish_record(ctx);
+                }
+            }
+            Msg::ClientTimer(ClientTimer::Resume) => {
+                if self.app == App::Stalled && ctx.now() < self.stalled_until {
+                    // the stall was extended while it lasted
+                    let wait = self.stalled_until.saturating_sub(ctx.now());
+                    ctx.timer(wait, Msg::ClientTimer(ClientTimer::Resume));
+                } else if self.app == App::Stalled {
+                    self.app = App::Polling;
+                    if self.buffer.is_empty() {
+                        self.poll(ctx);
+                    } else {
+                        self.process_next(ctx);
+                    }
+                }
+            }
+            Msg::ClientTimer(ClientTimer::RequestTimeout(corr)) => self.on_request_timeout(ctx, corr),
             Msg::LeaveGroupResp => {}
             other => panic!("consumer got an unexpected message: {other:?}"),
         }

@@ -20,7 +20,11 @@
 //!   round to complete), which triggers a rebalance; LeaveGroup removes at once;
 //! * a known follower rejoining a Stable group with unchanged subscription gets the current
 //!   generation back without a rebalance; the leader rejoining, or a changed subscription,
-//!   starts one.
+//!   starts one;
+//! * static membership (KIP-345): a member with `group.instance.id` gets its member id on its
+//!   first JoinGroup (no `MEMBER_ID_REQUIRED`); a new process with the same instance id
+//!   joining with no member id replaces the old member — same assignment, no rebalance when
+//!   the group is Stable — and the old member id is fenced (`FENCED_INSTANCE_ID`).
 //!
 //! Where real Kafka leaves a choice to hash-map order (a new leader after the old one left;
 //! a tie in the protocol vote), this model decides deterministically: the earliest-joined
@@ -81,6 +85,10 @@ pub struct GroupConfig {
 #[derive(Clone, Debug)]
 struct Member {
     client: ActorId,
+    join_corr: u64,
+    sync_corr: u64,
+    owned: Vec<Tp>,
+    owned_generation: i32,
     instance_id: Option<Arc<str>>,
     protocols: Vec<&'static str>,
     topics: Vec<u32>,
@@ -108,6 +116,8 @@ pub struct Group {
     initial_remaining_us: Option<u64>,
     new_member_added: bool,
     joins: u64,
+    static_members: BTreeMap<Arc<str>, MemberId>,
+    fenced: BTreeSet<MemberId>,
 }
 
 impl Group {
@@ -127,6 +137,8 @@ impl Group {
             initial_remaining_us: None,
             new_member_added: false,
             joins: 0,
+            static_members: BTreeMap::new(),
+            fenced: BTreeSet::new(),
         }
     }
 
@@ -172,21 +184,26 @@ impl Group {
         fresh_uuid: impl FnOnce() -> String,
         out: &mut Vec<Output>,
     ) {
+        let corr = req.corr;
+        let reply = |result| Output::Reply(from, Msg::JoinGroupResp { corr, result });
+        if req.member_id.as_ref().is_some_and(|id| self.fenced.contains(id)) {
+            out.push(reply(Err((ErrorCode::FencedInstanceId, None))));
+            return;
+        }
         if !self.members.is_empty() && !self.supports_common_protocol(&req.protocols) {
-            out.push(Output::Reply(
-                from,
-                Msg::JoinGroupResp(Err((ErrorCode::InconsistentGroupProtocol, None))),
-            ));
+            out.push(reply(Err((ErrorCode::InconsistentGroupProtocol, None))));
             return;
         }
         let Some(id) = req.member_id.clone() else {
             let prefix = req.instance_id.as_deref().unwrap_or(&req.client_id);
             let id: MemberId = format!("{prefix}-{}", fresh_uuid()).into();
-            self.pending.insert(id.clone());
-            out.push(Output::Reply(
-                from,
-                Msg::JoinGroupResp(Err((ErrorCode::MemberIdRequired, Some(id)))),
-            ));
+            match &req.instance_id {
+                Some(instance) => self.join_static(now, from, instance, id, req, out),
+                None => {
+                    self.pending.insert(id.clone());
+                    out.push(reply(Err((ErrorCode::MemberIdRequired, Some(id)))));
+                }
+            }
             return;
         };
         if self.pending.remove(&id) {
@@ -198,14 +215,14 @@ impl Group {
             return;
         }
         let Some(m) = self.members.get_mut(&id) else {
-            out.push(Output::Reply(
-                from,
-                Msg::JoinGroupResp(Err((ErrorCode::UnknownMemberId, None))),
-            ));
+            out.push(reply(Err((ErrorCode::UnknownMemberId, None))));
             return;
         };
         let changed = m.protocols != req.protocols || m.topics != req.topics;
         m.client = from;
+        m.join_corr = corr;
+        m.owned = req.owned.clone();
+        m.owned_generation = req.owned_generation;
         m.protocols = req.protocols.clone();
         m.topics = req.topics.clone();
         m.session_timeout_us = req.session_timeout_us;
@@ -220,10 +237,79 @@ impl Group {
                 // Nothing changed: hand back the current generation.
                 let m = self.members.get_mut(&id).expect("member");
                 m.awaiting_join = false;
-                let reply = self.join_ok(&id);
-                out.push(Output::Reply(from, Msg::JoinGroupResp(Ok(reply))));
+                let ok = self.join_ok(&id, self.state == GroupState::CompletingRebalance);
+                out.push(reply(Ok(ok)));
             }
             _ => self.prepare_rebalance(now, out),
+        }
+    }
+
+    /// A static member's join with no member id: a first join, or a restart replacing the
+    /// member that had this instance id.
+    fn join_static(
+        &mut self,
+        now: Time,
+        from: ActorId,
+        instance: &Arc<str>,
+        id: MemberId,
+        req: &JoinGroup,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(old) = self.static_members.get(instance).cloned() else {
+            self.static_members.insert(instance.clone(), id.clone());
+            self.add_member(now, from, id, req, out);
+            match self.state {
+                GroupState::PreparingRebalance => self.maybe_complete_join(now, out),
+                _ => self.prepare_rebalance(now, out),
+            }
+            return;
+        };
+        let mut m = self.members.remove(&old).expect("static member present");
+        self.fenced.insert(old.clone());
+        m.client = from;
+        m.join_corr = req.corr;
+        m.session_timeout_us = req.session_timeout_us;
+        m.rebalance_timeout_us = req.rebalance_timeout_us;
+        m.deadline = now + Time::us(m.session_timeout_us);
+        m.awaiting_sync = false;
+        let unchanged = m.protocols == req.protocols && m.topics == req.topics;
+        self.members.insert(id.clone(), m);
+        self.static_members.insert(instance.clone(), id.clone());
+        if self.leader.as_ref() == Some(&old) {
+            self.leader = Some(id.clone());
+        }
+        if let Some(parts) = self.assignment.remove(&old) {
+            self.assignment.insert(id.clone(), parts);
+        }
+        out.push(Output::Event(Event::StaticReplaced {
+            group: self.name.clone(),
+            instance_id: instance.clone(),
+            old,
+            new: id.clone(),
+        }));
+        out.push(Output::Timer(
+            now + Time::us(req.session_timeout_us),
+            GroupTimer::Session(id.clone()),
+        ));
+        match self.state {
+            GroupState::Stable | GroupState::CompletingRebalance if unchanged => {
+                let ok = self.join_ok(&id, self.state == GroupState::CompletingRebalance);
+                out.push(Output::Reply(
+                    from,
+                    Msg::JoinGroupResp {
+                        corr: req.corr,
+                        result: Ok(ok),
+                    },
+                ));
+            }
+            GroupState::PreparingRebalance => {
+                self.members.get_mut(&id).expect("member").awaiting_join = true;
+                self.maybe_complete_join(now, out);
+            }
+            _ => {
+                self.members.get_mut(&id).expect("member").awaiting_join = true;
+                self.prepare_rebalance(now, out);
+            }
         }
     }
 
@@ -240,6 +326,10 @@ impl Group {
             id.clone(),
             Member {
                 client: from,
+                join_corr: req.corr,
+                sync_corr: 0,
+                owned: req.owned.clone(),
+                owned_generation: req.owned_generation,
                 instance_id: req.instance_id.clone(),
                 protocols: req.protocols.clone(),
                 topics: req.topics.clone(),
@@ -264,7 +354,10 @@ impl Group {
                 m.awaiting_sync = false;
                 out.push(Output::Reply(
                     m.client,
-                    Msg::SyncGroupResp(Err(ErrorCode::RebalanceInProgress)),
+                    Msg::SyncGroupResp {
+                        corr: m.sync_corr,
+                        result: Err(ErrorCode::RebalanceInProgress),
+                    },
                 ));
             }
         }
@@ -332,23 +425,30 @@ impl Group {
             members: ids.clone(),
         }));
         for id in ids {
-            let reply = self.join_ok(&id);
+            let ok = self.join_ok(&id, true);
+            let m = &self.members[&id];
             out.push(Output::Reply(
-                self.members[&id].client,
-                Msg::JoinGroupResp(Ok(reply)),
+                m.client,
+                Msg::JoinGroupResp {
+                    corr: m.join_corr,
+                    result: Ok(ok),
+                },
             ));
         }
     }
 
-    fn join_ok(&self, id: &MemberId) -> JoinOk {
+    /// The JoinGroup answer for `id`; the leader gets the member list when `must_assign`.
+    fn join_ok(&self, id: &MemberId, must_assign: bool) -> JoinOk {
         let leader = self.leader.clone().expect("leader");
-        let members = if *id == leader {
+        let members = if *id == leader && must_assign {
             self.members
                 .iter()
                 .map(|(mid, m)| MemberSubscription {
                     member_id: mid.clone(),
                     instance_id: m.instance_id.clone(),
                     topics: m.topics.clone(),
+                    owned: m.owned.clone(),
+                    generation: m.owned_generation,
                 })
                 .collect()
         } else {
@@ -392,8 +492,13 @@ impl Group {
     }
 
     fn remove_member(&mut self, id: &MemberId, reason: &'static str, out: &mut Vec<Output>) {
-        if self.members.remove(id).is_none() {
+        let Some(m) = self.members.remove(id) else {
             return;
+        };
+        if let Some(instance) = &m.instance_id {
+            if self.static_members.get(instance) == Some(id) {
+                self.static_members.remove(instance);
+            }
         }
         self.assignment.remove(id);
         out.push(Output::Event(Event::MemberRemoved {
@@ -419,16 +524,22 @@ impl Group {
     }
 
     /// Handles SyncGroup.
+    #[allow(clippy::too_many_arguments)]
     pub fn sync(
         &mut self,
         now: Time,
         from: ActorId,
+        corr: u64,
         member_id: &MemberId,
         generation: i32,
         assignment: &[(MemberId, Vec<Tp>)],
         out: &mut Vec<Output>,
     ) {
-        let reply = |r| Output::Reply(from, Msg::SyncGroupResp(r));
+        let reply = |result| Output::Reply(from, Msg::SyncGroupResp { corr, result });
+        if self.fenced.contains(member_id) {
+            out.push(reply(Err(ErrorCode::FencedInstanceId)));
+            return;
+        }
         let Some(m) = self.members.get_mut(member_id) else {
             out.push(reply(Err(ErrorCode::UnknownMemberId)));
             return;
@@ -439,6 +550,7 @@ impl Group {
         }
         m.deadline = now + Time::us(m.session_timeout_us);
         m.client = from;
+        m.sync_corr = corr;
         match self.state {
             GroupState::Empty => out.push(reply(Err(ErrorCode::UnknownMemberId))),
             GroupState::PreparingRebalance => out.push(reply(Err(ErrorCode::RebalanceInProgress))),
@@ -454,7 +566,13 @@ impl Group {
                     for (id, m) in self.members.iter_mut().filter(|(_, m)| m.awaiting_sync) {
                         m.awaiting_sync = false;
                         let mine = self.assignment.get(id).cloned().unwrap_or_default();
-                        out.push(Output::Reply(m.client, Msg::SyncGroupResp(Ok(mine))));
+                        out.push(Output::Reply(
+                            m.client,
+                            Msg::SyncGroupResp {
+                                corr: m.sync_corr,
+                                result: Ok(mine),
+                            },
+                        ));
                     }
                 }
             }
@@ -475,6 +593,10 @@ impl Group {
         out: &mut Vec<Output>,
     ) {
         let reply = |r| Output::Reply(from, Msg::HeartbeatResp(r));
+        if self.fenced.contains(member_id) {
+            out.push(reply(Err(ErrorCode::FencedInstanceId)));
+            return;
+        }
         let Some(m) = self.members.get_mut(member_id) else {
             out.push(reply(Err(ErrorCode::UnknownMemberId)));
             return;
@@ -501,6 +623,7 @@ impl Group {
     /// Whether an OffsetCommit from `member_id` in `generation` may be written.
     pub fn validate_commit(&self, member_id: Option<&MemberId>, generation: i32) -> Result<(), ErrorCode> {
         match member_id {
+            Some(id) if self.fenced.contains(id) => Err(ErrorCode::FencedInstanceId),
             None if generation < 0 && self.state == GroupState::Empty => Ok(()),
             None => Err(ErrorCode::UnknownMemberId),
             Some(id) if !self.members.contains_key(id) => Err(ErrorCode::UnknownMemberId),
@@ -564,6 +687,9 @@ mod tests {
             rebalance_timeout_us: REBALANCE,
             protocols: vec!["range", "roundrobin"],
             topics: vec![0],
+            owned: Vec::new(),
+            owned_generation: -1,
+            corr: 0,
         }
     }
 
@@ -604,9 +730,13 @@ mod tests {
         fn join_new(&mut self, now_ms: u64, client: u32) -> (MemberId, Vec<Output>) {
             let out = self.join(now_ms, client, None);
             let id = match &out[..] {
-                [Output::Reply(_, Msg::JoinGroupResp(Err((ErrorCode::MemberIdRequired, Some(id)))))] => {
-                    id.clone()
-                }
+                [Output::Reply(
+                    _,
+                    Msg::JoinGroupResp {
+                        result: Err((ErrorCode::MemberIdRequired, Some(id))),
+                        ..
+                    },
+                )] => id.clone(),
                 other => panic!("expected MEMBER_ID_REQUIRED, got {other:?}"),
             };
             (id.clone(), self.join(now_ms, client, Some(&id)))
@@ -621,7 +751,7 @@ mod tests {
     fn join_oks(out: &[Output]) -> Vec<(u32, JoinOk)> {
         out.iter()
             .filter_map(|o| match o {
-                Output::Reply(to, Msg::JoinGroupResp(Ok(j))) => Some((to.0, j.clone())),
+                Output::Reply(to, Msg::JoinGroupResp { result: Ok(j), .. }) => Some((to.0, j.clone())),
                 _ => None,
             })
             .collect()
@@ -677,6 +807,7 @@ mod tests {
         h.g.sync(
             Time::ms(1),
             ActorId(1),
+            0,
             &a,
             1,
             &[(a.clone(), vec![Tp::new(0, 0)])],
@@ -684,7 +815,7 @@ mod tests {
         );
         let out = std::mem::take(&mut h.out);
         assert!(
-            matches!(&out[..], [Output::Reply(ActorId(1), Msg::SyncGroupResp(Ok(p)))] if p == &vec![Tp::new(0, 0)])
+            matches!(&out[..], [Output::Reply(ActorId(1), Msg::SyncGroupResp { result: Ok(p), .. })] if p == &vec![Tp::new(0, 0)])
         );
         assert_eq!(h.g.state(), GroupState::Stable);
     }
@@ -699,6 +830,7 @@ mod tests {
         h.g.sync(
             Time::ms(1),
             ActorId(1),
+            0,
             &a,
             1,
             &[(a.clone(), vec![Tp::new(0, 0), Tp::new(0, 1)])],
@@ -725,12 +857,15 @@ mod tests {
         assert_eq!(leader.1.member_id, a, "the first member stays leader");
         assert_eq!(leader.1.members.len(), 2);
         // a stale generation is refused
-        h.g.sync(Time::ms(11_002), ActorId(2), &b, 1, &[], &mut h.out);
+        h.g.sync(Time::ms(11_002), ActorId(2), 0, &b, 1, &[], &mut h.out);
         assert!(matches!(
             &h.out[..],
             [Output::Reply(
                 _,
-                Msg::SyncGroupResp(Err(ErrorCode::IllegalGeneration))
+                Msg::SyncGroupResp {
+                    result: Err(ErrorCode::IllegalGeneration),
+                    ..
+                }
             )]
         ));
     }
@@ -742,10 +877,11 @@ mod tests {
         h.timer(0, deadline(&out).unwrap().1);
         let (b, _) = h.join_new(1, 2);
         h.join(2, 1, Some(&a));
-        h.g.sync(Time::ms(3), ActorId(2), &b, 2, &[], &mut h.out);
+        h.g.sync(Time::ms(3), ActorId(2), 0, &b, 2, &[], &mut h.out);
         h.g.sync(
             Time::ms(3),
             ActorId(1),
+            0,
             &a,
             2,
             &[(a.clone(), vec![]), (b.clone(), vec![])],
@@ -767,7 +903,7 @@ mod tests {
         h.timer(0, deadline(&out).unwrap().1);
         let (b, _) = h.join_new(1, 2);
         h.join(2, 1, Some(&a));
-        h.g.sync(Time::ms(3), ActorId(1), &a, 2, &[], &mut h.out);
+        h.g.sync(Time::ms(3), ActorId(1), 0, &a, 2, &[], &mut h.out);
         h.out.clear();
         // b goes silent; a heartbeats
         h.g.heartbeat(Time::ms(5_000), ActorId(1), &a, 2, &mut h.out);
@@ -804,7 +940,7 @@ mod tests {
             h.g.validate_commit(Some(&a), 1),
             Err(ErrorCode::RebalanceInProgress)
         );
-        h.g.sync(Time::ms(1), ActorId(1), &a, 1, &[], &mut h.out);
+        h.g.sync(Time::ms(1), ActorId(1), 0, &a, 1, &[], &mut h.out);
         assert_eq!(h.g.validate_commit(Some(&a), 1), Ok(()));
         assert_eq!(
             h.g.validate_commit(Some(&a), 0),
@@ -830,7 +966,7 @@ mod tests {
         let mut h = Harness::new(0);
         let (a, out) = h.join_new(0, 1);
         h.timer(0, deadline(&out).unwrap().1);
-        h.g.sync(Time::ms(1), ActorId(1), &a, 1, &[], &mut h.out);
+        h.g.sync(Time::ms(1), ActorId(1), 0, &a, 1, &[], &mut h.out);
         h.out.clear();
         let (_b, out) = h.join_new(1_000, 2);
         let (at, t) = deadline(&out).unwrap();
@@ -860,7 +996,10 @@ mod tests {
             &h.out[..],
             [Output::Reply(
                 _,
-                Msg::JoinGroupResp(Err((ErrorCode::InconsistentGroupProtocol, _)))
+                Msg::JoinGroupResp {
+                    result: Err((ErrorCode::InconsistentGroupProtocol, _)),
+                    ..
+                }
             )]
         ));
         h.out.clear();
@@ -869,7 +1008,13 @@ mod tests {
         r.protocols = vec!["roundrobin", "range"];
         h.g.join(Time::ms(0), ActorId(2), &r, || "v".into(), &mut h.out);
         let id = match &h.out[0] {
-            Output::Reply(_, Msg::JoinGroupResp(Err((_, Some(id))))) => id.clone(),
+            Output::Reply(
+                _,
+                Msg::JoinGroupResp {
+                    result: Err((_, Some(id))),
+                    ..
+                },
+            ) => id.clone(),
             o => panic!("{o:?}"),
         };
         h.out.clear();

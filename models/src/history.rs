@@ -146,6 +146,46 @@ pub enum Event {
         /// Member id it had.
         member_id: MemberId,
     },
+    /// A consumer lost partitions without revoking them: its membership ended under it
+    /// (session timeout, poll timeout, fenced), so another member may already own them
+    /// (Java's `onPartitionsLost`). No commit is made for them.
+    Lost {
+        /// Group.
+        group: Arc<str>,
+        /// Generation they were owned in.
+        generation: i32,
+        /// Partitions.
+        partitions: Vec<Tp>,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A static member restarted and took its old place without a rebalance (KIP-345).
+    StaticReplaced {
+        /// Group.
+        group: Arc<str>,
+        /// `group.instance.id`.
+        instance_id: Arc<str>,
+        /// The fenced member id.
+        old: MemberId,
+        /// The new member id.
+        new: MemberId,
+    },
+    /// The application stopped polling (a stall) until `until`.
+    Stalled {
+        /// When it resumes.
+        until: sim::Time,
+    },
+    /// The consumer noticed `max.poll.interval.ms` passed without a poll and left the group.
+    PollTimeout {
+        /// Group.
+        group: Arc<str>,
+        /// Member id it had.
+        member_id: MemberId,
+    },
+    /// A client process crashed: no LeaveGroup, no commit.
+    Crashed,
+    /// A crashed client process started again.
+    Restarted,
     /// A client process closed.
     Closed,
     /// A client hit an error it cannot recover from and stopped (e.g. no assignor in common
@@ -175,6 +215,12 @@ impl Event {
             Event::Committed { .. } => "commit",
             Event::CommitFailed { .. } => "commit_failed",
             Event::Left { .. } => "leave",
+            Event::Lost { .. } => "lost",
+            Event::StaticReplaced { .. } => "static_replace",
+            Event::Stalled { .. } => "stall",
+            Event::PollTimeout { .. } => "poll_timeout",
+            Event::Crashed => "crash",
+            Event::Restarted => "restart",
             Event::Closed => "close",
             Event::Fatal { .. } => "fatal",
         }

@@ -6,6 +6,7 @@
 
 use crate::assignor::MemberSubscription;
 use crate::types::{LogRecord, MemberId, Metadata, Payload, RecordId, Tp};
+use sim::Time;
 use std::sync::Arc;
 
 /// Kafka error codes the model produces (subset of `org.apache.kafka.common.protocol.Errors`).
@@ -23,6 +24,10 @@ pub enum ErrorCode {
     InconsistentGroupProtocol,
     /// `UNKNOWN_TOPIC_OR_PARTITION` (3).
     UnknownTopicOrPartition,
+    /// `FENCED_INSTANCE_ID` (82, KIP-345): a newer process took this static member's place.
+    FencedInstanceId,
+    /// The client gave up waiting for an answer (`request.timeout.ms`).
+    RequestTimedOut,
 }
 
 impl ErrorCode {
@@ -35,6 +40,8 @@ impl ErrorCode {
             ErrorCode::MemberIdRequired => "MEMBER_ID_REQUIRED",
             ErrorCode::InconsistentGroupProtocol => "INCONSISTENT_GROUP_PROTOCOL",
             ErrorCode::UnknownTopicOrPartition => "UNKNOWN_TOPIC_OR_PARTITION",
+            ErrorCode::FencedInstanceId => "FENCED_INSTANCE_ID",
+            ErrorCode::RequestTimedOut => "REQUEST_TIMED_OUT",
         }
     }
 }
@@ -51,6 +58,8 @@ pub enum OffsetSpec {
 /// A group join as the client sends it.
 #[derive(Clone, Debug)]
 pub struct JoinGroup {
+    /// Correlation id, echoed in the response.
+    pub corr: u64,
     /// `group.id`.
     pub group: Arc<str>,
     /// Empty on the first join.
@@ -67,6 +76,10 @@ pub struct JoinGroup {
     pub protocols: Vec<&'static str>,
     /// Subscribed topics.
     pub topics: Vec<u32>,
+    /// Partitions owned (cooperative) or last assigned (sticky's user data).
+    pub owned: Vec<Tp>,
+    /// Generation of `owned` (-1: none).
+    pub owned_generation: i32,
 }
 
 /// A successful JoinGroup answer.
@@ -80,7 +93,8 @@ pub struct JoinOk {
     pub leader: MemberId,
     /// This member's id.
     pub member_id: MemberId,
-    /// Every member's subscription — only in the leader's response.
+    /// Every member's subscription — only in the leader's response, and only when it has to
+    /// compute an assignment (not when a static leader rejoins a stable group).
     pub members: Vec<MemberSubscription>,
 }
 
@@ -92,6 +106,12 @@ pub enum Msg {
     Start,
     /// A client process closes cleanly (LeaveGroup, final commit).
     Close,
+    /// A client process dies: no LeaveGroup, no commit, connections reset.
+    Crash,
+    /// A crashed client process starts again (a new process, same configuration).
+    Restart,
+    /// The application stops polling and processing for this long (a GC pause, a slow call).
+    Stall(Time),
 
     // ---- client → broker ----
     /// `Metadata`.
@@ -105,6 +125,8 @@ pub enum Msg {
     JoinGroupReq(Box<JoinGroup>),
     /// `SyncGroup`; the leader sends the assignment.
     SyncGroupReq {
+        /// Correlation id.
+        corr: u64,
         /// Group.
         group: Arc<str>,
         /// Member.
@@ -132,6 +154,8 @@ pub enum Msg {
     },
     /// `OffsetCommit`.
     OffsetCommitReq {
+        /// Correlation id.
+        corr: u64,
         /// Group.
         group: Arc<str>,
         /// Member (empty for a simple commit).
@@ -186,15 +210,27 @@ pub enum Msg {
     /// FindCoordinator response (single broker: always found).
     FindCoordinatorResp,
     /// JoinGroup response.
-    JoinGroupResp(Result<JoinOk, (ErrorCode, Option<MemberId>)>),
+    JoinGroupResp {
+        /// The request's correlation id.
+        corr: u64,
+        /// Outcome; with `MEMBER_ID_REQUIRED`, the member id to join with.
+        result: Result<JoinOk, (ErrorCode, Option<MemberId>)>,
+    },
     /// SyncGroup response: this member's partitions.
-    SyncGroupResp(Result<Vec<Tp>, ErrorCode>),
+    SyncGroupResp {
+        /// The request's correlation id.
+        corr: u64,
+        /// Outcome.
+        result: Result<Vec<Tp>, ErrorCode>,
+    },
     /// Heartbeat response.
     HeartbeatResp(Result<(), ErrorCode>),
     /// LeaveGroup response.
     LeaveGroupResp,
     /// OffsetCommit response.
     OffsetCommitResp {
+        /// The request's correlation id.
+        corr: u64,
         /// What was committed.
         offsets: Vec<(Tp, i64)>,
         /// Outcome.
@@ -258,4 +294,10 @@ pub enum ClientTimer {
     Heartbeat(u64),
     /// Consumer: auto-commit interval.
     AutoCommit,
+    /// Consumer: the application finished processing the record in hand.
+    ProcessDone,
+    /// Consumer: a stall ended.
+    Resume,
+    /// Consumer: no answer to request `corr` within `request.timeout.ms`.
+    RequestTimeout(u64),
 }

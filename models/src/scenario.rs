@@ -30,6 +30,7 @@
 //! ```
 
 use crate::config::{ConfigValue, ConsumerConfig, ProducerConfig, Profile};
+use crate::consumer::CommitPolicy;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -58,6 +59,9 @@ pub struct Scenario {
     /// Consumer processes.
     #[serde(default)]
     pub consumers: Vec<ConsumerSpec>,
+    /// Faults: crashes, stalls, network cuts, closes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultSpec>,
     /// When the run ends.
     #[serde(default)]
     pub stop: StopSpec,
@@ -202,9 +206,70 @@ pub struct ConsumerSpec {
     /// Clean close (final commit, LeaveGroup) at this time, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub close_ms: Option<u64>,
+    /// When the application commits.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub commit: CommitPolicy,
+    /// Processing time per record (virtual ms).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub processing_ms: u64,
     /// Consumer settings under Kafka's names.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, ConfigValue>,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+/// What goes wrong, and when. `at_ms` fixes the time; `between_ms = [a, b]` instead draws it
+/// from the seed (uniformly, from the `faults` RNG stream), so a seed sweep explores fault
+/// timings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    /// What happens.
+    pub kind: FaultKind,
+    /// To which client process.
+    pub client: String,
+    /// When (virtual ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_ms: Option<u64>,
+    /// Or: a window the time is drawn from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub between_ms: Option<[u64; 2]>,
+    /// How long (stall, cut).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// For a crash: restart this long after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_after_ms: Option<u64>,
+}
+
+/// Kinds of fault.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// The process dies: no LeaveGroup, no commit; the group notices after
+    /// `session.timeout.ms`. With `restart_after_ms`, a new process starts.
+    Crash,
+    /// The application stops polling and processing for `duration_ms`.
+    Stall,
+    /// The network between the client and the broker drops everything for `duration_ms`.
+    Cut,
+    /// A clean close (commit, LeaveGroup).
+    Close,
+}
+
+impl FaultKind {
+    /// Its name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Crash => "crash",
+            FaultKind::Stall => "stall",
+            FaultKind::Cut => "cut",
+            FaultKind::Close => "close",
+        }
+    }
 }
 
 /// When the run ends.
@@ -256,6 +321,10 @@ impl Scenario {
                 .iter()
                 .map(|p| p.start_ms + p.interval_ms * u64::from(self.record_count(p)))
                 .chain(self.consumers.iter().map(|c| c.close_ms.unwrap_or(c.start_ms)))
+                .chain(self.faults.iter().map(|f| {
+                    let at = f.at_ms.or(f.between_ms.map(|w| w[1])).unwrap_or(0);
+                    at + f.duration_ms.unwrap_or(0) + f.restart_after_ms.unwrap_or(0)
+                }))
                 .max()
                 .unwrap_or(0);
             last + 30_000
@@ -395,6 +464,37 @@ impl Scenario {
             }
             self.consumer_config(i)?;
         }
+        for (i, f) in self.faults.iter().enumerate() {
+            let path = |field: &str| format!("faults[{i}].{field}");
+            if !self.consumers.iter().any(|c| c.name == f.client) {
+                let what = if self.producers.iter().any(|p| p.name == f.client) {
+                    format!("{:?} is a producer; faults apply to consumers", f.client)
+                } else {
+                    format!("no consumer named {:?}", f.client)
+                };
+                return Err(err(path("client"), what));
+            }
+            match (f.at_ms, f.between_ms) {
+                (Some(_), Some(_)) => return Err(err(path("at_ms"), "give at_ms or between_ms, not both")),
+                (None, None) => return Err(err(path("at_ms"), "a fault needs at_ms or between_ms")),
+                (None, Some([a, b])) if a > b => {
+                    return Err(err(path("between_ms"), "the window ends before it starts"))
+                }
+                _ => {}
+            }
+            let needs_duration = matches!(f.kind, FaultKind::Stall | FaultKind::Cut);
+            if needs_duration != f.duration_ms.is_some() {
+                let msg = if needs_duration {
+                    format!("a {} needs duration_ms", f.kind.name())
+                } else {
+                    format!("a {} takes no duration_ms", f.kind.name())
+                };
+                return Err(err(path("duration_ms"), msg));
+            }
+            if f.restart_after_ms.is_some() && f.kind != FaultKind::Crash {
+                return Err(err(path("restart_after_ms"), "only a crash restarts"));
+            }
+        }
         if let Some(at) = self.stop.at_ms {
             if at > 10_000_000_000 {
                 return Err(err("stop.at_ms", "more than 10^10 ms of virtual time"));
@@ -439,8 +539,11 @@ mod tests {
                 topics: vec!["t".into()],
                 start_ms: 0,
                 close_ms: None,
+                commit: CommitPolicy::Auto,
+                processing_ms: 0,
                 config: BTreeMap::new(),
             }],
+            faults: Vec::new(),
             stop: StopSpec::default(),
         }
     }

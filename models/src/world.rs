@@ -5,14 +5,15 @@
 //! renderer needs to name things. Same scenario and seed, same [`Run`], to the byte.
 
 use crate::broker::Broker;
-use crate::consumer::Consumer;
+use crate::consumer::{Behaviour, Consumer};
 use crate::coordinator::GroupConfig;
 use crate::history::Event;
 use crate::producer::{Producer, Records};
 use crate::protocol::Msg;
-use crate::scenario::{Scenario, ScenarioError, BROKER_NAME};
+use crate::scenario::{FaultKind, Scenario, ScenarioError, BROKER_NAME};
 use crate::types::{Metadata, Payload, TopicMeta};
 use bytes::Bytes;
+use rand::Rng;
 use sim::{ActorId, NetConfig, Sim, Time, Trace};
 use std::sync::Arc;
 
@@ -140,7 +141,11 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Built, ScenarioError> {
     for (i, c) in scenario.consumers.iter().enumerate() {
         let cfg = scenario.consumer_config(i)?;
         let topics = c.topics.iter().map(|t| t.as_str().into()).collect();
-        let id = sim.add_actor(&c.name, Box::new(Consumer::new(cfg, broker, topics)));
+        let behaviour = Behaviour {
+            commit: c.commit,
+            processing: Time::ms(c.processing_ms),
+        };
+        let id = sim.add_actor(&c.name, Box::new(Consumer::new(cfg, behaviour, broker, topics)));
         sim.schedule(Time::ms(c.start_ms), id, Msg::Start);
         if let Some(close) = c.close_ms {
             sim.schedule(Time::ms(close), id, Msg::Close);
@@ -151,6 +156,31 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Built, ScenarioError> {
             kind: ClientKind::Consumer,
             group: Some(c.group.clone()),
         });
+    }
+    let mut fault_rng = sim::rng::stream(seed, "faults");
+    for f in &scenario.faults {
+        let actor = clients
+            .iter()
+            .find(|c| c.name == f.client)
+            .expect("validated")
+            .actor;
+        let at = match (f.at_ms, f.between_ms) {
+            (Some(at), _) => Time::ms(at),
+            (None, Some([a, b])) => Time::ms(fault_rng.random_range(a..=b)),
+            (None, None) => unreachable!("validated"),
+        };
+        let duration = Time::ms(f.duration_ms.unwrap_or(0));
+        match f.kind {
+            FaultKind::Crash => {
+                sim.schedule(at, actor, Msg::Crash);
+                if let Some(after) = f.restart_after_ms {
+                    sim.schedule(at + Time::ms(after), actor, Msg::Restart);
+                }
+            }
+            FaultKind::Stall => sim.schedule(at, actor, Msg::Stall(duration)),
+            FaultKind::Close => sim.schedule(at, actor, Msg::Close),
+            FaultKind::Cut => sim.network().cut(actor, broker, at, at + duration),
+        }
     }
     Ok(Built {
         sim,

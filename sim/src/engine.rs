@@ -28,6 +28,9 @@ pub trait Actor<M, R> {
 struct Envelope<M> {
     from: ActorId,
     to: ActorId,
+    /// Connection generations of both ends when it was sent; `None` for scenario inputs,
+    /// which no crash can stop.
+    conns: Option<(u32, u32)>,
     msg: M,
 }
 
@@ -41,6 +44,8 @@ struct Core<M, R> {
     trace: Trace<R>,
     handled: u64,
     dropped: u64,
+    /// Per actor: bumped when it resets its connections (a crash).
+    conn: Vec<u32>,
 }
 
 /// What an actor can see and do while it handles an event.
@@ -72,11 +77,13 @@ impl<M, R> Ctx<'_, M, R> {
         let rng = &mut self.core.rngs[self.me.index()];
         match self.core.net.route(self.me, to, now, rng) {
             Some(at) => {
+                let conns = Some((self.core.conn[self.me.index()], self.core.conn[to.index()]));
                 self.core.queue.push(
                     at,
                     Envelope {
                         from: self.me,
                         to,
+                        conns,
                         msg,
                     },
                 );
@@ -92,14 +99,23 @@ impl<M, R> Ctx<'_, M, R> {
     /// Delivers `msg` to this actor itself after `delay` (a timer; never crosses the network).
     pub fn timer(&mut self, delay: Time, msg: M) {
         let at = self.core.now + delay;
+        let c = self.core.conn[self.me.index()];
         self.core.queue.push(
             at,
             Envelope {
                 from: self.me,
                 to: self.me,
+                conns: Some((c, c)),
                 msg,
             },
         );
+    }
+
+    /// Drops every message in flight to or from this actor and every timer it set — what a
+    /// process crash does to its TCP connections and its threads. Scenario inputs scheduled
+    /// with [`Sim::schedule`] (a restart) still arrive.
+    pub fn reset_connections(&mut self) {
+        self.core.conn[self.me.index()] += 1;
     }
 
     /// Appends a record to the run's trace, stamped with now and this actor.
@@ -133,6 +149,7 @@ impl<M, R> Sim<M, R> {
                 trace: Trace::new(Vec::new()),
                 handled: 0,
                 dropped: 0,
+                conn: Vec::new(),
             },
         }
     }
@@ -146,6 +163,7 @@ impl<M, R> Sim<M, R> {
         let id = ActorId(u32::try_from(self.actors.len()).expect("too many actors"));
         self.actors.push(actor);
         self.core.rngs.push(rng::stream(self.core.seed, name));
+        self.core.conn.push(0);
         self.core.trace.add_name(name.to_string());
         self.core.net.resize(self.actors.len());
         id
@@ -155,7 +173,15 @@ impl<M, R> Sim<M, R> {
     pub fn schedule(&mut self, at: Time, to: ActorId, msg: M) {
         assert!(at >= self.core.now, "cannot schedule in the past");
         assert!(to.index() < self.actors.len(), "unknown actor {to:?}");
-        self.core.queue.push(at, Envelope { from: to, to, msg });
+        self.core.queue.push(
+            at,
+            Envelope {
+                from: to,
+                to,
+                conns: None,
+                msg,
+            },
+        );
     }
 
     /// The network, to cut links before or between steps.
@@ -170,6 +196,12 @@ impl<M, R> Sim<M, R> {
         };
         assert!(time >= self.core.now, "event queue went back in time");
         self.core.now = time;
+        if let Some((from, to)) = env.conns {
+            if from != self.core.conn[env.from.index()] || to != self.core.conn[env.to.index()] {
+                self.core.dropped += 1;
+                return true;
+            }
+        }
         self.core.handled += 1;
         let actor = &mut self.actors[env.to.index()];
         let mut ctx = Ctx {
@@ -368,6 +400,49 @@ mod tests {
         sim.run_until(Time::MAX);
         let got: Vec<u32> = sim.trace().entries().iter().map(|e| e.record).collect();
         assert_eq!(got, vec![0, 20, 30]);
+        assert_eq!(sim.messages_dropped(), 2);
+    }
+
+    #[test]
+    fn reset_connections_drops_in_flight_messages_and_timers_but_not_inputs() {
+        /// Echoes to its peer; on 99 it "crashes"; on 7 it sets a timer.
+        struct Node {
+            peer: Option<ActorId>,
+        }
+        impl Actor<u32, u32> for Node {
+            fn handle(&mut self, ctx: &mut Ctx<'_, u32, u32>, from: ActorId, m: u32) {
+                ctx.record(m);
+                match (m, self.peer) {
+                    (99, _) => ctx.reset_connections(),
+                    (7, _) => ctx.timer(Time::ms(5), 70),
+                    (_, Some(p)) if from == ctx.me() => {
+                        ctx.send(p, m + 1);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut sim = Sim::new(
+            3,
+            NetConfig {
+                base: Time::ms(1),
+                jitter: Time::ZERO,
+            },
+        );
+        let b = sim.add_actor("b", Box::new(Node { peer: None }));
+        let a = sim.add_actor("a", Box::new(Node { peer: Some(b) }));
+        sim.schedule(Time::ZERO, a, 10); // a sends 11 to b, arriving at 1 ms
+        sim.schedule(Time::ZERO, b, 7); // b sets a timer for 5 ms
+        sim.schedule(Time::us(500), b, 99); // b crashes before 11 arrives and before its timer
+        sim.schedule(Time::ms(2), b, 1); // an input after the crash still arrives
+        sim.run_until(Time::MAX);
+        let got: Vec<(u32, u32)> = sim
+            .trace()
+            .entries()
+            .iter()
+            .map(|e| (e.actor.0, e.record))
+            .collect();
+        assert_eq!(got, vec![(1, 10), (0, 7), (0, 99), (0, 1)]);
         assert_eq!(sim.messages_dropped(), 2);
     }
 
