@@ -6,6 +6,37 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("demo1", include_str!("../examples/demo1.toml")),
     ("demo2", include_str!("../examples/demo2.toml")),
     ("demo3", include_str!("../examples/demo3.toml")),
+    (
+        "crash-autocommit",
+        include_str!("../examples/crash-autocommit.toml"),
+    ),
+    (
+        "commit-before-processing",
+        include_str!("../examples/commit-before-processing.toml"),
+    ),
+    (
+        "commit-after-processing",
+        include_str!("../examples/commit-after-processing.toml"),
+    ),
+    ("static-restart", include_str!("../examples/static-restart.toml")),
+    (
+        "cooperative-scale-out",
+        include_str!("../examples/cooperative-scale-out.toml"),
+    ),
+    (
+        "eager-scale-out",
+        include_str!("../examples/eager-scale-out.toml"),
+    ),
+    (
+        "stall-poll-timeout",
+        include_str!("../examples/stall-poll-timeout.toml"),
+    ),
+    ("slow-consumer", include_str!("../examples/slow-consumer.toml")),
+    ("network-cut", include_str!("../examples/network-cut.toml")),
+    (
+        "rebalance-storm",
+        include_str!("../examples/rebalance-storm.toml"),
+    ),
 ];
 
 /// The TOML source of built-in scenario `name`.

@@ -26,6 +26,18 @@ fn same_seed_same_bytes_in_process() {
 }
 
 #[test]
+fn every_builtin_is_deterministic() {
+    for name in kafka_sim::builtin::names() {
+        let s = builtin_scenario(name).unwrap();
+        for seed in [0, 9, 77] {
+            let a = render::json_lines(&run(&s, seed).unwrap());
+            let b = render::json_lines(&run(&s, seed).unwrap());
+            assert_eq!(a, b, "{name} seed {seed}");
+        }
+    }
+}
+
+#[test]
 fn seeds_change_the_interleaving() {
     let s = builtin_scenario("demo3").unwrap();
     let outputs: std::collections::BTreeSet<String> = (0..10)

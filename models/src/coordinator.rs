@@ -218,7 +218,9 @@ impl Group {
             out.push(reply(Err((ErrorCode::UnknownMemberId, None))));
             return;
         };
-        let changed = m.protocols != req.protocols || m.topics != req.topics;
+        // the protocol metadata Kafka compares includes the owned partitions (KIP-429): a
+        // cooperative member that revoked some rejoins with different metadata
+        let changed = m.protocols != req.protocols || m.topics != req.topics || m.owned != req.owned;
         m.client = from;
         m.join_corr = corr;
         m.owned = req.owned.clone();
@@ -1027,5 +1029,58 @@ mod tests {
         let oks = join_oks(&out);
         assert_eq!(oks.len(), 2);
         assert!(oks.iter().all(|(_, j)| j.protocol == "range"));
+    }
+
+    #[test]
+    fn static_member_restart_replaces_and_fences_without_rebalance() {
+        let mut h = Harness::new(0);
+        let mut r = req(None);
+        r.instance_id = Some("inst-a".into());
+        // a static member gets its id at once: no MEMBER_ID_REQUIRED round
+        h.g.join(Time::ms(0), ActorId(1), &r, || "u1".into(), &mut h.out);
+        let out = std::mem::take(&mut h.out);
+        assert!(!out
+            .iter()
+            .any(|o| matches!(o, Output::Reply(_, Msg::JoinGroupResp { result: Err(_), .. }))));
+        h.timer(0, deadline(&out).unwrap().1);
+        let a: MemberId = "inst-a-u1".into();
+        h.g.sync(
+            Time::ms(1),
+            ActorId(1),
+            0,
+            &a,
+            1,
+            &[(a.clone(), vec![Tp::new(0, 0)])],
+            &mut h.out,
+        );
+        h.out.clear();
+        assert_eq!(h.g.state(), GroupState::Stable);
+        // the process restarts: same instance id, no member id
+        h.g.join(Time::ms(5_000), ActorId(1), &r, || "u2".into(), &mut h.out);
+        let out = std::mem::take(&mut h.out);
+        let oks = join_oks(&out);
+        assert_eq!(oks.len(), 1);
+        assert_eq!(&*oks[0].1.member_id, "inst-a-u2");
+        assert_eq!(oks[0].1.generation, 1, "no new generation");
+        assert_eq!(h.g.state(), GroupState::Stable);
+        assert!(out
+            .iter()
+            .any(|o| matches!(o, Output::Event(Event::StaticReplaced { .. }))));
+        let b: MemberId = "inst-a-u2".into();
+        assert_eq!(
+            h.g.assignment_of(&b),
+            Some(&[Tp::new(0, 0)][..]),
+            "keeps the assignment"
+        );
+        // the old id is fenced everywhere
+        h.g.heartbeat(Time::ms(5_001), ActorId(9), &a, 1, &mut h.out);
+        assert!(matches!(
+            &h.out[..],
+            [Output::Reply(
+                _,
+                Msg::HeartbeatResp(Err(ErrorCode::FencedInstanceId))
+            )]
+        ));
+        assert_eq!(h.g.validate_commit(Some(&a), 1), Err(ErrorCode::FencedInstanceId));
     }
 }
