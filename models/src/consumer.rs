@@ -632,13 +632,25 @@ impl Consumer {
                 ctx.timer(timeout, Msg::ClientTimer(ClientTimer::RequestTimeout(corr)));
                 self.app = App::Committing(corr, then);
             }
-            None => {
+                        None => {
                 ctx.record(Event::CommitFailed {
                     group: self.group(),
                     error: ErrorCode::UnknownMemberId.name(),
                 });
-                self.continue_after(ctx, then);
+                self.app = App::Polling;
+                self.commit_failed(ctx, then);
             }
+        }
+    }
+
+        /// A `commitSync()` failed: the exception aborts the loop iteration. Before processing
+    /// (at-most-once) that means the batch is not processed at all.
+    fn commit_failed(&mut self, ctx: Cx, then: Then) {
+        if then == Then::Process && self.behaviour.commit == CommitPolicy::BeforeProcessing {
+            self.buffer.clear();
+            self.poll(ctx);
+        } else {
+            self.continue_after(ctx, then);
         }
     }
 
@@ -716,11 +728,12 @@ impl Consumer {
             let App::Committing(_, then) = self.app else {
                 unreachable!()
             };
-            ctx.record(Event::CommitFailed {
+                        ctx.record(Event::CommitFailed {
                 group: self.group(),
                 error: ErrorCode::RequestTimedOut.name(),
             });
-            self.continue_after(ctx, then);
+            self.app = App::Polling;
+            self.commit_failed(ctx, then);
         } else if self.join_corr == Some(corr) || self.sync_corr == Some(corr) {
             self.join_corr = None;
             self.sync_corr = None;
@@ -862,11 +875,8 @@ impl Actor<Msg, Event> for Consumer {
                     self.commit_due = true;
                 }
             }
-            Msg::OffsetCommitResp {
-                corr,
-                offsets,
-                result,
-            } => {
+                        Msg::OffsetCommitResp { corr, offsets, result } => {
+                let ok = result.is_ok();
                 match result {
                     Ok(()) => ctx.record(Event::Committed {
                         group: self.group(),
@@ -878,9 +888,14 @@ impl Actor<Msg, Event> for Consumer {
                         error: e.name(),
                     }),
                 }
-                if let App::Committing(c, then) = self.app {
+                                if let App::Committing(c, then) = self.app {
                     if c == corr {
-                        self.continue_after(ctx, then);
+                        self.app = App::Polling;
+                        if ok {
+                            self.continue_after(ctx, then);
+                        } else {
+                            self.commit_failed(ctx, then);
+                        }
                     }
                 }
             }
