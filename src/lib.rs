@@ -18,6 +18,8 @@ pub mod builtin;
 pub mod graph;
 pub mod load;
 pub mod render;
+pub mod replay;
+pub mod strategy;
 
 pub use models;
 pub use sim;

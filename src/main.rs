@@ -146,11 +146,14 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::List) => {
-                        let mut s = String::new();
+            let mut s = String::new();
             let width = builtin::names().iter().map(|n| n.len()).max().unwrap_or(0);
             for name in builtin::names() {
                 let sc = load::builtin_scenario(name).expect("built-in");
-                s.push_str(&format!("{name:<width$}  {}\n", sc.description.unwrap_or_default()));
+                s.push_str(&format!(
+                    "{name:<width$}  {}\n",
+                    sc.description.unwrap_or_default()
+                ));
             }
             write_out(&s)
         }

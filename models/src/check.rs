@@ -7,7 +7,8 @@
 //!
 //! | kind | meaning |
 //! |---|---|
-//! | `lost` | a record the group should have consumed — its position in the partition was at or before the record, and a member was still alive when it was written — that no member consumed |
+//! | `lost` | a record the group should have consumed — its position in the partition was at or before the record, and a member was still alive when it was written — that no member consumed, although the group moved past it (consumed a later offset, or committed beyond it) |
+//! | `unseen` | such a record not consumed by the end of the run, with the group not past it: still pending — a later member would read it. Reported, allowed by every claim |
 //! | `duplicate` | a record consumed more than once by one group |
 //! | `double-ownership` | a partition owned by two members of one group at the same virtual instant |
 //! | `nonmonotonic` | inside one assignment, a consumer's offsets in a partition went back (or repeated) |
@@ -60,6 +61,9 @@ impl Claim {
 
     /// Whether a run with an anomaly of `kind` can still satisfy this claim.
     pub fn allows(self, kind: AnomalyKind) -> bool {
+        if kind == AnomalyKind::Unseen {
+            return true;
+        }
         match self {
             Claim::ExactlyOncePerGroup => false,
             Claim::AtLeastOnce => matches!(kind, AnomalyKind::Duplicate | AnomalyKind::DoubleOwnership),
@@ -74,6 +78,8 @@ impl Claim {
 pub enum AnomalyKind {
     /// See the module table.
     Lost,
+    /// See the module table.
+    Unseen,
     /// See the module table.
     Duplicate,
     /// See the module table.
@@ -92,8 +98,9 @@ pub enum AnomalyKind {
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub const ALL: [AnomalyKind; 8] = [
+    pub const ALL: [AnomalyKind; 9] = [
         AnomalyKind::Lost,
+        AnomalyKind::Unseen,
         AnomalyKind::Duplicate,
         AnomalyKind::DoubleOwnership,
         AnomalyKind::Nonmonotonic,
@@ -107,6 +114,7 @@ impl AnomalyKind {
     pub fn name(self) -> &'static str {
         match self {
             AnomalyKind::Lost => "lost",
+            AnomalyKind::Unseen => "unseen",
             AnomalyKind::Duplicate => "duplicate",
             AnomalyKind::DoubleOwnership => "double-ownership",
             AnomalyKind::Nonmonotonic => "nonmonotonic",
@@ -269,6 +277,8 @@ struct GroupView {
     consumed: BTreeMap<(Tp, i64), Vec<Consumption>>,
     /// Members' clients, and whether each has ended (closed, crashed).
     members: BTreeMap<String, Option<Time>>,
+    /// tp → the furthest offset the group committed.
+    committed: BTreeMap<Tp, i64>,
     /// tp → ownership intervals (client, start, end).
     owned: BTreeMap<Tp, Vec<(String, Time, Time)>>,
 }
@@ -399,6 +409,13 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                     *last = Some(offset - 1);
                 }
             }
+            Event::Committed { group, offsets, .. } => {
+                let g = groups.entry(group.clone()).or_default();
+                for (tp, o) in offsets {
+                    let c = g.committed.entry(*tp).or_insert(*o);
+                    *c = (*c).max(*o);
+                }
+            }
             Event::Consumed {
                 group,
                 tp,
@@ -509,17 +526,35 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
             };
             let expected = offset >= first && group_end.is_none_or(|e| written < e);
             if expected && !g.consumed.contains_key(&(tp, offset)) {
+                let consumed_past = g
+                    .consumed
+                    .range((tp, offset + 1)..)
+                    .next()
+                    .is_some_and(|((t, _), _)| *t == tp);
+                let committed_past = g.committed.get(&tp).is_some_and(|c| *c > offset);
+                let (kind, detail) = if consumed_past || committed_past {
+                    (
+                        AnomalyKind::Lost,
+                        format!(
+                            "never consumed by the group, which {} past it",
+                            if committed_past { "committed" } else { "consumed" }
+                        ),
+                    )
+                } else {
+                    (
+                        AnomalyKind::Unseen,
+                        "not consumed by the end of the run; the group is not past it".to_string(),
+                    )
+                };
                 anomalies.push(Anomaly {
-                    kind: AnomalyKind::Lost,
+                    kind,
                     group: Some(name.clone()),
                     tp,
                     offset: Some(offset),
                     record: Some(id),
                     time: end,
                     clients: Vec::new(),
-                    detail: format!(
-                        "never consumed by the group (its first position in the partition was {first})"
-                    ),
+                    detail,
                 });
             }
         }
@@ -726,13 +761,47 @@ mod tests {
             .assign(1, C1, &[0])
             .position(1, C1, 1)
             .write(2, 1, 1)
-            .write(3, 2, 2)
-            .consume(4, C1, 1, 1);
+            .write(3, 2, 2);
+        h.consume(4, C1, 1, 1);
+        // committed past offset 2 without consuming it (a commit before processing)
+        h.at(
+            5,
+            C1,
+            Event::Committed {
+                group: g(),
+                generation: 1,
+                offsets: vec![(tp(0), 3)],
+            },
+        );
         let r = h.check(Claim::AtLeastOnce);
         assert_eq!(kinds(&r), vec![AnomalyKind::Lost]);
         assert_eq!(r.anomalies[0].offset, Some(2));
         assert!(!r.passed());
         assert!(h.check(Claim::AtMostOnce).passed(), "at-most-once allows losses");
+    }
+
+    #[test]
+    fn a_record_the_group_never_got_past_is_unseen_not_lost() {
+        let mut h = H::new();
+        h.assign(0, C1, &[0])
+            .position(0, C1, 0)
+            .write(1, 0, 0)
+            .write(1, 1, 1)
+            .consume(2, C1, 0, 0);
+        let r = h.check(Claim::ExactlyOncePerGroup);
+        assert_eq!(kinds(&r), vec![AnomalyKind::Unseen]);
+        assert!(r.passed(), "unseen violates no claim");
+        // committing past it makes it lost
+        h.at(
+            3,
+            C1,
+            Event::Committed {
+                group: g(),
+                generation: 1,
+                offsets: vec![(tp(0), 2)],
+            },
+        );
+        assert_eq!(kinds(&h.check(Claim::AtLeastOnce)), vec![AnomalyKind::Lost]);
     }
 
     #[test]
@@ -818,6 +887,7 @@ mod tests {
             kinds(&h.check(Claim::AtMostOnce)),
             vec![AnomalyKind::Lost, AnomalyKind::Skip]
         );
+        assert!(!h.check(Claim::AtMostOnce).passed(), "a skip is never allowed");
     }
 
     #[test]
@@ -874,7 +944,11 @@ mod tests {
     #[test]
     fn table_names_every_kind_and_the_verdict() {
         let mut h = H::new();
-        h.assign(0, C1, &[0]).position(0, C1, 0).write(1, 0, 0);
+        h.assign(0, C1, &[0])
+            .position(0, C1, 0)
+            .write(1, 0, 0)
+            .write(1, 1, 1)
+            .consume(2, C1, 1, 1);
         let r = h.check(Claim::AtLeastOnce);
         let meta = Metadata::new(vec![crate::types::TopicMeta {
             name: "t".into(),
@@ -885,10 +959,10 @@ mod tests {
             assert!(table.contains(k.name()));
         }
         assert!(
-            table.contains("lost                        1  no       t=1.000ms t-0@0 record p0-0 group g"),
+                        table.contains("lost                        1  no       t=2.000ms t-0@0 record p0-0 group g: never consumed by the group, which consumed past it"),
             "{table}"
         );
-        assert!(table.ends_with("1 not allowed)\n"));
+        assert!(table.ends_with("2 not allowed)\n"), "{table}");
         assert!(table.contains("verdict: FAIL"));
     }
 }

@@ -632,7 +632,7 @@ impl Consumer {
                 ctx.timer(timeout, Msg::ClientTimer(ClientTimer::RequestTimeout(corr)));
                 self.app = App::Committing(corr, then);
             }
-                        None => {
+            None => {
                 ctx.record(Event::CommitFailed {
                     group: self.group(),
                     error: ErrorCode::UnknownMemberId.name(),
@@ -643,7 +643,7 @@ impl Consumer {
         }
     }
 
-        /// A `commitSync()` failed: the exception aborts the loop iteration. Before processing
+    /// A `commitSync()` failed: the exception aborts the loop iteration. Before processing
     /// (at-most-once) that means the batch is not processed at all.
     fn commit_failed(&mut self, ctx: Cx, then: Then) {
         if then == Then::Process && self.behaviour.commit == CommitPolicy::BeforeProcessing {
@@ -728,7 +728,7 @@ impl Consumer {
             let App::Committing(_, then) = self.app else {
                 unreachable!()
             };
-                        ctx.record(Event::CommitFailed {
+            ctx.record(Event::CommitFailed {
                 group: self.group(),
                 error: ErrorCode::RequestTimedOut.name(),
             });
@@ -875,7 +875,11 @@ impl Actor<Msg, Event> for Consumer {
                     self.commit_due = true;
                 }
             }
-                        Msg::OffsetCommitResp { corr, offsets, result } => {
+            Msg::OffsetCommitResp {
+                corr,
+                offsets,
+                result,
+            } => {
                 let ok = result.is_ok();
                 match result {
                     Ok(()) => ctx.record(Event::Committed {
@@ -888,7 +892,7 @@ impl Actor<Msg, Event> for Consumer {
                         error: e.name(),
                     }),
                 }
-                                if let App::Committing(c, then) = self.app {
+                if let App::Committing(c, then) = self.app {
                     if c == corr {
                         self.app = App::Polling;
                         if ok {

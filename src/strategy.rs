@@ -1,0 +1,238 @@
+//! proptest strategies for scenarios, so property suites over Kafka's guarantees take a few
+//! lines:
+//!
+//! ```no_run
+//! use kafka_sim::strategy::{arb_scenario, ScenarioShape};
+//! use models::check::{check, Claim};
+//! use proptest::prelude::*;
+//!
+//! proptest! {
+//!     #[test]
+//!     fn every_group_gets_every_record(case in arb_scenario(ScenarioShape::stable())) {
+//!         let run = models::world::run(&case.scenario, case.seed).unwrap();
+//!         prop_assert!(check(&run.trace, Claim::ExactlyOncePerGroup).passed());
+//!     }
+//! }
+//! ```
+//!
+//! A generated [`Case`] is a scenario plus a seed; both shrink (fewer records, consumers,
+//! groups, partitions and faults; earlier times).
+
+use models::config::{ConfigValue, Profile};
+use models::consumer::CommitPolicy;
+use models::scenario::{
+    BrokerSpec, ConsumerSpec, FaultKind, FaultSpec, GenerateSpec, NetworkSpec, ProducerSpec, Scenario,
+    StopSpec, TopicSpec,
+};
+use proptest::prelude::*;
+use proptest::sample::select;
+use std::collections::BTreeMap;
+
+/// A scenario and the seed to run it with.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// The seed.
+    pub seed: u64,
+}
+
+/// What kinds of scenario to generate.
+#[derive(Clone, Debug)]
+pub struct ScenarioShape {
+    /// Most topics.
+    pub max_topics: usize,
+    /// Most partitions per topic.
+    pub max_partitions: u32,
+    /// Most groups.
+    pub max_groups: usize,
+    /// Most consumers per group.
+    pub max_consumers: usize,
+    /// Most records per producer.
+    pub max_records: u32,
+    /// Client profiles to draw from.
+    pub profiles: Vec<Profile>,
+    /// Assignor lists to draw from (one per group).
+    pub assignors: Vec<&'static str>,
+    /// Commit policies to draw from (one per consumer).
+    pub commits: Vec<CommitPolicy>,
+    /// Most crash faults (with or without restart) — 0 keeps membership stable.
+    pub max_crashes: usize,
+    /// Processing time per record is drawn from `0..=max_processing_ms`.
+    pub max_processing_ms: u64,
+}
+
+impl ScenarioShape {
+    /// Stable membership: every consumer is in its group before the first record, and nobody
+    /// leaves. Any profile, assignor, partition and group count.
+    pub fn stable() -> ScenarioShape {
+        ScenarioShape {
+            max_topics: 2,
+            max_partitions: 6,
+            max_groups: 3,
+            max_consumers: 4,
+            max_records: 40,
+            profiles: vec![Profile::KafkaPython, Profile::Java, Profile::Librdkafka],
+            assignors: vec![
+                "range",
+                "roundrobin",
+                "sticky",
+                "cooperative-sticky",
+                "range,roundrobin",
+            ],
+            commits: vec![CommitPolicy::Auto],
+            max_crashes: 0,
+            max_processing_ms: 0,
+        }
+    }
+
+    /// One group whose members crash (and maybe restart) while records flow, all with
+    /// `commit`.
+    pub fn crashes(commit: CommitPolicy) -> ScenarioShape {
+        ScenarioShape {
+            max_topics: 1,
+            max_partitions: 4,
+            max_groups: 1,
+            max_consumers: 3,
+            max_records: 120,
+            profiles: vec![Profile::Java, Profile::KafkaPython],
+            assignors: vec!["range", "roundrobin", "cooperative-sticky"],
+            commits: vec![commit],
+            max_crashes: 2,
+            max_processing_ms: 15,
+        }
+    }
+}
+
+fn consumer_config(assignors: &str) -> BTreeMap<String, ConfigValue> {
+    let mut c = BTreeMap::new();
+    c.insert(
+        "partition.assignment.strategy".into(),
+        ConfigValue::Str(assignors.into()),
+    );
+    c.insert("session.timeout.ms".into(), ConfigValue::Int(10_000));
+    c
+}
+
+/// Topics `t0..`: `(count, partitions each)`.
+pub fn arb_topics(max_topics: usize, max_partitions: u32) -> impl Strategy<Value = Vec<TopicSpec>> {
+    prop::collection::vec(1..=max_partitions, 1..=max_topics).prop_map(|parts| {
+        parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, partitions)| TopicSpec {
+                name: format!("t{i}"),
+                partitions,
+            })
+            .collect()
+    })
+}
+
+/// A group of consumers: its assignor list, and per member (start ms, profile, commit,
+/// processing ms).
+pub fn arb_group(
+    shape: &ScenarioShape,
+) -> impl Strategy<Value = (&'static str, Vec<(u64, Profile, CommitPolicy, u64)>)> {
+    let member = (
+        0..10_000u64,
+        select(shape.profiles.clone()),
+        select(shape.commits.clone()),
+        0..=shape.max_processing_ms,
+    );
+    (
+        select(shape.assignors.clone()),
+        prop::collection::vec(member, 1..=shape.max_consumers),
+    )
+}
+
+/// A crash: (which consumer, index modulo the count), when (ms after production starts),
+/// restart after (ms), if any.
+pub fn arb_crash() -> impl Strategy<Value = (usize, u64, Option<u64>)> {
+    (0..8usize, 0..6_000u64, prop::option::of(500..8_000u64))
+}
+
+/// A whole case: a scenario of `shape` and a seed.
+pub fn arb_scenario(shape: ScenarioShape) -> impl Strategy<Value = Case> {
+    let topics = arb_topics(shape.max_topics, shape.max_partitions);
+    let groups = prop::collection::vec(arb_group(&shape), 1..=shape.max_groups);
+    let records = (
+        1..=shape.max_records,
+        prop::bool::weighted(0.8),
+        0..20u64,
+        select(shape.profiles.clone()),
+    );
+    let crashes = prop::collection::vec(arb_crash(), 0..=shape.max_crashes);
+    let delay = select(vec![0u64, 3_000]);
+    (topics, groups, records, crashes, delay, any::<u64>()).prop_map(
+        move |(topics, groups, (count, keyed, interval_ms, producer_profile), crashes, delay, seed)| {
+            let produce_at = 20_000;
+            let n_topics = topics.len();
+            let mut consumers = Vec::new();
+            for (g, (assignors, members)) in groups.into_iter().enumerate() {
+                for (m, (start_ms, profile, commit, processing_ms)) in members.into_iter().enumerate() {
+                    consumers.push(ConsumerSpec {
+                        name: format!("g{g}-c{m}"),
+                        profile,
+                        group: format!("group-{g}"),
+                        // every group reads every topic, so each record has a reader in each
+                        topics: topics.iter().map(|t| t.name.clone()).collect(),
+                        start_ms,
+                        close_ms: None,
+                        commit,
+                        processing_ms,
+                        config: consumer_config(assignors),
+                    });
+                }
+            }
+            let producers = (0..n_topics.min(2))
+                .map(|t| ProducerSpec {
+                    name: format!("producer-{t}"),
+                    profile: producer_profile,
+                    topic: topics[t].name.clone(),
+                    start_ms: produce_at,
+                    interval_ms,
+                    messages: Vec::new(),
+                    generate: Some(GenerateSpec {
+                        count,
+                        key: keyed.then(|| "key-{i}".to_string()),
+                        value: "value-{i}".into(),
+                    }),
+                    config: BTreeMap::new(),
+                })
+                .collect();
+            let faults = crashes
+                .into_iter()
+                .map(|(who, after, restart)| FaultSpec {
+                    kind: FaultKind::Crash,
+                    client: consumers[who % consumers.len()].name.clone(),
+                    at_ms: Some(produce_at + after),
+                    between_ms: None,
+                    duration_ms: None,
+                    restart_after_ms: restart,
+                })
+                .fold(Vec::<FaultSpec>::new(), |mut acc, f| {
+                    // one crash per consumer: a second would hit a dead process
+                    if !acc.iter().any(|x| x.client == f.client) {
+                        acc.push(f);
+                    }
+                    acc
+                });
+            Case {
+                scenario: Scenario {
+                    name: Some("generated".into()),
+                    description: None,
+                    broker: BrokerSpec {
+                        group_initial_rebalance_delay_ms: delay,
+                    },
+                    network: NetworkSpec::default(),
+                    topics,
+                    producers,
+                    consumers,
+                    faults,
+                    stop: StopSpec::default(),
+                },
+                seed,
+            }
+        },
+    )
+}
