@@ -20,6 +20,7 @@ pub mod load;
 pub mod render;
 pub mod replay;
 pub mod strategy;
+pub mod sweep;
 
 pub use models;
 pub use sim;

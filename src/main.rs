@@ -1,9 +1,10 @@
 //! The `kafka-sim` command line.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use kafka_sim::{builtin, graph, load, render};
+use kafka_sim::{builtin, graph, load, render, sweep};
 use models::check::{self, Claim};
 use models::partitioner::KeyHash;
+use std::io::IsTerminal;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -52,8 +53,63 @@ enum Format {
     Json,
 }
 
+fn parse_range(s: &str) -> Result<(u64, u64), String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or("expected A..B (B exclusive), e.g. 0..100000")?;
+    let a: u64 = a.trim().parse().map_err(|_| format!("{a:?} is not a seed"))?;
+    let b: u64 = b.trim().parse().map_err(|_| format!("{b:?} is not a seed"))?;
+    if a >= b {
+        return Err("the range is empty".into());
+    }
+    Ok((a, b))
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let (k, n) = s.split_once('/').ok_or("expected K/N, e.g. 0/4")?;
+    let k: u64 = k.trim().parse().map_err(|_| format!("{k:?} is not a number"))?;
+    let n: u64 = n.trim().parse().map_err(|_| format!("{n:?} is not a number"))?;
+    if n == 0 || k >= n {
+        return Err("K/N needs 0 <= K < N".into());
+    }
+    Ok((k, n))
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a scenario under every seed of a range, in parallel, and summarise the outcomes.
+    Sweep {
+        /// A built-in scenario or a path.
+        #[arg(long, short)]
+        scenario: String,
+        /// Seeds `A..B` (B exclusive).
+        #[arg(long, value_parser = parse_range)]
+        seeds: (u64, u64),
+        /// Worker threads (default: the machine's cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Check every run against the claim and list the seeds that violate it.
+        #[arg(long)]
+        check: bool,
+        /// The claim, for --check.
+        #[arg(long, default_value = "at-least-once", value_parser = parse_claim)]
+        expect: Claim,
+        /// Only every N-th seed, starting at the K-th (0-based): `K/N`.
+        #[arg(long, value_parser = parse_shard)]
+        shard: Option<(u64, u64)>,
+        /// `text` or `json` (the form `sweep-merge` reads).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Merge the JSON summaries of a sweep's shards into the summary of the whole sweep.
+    SweepMerge {
+        /// JSON summaries written by `sweep --format json`.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Write a run's happens-before graph as Graphviz DOT.
     Graph {
         /// A built-in scenario or a path.
@@ -123,10 +179,86 @@ fn run(args: RunArgs) -> ExitCode {
     }
 }
 
+fn print_summary(summary: &sweep::Summary, format: Format) -> ExitCode {
+    let out = match format {
+        Format::Text => summary.text(),
+        Format::Json => serde_json::to_string(summary).expect("serialisable") + "\n",
+    };
+    let code = write_out(&out);
+    if summary.passed() {
+        code
+    } else {
+        ExitCode::from(1)
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None => run(cli.run),
+        Some(Command::Sweep {
+            scenario,
+            seeds,
+            jobs,
+            check,
+            expect,
+            shard,
+            format,
+        }) => {
+            let sc = match load::scenario(&scenario) {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            if jobs == 0 {
+                return fail("--jobs must be at least 1");
+            }
+            let total = sweep::shard_seeds(seeds.0, seeds.1, shard).len() as u64;
+            let bar = if std::io::stderr().is_terminal() {
+                let bar = indicatif::ProgressBar::new(total);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{bar:40} {pos}/{len} seeds  {per_sec}  eta {eta}",
+                    )
+                    .expect("template"),
+                );
+                bar
+            } else {
+                indicatif::ProgressBar::hidden()
+            };
+            let claim = check.then_some(expect);
+            let tick = || bar.inc(1);
+            let summary = sweep::sweep(&scenario, &sc, seeds.0, seeds.1, shard, claim, jobs, &tick);
+            bar.finish_and_clear();
+            print_summary(&summary, format)
+        }
+        Some(Command::SweepMerge { files, format }) => {
+            let mut merged = sweep::Summary::default();
+            for f in &files {
+                let text = match std::fs::read_to_string(f) {
+                    Ok(t) => t,
+                    Err(e) => return fail(format!("{}: cannot read: {e}", f.display())),
+                };
+                let part: sweep::Summary = match serde_json::from_str(&text) {
+                    Ok(p) => p,
+                    Err(e) => return fail(format!("{}: not a sweep summary: {e}", f.display())),
+                };
+                if !merged.scenario.is_empty()
+                    && (merged.scenario != part.scenario
+                        || merged.seeds != part.seeds
+                        || merged.claim != part.claim)
+                {
+                    return fail(format!(
+                        "{}: a shard of another sweep ({} {})",
+                        f.display(),
+                        part.scenario,
+                        part.seeds
+                    ));
+                }
+                merged.merge(part);
+            }
+            print_summary(&merged, format)
+        }
         Some(Command::Graph {
             scenario,
             seed,
