@@ -167,6 +167,9 @@ pub struct Consumer {
     commit_due: bool,
     last_poll: Time,
     hb_epoch: u64,
+    /// Outstanding requests and when they time out (a handful at most).
+    deadlines: Vec<(u64, Time)>,
+    watchdog_armed: bool,
 }
 
 type Cx<'a, 'b> = &'a mut Ctx<'b, Msg, Event>;
@@ -209,6 +212,8 @@ impl Consumer {
             commit_due: false,
             last_poll: Time::ZERO,
             hb_epoch: 0,
+            deadlines: Vec::new(),
+            watchdog_armed: false,
         }
     }
 
@@ -222,9 +227,56 @@ impl Consumer {
 
     fn next_corr(&mut self, ctx: Cx) -> u64 {
         self.corr += 1;
-        let timeout = Time::ms(self.cfg.request_timeout_ms);
-        ctx.timer(timeout, Msg::ClientTimer(ClientTimer::RequestTimeout(self.corr)));
+        self.watch(ctx, self.corr);
         self.corr
+    }
+
+    fn is_outstanding(&self, corr: u64) -> bool {
+        self.join_corr == Some(corr)
+            || self.sync_corr == Some(corr)
+            || self.offsets_corr == Some(corr)
+            || self.fetch == Some(corr)
+            || matches!(self.app, App::Committing(c, _) if c == corr)
+    }
+
+    /// Starts the `request.timeout.ms` clock for request `corr`. One watchdog timer per
+    /// client, armed for the earliest deadline, instead of a timer per request: answered
+    /// requests then cost nothing.
+    fn watch(&mut self, ctx: Cx, corr: u64) {
+        let deadlines = std::mem::take(&mut self.deadlines);
+        self.deadlines = deadlines
+            .into_iter()
+            .filter(|(c, _)| self.is_outstanding(*c))
+            .collect();
+        let timeout = Time::ms(self.cfg.request_timeout_ms);
+        self.deadlines.push((corr, ctx.now() + timeout));
+        if !self.watchdog_armed {
+            self.watchdog_armed = true;
+            ctx.timer(timeout, Msg::ClientTimer(ClientTimer::Watchdog));
+        }
+    }
+
+    fn on_watchdog(&mut self, ctx: Cx) {
+        self.watchdog_armed = false;
+        let now = ctx.now();
+        let (due, later): (Vec<(u64, Time)>, Vec<(u64, Time)>) = std::mem::take(&mut self.deadlines)
+            .into_iter()
+            .partition(|(_, d)| *d <= now);
+        self.deadlines = later;
+        for (corr, _) in due {
+            self.on_request_timeout(ctx, corr);
+        }
+        let deadlines = std::mem::take(&mut self.deadlines);
+        self.deadlines = deadlines
+            .into_iter()
+            .filter(|(c, _)| self.is_outstanding(*c))
+            .collect();
+        if let Some(next) = self.deadlines.iter().map(|(_, d)| *d).min() {
+            if !self.watchdog_armed {
+                self.watchdog_armed = true;
+                ctx.timer(next.saturating_sub(now), Msg::ClientTimer(ClientTimer::Watchdog));
+            }
+        }
     }
 
     /// Resets everything a process holds in memory (a restart starts from here).
@@ -238,6 +290,7 @@ impl Consumer {
         let corr = self.corr;
         let hb = self.hb_epoch;
         *self = fresh;
+        // the crash reset the connections, which dropped the armed watchdog with them
         // correlation ids and timer epochs keep counting across incarnations
         self.corr = corr;
         self.hb_epoch = hb + 1;
@@ -628,9 +681,8 @@ impl Consumer {
     fn commit_sync(&mut self, ctx: Cx, offsets: Vec<(Tp, i64)>, then: Then) {
         match self.send_commit(ctx, offsets) {
             Some(corr) => {
-                let timeout = Time::ms(self.cfg.request_timeout_ms);
-                ctx.timer(timeout, Msg::ClientTimer(ClientTimer::RequestTimeout(corr)));
                 self.app = App::Committing(corr, then);
+                self.watch(ctx, corr);
             }
             None => {
                 ctx.record(Event::CommitFailed {
@@ -965,7 +1017,7 @@ impl Actor<Msg, Event> for Consumer {
                     }
                 }
             }
-            Msg::ClientTimer(ClientTimer::RequestTimeout(corr)) => self.on_request_timeout(ctx, corr),
+            Msg::ClientTimer(ClientTimer::Watchdog) => self.on_watchdog(ctx),
             Msg::LeaveGroupResp => {}
             other => panic!("consumer got an unexpected message: {other:?}"),
         }

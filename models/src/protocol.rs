@@ -298,6 +298,7 @@ pub enum ClientTimer {
     ProcessDone,
     /// Consumer: a stall ended.
     Resume,
-    /// Consumer: no answer to request `corr` within `request.timeout.ms`.
-    RequestTimeout(u64),
+    /// Consumer: the request watchdog — some request may have gone unanswered for
+    /// `request.timeout.ms`.
+    Watchdog,
 }

@@ -3,29 +3,33 @@
 //! The sequence number is a counter incremented on every push, so two events for the same
 //! instant pop in the order they were pushed. That makes the order of a run independent of
 //! the heap's internal layout, and is the engine's first determinism rule.
+//!
+//! The heap holds only 24-byte keys `(time, seq, slot)`; payloads wait in a slab whose free
+//! slots are reused, so a sift moves keys, not messages, and steady state allocates nothing.
 
 use crate::time::Time;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-struct Entry<T> {
+#[derive(Copy, Clone)]
+struct Key {
     time: Time,
     seq: u64,
-    item: T,
+    slot: u32,
 }
 
-impl<T> PartialEq for Entry<T> {
+impl PartialEq for Key {
     fn eq(&self, other: &Self) -> bool {
         self.time == other.time && self.seq == other.seq
     }
 }
-impl<T> Eq for Entry<T> {}
-impl<T> PartialOrd for Entry<T> {
+impl Eq for Key {}
+impl PartialOrd for Key {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl<T> Ord for Entry<T> {
+impl Ord for Key {
     /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest `(time, seq)`.
     fn cmp(&self, other: &Self) -> Ordering {
         (other.time, other.seq).cmp(&(self.time, self.seq))
@@ -34,7 +38,9 @@ impl<T> Ord for Entry<T> {
 
 /// A priority queue of items keyed by virtual time, ties broken by insertion order.
 pub struct EventQueue<T> {
-    heap: BinaryHeap<Entry<T>>,
+    heap: BinaryHeap<Key>,
+    slots: Vec<Option<T>>,
+    free: Vec<u32>,
     next_seq: u64,
 }
 
@@ -47,16 +53,15 @@ impl<T> Default for EventQueue<T> {
 impl<T> EventQueue<T> {
     /// An empty queue.
     pub fn new() -> Self {
-        EventQueue {
-            heap: BinaryHeap::new(),
-            next_seq: 0,
-        }
+        Self::with_capacity(0)
     }
 
     /// An empty queue with room for `n` events.
     pub fn with_capacity(n: usize) -> Self {
         EventQueue {
             heap: BinaryHeap::with_capacity(n),
+            slots: Vec::with_capacity(n),
+            free: Vec::with_capacity(n),
             next_seq: 0,
         }
     }
@@ -65,13 +70,29 @@ impl<T> EventQueue<T> {
     pub fn push(&mut self, time: Time, item: T) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { time, seq, item });
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                debug_assert!(self.slots[slot as usize].is_none());
+                self.slots[slot as usize] = Some(item);
+                slot
+            }
+            None => {
+                self.slots.push(Some(item));
+                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 pending events")
+            }
+        };
+        self.heap.push(Key { time, seq, slot });
         seq
     }
 
     /// Removes and returns the earliest event as `(time, seq, item)`.
     pub fn pop(&mut self) -> Option<(Time, u64, T)> {
-        self.heap.pop().map(|e| (e.time, e.seq, e.item))
+        let key = self.heap.pop()?;
+        let item = self.slots[key.slot as usize]
+            .take()
+            .expect("a queued slot holds its event");
+        self.free.push(key.slot);
+        Some((key.time, key.seq, item))
     }
 
     /// The time of the earliest event.
