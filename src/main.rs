@@ -51,6 +51,8 @@ fn parse_claim(s: &str) -> Result<Claim, String> {
 enum Format {
     Text,
     Json,
+    /// One line of counts (events, history entries, records), for benchmarks.
+    Stats,
 }
 
 fn parse_range(s: &str) -> Result<(u64, u64), String> {
@@ -173,15 +175,16 @@ fn run(args: RunArgs) -> ExitCode {
         let code = write_out(&(header + &report.table(&run.meta)));
         return if report.passed() { code } else { ExitCode::from(1) };
     }
-    match args.format {
+        match args.format {
         Format::Text => write_out(&render::text(&run)),
         Format::Json => write_out(&render::json_lines(&run)),
+        Format::Stats => write_out(&render::stats(&run)),
     }
 }
 
 fn print_summary(summary: &sweep::Summary, format: Format) -> ExitCode {
     let out = match format {
-        Format::Text => summary.text(),
+                Format::Text | Format::Stats => summary.text(),
         Format::Json => serde_json::to_string(summary).expect("serialisable") + "\n",
     };
     let code = write_out(&out);

@@ -254,3 +254,24 @@ pub fn json_lines(run: &Run) -> String {
     }
     out
 }
+
+/// One line of counts: virtual end time, engine events, history entries, records appended
+/// and consumed.
+pub fn stats(run: &Run) -> String {
+    let (mut appended, mut consumed) = (0u64, 0u64);
+    for e in run.trace.entries() {
+        match e.record {
+            Event::Appended { .. } => appended += 1,
+            Event::Consumed { .. } => consumed += 1,
+            _ => {}
+        }
+    }
+    format!(
+        "virtual_ms={} events={} history_entries={} appended={} consumed={}\n",
+        run.end.as_ms(),
+        run.events,
+        run.trace.len(),
+        appended,
+        consumed
+    )
+}
