@@ -22,7 +22,10 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let runs: usize = std::env::var("KAFKA_SIM_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let runs: usize = std::env::var("KAFKA_SIM_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/large.toml");
     let scenario = kafka_sim::load::scenario(path).expect("examples/large.toml");
     let mut sim_ns = Vec::new();

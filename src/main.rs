@@ -175,7 +175,7 @@ fn run(args: RunArgs) -> ExitCode {
         let code = write_out(&(header + &report.table(&run.meta)));
         return if report.passed() { code } else { ExitCode::from(1) };
     }
-        match args.format {
+    match args.format {
         Format::Text => write_out(&render::text(&run)),
         Format::Json => write_out(&render::json_lines(&run)),
         Format::Stats => write_out(&render::stats(&run)),
@@ -184,7 +184,7 @@ fn run(args: RunArgs) -> ExitCode {
 
 fn print_summary(summary: &sweep::Summary, format: Format) -> ExitCode {
     let out = match format {
-                Format::Text | Format::Stats => summary.text(),
+        Format::Text | Format::Stats => summary.text(),
         Format::Json => serde_json::to_string(summary).expect("serialisable") + "\n",
     };
     let code = write_out(&out);

@@ -1,0 +1,118 @@
+//! Sweeps: the summary does not depend on the number of threads, and merging shards gives
+//! the summary of the whole sweep.
+
+use std::process::Command;
+
+fn kafka_sim(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kafka-sim"))
+        .args(args)
+        .output()
+        .unwrap();
+    (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap())
+}
+
+fn dir() -> std::path::PathBuf {
+    let d = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sweep-test");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn same_for_jobs_and_shards(scenario: &str, seeds: &str, extra: &[&str]) {
+    let base = |more: &[&str]| {
+        let mut a = vec!["sweep", "--scenario", scenario, "--seeds", seeds];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(more);
+        kafka_sim(&a)
+    };
+    let one = base(&["--jobs", "1"]);
+    let two = base(&["--jobs", "2"]);
+    assert_eq!(one, two, "{scenario}: --jobs 1 and --jobs 2 differ");
+    let json_all = base(&["--jobs", "2", "--format", "json"]);
+    let mut files = Vec::new();
+    for k in 0..3 {
+        let shard = format!("{k}/3");
+        let (code, json) = base(&["--jobs", "2", "--shard", &shard, "--format", "json"]);
+        assert!(code == 0 || code == 1);
+        let f = dir().join(format!("{scenario}-{k}.json"));
+        std::fs::write(&f, json).unwrap();
+        files.push(f.to_string_lossy().into_owned());
+    }
+    let mut merge = vec!["sweep-merge"];
+    merge.extend(files.iter().map(String::as_str));
+    assert_eq!(
+        kafka_sim(&merge),
+        one,
+        "{scenario}: merged shards differ from the whole sweep"
+    );
+    merge.extend(["--format", "json"]);
+    assert_eq!(kafka_sim(&merge), json_all, "{scenario}: merged JSON differs");
+}
+
+#[test]
+fn demo3_summary_is_the_same_for_any_jobs_and_shards() {
+    same_for_jobs_and_shards("demo3", "0..300", &[]);
+    let (code, text) = kafka_sim(&["sweep", "--scenario", "demo3", "--seeds", "0..300"]);
+    assert_eq!(code, 0);
+    assert!(text.contains("300 runs"));
+    assert!(text.contains("distinct outcomes: 2"), "{text}");
+}
+
+#[test]
+fn violations_are_listed_with_replay_commands_and_merge() {
+    same_for_jobs_and_shards(
+        "crash-autocommit",
+        "0..40",
+        &["--check", "--expect", "exactly-once-per-group"],
+    );
+    let (code, text) = kafka_sim(&[
+        "sweep",
+        "--scenario",
+        "crash-autocommit",
+        "--seeds",
+        "0..10",
+        "--check",
+        "--expect",
+        "exactly-once-per-group",
+    ]);
+    assert_eq!(code, 1);
+    assert!(text.contains("violated by 10 of 10 runs"), "{text}");
+    assert!(text.contains(
+        "replay: kafka-sim --scenario crash-autocommit --seed 3 --check --expect exactly-once-per-group"
+    ));
+    let (code, _) = kafka_sim(&[
+        "sweep",
+        "--scenario",
+        "crash-autocommit",
+        "--seeds",
+        "0..10",
+        "--check",
+    ]);
+    assert_eq!(code, 0, "at-least-once holds");
+}
+
+#[test]
+fn bad_sweep_arguments() {
+    for args in [
+        vec!["sweep", "--scenario", "demo3", "--seeds", "5..5"],
+        vec!["sweep", "--scenario", "demo3", "--seeds", "x..5"],
+        vec![
+            "sweep",
+            "--scenario",
+            "demo3",
+            "--seeds",
+            "0..5",
+            "--shard",
+            "3/3",
+        ],
+        vec!["sweep", "--scenario", "demo3", "--seeds", "0..5", "--jobs", "0"],
+        vec!["sweep", "--scenario", "nope", "--seeds", "0..5"],
+        vec!["sweep-merge", "/nonexistent/file.json"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_kafka-sim"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!String::from_utf8_lossy(&out.stderr).trim().is_empty());
+    }
+}
