@@ -131,6 +131,9 @@ enum Rejoin {
     Lost(&'static str),
 }
 
+/// A request's correlation id and when it times out.
+type Deadline = (u64, Time);
+
 struct Fetched {
     tp: Tp,
     offset: i64,
@@ -168,7 +171,7 @@ pub struct Consumer {
     last_poll: Time,
     hb_epoch: u64,
     /// Outstanding requests and when they time out (a handful at most).
-    deadlines: Vec<(u64, Time)>,
+    deadlines: Vec<Deadline>,
     watchdog_armed: bool,
 }
 
@@ -259,7 +262,7 @@ impl Consumer {
     fn on_watchdog(&mut self, ctx: Cx) {
         self.watchdog_armed = false;
         let now = ctx.now();
-        let (due, later): (Vec<(u64, Time)>, Vec<(u64, Time)>) = std::mem::take(&mut self.deadlines)
+        let (due, later): (Vec<Deadline>, Vec<Deadline>) = std::mem::take(&mut self.deadlines)
             .into_iter()
             .partition(|(_, d)| *d <= now);
         self.deadlines = later;
