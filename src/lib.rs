@@ -21,6 +21,7 @@ pub mod render;
 pub mod replay;
 pub mod strategy;
 pub mod sweep;
+pub mod timeline;
 
 pub use models;
 pub use sim;

@@ -1,7 +1,7 @@
 //! The `kafka-sim` command line.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use kafka_sim::{builtin, graph, load, render, sweep};
+use kafka_sim::{builtin, graph, load, render, sweep, timeline};
 use models::check::{self, Claim};
 use models::partitioner::KeyHash;
 use std::io::IsTerminal;
@@ -79,6 +79,18 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Draw a run: lanes per consumer, ownership bars, rebalance marks, consumed records.
+    Timeline {
+        /// A built-in scenario or a path.
+        #[arg(long, short)]
+        scenario: String,
+        /// The seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output file: `.svg`, or `.html` for a self-contained page.
+        #[arg(long, short)]
+        output: std::path::PathBuf,
+    },
     /// Run a scenario under every seed of a range, in parallel, and summarise the outcomes.
     Sweep {
         /// A built-in scenario or a path.
@@ -199,6 +211,31 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None => run(cli.run),
+        Some(Command::Timeline {
+            scenario,
+            seed,
+            output,
+        }) => {
+            let run = match simulate(&scenario, seed) {
+                Ok(r) => r,
+                Err(code) => return code,
+            };
+            let title = format!("kafka-sim: {scenario}, seed {seed}");
+            let body = match output.extension().and_then(|e| e.to_str()) {
+                Some("svg") => timeline::svg(&run, &title),
+                Some("html" | "htm") => timeline::html(&run, &title),
+                _ => {
+                    return fail(format!(
+                        "{}: the output must end in .svg or .html",
+                        output.display()
+                    ))
+                }
+            };
+            match std::fs::write(&output, body) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(format!("{}: cannot write: {e}", output.display())),
+            }
+        }
         Some(Command::Sweep {
             scenario,
             seeds,
