@@ -37,6 +37,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "rebalance-storm",
         include_str!("../examples/rebalance-storm.toml"),
     ),
+    ("scale-in", include_str!("../examples/scale-in.toml")),
+    (
+        "roundrobin-two-topics",
+        include_str!("../examples/roundrobin-two-topics.toml"),
+    ),
 ];
 
 /// The TOML source of built-in scenario `name`.

@@ -14,7 +14,10 @@
 //! assert!(text.contains("link kafka ok."));
 //! ```
 
+#[cfg(feature = "rdkafka")]
+pub mod adapter;
 pub mod builtin;
+pub mod compare;
 pub mod graph;
 pub mod load;
 pub mod render;

@@ -79,6 +79,30 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a scenario on the simulator and on a real broker (through rdkafka) and compare.
+    Compare {
+        /// A built-in scenario or a path.
+        #[arg(long, short)]
+        scenario: String,
+        /// The seed of the simulated run.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// `HOST:PORT` of a Kafka broker, or `mock` for librdkafka's in-process mock cluster.
+        #[arg(long)]
+        brokers: String,
+        /// The claim both histories are checked against.
+        #[arg(long, default_value = "at-least-once", value_parser = parse_claim)]
+        expect: Claim,
+        /// Override the real producers' partitioner (e.g. `consistent_random`).
+        #[arg(long)]
+        partitioner: Option<String>,
+        /// Real seconds per virtual second for the pauses between client starts and sends.
+        #[arg(long, default_value_t = 0.01)]
+        scale: f64,
+        /// Seconds to wait for the broker to answer.
+        #[arg(long, default_value_t = 10)]
+        connect_timeout: u64,
+    },
     /// Draw a run: lanes per consumer, ownership bars, rebalance marks, consumed records.
     Timeline {
         /// A built-in scenario or a path.
@@ -194,6 +218,56 @@ fn run(args: RunArgs) -> ExitCode {
     }
 }
 
+#[cfg(feature = "rdkafka")]
+fn compare(
+    scenario: &str,
+    seed: u64,
+    brokers: &str,
+    expect: Claim,
+    partitioner: Option<String>,
+    scale: f64,
+    connect_timeout: u64,
+) -> ExitCode {
+    use kafka_sim::adapter::{self, AdapterError, Options, Target};
+    let sc = match load::scenario(scenario) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let sim_run = match models::world::run(&sc, seed) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("{scenario}: {e}")),
+    };
+    let target = Target::parse(brokers);
+    let opts = Options {
+        connect_timeout: std::time::Duration::from_secs(connect_timeout),
+        scale,
+        partitioner,
+        ..Options::default()
+    };
+    let real = match adapter::run(&sc, seed, &target, &opts) {
+        Ok(r) => r,
+        Err(e @ (AdapterError::Unreachable(_) | AdapterError::Unsupported(_))) => return fail(e),
+        Err(e) => return fail(format!("the real run failed: {e}")),
+    };
+    let c = kafka_sim::compare::compare(&sim_run, &real, expect, &target.label());
+    let header = format!(
+        "compare: scenario {scenario}, simulator seed {seed} vs {}\n\n",
+        target.label()
+    );
+    let verdict = if c.matches() { "MATCH" } else { "MISMATCH" };
+    let code = write_out(&format!("{header}{}\nresult: {verdict}\n", c.table));
+    if c.matches() {
+        code
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+#[cfg(not(feature = "rdkafka"))]
+fn compare(_: &str, _: u64, _: &str, _: Claim, _: Option<String>, _: f64, _: u64) -> ExitCode {
+    fail("this kafka-sim was built without the rdkafka feature; build it with `cargo build --release --features rdkafka`")
+}
+
 fn print_summary(summary: &sweep::Summary, format: Format) -> ExitCode {
     let out = match format {
         Format::Text | Format::Stats => summary.text(),
@@ -211,6 +285,23 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None => run(cli.run),
+        Some(Command::Compare {
+            scenario,
+            seed,
+            brokers,
+            expect,
+            partitioner,
+            scale,
+            connect_timeout,
+        }) => compare(
+            &scenario,
+            seed,
+            &brokers,
+            expect,
+            partitioner,
+            scale,
+            connect_timeout,
+        ),
         Some(Command::Timeline {
             scenario,
             seed,

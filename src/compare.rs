@@ -1,0 +1,215 @@
+//! Comparing two histories of one scenario — the simulator's and a real broker's — on what
+//! is deterministic in Kafka:
+//!
+//! * **placement**: the partition and offset of every keyed record (null-key placement is
+//!   random by design, so for those only coverage is compared);
+//! * **coverage**: which records each group consumed, and how often;
+//! * **assignment**: each group's final assignment, as a multiset of partition sets — member
+//!   ids are random, so who got which set is not compared, only the shape;
+//! * **verdict**: the checker's pass or fail under the same claim, on both.
+//!
+//! Everything else (timings, member ids, the number of intermediate generations) differs
+//! between any two runs and is shown, not compared.
+
+use crate::sweep::final_assignment;
+use models::check::{check, Claim};
+use models::history::Event;
+use models::types::{show_bytes, RecordId, Tp};
+use models::world::Run;
+use std::collections::BTreeMap;
+
+/// The outcome of a comparison.
+#[derive(Clone, Debug)]
+pub struct Comparison {
+    /// Lines of the side-by-side table.
+    pub table: String,
+    /// Placement of keyed records equal.
+    pub placement: bool,
+    /// Per-group coverage equal.
+    pub coverage: bool,
+    /// Final assignments equal up to member order.
+    pub assignment: bool,
+    /// Checker verdicts equal.
+    pub verdict: bool,
+}
+
+impl Comparison {
+    /// Whether everything deterministic matched.
+    pub fn matches(&self) -> bool {
+        self.placement && self.coverage && self.assignment && self.verdict
+    }
+}
+
+/// Per record: key as printed, whether it has a key, partition, offset.
+type Placement = BTreeMap<RecordId, (String, bool, Tp, i64)>;
+
+fn placements(run: &Run) -> Placement {
+    run.trace
+        .entries()
+        .iter()
+        .filter_map(|e| match &e.record {
+            Event::Produced {
+                id,
+                tp,
+                offset,
+                payload,
+            } => Some((
+                *id,
+                (show_bytes(&payload.key), payload.key.is_some(), *tp, *offset),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn coverage(run: &Run) -> BTreeMap<String, BTreeMap<RecordId, usize>> {
+    let mut out: BTreeMap<String, BTreeMap<RecordId, usize>> = BTreeMap::new();
+    for e in run.trace.entries() {
+        if let Event::Consumed { group, id, .. } = &e.record {
+            *out.entry(group.to_string()).or_default().entry(*id).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// Each group's final assignment as a sorted list of partition sets (member ids dropped).
+fn shapes(run: &Run) -> BTreeMap<String, Vec<Vec<String>>> {
+    final_assignment(run)
+        .into_iter()
+        .map(|(g, members)| {
+            let mut sets: Vec<Vec<String>> = members
+                .values()
+                .map(|tps| tps.iter().map(|t| run.meta.display(*t).to_string()).collect())
+                .collect();
+            sets.sort();
+            (g, sets)
+        })
+        .collect()
+}
+
+fn ok(b: bool) -> &'static str {
+    if b {
+        "ok"
+    } else {
+        "DIFFERENT"
+    }
+}
+
+/// Compares the simulator's run `sim` with the recorded `real` run of the same scenario.
+pub fn compare(sim: &Run, real: &Run, claim: Claim, real_name: &str) -> Comparison {
+    let meta = &sim.meta;
+    let mut t = String::new();
+    // placement
+    let (ps, pr) = (placements(sim), placements(real));
+    let mut placement = true;
+    t.push_str(&format!(
+        "placement (keyed records)          {:<22} {:<22}\n",
+        "simulator", real_name
+    ));
+    let ids: std::collections::BTreeSet<RecordId> = ps.keys().chain(pr.keys()).copied().collect();
+    let mut shown = 0;
+    for id in ids {
+        let s = ps.get(&id);
+        let r = pr.get(&id);
+        let keyed = s.or(r).is_some_and(|x| x.1);
+        let fmt = |x: Option<&(String, bool, Tp, i64)>| {
+            x.map_or("missing".to_string(), |(_, _, tp, o)| {
+                format!("{}@{o}", meta.display(*tp))
+            })
+        };
+        let same = match (s, r) {
+            (Some(a), Some(b)) => !keyed || (a.2 == b.2 && a.3 == b.3),
+            _ => false,
+        };
+        placement &= same;
+        if shown < 20 || !same {
+            let key = s.or(r).map_or("?".to_string(), |x| x.0.clone());
+            let mark = if !keyed {
+                "(null key: not compared)"
+            } else if same {
+                ""
+            } else {
+                "<- differs"
+            };
+            t.push_str(&format!(
+                "  p{}-{:<6} key={:<20} {:<22} {:<22} {}\n",
+                id.producer,
+                id.seq,
+                key,
+                fmt(s),
+                fmt(r),
+                mark
+            ));
+            shown += 1;
+        }
+    }
+    if ps.len() > shown {
+        t.push_str(&format!("  ... {} records in all\n", ps.len().max(pr.len())));
+    }
+    t.push_str(&format!("placement: {}\n\n", ok(placement)));
+    // coverage
+    let (cs, cr) = (coverage(sim), coverage(real));
+    let mut covered = true;
+    t.push_str("coverage per group                 consumed (distinct / total)\n");
+    let groups: std::collections::BTreeSet<&String> = cs.keys().chain(cr.keys()).collect();
+    for g in groups {
+        let a = cs.get(g).cloned().unwrap_or_default();
+        let b = cr.get(g).cloned().unwrap_or_default();
+        let same = a == b;
+        covered &= same;
+        let fmt = |m: &BTreeMap<RecordId, usize>| format!("{} / {}", m.len(), m.values().sum::<usize>());
+        t.push_str(&format!(
+            "  {:<32} {:<22} {:<22} {}\n",
+            g,
+            fmt(&a),
+            fmt(&b),
+            if same { "" } else { "<- differs" }
+        ));
+    }
+    t.push_str(&format!("coverage: {}\n\n", ok(covered)));
+    // assignment
+    let (ss, sr) = (shapes(sim), shapes(real));
+    let assignment = ss == sr;
+    t.push_str("final assignment per group (up to member order)\n");
+    let groups: std::collections::BTreeSet<&String> = ss.keys().chain(sr.keys()).collect();
+    let fmt = |sets: Option<&Vec<Vec<String>>>| {
+        sets.map_or("-".to_string(), |sets| {
+            sets.iter()
+                .map(|s| format!("[{}]", s.join(" ")))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+    };
+    for g in groups {
+        t.push_str(&format!(
+            "  {g}\n    simulator: {}\n    {real_name}: {}\n",
+            fmt(ss.get(g)),
+            fmt(sr.get(g))
+        ));
+    }
+    t.push_str(&format!("assignment: {}\n\n", ok(assignment)));
+    // verdict
+    let (vs, vr) = (check(&sim.trace, claim), check(&real.trace, claim));
+    let verdict = vs.passed() == vr.passed();
+    let v = |r: &models::check::Report| {
+        if r.passed() {
+            "PASS".to_string()
+        } else {
+            format!("FAIL ({} not allowed)", r.violations().count())
+        }
+    };
+    t.push_str(&format!(
+        "checker verdict ({})             {:<22} {:<22}\n",
+        claim.name(),
+        v(&vs),
+        v(&vr)
+    ));
+    t.push_str(&format!("verdict: {}\n", ok(verdict)));
+    Comparison {
+        table: t,
+        placement,
+        coverage: covered,
+        assignment,
+        verdict,
+    }
+}
