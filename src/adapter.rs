@@ -26,7 +26,7 @@
 
 use models::history::Event;
 use models::scenario::Scenario;
-use models::types::{Metadata, Payload, RecordId, TopicMeta, Tp};
+use models::types::{Metadata, Payload, RecordId, Tp};
 use models::world::{ClientInfo, ClientKind, Run};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
@@ -399,16 +399,7 @@ pub fn run(scenario: &Scenario, seed: u64, target: &Target, opts: &Options) -> R
             .map_or(0, |d| d.as_nanos() as u64)
             ^ seed
     );
-    let meta = Arc::new(Metadata::new(
-        scenario
-            .topics
-            .iter()
-            .map(|t| TopicMeta {
-                name: t.name.as_str().into(),
-                partitions: t.partitions,
-            })
-            .collect(),
-    ));
+    let meta = Arc::new(scenario.metadata());
     let real: Vec<String> = meta
         .topics
         .iter()

@@ -93,6 +93,19 @@ impl Broker {
             .or_insert_with(|| Group::new(name.clone(), cfg))
     }
 
+    /// Runs one input through `group`'s state machine, then carries out what it asked for.
+    fn drive_group(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg, Event>,
+        group: &Arc<str>,
+        input: impl FnOnce(&mut Group, &mut Ctx<'_, Msg, Event>, &mut Vec<Output>),
+    ) {
+        let mut out = std::mem::take(&mut self.out);
+        input(self.group(group), ctx, &mut out);
+        self.out = out;
+        self.flush(ctx, group);
+    }
+
     fn flush(&mut self, ctx: &mut Ctx<'_, Msg, Event>, group: &Arc<str>) {
         for o in std::mem::take(&mut self.out) {
             match o {
@@ -153,12 +166,10 @@ impl Actor<Msg, Event> for Broker {
                 ctx.send(from, Msg::FindCoordinatorResp);
             }
             Msg::JoinGroupReq(req) => {
-                let mut out = std::mem::take(&mut self.out);
                 let group = req.group.clone();
-                let g = self.group(&group);
-                g.join(now, from, &req, || uuid_from(ctx.rng()), &mut out);
-                self.out = out;
-                self.flush(ctx, &group);
+                self.drive_group(ctx, &group, |g, ctx, out| {
+                    g.join(now, from, &req, || uuid_from(ctx.rng()), out)
+                });
             }
             Msg::SyncGroupReq {
                 corr,
@@ -166,35 +177,21 @@ impl Actor<Msg, Event> for Broker {
                 member_id,
                 generation,
                 assignment,
-            } => {
-                let mut out = std::mem::take(&mut self.out);
-                self.group(&group)
-                    .sync(now, from, corr, &member_id, generation, &assignment, &mut out);
-                self.out = out;
-                self.flush(ctx, &group);
-            }
+            } => self.drive_group(ctx, &group, |g, _, out| {
+                g.sync(now, from, corr, &member_id, generation, &assignment, out)
+            }),
             Msg::HeartbeatReq {
                 group,
                 member_id,
                 generation,
-            } => {
-                let mut out = std::mem::take(&mut self.out);
-                self.group(&group)
-                    .heartbeat(now, from, &member_id, generation, &mut out);
-                self.out = out;
-                self.flush(ctx, &group);
-            }
+            } => self.drive_group(ctx, &group, |g, _, out| {
+                g.heartbeat(now, from, &member_id, generation, out)
+            }),
             Msg::LeaveGroupReq { group, member_id } => {
-                let mut out = std::mem::take(&mut self.out);
-                self.group(&group).leave(now, from, &member_id, &mut out);
-                self.out = out;
-                self.flush(ctx, &group);
+                self.drive_group(ctx, &group, |g, _, out| g.leave(now, from, &member_id, out))
             }
             Msg::GroupTimer { group, timer } => {
-                let mut out = std::mem::take(&mut self.out);
-                self.group(&group).on_timer(now, &timer, &mut out);
-                self.out = out;
-                self.flush(ctx, &group);
+                self.drive_group(ctx, &group, |g, _, out| g.on_timer(now, &timer, out))
             }
             Msg::OffsetCommitReq {
                 corr,

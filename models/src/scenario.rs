@@ -335,6 +335,19 @@ impl Scenario {
         p.generate.as_ref().map_or(p.messages.len() as u32, |g| g.count)
     }
 
+    /// The cluster metadata of the scenario's topics (sorted by name, as a broker serves it).
+    pub fn metadata(&self) -> crate::types::Metadata {
+        crate::types::Metadata::new(
+            self.topics
+                .iter()
+                .map(|t| crate::types::TopicMeta {
+                    name: t.name.as_str().into(),
+                    partitions: t.partitions,
+                })
+                .collect(),
+        )
+    }
+
     /// The consumer settings of consumer `i`: profile defaults, then `config`.
     pub fn consumer_config(&self, i: usize) -> Result<ConsumerConfig, ScenarioError> {
         let c = &self.consumers[i];

@@ -11,7 +11,7 @@ use crate::history::Event;
 use crate::producer::{Producer, Records};
 use crate::protocol::Msg;
 use crate::scenario::{FaultKind, Scenario, ScenarioError, BROKER_NAME};
-use crate::types::{Metadata, Payload, TopicMeta};
+use crate::types::{Metadata, Payload};
 use bytes::Bytes;
 use rand::Rng;
 use sim::{ActorId, NetConfig, Sim, Time, Trace};
@@ -76,16 +76,7 @@ pub struct Built {
 /// Builds the simulation for `scenario` under `seed`, without running it.
 pub fn build(scenario: &Scenario, seed: u64) -> Result<Built, ScenarioError> {
     scenario.validate()?;
-    let meta = Arc::new(Metadata::new(
-        scenario
-            .topics
-            .iter()
-            .map(|t| TopicMeta {
-                name: t.name.as_str().into(),
-                partitions: t.partitions,
-            })
-            .collect(),
-    ));
+    let meta = Arc::new(scenario.metadata());
     let mut sim = Sim::new(
         seed,
         NetConfig {
