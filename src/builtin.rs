@@ -42,6 +42,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "roundrobin-two-topics",
         include_str!("../examples/roundrobin-two-topics.toml"),
     ),
+    (
+        "kip848-scale-out",
+        include_str!("../examples/kip848-scale-out.toml"),
+    ),
 ];
 
 /// The TOML source of built-in scenario `name`.

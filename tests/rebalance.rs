@@ -357,3 +357,57 @@ fn json_shows_revoke_and_assign_with_generation() {
         assert!(assigns > 0, "{name}");
     }
 }
+
+/// KIP-848: a partition reaches its new owner only after the old owner revoked it, only the
+/// partitions that move are revoked, and no partition ever has two owners.
+#[test]
+fn kip848_hands_over_only_after_revocation() {
+    for seed in 0..SEEDS {
+        let run = run_builtin("kip848-scale-out", seed);
+        let third_joins = sim::Time::ms(20_000);
+        let revoked: Vec<_> = revocations(&run)
+            .into_iter()
+            .filter(|r| r.0 > third_joins)
+            .collect();
+        let moved: usize = revoked.iter().map(|r| r.2.len()).sum();
+        assert_eq!(
+            moved, 2,
+            "seed {seed}: 6 partitions from 2 to 3 members: exactly 2 move"
+        );
+        for (t, client, tps) in &revoked {
+            for tp in tps {
+                let (at, owner) = run
+                    .trace
+                    .entries()
+                    .iter()
+                    .filter(|e| e.time > third_joins)
+                    .find_map(|e| match &e.record {
+                        Event::Assigned { partitions, .. } if partitions.contains(tp) => {
+                            Some((e.time, run.trace.name(e.actor)))
+                        }
+                        _ => None,
+                    })
+                    .expect("assigned again");
+                assert!(
+                    at > *t,
+                    "seed {seed}: {tp:?} assigned at {at} before its revocation at {t}"
+                );
+                assert_ne!(owner, client);
+            }
+        }
+        let r = report(&run, Claim::ExactlyOncePerGroup);
+        assert_eq!(r.count(AnomalyKind::DoubleOwnership), 0, "seed {seed}");
+        assert!(r.passed(), "seed {seed}");
+        // epochs, not generations of a stop-the-world rebalance: consumer-1 never revokes
+        // everything at once after the group formed
+        let c1_revocations: Vec<usize> = revocations(&run)
+            .into_iter()
+            .filter(|r| r.1 == "consumer-1")
+            .map(|r| r.2.len())
+            .collect();
+        assert!(
+            c1_revocations.iter().all(|n| *n < 6),
+            "seed {seed}: {c1_revocations:?}"
+        );
+    }
+}

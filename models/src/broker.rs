@@ -8,6 +8,7 @@
 
 use crate::coordinator::{Group, GroupConfig, Output};
 use crate::history::Event;
+use crate::kip848::{self, ConsumerGroup};
 use crate::log::PartitionLog;
 use crate::protocol::{Msg, OffsetSpec};
 use crate::types::{LogRecord, Metadata, Tp};
@@ -28,6 +29,7 @@ pub struct Broker {
     meta: Arc<Metadata>,
     logs: Vec<Vec<PartitionLog>>,
     groups: BTreeMap<Arc<str>, Group>,
+    consumer_groups: BTreeMap<Arc<str>, ConsumerGroup>,
     offsets: BTreeMap<(Arc<str>, Tp), i64>,
     parked: BTreeMap<u64, Parked>,
     next_parked: u64,
@@ -47,6 +49,7 @@ impl Broker {
             meta,
             logs,
             groups: BTreeMap::new(),
+            consumer_groups: BTreeMap::new(),
             offsets: BTreeMap::new(),
             parked: BTreeMap::new(),
             next_parked: 0,
@@ -190,8 +193,27 @@ impl Actor<Msg, Event> for Broker {
             Msg::LeaveGroupReq { group, member_id } => {
                 self.drive_group(ctx, &group, |g, _, out| g.leave(now, from, &member_id, out))
             }
+            Msg::GroupTimer { group, timer } if self.consumer_groups.contains_key(&group) => {
+                let mut out = std::mem::take(&mut self.out);
+                if let Some(g) = self.consumer_groups.get_mut(&group) {
+                    g.on_timer(now, &timer, &mut out);
+                }
+                self.out = out;
+                self.flush(ctx, &group);
+            }
             Msg::GroupTimer { group, timer } => {
                 self.drive_group(ctx, &group, |g, _, out| g.on_timer(now, &timer, out))
+            }
+            Msg::ConsumerHeartbeatReq(req) => {
+                let group = req.group.clone();
+                let partitions: Vec<u32> = self.meta.topics.iter().map(|t| t.partitions).collect();
+                let mut out = std::mem::take(&mut self.out);
+                let g = self.consumer_groups.entry(group.clone()).or_insert_with(|| {
+                    ConsumerGroup::new(group.clone(), kip848::Config::default(), partitions)
+                });
+                g.heartbeat(now, from, &req, || uuid_from(ctx.rng()), &mut out);
+                self.out = out;
+                self.flush(ctx, &group);
             }
             Msg::OffsetCommitReq {
                 corr,
@@ -200,7 +222,10 @@ impl Actor<Msg, Event> for Broker {
                 generation,
                 offsets,
             } => {
-                let result = self.group(&group).validate_commit(member_id.as_ref(), generation);
+                let result = match self.consumer_groups.get(&group) {
+                    Some(g) => g.validate_commit(member_id.as_ref(), generation),
+                    None => self.group(&group).validate_commit(member_id.as_ref(), generation),
+                };
                 if result.is_ok() {
                     for &(tp, off) in &offsets {
                         self.offsets.insert((group.clone(), tp), off);

@@ -129,6 +129,10 @@ pub struct ConsumerConfig {
     /// `request.timeout.ms` (librdkafka: `socket.timeout.ms`): how long a request may go
     /// unanswered before the client gives up on it and retries.
     pub request_timeout_ms: u64,
+    /// `group.protocol`: `classic` (JoinGroup/SyncGroup) or `consumer` (KIP-848).
+    pub group_protocol_consumer: bool,
+    /// `group.remote.assignor` for the KIP-848 protocol (the broker's default: uniform).
+    pub group_remote_assignor: Option<crate::kip848::ServerAssignor>,
     /// Whether auto-commit runs on a background timer and commits the offsets of records
     /// already handed to the application (librdkafka), rather than inside `poll()` with the
     /// positions of records the application has finished with (Java, kafka-python).
@@ -168,6 +172,8 @@ impl ConsumerConfig {
                 Profile::Librdkafka => 60_000,
             },
             auto_commit_on_timer: profile == Profile::Librdkafka,
+            group_protocol_consumer: false,
+            group_remote_assignor: None,
         }
     }
 
@@ -185,6 +191,8 @@ impl ConsumerConfig {
         "max.poll.records",
         "partition.assignment.strategy",
         "request.timeout.ms",
+        "group.protocol",
+        "group.remote.assignor",
     ];
 
     /// Sets `key` (a Kafka consumer config name) to `value`.
@@ -207,6 +215,20 @@ impl ConsumerConfig {
             "fetch.max.wait.ms" => self.fetch_max_wait_ms = as_ms(value)?,
             "max.poll.records" => self.max_poll_records = positive(as_ms(value)?)? as usize,
             "request.timeout.ms" | "socket.timeout.ms" => self.request_timeout_ms = positive(as_ms(value)?)?,
+            "group.protocol" => {
+                self.group_protocol_consumer = match as_str(value)? {
+                    "classic" => false,
+                    "consumer" => true,
+                    other => return Err(format!("unknown group.protocol {other:?} (classic or consumer)")),
+                }
+            }
+            "group.remote.assignor" => {
+                let name = as_str(value)?;
+                self.group_remote_assignor =
+                    Some(crate::kip848::ServerAssignor::parse(name).ok_or_else(|| {
+                        format!("unknown group.remote.assignor {name:?} (uniform or range)")
+                    })?);
+            }
             "partition.assignment.strategy" => {
                 let names = as_str(value)?;
                 let mut list = Vec::new();

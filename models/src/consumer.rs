@@ -313,6 +313,14 @@ impl Consumer {
 
     fn send_join(&mut self, ctx: Cx) {
         self.phase = Phase::Joining;
+        if self.cfg.group_protocol_consumer {
+            let epoch = if self.member_id.is_some() {
+                self.generation.max(0)
+            } else {
+                0
+            };
+            return self.send_cg_heartbeat(ctx, epoch);
+        }
         let corr = self.next_corr(ctx);
         self.join_corr = Some(corr);
         let (owned, owned_generation) = if self.cooperative {
@@ -334,6 +342,63 @@ impl Consumer {
             owned_generation,
         };
         ctx.send(self.broker, Msg::JoinGroupReq(Box::new(req)));
+    }
+
+    /// KIP-848: a `ConsumerGroupHeartbeat` with `epoch` (0 joins, -1 leaves) and what the
+    /// member owns.
+    fn send_cg_heartbeat(&mut self, ctx: Cx, epoch: i32) {
+        let corr = self.next_corr(ctx);
+        self.join_corr = Some(corr);
+        let req = crate::kip848::Heartbeat {
+            corr,
+            group: self.group(),
+            member_id: self.member_id.clone(),
+            member_epoch: epoch,
+            client_id: self.cfg.client_id.clone(),
+            topics: self.topics.clone(),
+            owned: self.owned.iter().copied().collect(),
+            assignor: self.cfg.group_remote_assignor,
+        };
+        ctx.send(self.broker, Msg::ConsumerHeartbeatReq(Box::new(req)));
+    }
+
+    /// KIP-848 reconciliation on the client: give up what the answer leaves out (then say so
+    /// at once, so the partitions can move), take what it adds.
+    fn on_cg_answer(&mut self, ctx: Cx, r: crate::kip848::HeartbeatOk) {
+        if self.member_id.as_ref() != Some(&r.member_id) {
+            ctx.record(Event::Joined {
+                group: self.group(),
+                member_id: r.member_id.clone(),
+                generation: r.member_epoch,
+                leader: false,
+            });
+        }
+        self.member_id = Some(r.member_id);
+        self.generation = r.member_epoch;
+        self.phase = Phase::Stable;
+        let new: BTreeSet<Tp> = r.assignment.into_iter().collect();
+        let revoked: Vec<Tp> = self.owned.difference(&new).copied().collect();
+        let added: Vec<Tp> = new.difference(&self.owned).copied().collect();
+        self.revoke(ctx, &revoked);
+        if !added.is_empty() {
+            self.owned.extend(added.iter().copied());
+            ctx.record(Event::Assigned {
+                group: self.group(),
+                generation: self.generation,
+                partitions: added,
+            });
+            self.lookup_positions(ctx);
+        }
+        self.hb_epoch += 1;
+        if revoked.is_empty() {
+            let every = Time::us(r.heartbeat_interval_us);
+            ctx.timer(every, Msg::ClientTimer(ClientTimer::Heartbeat(self.hb_epoch)));
+        } else {
+            self.send_cg_heartbeat(ctx, self.generation);
+        }
+        if self.app == App::Polling {
+            self.maybe_fetch(ctx);
+        }
     }
 
     fn on_join(&mut self, ctx: Cx, j: JoinOk) {
@@ -725,13 +790,17 @@ impl Consumer {
             self.revoke(ctx, &all);
         }
         if let (true, Some(member_id)) = (self.cfg.group_instance_id.is_none(), self.member_id.clone()) {
-            ctx.send(
-                self.broker,
-                Msg::LeaveGroupReq {
-                    group: self.group(),
-                    member_id: member_id.clone(),
-                },
-            );
+            if self.cfg.group_protocol_consumer {
+                self.send_cg_heartbeat(ctx, -1);
+            } else {
+                ctx.send(
+                    self.broker,
+                    Msg::LeaveGroupReq {
+                        group: self.group(),
+                        member_id: member_id.clone(),
+                    },
+                );
+            }
             ctx.record(Event::Left {
                 group: self.group(),
                 member_id,
@@ -754,17 +823,25 @@ impl Consumer {
                 member_id: member_id.clone(),
             });
             if self.cfg.group_instance_id.is_none() {
-                ctx.send(
-                    self.broker,
-                    Msg::LeaveGroupReq {
-                        group: self.group(),
-                        member_id,
-                    },
-                );
+                if self.cfg.group_protocol_consumer {
+                    self.send_cg_heartbeat(ctx, -1);
+                } else {
+                    ctx.send(
+                        self.broker,
+                        Msg::LeaveGroupReq {
+                            group: self.group(),
+                            member_id,
+                        },
+                    );
+                }
             }
             self.phase = Phase::Unjoined;
             self.rejoin = Some(Rejoin::Lost("poll timeout"));
             return;
+        }
+        if self.cfg.group_protocol_consumer {
+            // the answer sets the next heartbeat
+            return self.send_cg_heartbeat(ctx, self.generation);
         }
         ctx.send(
             self.broker,
@@ -873,6 +950,23 @@ impl Actor<Msg, Event> for Consumer {
                         self.send_join(ctx);
                     }
                     Err((e, _)) => self.fatal(ctx, e),
+                }
+            }
+            Msg::ConsumerHeartbeatResp { corr, result } => {
+                if self.join_corr != Some(corr) {
+                    return;
+                }
+                self.join_corr = None;
+                if self.phase == Phase::Unjoined {
+                    return;
+                }
+                match result {
+                    Ok(r) => self.on_cg_answer(ctx, r),
+                    Err(_) => {
+                        self.lose_all(ctx, "unknown member");
+                        self.member_id = None;
+                        self.send_join(ctx);
+                    }
                 }
             }
             Msg::SyncGroupResp { corr, result } => {

@@ -20,6 +20,7 @@ pub mod config;
 pub mod consumer;
 pub mod coordinator;
 pub mod history;
+pub mod kip848;
 pub mod log;
 pub mod partitioner;
 pub mod producer;

@@ -192,6 +192,8 @@ pub enum Msg {
         /// Key and value.
         payload: Payload,
     },
+    /// `ConsumerGroupHeartbeat` (KIP-848).
+    ConsumerHeartbeatReq(Box<crate::kip848::Heartbeat>),
     /// `Fetch` from the given positions; the broker holds it up to `max_wait_us` for data.
     FetchReq {
         /// Client's fetch number, echoed back.
@@ -207,6 +209,13 @@ pub enum Msg {
     // ---- broker → client ----
     /// Metadata response.
     MetadataResp(Arc<Metadata>),
+    /// `ConsumerGroupHeartbeat` response.
+    ConsumerHeartbeatResp {
+        /// The request's correlation id.
+        corr: u64,
+        /// The member's id, epoch and assignment, or an error.
+        result: Result<crate::kip848::HeartbeatOk, ErrorCode>,
+    },
     /// FindCoordinator response (single broker: always found).
     FindCoordinatorResp,
     /// JoinGroup response.
