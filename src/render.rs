@@ -58,6 +58,11 @@ fn tp_json(meta: &Metadata, tp: Tp) -> Value {
     json!([meta.topic_name(tp.topic), tp.partition])
 }
 
+/// A list of partitions as `[[topic, partition], ...]`.
+fn tps_json(meta: &Metadata, tps: &[Tp]) -> Value {
+    Value::Array(tps.iter().map(|t| tp_json(meta, *t)).collect())
+}
+
 fn bytes_json(b: &Option<bytes::Bytes>) -> Value {
     match b {
         Some(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
@@ -150,10 +155,7 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
         } => {
             put("group", json!(&**group));
             put("generation", json!(generation));
-            put(
-                "partitions",
-                Value::Array(partitions.iter().map(|t| tp_json(meta, *t)).collect()),
-            );
+            put("partitions", tps_json(meta, partitions));
         }
         Event::PositionSet {
             group,
@@ -218,10 +220,7 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
         } => {
             put("group", json!(&**group));
             put("generation", json!(generation));
-            put(
-                "partitions",
-                Value::Array(partitions.iter().map(|t| tp_json(meta, *t)).collect()),
-            );
+            put("partitions", tps_json(meta, partitions));
             put("reason", json!(reason));
         }
         Event::StaticReplaced {
