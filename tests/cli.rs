@@ -239,3 +239,14 @@ fn graph_is_dot_with_causal_edges() {
     let again = kafka_sim(&["graph", "--scenario", "demo3", "--seed", "4"]);
     assert_eq!(dot.as_bytes(), &again.stdout[..], "deterministic");
 }
+
+/// The output the README shows for `--scenario demo2 --seed 7` is what the binary prints.
+#[test]
+fn readme_demo2_output_is_current() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let marker = "The first command prints, for seed 7:\n\n```\n";
+    let start = readme.find(marker).expect("README shows demo2's output") + marker.len();
+    let block = &readme[start..start + readme[start..].find("```").unwrap()];
+    let o = kafka_sim(&["--scenario", "demo2", "--seed", "7"]);
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), block);
+}
