@@ -442,7 +442,34 @@ pub fn run(scenario: &Scenario, seed: u64, target: &Target, opts: &Options) -> R
             }
         }
     }
-    let result = drive(scenario, seed, &bootstrap, &meta, &names, opts);
+    // a new topic is usable once every partition has a leader in the metadata
+    let deadline = Instant::now() + opts.connect_timeout;
+    loop {
+        let md = admin
+            .inner()
+            .fetch_metadata(None, opts.connect_timeout)
+            .map_err(failed("metadata"))?;
+        let ready = real.iter().zip(&meta.topics).all(|(name, t)| {
+            md.topics().iter().find(|mt| mt.name() == name).is_some_and(|mt| {
+                mt.error().is_none()
+                    && mt.partitions().len() == t.partitions as usize
+                    && mt
+                        .partitions()
+                        .iter()
+                        .all(|p| p.leader() >= 0 && p.error().is_none())
+            })
+        });
+        if ready {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(AdapterError::Failed(
+                "the new topics got no leaders in time".into(),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let result = drive(scenario, seed, &bootstrap, &meta, &names, opts, mock.is_some());
     if mock.is_none() {
         let _ = futures_executor::block_on(
             admin.delete_topics(&real.iter().map(String::as_str).collect::<Vec<_>>(), &admin_opts),
@@ -466,6 +493,7 @@ fn drive(
     meta: &Arc<Metadata>,
     names: &Arc<Names>,
     opts: &Options,
+    mock: bool,
 ) -> Result<Run, AdapterError> {
     let rec = Arc::new(Recorder {
         start: Instant::now(),
@@ -578,8 +606,26 @@ fn drive(
                         models::protocol::OffsetSpec::Latest => "latest",
                     },
                 )
-                .set("session.timeout.ms", cfg.session_timeout_ms.to_string())
-                .set("heartbeat.interval.ms", cfg.heartbeat_interval_ms.to_string())
+                // the mock cluster completes a rebalance only when the session timeout runs
+                // out: shorter timeouts there keep the run short (outcomes are unaffected)
+                .set(
+                    "session.timeout.ms",
+                    if mock {
+                        cfg.session_timeout_ms.min(6_000)
+                    } else {
+                        cfg.session_timeout_ms
+                    }
+                    .to_string(),
+                )
+                .set(
+                    "heartbeat.interval.ms",
+                    if mock {
+                        cfg.heartbeat_interval_ms.min(1_000)
+                    } else {
+                        cfg.heartbeat_interval_ms
+                    }
+                    .to_string(),
+                )
                 .set("max.poll.interval.ms", cfg.max_poll_interval_ms.to_string())
                 .set("fetch.wait.max.ms", cfg.fetch_max_wait_ms.to_string())
                 .set("partition.assignment.strategy", assignors.join(","));
@@ -788,15 +834,27 @@ fn pump(live: &mut [LiveConsumer], names: &Names, rec: &Recorder) -> Result<(), 
     Ok(())
 }
 
+/// Retries a broker look-up that can fail while leadership settles (`NotLeaderForPartition`,
+/// metadata not yet propagated): up to 5 s.
+fn retrying<T>(what: &str, mut f: impl FnMut() -> KafkaResult<T>) -> Result<T, AdapterError> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match f() {
+            Ok(v) => return Ok(v),
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => return Err(AdapterError::Failed(format!("{what}: {e}"))),
+        }
+    }
+}
+
 fn record_positions(c: &LiveConsumer, tps: &[Tp], names: &Names, rec: &Recorder) -> Result<(), AdapterError> {
     let mut tpl = TopicPartitionList::new();
     for tp in tps {
         tpl.add_partition(&names.real[tp.topic as usize], tp.partition as i32);
     }
-    let committed = c
-        .consumer
-        .committed_offsets(tpl, Duration::from_secs(10))
-        .map_err(failed("committed offsets"))?;
+    let committed = retrying("committed offsets", || {
+        c.consumer.committed_offsets(tpl.clone(), Duration::from_secs(10))
+    })?;
     for e in committed.elements() {
         let Some(tp) = names.tp(e.topic(), e.partition()) else {
             continue;
@@ -804,10 +862,10 @@ fn record_positions(c: &LiveConsumer, tps: &[Tp], names: &Names, rec: &Recorder)
         let (offset, from) = match e.offset() {
             Offset::Offset(o) => (o, "committed"),
             _ => {
-                let (lo, hi) = c
-                    .consumer
-                    .fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(10))
-                    .map_err(failed("watermarks"))?;
+                let (lo, hi) = retrying("watermarks", || {
+                    c.consumer
+                        .fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(10))
+                })?;
                 match c.reset {
                     models::protocol::OffsetSpec::Earliest => (lo, "earliest"),
                     models::protocol::OffsetSpec::Latest => (hi, "latest"),

@@ -1,51 +1,32 @@
 //! Scenarios compiled into the binary, so `--scenario demo2` works from any directory.
 //! Their sources are the files in `examples/`.
 
+/// Pairs each name with its `examples/<name>.toml`, compiled in.
+macro_rules! builtin {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../examples/", $name, ".toml")))),*]
+    };
+}
+
 /// `(name, TOML source)` of every built-in scenario, in listing order.
-pub const BUILTIN: &[(&str, &str)] = &[
-    ("demo1", include_str!("../examples/demo1.toml")),
-    ("demo2", include_str!("../examples/demo2.toml")),
-    ("demo3", include_str!("../examples/demo3.toml")),
-    (
-        "crash-autocommit",
-        include_str!("../examples/crash-autocommit.toml"),
-    ),
-    (
-        "commit-before-processing",
-        include_str!("../examples/commit-before-processing.toml"),
-    ),
-    (
-        "commit-after-processing",
-        include_str!("../examples/commit-after-processing.toml"),
-    ),
-    ("static-restart", include_str!("../examples/static-restart.toml")),
-    (
-        "cooperative-scale-out",
-        include_str!("../examples/cooperative-scale-out.toml"),
-    ),
-    (
-        "eager-scale-out",
-        include_str!("../examples/eager-scale-out.toml"),
-    ),
-    (
-        "stall-poll-timeout",
-        include_str!("../examples/stall-poll-timeout.toml"),
-    ),
-    ("slow-consumer", include_str!("../examples/slow-consumer.toml")),
-    ("network-cut", include_str!("../examples/network-cut.toml")),
-    (
-        "rebalance-storm",
-        include_str!("../examples/rebalance-storm.toml"),
-    ),
-    ("scale-in", include_str!("../examples/scale-in.toml")),
-    (
-        "roundrobin-two-topics",
-        include_str!("../examples/roundrobin-two-topics.toml"),
-    ),
-    (
-        "kip848-scale-out",
-        include_str!("../examples/kip848-scale-out.toml"),
-    ),
+pub const BUILTIN: &[(&str, &str)] = builtin![
+    "demo1",
+    "demo2",
+    "demo3",
+    "crash-autocommit",
+    "commit-before-processing",
+    "commit-after-processing",
+    "static-restart",
+    "cooperative-scale-out",
+    "eager-scale-out",
+    "stall-poll-timeout",
+    "slow-consumer",
+    "network-cut",
+    "rebalance-storm",
+    "scale-in",
+    "roundrobin-two-topics",
+    "kip848-scale-out",
+    "cooperative-scale-out-librdkafka",
 ];
 
 /// The TOML source of built-in scenario `name`.

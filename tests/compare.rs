@@ -39,7 +39,12 @@ fn demos_match_apache_kafka() {
 
 #[test]
 fn rebalance_scenarios_match_apache_kafka() {
-    for name in ["eager-scale-out", "scale-in", "roundrobin-two-topics"] {
+    for name in [
+        "eager-scale-out",
+        "scale-in",
+        "roundrobin-two-topics",
+        "cooperative-scale-out-librdkafka",
+    ] {
         assert_matches(name, &broker());
     }
 }

@@ -47,6 +47,20 @@ pub struct MemberSubscription {
 /// Partitions per member. Every member appears, possibly with none.
 pub type Assignment = BTreeMap<MemberId, Vec<Tp>>;
 
+/// Which of its owned partitions a sticky member keeps when it must give some up. The group
+/// leader's client library decides: Java's `AbstractStickyAssignor` keeps the first of its
+/// (ascending) owned list — `ownedPartitions.subList(0, quota)` —, librdkafka's sticky
+/// assignor keeps the last (measured against Apache Kafka 4.4 with librdkafka 2.12: a member
+/// owning 0–5 that must keep three keeps 3, 4, 5).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum StickyKeeps {
+    /// Java, kafka-python.
+    #[default]
+    Lowest,
+    /// librdkafka.
+    Highest,
+}
+
 /// An assignment strategy, by its protocol name.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -90,13 +104,25 @@ impl AssignorKind {
         }
     }
 
-    /// Runs the assignor.
+    /// Runs the assignor as Java does.
     pub fn assign(self, members: &[MemberSubscription], partitions_per_topic: &[u32]) -> Assignment {
+        self.assign_keeping(members, partitions_per_topic, StickyKeeps::Lowest)
+    }
+
+    /// Runs the assignor as a leader whose library keeps `keeps` does.
+    pub fn assign_keeping(
+        self,
+        members: &[MemberSubscription],
+        partitions_per_topic: &[u32],
+        keeps: StickyKeeps,
+    ) -> Assignment {
         match self {
             AssignorKind::Range => range(members, partitions_per_topic),
             AssignorKind::Roundrobin => roundrobin(members, partitions_per_topic),
-            AssignorKind::Sticky => sticky(members, partitions_per_topic),
-            AssignorKind::CooperativeSticky => cooperative_sticky(members, partitions_per_topic),
+            AssignorKind::Sticky => sticky_keeping(members, partitions_per_topic, keeps),
+            AssignorKind::CooperativeSticky => {
+                cooperative_sticky_keeping(members, partitions_per_topic, keeps)
+            }
         }
     }
 }
@@ -201,8 +227,17 @@ fn previous_owners(order: &[&MemberSubscription], partitions_per_topic: &[u32]) 
     owner.into_iter().map(|(tp, (_, m))| (tp, m)).collect()
 }
 
-/// The sticky assignor.
+/// The sticky assignor, as Java runs it.
 pub fn sticky(members: &[MemberSubscription], partitions_per_topic: &[u32]) -> Assignment {
+    sticky_keeping(members, partitions_per_topic, StickyKeeps::Lowest)
+}
+
+/// The sticky assignor, keeping `keeps` of a member's owned partitions.
+pub fn sticky_keeping(
+    members: &[MemberSubscription],
+    partitions_per_topic: &[u32],
+    keeps: StickyKeeps,
+) -> Assignment {
     let mut out = empty_assignment(members);
     let order = sorted(members);
     if order.is_empty() {
@@ -228,12 +263,19 @@ pub fn sticky(members: &[MemberSubscription], partitions_per_topic: &[u32]) -> A
     let mut taken: BTreeSet<Tp> = BTreeSet::new();
     for member in by_owned {
         let quota = if max_slots > 0 { max_quota } else { min_quota };
-        let keep: Vec<Tp> = owners
+        let mine: Vec<Tp> = owners
             .iter()
             .filter(|(_, o)| **o == member.member_id)
             .map(|(tp, _)| *tp)
-            .take(quota)
             .collect();
+        let keep: Vec<Tp> = match keeps {
+            StickyKeeps::Lowest => mine.iter().take(quota).copied().collect(),
+            StickyKeeps::Highest => mine
+                .iter()
+                .skip(mine.len().saturating_sub(quota))
+                .copied()
+                .collect(),
+        };
         if keep.len() == max_quota && max_quota > min_quota {
             max_slots -= 1;
         }
@@ -255,9 +297,19 @@ pub fn sticky(members: &[MemberSubscription], partitions_per_topic: &[u32]) -> A
     out
 }
 
-/// The cooperative sticky assignor: [`sticky`], withholding partitions that change owner.
+/// The cooperative sticky assignor, as Java runs it: [`sticky`], withholding partitions that
+/// change owner.
 pub fn cooperative_sticky(members: &[MemberSubscription], partitions_per_topic: &[u32]) -> Assignment {
-    let mut out = sticky(members, partitions_per_topic);
+    cooperative_sticky_keeping(members, partitions_per_topic, StickyKeeps::Lowest)
+}
+
+/// The cooperative sticky assignor, keeping `keeps` of a member's owned partitions.
+pub fn cooperative_sticky_keeping(
+    members: &[MemberSubscription],
+    partitions_per_topic: &[u32],
+    keeps: StickyKeeps,
+) -> Assignment {
+    let mut out = sticky_keeping(members, partitions_per_topic, keeps);
     let order = sorted(members);
     let owners = previous_owners(&order, partitions_per_topic);
     // a partition owned by someone else is not handed over this round
@@ -343,6 +395,40 @@ mod tests {
         let got = cooperative_sticky(&[a, member("b", &[0])], &[4]);
         assert_eq!(got[&MemberId::from("a")].len(), 2);
         assert!(got[&MemberId::from("b")].is_empty());
+    }
+
+    /// The scale-out measured against Apache Kafka with librdkafka clients: 0–5 on one member,
+    /// a second joins (librdkafka keeps 3, 4, 5), a third joins (each gives up its lowest).
+    #[test]
+    fn librdkafka_keeps_the_highest_java_the_lowest() {
+        let ids = |a: &Assignment, m: &str| {
+            a[&MemberId::from(m)]
+                .iter()
+                .map(|t| t.partition)
+                .collect::<Vec<_>>()
+        };
+        let all: Vec<(u32, u32)> = (0..6).map(|p| (0, p)).collect();
+        let two = cooperative_sticky_keeping(
+            &[owning("a", &[0], &all, 1), member("b", &[0])],
+            &[6],
+            StickyKeeps::Highest,
+        );
+        assert_eq!(ids(&two, "a"), vec![3, 4, 5]);
+        let three = sticky_keeping(
+            &[
+                owning("a", &[0], &[(0, 3), (0, 4), (0, 5)], 2),
+                owning("b", &[0], &[(0, 0), (0, 1), (0, 2)], 2),
+                member("c", &[0]),
+            ],
+            &[6],
+            StickyKeeps::Highest,
+        );
+        assert_eq!(
+            (ids(&three, "a"), ids(&three, "b"), ids(&three, "c")),
+            (vec![4, 5], vec![1, 2], vec![0, 3])
+        );
+        let java = cooperative_sticky(&[owning("a", &[0], &all, 1), member("b", &[0])], &[6]);
+        assert_eq!(ids(&java, "a"), vec![0, 1, 2]);
     }
 
     #[test]

@@ -129,6 +129,8 @@ pub struct ConsumerConfig {
     /// `request.timeout.ms` (librdkafka: `socket.timeout.ms`): how long a request may go
     /// unanswered before the client gives up on it and retries.
     pub request_timeout_ms: u64,
+    /// Which owned partitions the sticky assignors keep when this member leads the group.
+    pub sticky_keeps: crate::assignor::StickyKeeps,
     /// `group.protocol`: `classic` (JoinGroup/SyncGroup) or `consumer` (KIP-848).
     pub group_protocol_consumer: bool,
     /// `group.remote.assignor` for the KIP-848 protocol (the broker's default: uniform).
@@ -172,6 +174,10 @@ impl ConsumerConfig {
                 Profile::Librdkafka => 60_000,
             },
             auto_commit_on_timer: profile == Profile::Librdkafka,
+            sticky_keeps: match profile {
+                Profile::Librdkafka => crate::assignor::StickyKeeps::Highest,
+                _ => crate::assignor::StickyKeeps::Lowest,
+            },
             group_protocol_consumer: false,
             group_remote_assignor: None,
         }

@@ -416,7 +416,9 @@ impl Consumer {
             let counts: Vec<u32> = meta.topics.iter().map(|t| t.partitions).collect();
             let kind =
                 AssignorKind::parse(j.protocol).expect("the group chose a protocol this member offered");
-            kind.assign(&j.members, &counts).into_iter().collect()
+            kind.assign_keeping(&j.members, &counts, self.cfg.sticky_keeps)
+                .into_iter()
+                .collect()
         } else {
             Vec::new()
         };
