@@ -151,3 +151,15 @@ fn faults_are_refused_not_faked() {
         Ok(_) => panic!("a scenario with faults ran against a real broker"),
     }
 }
+
+#[test]
+fn rebalance_scenarios_match_the_librdkafka_mock_cluster() {
+    for name in [
+        "eager-scale-out",
+        "scale-in",
+        "roundrobin-two-topics",
+        "cooperative-scale-out-librdkafka",
+    ] {
+        assert_matches(name, &Target::Mock);
+    }
+}
