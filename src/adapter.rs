@@ -678,34 +678,14 @@ fn drive(
                 .map_err(failed("producer metadata"))?;
             rec.record(actor, Event::Connected);
             let topic = &names.real[meta.topic_index(&p.topic).expect("validated") as usize];
-            let count = p.generate.as_ref().map_or(p.messages.len() as u32, |g| g.count);
+            let records = models::producer::Records::from_spec(p);
+            let count = records.len();
             for seq in 0..count {
                 let id = RecordId {
                     producer: i as u32,
                     seq,
                 };
-                let (payload, partition) = match &p.generate {
-                    Some(g) => {
-                        let fill = |t: &str| bytes::Bytes::from(t.replace("{i}", &seq.to_string()));
-                        (
-                            Payload {
-                                key: g.key.as_deref().map(fill),
-                                value: Some(fill(&g.value)),
-                            },
-                            None,
-                        )
-                    }
-                    None => {
-                        let m = &p.messages[seq as usize];
-                        (
-                            Payload {
-                                key: m.key.clone().map(bytes::Bytes::from),
-                                value: m.value.clone().map(bytes::Bytes::from),
-                            },
-                            m.partition,
-                        )
-                    }
-                };
+                let (payload, partition) = records.get(seq);
                 payloads.lock().expect("payloads").insert(id, payload.clone());
                 expected.insert(id);
                 let idb = id_bytes(id);

@@ -517,8 +517,11 @@ impl Consumer {
             }
             Rejoin::Lost(reason) => {
                 self.lose_all(ctx, reason);
-                if self.cfg.group_instance_id.is_none() || reason != "poll timeout" {
-                    self.member_id = self.member_id.take().filter(|_| reason == "illegal generation");
+                // the member id survives an illegal generation, and a static member's poll
+                // timeout (it sent no LeaveGroup); otherwise the consumer joins as a new member
+                let static_poll_timeout = self.cfg.group_instance_id.is_some() && reason == "poll timeout";
+                if reason != "illegal generation" && !static_poll_timeout {
+                    self.member_id = None;
                 }
                 self.fetch = None;
             }

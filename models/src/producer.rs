@@ -15,6 +15,7 @@ use crate::types::{Metadata, Payload, RecordId, Tp};
 use bytes::Bytes;
 use rand::Rng;
 use sim::{Actor, ActorId, Ctx, Time};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Where a producer's records come from.
@@ -47,7 +48,34 @@ impl Records {
         self.len() == 0
     }
 
-    fn get(&self, i: u32) -> (Payload, Option<u32>) {
+    /// The records a scenario's producer sends: its `messages`, or its `generate` templates.
+    pub fn from_spec(p: &crate::scenario::ProducerSpec) -> Records {
+        match &p.generate {
+            Some(g) => Records::Generated {
+                count: g.count,
+                key: g.key.clone(),
+                value: g.value.clone(),
+            },
+            None => Records::List(
+                p.messages
+                    .iter()
+                    .map(|m| {
+                        let bytes = |s: &Option<String>| s.as_ref().map(|s| Bytes::from(s.clone()));
+                        (
+                            Payload {
+                                key: bytes(&m.key),
+                                value: bytes(&m.value),
+                            },
+                            m.partition,
+                        )
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Record `i` (0-based): its payload, and its explicit partition if it has one.
+    pub fn get(&self, i: u32) -> (Payload, Option<u32>) {
         match self {
             Records::List(v) => v[i as usize].clone(),
             Records::Generated { key, value, .. } => {
@@ -76,6 +104,9 @@ pub struct Producer {
     interval: Time,
     sent: u32,
     acked: u32,
+    /// Payloads sent and not yet acknowledged, so the acknowledgement records the very
+    /// bytes that were sent (shared, not generated again).
+    in_flight: BTreeMap<u32, Payload>,
     sticky: Option<(u32, usize, Time)>,
 }
 
@@ -100,6 +131,7 @@ impl Producer {
             interval,
             sent: 0,
             acked: 0,
+            in_flight: BTreeMap::new(),
             sticky: None,
         }
     }
@@ -159,6 +191,7 @@ impl Producer {
             tp,
             payload: payload.clone(),
         });
+        self.in_flight.insert(id.seq, payload.clone());
         ctx.send(self.broker, Msg::ProduceReq { tp, id, payload });
         self.sent += 1;
         if self.sent < self.records.len() {
@@ -188,7 +221,10 @@ impl Actor<Msg, Event> for Producer {
             }
             Msg::ClientTimer(ClientTimer::SendNext) => self.send_next(ctx),
             Msg::ProduceResp { tp, id, offset } => {
-                let (payload, _) = self.records.get(id.seq);
+                let payload = self
+                    .in_flight
+                    .remove(&id.seq)
+                    .expect("an acknowledgement answers a send");
                 ctx.record(Event::Produced {
                     id,
                     tp,

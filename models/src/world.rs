@@ -11,8 +11,7 @@ use crate::history::Event;
 use crate::producer::{Producer, Records};
 use crate::protocol::Msg;
 use crate::scenario::{FaultKind, Scenario, ScenarioError, BROKER_NAME};
-use crate::types::{Metadata, Payload};
-use bytes::Bytes;
+use crate::types::Metadata;
 use rand::Rng;
 use sim::{ActorId, NetConfig, Sim, Time, Trace};
 use std::sync::Arc;
@@ -57,10 +56,6 @@ pub struct Run {
     pub seed: u64,
 }
 
-fn bytes(s: &Option<String>) -> Option<Bytes> {
-    s.as_ref().map(|s| Bytes::from(s.clone()))
-}
-
 /// A simulation built from a scenario, ready to run.
 pub struct Built {
     /// The simulation, with every start and close scheduled.
@@ -91,27 +86,7 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Built, ScenarioError> {
     let mut clients = Vec::new();
     for (i, p) in scenario.producers.iter().enumerate() {
         let cfg = scenario.producer_config(i)?;
-        let records = match &p.generate {
-            Some(g) => Records::Generated {
-                count: g.count,
-                key: g.key.clone(),
-                value: g.value.clone(),
-            },
-            None => Records::List(
-                p.messages
-                    .iter()
-                    .map(|m| {
-                        (
-                            Payload {
-                                key: bytes(&m.key),
-                                value: bytes(&m.value),
-                            },
-                            m.partition,
-                        )
-                    })
-                    .collect(),
-            ),
-        };
+        let records = Records::from_spec(p);
         let actor = Producer::new(
             i as u32,
             cfg,
