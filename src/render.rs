@@ -240,6 +240,39 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
             put("member_id", json!(&**member_id));
         }
         Event::Crashed | Event::Restarted => {}
+        Event::ProduceRetry { id, tp, error } | Event::ProduceFailed { id, tp, error } => {
+            put("topic", json!(meta.topic_name(tp.topic)));
+            put("partition", json!(tp.partition));
+            put("record", record(*id));
+            put("error", json!(error));
+        }
+        Event::LeaderElected {
+            tp,
+            epoch,
+            log_end,
+            unclean,
+        } => {
+            put("topic", json!(meta.topic_name(tp.topic)));
+            put("partition", json!(tp.partition));
+            put("leader_epoch", json!(epoch));
+            put("log_end", json!(log_end));
+            put("unclean", json!(unclean));
+        }
+        Event::IsrChanged { tp, isr } => {
+            put("topic", json!(meta.topic_name(tp.topic)));
+            put("partition", json!(tp.partition));
+            put("isr", json!(isr));
+        }
+        Event::Truncated { tp, offset, removed } => {
+            put("topic", json!(meta.topic_name(tp.topic)));
+            put("partition", json!(tp.partition));
+            put("offset", json!(offset));
+            put(
+                "removed",
+                Value::Array(removed.iter().map(|id| record(*id)).collect()),
+            );
+        }
+        Event::BrokerFenced { node } | Event::BrokerUnfenced { node } => put("node", json!(node)),
     }
     Value::Object(m)
 }

@@ -123,6 +123,8 @@ pub fn arb_topics(max_topics: usize, max_partitions: u32) -> impl Strategy<Value
             .map(|(i, partitions)| TopicSpec {
                 name: format!("t{i}"),
                 partitions,
+                replication_factor: None,
+                config: Default::default(),
             })
             .collect()
     })
@@ -221,8 +223,10 @@ pub fn arb_scenario(shape: ScenarioShape) -> impl Strategy<Value = Case> {
                 scenario: Scenario {
                     name: Some("generated".into()),
                     description: None,
+                    cluster: Default::default(),
                     broker: BrokerSpec {
                         group_initial_rebalance_delay_ms: delay,
+                        ..BrokerSpec::default()
                     },
                     network: NetworkSpec::default(),
                     topics,

@@ -301,28 +301,80 @@ pub struct ProducerConfig {
     pub key_hash: KeyHash,
     /// What null keys do.
     pub null_key: NullKeyStrategy,
+    /// `acks`.
+    pub acks: crate::protocol::Acks,
+    /// `enable.idempotence`.
+    pub idempotence: bool,
+    /// Whether `enable.idempotence` was set explicitly (then a conflict is an error, as in
+    /// Java; otherwise idempotence is quietly turned off).
+    pub idempotence_explicit: bool,
+    /// `retries` (`message.send.max.retries` in librdkafka).
+    pub retries: u32,
+    /// `request.timeout.ms`.
+    pub request_timeout_ms: u64,
+    /// `retry.backoff.ms`.
+    pub retry_backoff_ms: u64,
+    /// `delivery.timeout.ms` (librdkafka: `message.timeout.ms`).
+    pub delivery_timeout_ms: u64,
 }
 
 impl ProducerConfig {
     /// The defaults of `profile`.
     pub fn defaults(profile: Profile) -> ProducerConfig {
         match profile {
+            // kafka-python ≥ 2.1 and Java ≥ 3.0 (KIP-679): acks=all, idempotent, retries
+            // without end within delivery.timeout.ms
             Profile::KafkaPython => ProducerConfig {
                 client_id: "kafka-python-producer-1".into(),
                 key_hash: KeyHash::Murmur2,
                 null_key: NullKeyStrategy::RandomPerRecord,
+                ..Self::reliable()
             },
             Profile::Java => ProducerConfig {
                 client_id: "producer-1".into(),
                 key_hash: KeyHash::Murmur2,
                 null_key: NullKeyStrategy::UniformSticky { batch_size: 16_384 },
+                ..Self::reliable()
             },
+            // librdkafka 2.x: acks=all, enable.idempotence=false, message.timeout.ms=300000
             Profile::Librdkafka => ProducerConfig {
                 client_id: "rdkafka".into(),
                 key_hash: KeyHash::Consistent,
                 null_key: NullKeyStrategy::StickyLinger { linger_ms: 10 },
+                idempotence: false,
+                delivery_timeout_ms: 300_000,
+                ..Self::reliable()
             },
         }
+    }
+
+    fn reliable() -> ProducerConfig {
+        ProducerConfig {
+            client_id: "".into(),
+            key_hash: KeyHash::Murmur2,
+            null_key: NullKeyStrategy::RandomPerRecord,
+            acks: crate::protocol::Acks::All,
+            idempotence: true,
+            idempotence_explicit: false,
+            retries: u32::MAX,
+            request_timeout_ms: 30_000,
+            retry_backoff_ms: 100,
+            delivery_timeout_ms: 120_000,
+        }
+    }
+
+    /// Resolves settings that depend on each other, as the Java client does: idempotence
+    /// needs `acks=all` and `retries > 0`; set explicitly, a conflict is an error, otherwise
+    /// idempotence is turned off.
+    pub fn finish(&mut self) -> Result<(), String> {
+        let conflict = self.acks != crate::protocol::Acks::All || self.retries == 0;
+        if self.idempotence && conflict {
+            if self.idempotence_explicit {
+                return Err("enable.idempotence=true needs acks=all and retries > 0".into());
+            }
+            self.idempotence = false;
+        }
+        Ok(())
     }
 
     /// Every key [`ProducerConfig::set`] accepts.
@@ -331,6 +383,12 @@ impl ProducerConfig {
         "partitioner",
         "batch.size",
         "sticky.partitioning.linger.ms",
+        "acks",
+        "enable.idempotence",
+        "retries",
+        "request.timeout.ms",
+        "retry.backoff.ms",
+        "delivery.timeout.ms",
     ];
 
     /// Sets `key` (a Kafka producer config name) to `value`. `partitioner` takes librdkafka's
@@ -363,6 +421,30 @@ impl ProducerConfig {
                 if let NullKeyStrategy::StickyLinger { linger_ms } = &mut self.null_key {
                     *linger_ms = ms;
                 }
+            }
+            "acks" | "request.required.acks" => {
+                use crate::protocol::Acks;
+                self.acks = match value {
+                    ConfigValue::Int(0) => Acks::None,
+                    ConfigValue::Int(1) => Acks::Leader,
+                    ConfigValue::Int(-1) => Acks::All,
+                    ConfigValue::Str(s) if s == "0" => Acks::None,
+                    ConfigValue::Str(s) if s == "1" => Acks::Leader,
+                    ConfigValue::Str(s) if s == "all" || s == "-1" => Acks::All,
+                    _ => return Err(format!("acks must be 0, 1, all or -1, got {value}")),
+                }
+            }
+            "enable.idempotence" => {
+                self.idempotence = as_bool(value)?;
+                self.idempotence_explicit = true;
+            }
+            "retries" | "message.send.max.retries" => {
+                self.retries = u32::try_from(as_ms(value)?).unwrap_or(u32::MAX)
+            }
+            "request.timeout.ms" => self.request_timeout_ms = positive(as_ms(value)?)?,
+            "retry.backoff.ms" => self.retry_backoff_ms = as_ms(value)?,
+            "delivery.timeout.ms" | "message.timeout.ms" => {
+                self.delivery_timeout_ms = positive(as_ms(value)?)?
             }
             _ => {
                 return Err(format!(

@@ -36,6 +36,7 @@
 //! application — including the one it is processing.
 
 use crate::assignor::AssignorKind;
+use crate::cluster::ClusterState;
 use crate::config::ConsumerConfig;
 use crate::history::Event;
 use crate::protocol::{ClientTimer, ErrorCode, JoinGroup, JoinOk, Msg, OffsetSpec};
@@ -131,6 +132,9 @@ enum Rejoin {
     Lost(&'static str),
 }
 
+/// `retry.backoff.ms` (100 in every client) between looking the cluster up again.
+const RETRY_BACKOFF_MS: u64 = 100;
+
 /// A request's correlation id and when it times out.
 type Deadline = (u64, Time);
 
@@ -146,7 +150,19 @@ pub struct Consumer {
     cfg: ConsumerConfig,
     behaviour: Behaviour,
     cooperative: bool,
-    broker: ActorId,
+    brokers: Vec<ActorId>,
+    cluster: Option<Arc<ClusterState>>,
+    coordinator: Option<ActorId>,
+    /// FindCoordinator in flight (its watchdog id).
+    find_corr: Option<u64>,
+    /// Metadata refresh in flight (its watchdog id).
+    meta_corr: Option<u64>,
+    next_bootstrap: usize,
+    rediscover_armed: bool,
+    /// When the oldest unanswered heartbeat was sent.
+    hb_sent: Option<Time>,
+    /// Partitions whose position must be reset by `auto.offset.reset` (out of range).
+    to_reset: BTreeSet<Tp>,
     topic_names: Vec<Arc<str>>,
     meta: Option<Arc<Metadata>>,
     topics: Vec<u32>,
@@ -162,7 +178,8 @@ pub struct Consumer {
     join_corr: Option<u64>,
     sync_corr: Option<u64>,
     offsets_corr: Option<u64>,
-    fetch: Option<u64>,
+    /// The Fetch in flight to each leader.
+    fetches: BTreeMap<ActorId, u64>,
     buffer: VecDeque<Fetched>,
     app: App,
     stalled_until: Time,
@@ -183,7 +200,7 @@ impl Consumer {
     pub fn new(
         cfg: ConsumerConfig,
         behaviour: Behaviour,
-        broker: ActorId,
+        brokers: Vec<ActorId>,
         topics: Vec<Arc<str>>,
     ) -> Consumer {
         let cooperative = cfg.assignors.iter().all(|a| a.is_cooperative());
@@ -191,7 +208,15 @@ impl Consumer {
             cfg,
             behaviour,
             cooperative,
-            broker,
+            brokers,
+            cluster: None,
+            coordinator: None,
+            find_corr: None,
+            meta_corr: None,
+            next_bootstrap: 0,
+            rediscover_armed: false,
+            hb_sent: None,
+            to_reset: BTreeSet::new(),
             topic_names: topics,
             meta: None,
             topics: Vec::new(),
@@ -207,7 +232,7 @@ impl Consumer {
             join_corr: None,
             sync_corr: None,
             offsets_corr: None,
-            fetch: None,
+            fetches: BTreeMap::new(),
             buffer: VecDeque::new(),
             app: App::Polling,
             stalled_until: Time::ZERO,
@@ -238,7 +263,9 @@ impl Consumer {
         self.join_corr == Some(corr)
             || self.sync_corr == Some(corr)
             || self.offsets_corr == Some(corr)
-            || self.fetch == Some(corr)
+            || self.find_corr == Some(corr)
+            || self.meta_corr == Some(corr)
+            || self.fetches.values().any(|c| *c == corr)
             || matches!(self.app, App::Committing(c, _) if c == corr)
     }
 
@@ -287,7 +314,7 @@ impl Consumer {
         let fresh = Consumer::new(
             self.cfg.clone(),
             self.behaviour,
-            self.broker,
+            self.brokers.clone(),
             self.topic_names.clone(),
         );
         let corr = self.corr;
@@ -302,7 +329,7 @@ impl Consumer {
     fn start(&mut self, ctx: Cx) {
         self.phase = Phase::Bootstrapping;
         self.last_poll = ctx.now();
-        ctx.send(self.broker, Msg::MetadataReq);
+        ctx.send(self.brokers[0], Msg::MetadataReq);
         if self.auto_commit() {
             let every = Time::ms(self.cfg.auto_commit_interval_ms);
             ctx.timer(every, Msg::ClientTimer(ClientTimer::AutoCommit));
@@ -341,7 +368,7 @@ impl Consumer {
             owned,
             owned_generation,
         };
-        ctx.send(self.broker, Msg::JoinGroupReq(Box::new(req)));
+        ctx.send(self.coord(), Msg::JoinGroupReq(Box::new(req)));
     }
 
     /// KIP-848: a `ConsumerGroupHeartbeat` with `epoch` (0 joins, -1 leaves) and what the
@@ -359,7 +386,7 @@ impl Consumer {
             owned: self.owned.iter().copied().collect(),
             assignor: self.cfg.group_remote_assignor,
         };
-        ctx.send(self.broker, Msg::ConsumerHeartbeatReq(Box::new(req)));
+        ctx.send(self.coord(), Msg::ConsumerHeartbeatReq(Box::new(req)));
     }
 
     /// KIP-848 reconciliation on the client: give up what the answer leaves out (then say so
@@ -426,7 +453,7 @@ impl Consumer {
         let corr = self.next_corr(ctx);
         self.sync_corr = Some(corr);
         ctx.send(
-            self.broker,
+            self.coord(),
             Msg::SyncGroupReq {
                 corr,
                 group: self.group(),
@@ -513,7 +540,7 @@ impl Consumer {
             Rejoin::Rebalance => {
                 let all: Vec<Tp> = self.owned.iter().copied().collect();
                 self.revoke(ctx, &all);
-                self.fetch = None;
+                self.fetches.clear();
             }
             Rejoin::Lost(reason) => {
                 self.lose_all(ctx, reason);
@@ -523,7 +550,7 @@ impl Consumer {
                 if reason != "illegal generation" && !static_poll_timeout {
                     self.member_id = None;
                 }
-                self.fetch = None;
+                self.fetches.clear();
             }
         }
         self.send_join(ctx);
@@ -540,6 +567,13 @@ impl Consumer {
     // ---------------------------------------------------------------- positions and fetching
 
     fn lookup_positions(&mut self, ctx: Cx) {
+        let (owned, positions) = (&self.owned, &self.positions);
+        self.to_reset
+            .retain(|tp| owned.contains(tp) && !positions.contains_key(tp));
+        if !self.to_reset.is_empty() {
+            let tps = self.to_reset.iter().copied().collect();
+            return self.list_offsets(ctx, tps);
+        }
         let missing: Vec<Tp> = self
             .owned
             .iter()
@@ -552,10 +586,35 @@ impl Consumer {
         let corr = self.next_corr(ctx);
         self.offsets_corr = Some(corr);
         ctx.send(
-            self.broker,
+            self.coord(),
             Msg::OffsetFetchReq {
                 group: self.group(),
                 partitions: missing,
+                tag: corr,
+            },
+        );
+    }
+
+    /// ListOffsets (`auto.offset.reset`) for `missing`, to the leader of the first that has
+    /// one and for the partitions it leads; the others come in the next round.
+    fn list_offsets(&mut self, ctx: Cx, missing: Vec<Tp>) {
+        let Some(cluster) = self.cluster.clone() else {
+            return;
+        };
+        let Some(leader) = missing.iter().find_map(|tp| cluster.leader_actor(*tp)) else {
+            return self.schedule_rediscover(ctx);
+        };
+        let partitions: Vec<Tp> = missing
+            .into_iter()
+            .filter(|tp| cluster.leader_actor(*tp) == Some(leader))
+            .collect();
+        let corr = self.next_corr(ctx);
+        self.offsets_corr = Some(corr);
+        ctx.send(
+            leader,
+            Msg::ListOffsetsReq {
+                partitions,
+                spec: self.cfg.auto_offset_reset,
                 tag: corr,
             },
         );
@@ -582,29 +641,69 @@ impl Consumer {
     }
 
     fn maybe_fetch(&mut self, ctx: Cx) {
-        if self.app != App::Polling || self.fetch.is_some() || !self.can_fetch() || self.positions.is_empty()
-        {
+        if self.app != App::Polling || !self.can_fetch() || self.positions.is_empty() {
             return;
         }
-        let corr = self.next_corr(ctx);
-        self.fetch = Some(corr);
-        let positions = self.positions.iter().map(|(t, o)| (*t, *o)).collect();
-        ctx.send(
-            self.broker,
-            Msg::FetchReq {
-                fetch_id: corr,
-                positions,
-                max_wait_us: Time::ms(self.cfg.fetch_max_wait_ms).as_us(),
-                max_records: self.cfg.max_poll_records,
-            },
-        );
+        let Some(cluster) = self.cluster.clone() else {
+            return;
+        };
+        // one Fetch in flight per leader, for the partitions it leads
+        let mut by_leader: BTreeMap<ActorId, Vec<(Tp, i64)>> = BTreeMap::new();
+        let mut leaderless = false;
+        for (tp, o) in &self.positions {
+            match cluster.leader_actor(*tp) {
+                Some(l) => by_leader.entry(l).or_default().push((*tp, *o)),
+                None => leaderless = true,
+            }
+        }
+        if leaderless {
+            self.schedule_rediscover(ctx);
+        }
+        for (leader, positions) in by_leader {
+            if self.fetches.contains_key(&leader) {
+                continue;
+            }
+            let corr = self.next_corr(ctx);
+            self.fetches.insert(leader, corr);
+            ctx.send(
+                leader,
+                Msg::FetchReq {
+                    fetch_id: corr,
+                    positions,
+                    max_wait_us: Time::ms(self.cfg.fetch_max_wait_ms).as_us(),
+                    max_records: self.cfg.max_poll_records,
+                },
+            );
+        }
     }
 
-    fn on_fetch(&mut self, ctx: Cx, fetch_id: u64, records: Vec<(Tp, Vec<(i64, LogRecord)>)>) {
-        if self.fetch != Some(fetch_id) {
+    fn on_fetch(
+        &mut self,
+        ctx: Cx,
+        from: ActorId,
+        fetch_id: u64,
+        records: Vec<(Tp, Vec<(i64, LogRecord)>)>,
+        errors: Vec<(Tp, ErrorCode)>,
+    ) {
+        if self.fetches.get(&from) != Some(&fetch_id) {
             return;
         }
-        self.fetch = None;
+        self.fetches.remove(&from);
+        let mut reset = false;
+        for (tp, e) in errors {
+            match e {
+                ErrorCode::OffsetOutOfRange if self.positions.contains_key(&tp) => {
+                    // the log is shorter than the position (a truncation): auto.offset.reset
+                    self.positions.remove(&tp);
+                    self.to_reset.insert(tp);
+                    reset = true;
+                }
+                _ => self.schedule_rediscover(ctx),
+            }
+        }
+        if reset {
+            self.lookup_positions(ctx);
+        }
         if self.can_fetch() {
             for (tp, recs) in records {
                 for (offset, record) in recs {
@@ -630,6 +729,84 @@ impl Consumer {
             } else {
                 self.on_batch(ctx);
             }
+        }
+    }
+
+    // ---------------------------------------------------------------- finding the cluster
+
+    /// Where group requests go: the coordinator, or (not known yet) the bootstrap broker.
+    fn coord(&self) -> ActorId {
+        self.coordinator.unwrap_or(self.brokers[0])
+    }
+
+    fn find_coordinator(&mut self, ctx: Cx) {
+        if self.find_corr.is_some() {
+            return;
+        }
+        let corr = self.next_corr(ctx);
+        self.find_corr = Some(corr);
+        let to = self.brokers[self.next_bootstrap % self.brokers.len()];
+        ctx.send(to, Msg::FindCoordinatorReq { group: self.group() });
+    }
+
+    /// The coordinator answered `NOT_COORDINATOR` or stopped answering: find it again, then
+    /// carry on with what was interrupted.
+    fn coordinator_lost(&mut self, ctx: Cx) {
+        self.coordinator = None;
+        self.next_bootstrap += 1;
+        self.find_coordinator(ctx);
+    }
+
+    fn on_coordinator(&mut self, ctx: Cx, c: Option<ActorId>) {
+        self.find_corr = None;
+        let Some(c) = c else {
+            // COORDINATOR_NOT_AVAILABLE: ask again after retry.backoff.ms
+            return self.schedule_rediscover(ctx);
+        };
+        self.coordinator = Some(c);
+        match self.phase {
+            Phase::FindingCoordinator => self.send_join(ctx),
+            Phase::Joining | Phase::Syncing if self.join_corr.is_none() && self.sync_corr.is_none() => {
+                self.send_join(ctx)
+            }
+            Phase::Stable if self.cfg.group_protocol_consumer && self.join_corr.is_none() => {
+                self.send_cg_heartbeat(ctx, self.generation)
+            }
+            _ => {}
+        }
+        if self.offsets_corr.is_none() {
+            self.lookup_positions(ctx);
+        }
+    }
+
+    fn refresh_metadata(&mut self, ctx: Cx) {
+        if self.meta_corr.is_some() {
+            return;
+        }
+        let corr = self.next_corr(ctx);
+        self.meta_corr = Some(corr);
+        self.next_bootstrap += 1;
+        let to = self.brokers[self.next_bootstrap % self.brokers.len()];
+        ctx.send(to, Msg::MetadataReq);
+    }
+
+    /// Looks the cluster up again after `retry.backoff.ms` (a partition without a leader, a
+    /// group without a coordinator).
+    fn schedule_rediscover(&mut self, ctx: Cx) {
+        if !self.rediscover_armed {
+            self.rediscover_armed = true;
+            ctx.timer(
+                Time::ms(RETRY_BACKOFF_MS),
+                Msg::ClientTimer(ClientTimer::Rediscover),
+            );
+        }
+    }
+
+    fn on_rediscover(&mut self, ctx: Cx) {
+        self.rediscover_armed = false;
+        self.refresh_metadata(ctx);
+        if self.coordinator.is_none() && !matches!(self.phase, Phase::Bootstrapping | Phase::Idle) {
+            self.find_coordinator(ctx);
         }
     }
 
@@ -739,7 +916,7 @@ impl Consumer {
         self.corr += 1;
         let corr = self.corr;
         ctx.send(
-            self.broker,
+            self.coord(),
             Msg::OffsetCommitReq {
                 corr,
                 group: self.group(),
@@ -799,7 +976,7 @@ impl Consumer {
                 self.send_cg_heartbeat(ctx, -1);
             } else {
                 ctx.send(
-                    self.broker,
+                    self.coord(),
                     Msg::LeaveGroupReq {
                         group: self.group(),
                         member_id: member_id.clone(),
@@ -832,7 +1009,7 @@ impl Consumer {
                     self.send_cg_heartbeat(ctx, -1);
                 } else {
                     ctx.send(
-                        self.broker,
+                        self.coord(),
                         Msg::LeaveGroupReq {
                             group: self.group(),
                             member_id,
@@ -848,14 +1025,26 @@ impl Consumer {
             // the answer sets the next heartbeat
             return self.send_cg_heartbeat(ctx, self.generation);
         }
-        ctx.send(
-            self.broker,
-            Msg::HeartbeatReq {
-                group: self.group(),
-                member_id: self.member_id.clone().expect("member"),
-                generation: self.generation,
-            },
-        );
+        if let Some(since) = self.hb_sent {
+            if self.brokers.len() > 1
+                && ctx.now().saturating_sub(since) > Time::ms(self.cfg.request_timeout_ms)
+            {
+                // the coordinator stopped answering: look for it again
+                self.hb_sent = None;
+                self.coordinator_lost(ctx);
+            }
+        }
+        if self.coordinator.is_some() {
+            ctx.send(
+                self.coord(),
+                Msg::HeartbeatReq {
+                    group: self.group(),
+                    member_id: self.member_id.clone().expect("member"),
+                    generation: self.generation,
+                },
+            );
+            self.hb_sent.get_or_insert(ctx.now());
+        }
         let hb = Time::ms(self.cfg.heartbeat_interval_ms);
         ctx.timer(hb, Msg::ClientTimer(ClientTimer::Heartbeat(epoch)));
     }
@@ -874,19 +1063,35 @@ impl Consumer {
         } else if self.join_corr == Some(corr) || self.sync_corr == Some(corr) {
             self.join_corr = None;
             self.sync_corr = None;
+            if self.brokers.len() > 1 {
+                return self.coordinator_lost(ctx);
+            }
             self.send_join(ctx);
-        } else if self.fetch == Some(corr) {
-            self.fetch = None;
+        } else if let Some((&leader, _)) = self.fetches.iter().find(|(_, c)| **c == corr) {
+            self.fetches.remove(&leader);
+            if self.brokers.len() > 1 {
+                self.refresh_metadata(ctx);
+            }
             self.maybe_fetch(ctx);
         } else if self.offsets_corr == Some(corr) {
             self.offsets_corr = None;
+            if self.brokers.len() > 1 {
+                return self.coordinator_lost(ctx);
+            }
             self.lookup_positions(ctx);
+        } else if self.find_corr == Some(corr) {
+            self.find_corr = None;
+            self.next_bootstrap += 1;
+            self.find_coordinator(ctx);
+        } else if self.meta_corr == Some(corr) {
+            self.meta_corr = None;
+            self.refresh_metadata(ctx);
         }
     }
 }
 
 impl Actor<Msg, Event> for Consumer {
-    fn handle(&mut self, ctx: &mut Ctx<'_, Msg, Event>, _from: ActorId, msg: Msg) {
+    fn handle(&mut self, ctx: &mut Ctx<'_, Msg, Event>, from: ActorId, msg: Msg) {
         match (&self.phase, &msg) {
             (Phase::Crashed, Msg::Restart) => {
                 self.reset_state();
@@ -915,9 +1120,16 @@ impl Actor<Msg, Event> for Consumer {
                     self.stalled(ctx);
                 }
             }
-            Msg::MetadataResp(meta) => {
+            Msg::MetadataResp(meta, cluster) => {
+                if self.cluster.as_ref().is_none_or(|c| c.version <= cluster.version) {
+                    self.cluster = Some(cluster);
+                }
                 if self.phase != Phase::Bootstrapping {
-                    return;
+                    self.meta_corr = None;
+                    if self.offsets_corr.is_none() {
+                        self.lookup_positions(ctx);
+                    }
+                    return self.maybe_fetch(ctx);
                 }
                 self.topics = self
                     .topic_names
@@ -931,13 +1143,14 @@ impl Actor<Msg, Event> for Consumer {
                 self.meta = Some(meta);
                 ctx.record(Event::Connected);
                 self.phase = Phase::FindingCoordinator;
-                ctx.send(self.broker, Msg::FindCoordinatorReq { group: self.group() });
+                self.find_coordinator(ctx);
             }
-            Msg::FindCoordinatorResp => {
-                if self.phase == Phase::FindingCoordinator {
-                    self.send_join(ctx);
+            Msg::FindCoordinatorResp(c) => {
+                if self.find_corr.is_some() {
+                    self.on_coordinator(ctx, c);
                 }
             }
+            Msg::ClientTimer(ClientTimer::Rediscover) => self.on_rediscover(ctx),
             Msg::JoinGroupResp { corr, result } => {
                 if self.join_corr != Some(corr) {
                     return;
@@ -954,6 +1167,7 @@ impl Actor<Msg, Event> for Consumer {
                         self.generation = -1;
                         self.send_join(ctx);
                     }
+                    Err((ErrorCode::NotCoordinator, _)) => self.coordinator_lost(ctx),
                     Err((e, _)) => self.fatal(ctx, e),
                 }
             }
@@ -967,6 +1181,7 @@ impl Actor<Msg, Event> for Consumer {
                 }
                 match result {
                     Ok(r) => self.on_cg_answer(ctx, r),
+                    Err(ErrorCode::NotCoordinator) => self.coordinator_lost(ctx),
                     Err(_) => {
                         self.lose_all(ctx, "unknown member");
                         self.member_id = None;
@@ -982,6 +1197,7 @@ impl Actor<Msg, Event> for Consumer {
                 match result {
                     Ok(partitions) => self.on_assignment(ctx, partitions),
                     Err(ErrorCode::RebalanceInProgress) => self.send_join(ctx),
+                    Err(ErrorCode::NotCoordinator) => self.coordinator_lost(ctx),
                     Err(ErrorCode::FencedInstanceId) => self.fatal(ctx, ErrorCode::FencedInstanceId),
                     Err(ErrorCode::IllegalGeneration) => {
                         self.lose_all(ctx, "illegal generation");
@@ -996,11 +1212,13 @@ impl Actor<Msg, Event> for Consumer {
             }
             Msg::ClientTimer(ClientTimer::Heartbeat(epoch)) => self.on_heartbeat_timer(ctx, epoch),
             Msg::HeartbeatResp(result) => {
+                self.hb_sent = None;
                 if self.phase != Phase::Stable {
                     return;
                 }
                 match result {
                     Ok(()) => return,
+                    Err(ErrorCode::NotCoordinator) => return self.coordinator_lost(ctx),
                     Err(ErrorCode::RebalanceInProgress) => self.rejoin = Some(Rejoin::Rebalance),
                     Err(ErrorCode::FencedInstanceId) => return self.fatal(ctx, ErrorCode::FencedInstanceId),
                     Err(ErrorCode::IllegalGeneration) => {
@@ -1035,6 +1253,9 @@ impl Actor<Msg, Event> for Consumer {
                 result,
             } => {
                 let ok = result.is_ok();
+                if result == Err(ErrorCode::NotCoordinator) {
+                    self.coordinator_lost(ctx);
+                }
                 match result {
                     Ok(()) => ctx.record(Event::Committed {
                         group: self.group(),
@@ -1062,6 +1283,9 @@ impl Actor<Msg, Event> for Consumer {
                     return;
                 }
                 self.offsets_corr = None;
+                let Ok(offsets) = offsets else {
+                    return self.coordinator_lost(ctx);
+                };
                 let mut missing = Vec::new();
                 for (tp, committed) in offsets {
                     match committed {
@@ -1071,16 +1295,7 @@ impl Actor<Msg, Event> for Consumer {
                     }
                 }
                 if !missing.is_empty() {
-                    let corr = self.next_corr(ctx);
-                    self.offsets_corr = Some(corr);
-                    ctx.send(
-                        self.broker,
-                        Msg::ListOffsetsReq {
-                            partitions: missing,
-                            spec: self.cfg.auto_offset_reset,
-                            tag: corr,
-                        },
-                    );
+                    self.list_offsets(ctx, missing);
                 }
                 self.maybe_fetch(ctx);
             }
@@ -1095,11 +1310,16 @@ impl Actor<Msg, Event> for Consumer {
                 };
                 for (tp, o) in offsets {
                     self.set_position(ctx, tp, o, from);
+                    self.to_reset.remove(&tp);
                 }
                 self.lookup_positions(ctx);
                 self.maybe_fetch(ctx);
             }
-            Msg::FetchResp { fetch_id, records } => self.on_fetch(ctx, fetch_id, records),
+            Msg::FetchResp {
+                fetch_id,
+                records,
+                errors,
+            } => self.on_fetch(ctx, from, fetch_id, records, errors),
             Msg::ClientTimer(ClientTimer::ProcessDone) => {
                 if self.app == App::Processing {
                     self.finish_record(ctx);

@@ -142,6 +142,36 @@ impl Group {
         }
     }
 
+    /// What a coordinator writes to `__consumer_offsets` when it changes: `Some((generation,
+    /// members))` in the states Kafka persists (Stable after a rebalance completes, Empty).
+    pub fn persist_key(&self) -> Option<(i32, usize)> {
+        match self.state {
+            GroupState::Stable | GroupState::Empty => Some((self.generation, self.members.len())),
+            _ => None,
+        }
+    }
+
+    /// A group restored from its last persisted metadata by a new coordinator (Kafka's
+    /// `GroupMetadataManager` loading a partition): same generation, members and assignment;
+    /// every member's session starts again now.
+    pub fn loaded(mut self, now: Time, out: &mut Vec<Output>) -> Group {
+        self.pending.clear();
+        self.initial_remaining_us = None;
+        self.new_member_added = false;
+        for (id, m) in &mut self.members {
+            m.awaiting_join = false;
+            m.awaiting_sync = false;
+            m.deadline = now + Time::us(m.session_timeout_us);
+            out.push(Output::Timer(m.deadline, GroupTimer::Session(id.clone())));
+        }
+        self
+    }
+
+    /// The group's id.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
     /// Current state.
     pub fn state(&self) -> GroupState {
         self.state

@@ -188,6 +188,62 @@ pub enum Event {
     Restarted,
     /// A client process closed.
     Closed,
+    /// A producer's request for a record failed with a retriable error; it will send it again.
+    ProduceRetry {
+        /// Identity.
+        id: RecordId,
+        /// Partition.
+        tp: Tp,
+        /// Kafka error name.
+        error: &'static str,
+    },
+    /// A producer gave up on a record (`retries` or `delivery.timeout.ms` exhausted): the
+    /// application's callback gets an error.
+    ProduceFailed {
+        /// Identity.
+        id: RecordId,
+        /// Partition.
+        tp: Tp,
+        /// Kafka error name.
+        error: &'static str,
+    },
+    /// A broker became the leader of a partition (written by that broker).
+    LeaderElected {
+        /// Partition (internal topics included: `topic` = number of user topics).
+        tp: Tp,
+        /// Leader epoch.
+        epoch: i32,
+        /// Its log end offset when it took over: the log of the partition is now its log.
+        log_end: i64,
+        /// Whether it was out of sync (`unclean.leader.election.enable`).
+        unclean: bool,
+    },
+    /// The controller changed a partition's ISR.
+    IsrChanged {
+        /// Partition.
+        tp: Tp,
+        /// The new ISR (node ids).
+        isr: Vec<u32>,
+    },
+    /// A replica truncated its log to `offset` (it had records the leader does not).
+    Truncated {
+        /// Partition.
+        tp: Tp,
+        /// New log end offset.
+        offset: i64,
+        /// Records removed.
+        removed: Vec<RecordId>,
+    },
+    /// The controller fenced a broker (no heartbeat for `broker.session.timeout.ms`).
+    BrokerFenced {
+        /// Node id.
+        node: u32,
+    },
+    /// The controller unfenced a broker (heartbeats again).
+    BrokerUnfenced {
+        /// Node id.
+        node: u32,
+    },
     /// A client hit an error it cannot recover from and stopped (e.g. no assignor in common
     /// with its group: `INCONSISTENT_GROUP_PROTOCOL`).
     Fatal {
@@ -223,6 +279,13 @@ impl Event {
             Event::Restarted => "restart",
             Event::Closed => "close",
             Event::Fatal { .. } => "fatal",
+            Event::ProduceRetry { .. } => "produce_retry",
+            Event::ProduceFailed { .. } => "produce_failed",
+            Event::LeaderElected { .. } => "leader",
+            Event::IsrChanged { .. } => "isr",
+            Event::Truncated { .. } => "truncate",
+            Event::BrokerFenced { .. } => "fenced",
+            Event::BrokerUnfenced { .. } => "unfenced",
         }
     }
 }

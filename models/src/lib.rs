@@ -4,8 +4,10 @@
 //! it models and says in its doc comment which behaviour (KIP, config, client) it reproduces.
 //!
 //! * Pure algorithms: [`partitioner`], [`assignor`].
-//! * State: [`log`] (partition logs), [`coordinator`] (the classic group protocol's state
-//!   machine), [`broker`] (the actor that owns logs, groups and offsets).
+//! * State: [`log`] (a replica's log, epochs, producer state), [`coordinator`] (the classic
+//!   group protocol's state machine), [`cluster`] (placement, leaders, ISRs: the metadata
+//!   image), [`broker`] (replicas as leader and follower, the coordinator, committed offsets)
+//!   and [`controller`] (liveness, elections, ISR changes).
 //! * Clients: [`producer`], [`consumer`], configured by [`config`] with per-client
 //!   [`config::Profile`] defaults (kafka-python, Java, librdkafka).
 //! * The wire: [`protocol`] (requests and responses, as Kafka names them).
@@ -16,8 +18,10 @@
 pub mod assignor;
 pub mod broker;
 pub mod check;
+pub mod cluster;
 pub mod config;
 pub mod consumer;
+pub mod controller;
 pub mod coordinator;
 pub mod history;
 pub mod kip848;

@@ -1,15 +1,78 @@
-//! A partition's append-only log.
+//! A partition replica's log: records, the leader-epoch cache and the idempotent-producer state.
 //!
-//! Offsets are dense and start at 0 (no retention or compaction yet); the log end offset
-//! (LEO) is the offset the next record gets. On a single broker the high watermark equals the
-//! LEO; replication (followers, ISR) will separate them.
+//! Offsets are dense and start at 0 (no retention or compaction). The log end offset (LEO) is
+//! the offset the next record gets. Each replica of a partition has its own log; followers copy
+//! the leader's. Besides records the log keeps what Kafka keeps beside its segments:
+//!
+//! * the **leader-epoch cache** (`leader-epoch-checkpoint`, KIP-101): the first offset written
+//!   in each leader epoch, so a replica can answer "where does epoch E end in your log" and a
+//!   follower can truncate exactly the records a new leader never had (KIP-279, and the
+//!   diverging-epoch check of fetch since KIP-595/Kafka 2.7);
+//! * the **producer state** of idempotent producers (KIP-98): per producer id, the last
+//!   sequence number written and the offsets of the last five, so a retried record is
+//!   answered with its first offset instead of being written twice; rebuilt from the records
+//!   after a truncation, as Kafka rebuilds its producer snapshot.
 
 use crate::types::LogRecord;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
-/// One partition's log.
+/// How many recent sequence numbers a producer's entry remembers (Kafka: the last 5 batches).
+pub const PRODUCER_CACHE: usize = 5;
+
+/// An entry of an internal topic (`__consumer_offsets`): what the group coordinator writes.
+#[derive(Clone, Debug)]
+pub enum Internal {
+    /// An OffsetCommit: the next offset to read, per partition.
+    Commit {
+        /// The group.
+        group: Arc<str>,
+        /// Committed offsets.
+        offsets: Vec<(crate::types::Tp, i64)>,
+    },
+    /// The group's metadata after a completed rebalance (or when it becomes empty), from which
+    /// a new coordinator restores the group without a rebalance.
+    Group(Box<crate::coordinator::Group>),
+}
+
+/// One log entry.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The record.
+    pub record: LogRecord,
+    /// Leader epoch it was written in.
+    pub epoch: i32,
+    /// Idempotent producer sequence number (per partition), −1 without idempotence.
+    pub pseq: i32,
+    /// For internal topics: what the record means.
+    pub internal: Option<Arc<Internal>>,
+}
+
+/// What an idempotent append found.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SeqCheck {
+    /// Next in sequence (or no idempotence): append it.
+    Append,
+    /// Already written at this offset: answer with it, write nothing
+    /// (`DUPLICATE_SEQUENCE_NUMBER` is answered as success).
+    Duplicate(i64),
+    /// A gap: an earlier record of this producer is missing (`OUT_OF_ORDER_SEQUENCE_NUMBER`).
+    OutOfOrder,
+}
+
+#[derive(Clone, Debug, Default)]
+struct ProducerEntry {
+    last_seq: i32,
+    recent: VecDeque<(i32, i64)>,
+}
+
+/// One replica's log.
 #[derive(Clone, Debug, Default)]
 pub struct PartitionLog {
-    records: Vec<LogRecord>,
+    entries: Vec<Entry>,
+    /// (epoch, first offset), ascending in both.
+    epochs: Vec<(i32, i64)>,
+    producers: BTreeMap<u32, ProducerEntry>,
 }
 
 impl PartitionLog {
@@ -18,11 +81,65 @@ impl PartitionLog {
         Self::default()
     }
 
-    /// Appends a record, returning its offset.
-    pub fn append(&mut self, record: LogRecord) -> i64 {
-        let offset = self.records.len() as i64;
-        self.records.push(record);
+    /// Appends a record written in leader `epoch`, returning its offset.
+    pub fn append(&mut self, entry: Entry) -> i64 {
+        let offset = self.entries.len() as i64;
+        if self.epochs.last().is_none_or(|&(e, _)| e < entry.epoch) {
+            self.epochs.push((entry.epoch, offset));
+        }
+        if entry.pseq >= 0 {
+            self.note_producer(entry.record.id.producer, entry.pseq, offset);
+        }
+        self.entries.push(entry);
         offset
+    }
+
+    fn note_producer(&mut self, pid: u32, seq: i32, offset: i64) {
+        let p = self.producers.entry(pid).or_default();
+        p.last_seq = seq;
+        p.recent.push_back((seq, offset));
+        if p.recent.len() > PRODUCER_CACHE {
+            p.recent.pop_front();
+        }
+    }
+
+    /// Checks sequence number `seq` of producer `pid` before appending (KIP-98).
+    pub fn check_sequence(&self, pid: u32, seq: i32) -> SeqCheck {
+        if seq < 0 {
+            return SeqCheck::Append;
+        }
+        match self.producers.get(&pid) {
+            None => SeqCheck::Append,
+            Some(p) if seq == p.last_seq + 1 => SeqCheck::Append,
+            Some(p) if seq <= p.last_seq => match p.recent.iter().find(|(s, _)| *s == seq) {
+                Some(&(_, offset)) => SeqCheck::Duplicate(offset),
+                None => SeqCheck::Duplicate(-1),
+            },
+            Some(_) => SeqCheck::OutOfOrder,
+        }
+    }
+
+    /// Removes every entry at `offset` and above (a follower's truncation to the leader).
+    pub fn truncate(&mut self, offset: i64) {
+        let to = offset.clamp(0, self.end_offset()) as usize;
+        if to == self.entries.len() {
+            return;
+        }
+        self.entries.truncate(to);
+        self.epochs.retain(|&(_, start)| start < to as i64);
+        self.producers.clear();
+        let mut rebuilt: BTreeMap<u32, ProducerEntry> = BTreeMap::new();
+        for (o, e) in self.entries.iter().enumerate() {
+            if e.pseq >= 0 {
+                let p = rebuilt.entry(e.record.id.producer).or_default();
+                p.last_seq = e.pseq;
+                p.recent.push_back((e.pseq, o as i64));
+                if p.recent.len() > PRODUCER_CACHE {
+                    p.recent.pop_front();
+                }
+            }
+        }
+        self.producers = rebuilt;
     }
 
     /// Log start offset.
@@ -32,22 +149,56 @@ impl PartitionLog {
 
     /// Log end offset: the offset of the next record.
     pub fn end_offset(&self) -> i64 {
-        self.records.len() as i64
+        self.entries.len() as i64
     }
 
-    /// Up to `max` records from `offset` (clamped to the log), with their offsets.
-    pub fn read(&self, offset: i64, max: usize) -> impl Iterator<Item = (i64, &LogRecord)> {
-        let from = offset.clamp(0, self.end_offset()) as usize;
-        let to = from.saturating_add(max).min(self.records.len());
-        self.records[from..to]
+    /// The epoch of the last entry (−1 for an empty log).
+    pub fn last_epoch(&self) -> i32 {
+        self.epochs.last().map_or(-1, |&(e, _)| e)
+    }
+
+    /// Kafka's `endOffsetForEpoch`: the largest epoch ≤ `epoch` this log has, and the offset
+    /// where it ends (the first offset of the next epoch, or the LEO). `(-1, 0)` when the log
+    /// has no such epoch.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
+        let idx = self.epochs.partition_point(|&(e, _)| e <= epoch);
+        if idx == 0 {
+            return (-1, 0);
+        }
+        let found = self.epochs[idx - 1].0;
+        let end = self.epochs.get(idx).map_or(self.end_offset(), |&(_, s)| s);
+        (found, end)
+    }
+
+    /// Up to `max` records from `offset` below `limit` (clamped to the log), with their offsets.
+    pub fn read(&self, offset: i64, limit: i64, max: usize) -> impl Iterator<Item = (i64, &LogRecord)> {
+        let end = limit.clamp(0, self.end_offset()) as usize;
+        let from = (offset.max(0) as usize).min(end);
+        let to = from.saturating_add(max).min(end);
+        self.entries[from..to]
             .iter()
             .enumerate()
-            .map(move |(i, r)| ((from + i) as i64, r))
+            .map(move |(i, e)| ((from + i) as i64, &e.record))
+    }
+
+    /// Up to `max` whole entries from `offset` (what a follower's fetch copies).
+    pub fn entries(&self, offset: i64, max: usize) -> &[Entry] {
+        let from = (offset.max(0) as usize).min(self.entries.len());
+        let to = from.saturating_add(max).min(self.entries.len());
+        &self.entries[from..to]
+    }
+
+    /// All entries (an internal topic's new leader replays them).
+    pub fn all(&self) -> &[Entry] {
+        &self.entries
     }
 
     /// The record at `offset`.
     pub fn get(&self, offset: i64) -> Option<&LogRecord> {
-        usize::try_from(offset).ok().and_then(|o| self.records.get(o))
+        usize::try_from(offset)
+            .ok()
+            .and_then(|o| self.entries.get(o))
+            .map(|e| &e.record)
     }
 }
 
@@ -56,13 +207,18 @@ mod tests {
     use super::*;
     use crate::types::{Payload, RecordId};
 
-    fn rec(seq: u32) -> LogRecord {
-        LogRecord {
-            id: RecordId { producer: 0, seq },
-            payload: Payload {
-                key: None,
-                value: None,
+    fn entry(producer: u32, seq: u32, epoch: i32, pseq: i32) -> Entry {
+        Entry {
+            record: LogRecord {
+                id: RecordId { producer, seq },
+                payload: Payload {
+                    key: None,
+                    value: None,
+                },
             },
+            epoch,
+            pseq,
+            internal: None,
         }
     }
 
@@ -71,14 +227,64 @@ mod tests {
         let mut log = PartitionLog::new();
         assert_eq!(log.end_offset(), 0);
         for i in 0..5 {
-            assert_eq!(log.append(rec(i)), i64::from(i));
+            assert_eq!(log.append(entry(0, i, 0, -1)), i64::from(i));
         }
         assert_eq!(log.end_offset(), 5);
-        let got: Vec<i64> = log.read(2, 10).map(|(o, _)| o).collect();
+        let got: Vec<i64> = log.read(2, 5, 10).map(|(o, _)| o).collect();
         assert_eq!(got, vec![2, 3, 4]);
-        assert_eq!(log.read(1, 2).count(), 2);
-        assert_eq!(log.read(9, 2).count(), 0);
+        assert_eq!(log.read(1, 5, 2).count(), 2);
+        assert_eq!(log.read(9, 5, 2).count(), 0);
+        assert_eq!(log.read(0, 3, 10).count(), 3, "nothing at or above the limit");
         assert_eq!(log.get(4).unwrap().id.seq, 4);
         assert!(log.get(5).is_none());
+    }
+
+    #[test]
+    fn epoch_cache_answers_end_offsets() {
+        let mut log = PartitionLog::new();
+        for (i, epoch) in [0, 0, 2, 2, 2, 5].into_iter().enumerate() {
+            log.append(entry(0, i as u32, epoch, -1));
+        }
+        assert_eq!(log.last_epoch(), 5);
+        assert_eq!(log.end_offset_for_epoch(0), (0, 2));
+        assert_eq!(log.end_offset_for_epoch(1), (0, 2));
+        assert_eq!(log.end_offset_for_epoch(2), (2, 5));
+        assert_eq!(log.end_offset_for_epoch(4), (2, 5));
+        assert_eq!(log.end_offset_for_epoch(7), (5, 6));
+        log.truncate(3);
+        assert_eq!(log.end_offset(), 3);
+        assert_eq!(log.last_epoch(), 2);
+        assert_eq!(log.end_offset_for_epoch(9), (2, 3));
+        log.truncate(0);
+        assert_eq!(log.last_epoch(), -1);
+    }
+
+    #[test]
+    fn idempotent_sequences_deduplicate_and_survive_truncation() {
+        let mut log = PartitionLog::new();
+        assert_eq!(log.check_sequence(7, 0), SeqCheck::Append);
+        log.append(entry(7, 0, 0, 0));
+        log.append(entry(7, 1, 0, 1));
+        assert_eq!(log.check_sequence(7, 1), SeqCheck::Duplicate(1));
+        assert_eq!(log.check_sequence(7, 0), SeqCheck::Duplicate(0));
+        assert_eq!(log.check_sequence(7, 3), SeqCheck::OutOfOrder);
+        assert_eq!(log.check_sequence(7, 2), SeqCheck::Append);
+        assert_eq!(log.check_sequence(8, 4), SeqCheck::Append, "an unknown producer");
+        assert_eq!(log.check_sequence(7, -1), SeqCheck::Append, "no idempotence");
+        log.truncate(1);
+        assert_eq!(
+            log.check_sequence(7, 1),
+            SeqCheck::Append,
+            "the truncated record may come again"
+        );
+        for s in 1..10 {
+            log.append(entry(7, s as u32, 0, s));
+        }
+        assert_eq!(log.check_sequence(7, 9), SeqCheck::Duplicate(9));
+        assert_eq!(
+            log.check_sequence(7, 2),
+            SeqCheck::Duplicate(-1),
+            "older than the cache"
+        );
     }
 }

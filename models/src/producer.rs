@@ -1,16 +1,32 @@
-//! The producer client: bootstrap, partition, send, collect acknowledgements.
+//! The producer client: bootstrap, partition, send to the leader, retry, collect
+//! acknowledgements.
 //!
 //! Reproduces what a producer process of the demos does: the constructor bootstraps (one
 //! Metadata round trip — kafka-python's `KafkaProducer()` returns after it, and the demo
 //! prints `link kafka ok.`), then `send()` per record, every `interval` apart, each choosing
 //! its partition with the profile's partitioner ([`crate::partitioner`] for keys, a
 //! [`NullKeyStrategy`] for null keys; an explicit partition always wins), and `flush()`: when
-//! every record is acknowledged the process is done (`produce over.`). `linger.ms=0`, so each
-//! record travels in its own Produce request; one connection keeps them in order.
+//! every record is acknowledged (or has failed) the process is done (`produce over.`).
+//! `linger.ms=0`, so each record travels in its own Produce request, to the partition's
+//! leader, several in flight (`max.in.flight.requests.per.connection=5` is not a limit the
+//! scenarios reach).
+//!
+//! Delivery as the Java client and kafka-python ≥ 2.1 do it:
+//! * `acks=0` — sent is done (offset −1); `acks=1`/`all` — the broker's answer decides;
+//! * retriable errors (`NOT_LEADER_OR_FOLLOWER`, `NOT_ENOUGH_REPLICAS[_AFTER_APPEND]`,
+//!   `OUT_OF_ORDER_SEQUENCE_NUMBER`, a request unanswered for `request.timeout.ms`) send the
+//!   record again after `retry.backoff.ms`, after a metadata refresh where the leader may have
+//!   moved — up to `retries` times and within `delivery.timeout.ms` of the first send; then
+//!   the record fails (`ProduceFailed`);
+//! * with `enable.idempotence` every record carries the producer id (here: the producer's
+//!   index) and a per-partition sequence number, so the leader drops a retried duplicate and
+//!   refuses a record that overtook a missing one. Without it, a retry of a record whose
+//!   first attempt was written but not acknowledged writes it twice.
 
+use crate::cluster::ClusterState;
 use crate::config::{NullKeyStrategy, ProducerConfig};
 use crate::history::Event;
-use crate::protocol::{ClientTimer, Msg};
+use crate::protocol::{Acks, ClientTimer, ErrorCode, Msg};
 use crate::types::{Metadata, Payload, RecordId, Tp};
 use bytes::Bytes;
 use rand::Rng;
@@ -92,30 +108,50 @@ impl Records {
     }
 }
 
+/// A record sent and not yet settled.
+struct Pending {
+    tp: Tp,
+    payload: Payload,
+    pseq: i32,
+    first_sent: Time,
+    /// When the request in flight times out; `None` while it waits to be sent again.
+    deadline: Option<Time>,
+    retries: u32,
+}
+
 /// A producer process.
 pub struct Producer {
     index: u32,
     cfg: ProducerConfig,
-    broker: ActorId,
+    brokers: Vec<ActorId>,
     topic_name: Arc<str>,
     topic: u32,
     meta: Option<Arc<Metadata>>,
+    cluster: Option<Arc<ClusterState>>,
     records: Records,
     interval: Time,
     sent: u32,
+    settled: u32,
     acked: u32,
-    /// Payloads sent and not yet acknowledged, so the acknowledgement records the very
-    /// bytes that were sent (shared, not generated again).
-    in_flight: BTreeMap<u32, Payload>,
+    /// Records sent and not yet settled, by send number.
+    pending: BTreeMap<u32, Pending>,
+    /// Next sequence number per partition (idempotence).
+    sequences: BTreeMap<Tp, i32>,
     sticky: Option<(u32, usize, Time)>,
+    /// The Metadata request in flight and when it times out.
+    metadata_deadline: Option<Time>,
+    next_bootstrap: usize,
+    watchdog_armed: bool,
+    retry_armed: bool,
 }
 
 impl Producer {
-    /// Producer number `index` of the scenario, sending `records` to `topic`.
+    /// Producer number `index` of the scenario, sending `records` to `topic`; `brokers` is its
+    /// bootstrap list (it bootstraps from the first).
     pub fn new(
         index: u32,
         cfg: ProducerConfig,
-        broker: ActorId,
+        brokers: Vec<ActorId>,
         topic: Arc<str>,
         records: Records,
         interval: Time,
@@ -123,16 +159,23 @@ impl Producer {
         Producer {
             index,
             cfg,
-            broker,
+            brokers,
             topic_name: topic,
             topic: 0,
             meta: None,
+            cluster: None,
             records,
             interval,
             sent: 0,
+            settled: 0,
             acked: 0,
-            in_flight: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            sequences: BTreeMap::new(),
             sticky: None,
+            metadata_deadline: None,
+            next_bootstrap: 0,
+            watchdog_armed: false,
+            retry_armed: false,
         }
     }
 
@@ -177,6 +220,27 @@ impl Producer {
         }
     }
 
+    fn refresh_metadata(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
+        if self.metadata_deadline.is_some() {
+            return;
+        }
+        let to = self.brokers[self.next_bootstrap % self.brokers.len()];
+        self.next_bootstrap += 1;
+        ctx.send(to, Msg::MetadataReq);
+        self.metadata_deadline = Some(ctx.now() + Time::ms(self.cfg.request_timeout_ms));
+        self.arm_watchdog(ctx);
+    }
+
+    fn arm_watchdog(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
+        if !self.watchdog_armed {
+            self.watchdog_armed = true;
+            ctx.timer(
+                Time::ms(self.cfg.request_timeout_ms),
+                Msg::ClientTimer(ClientTimer::ProduceWatchdog),
+            );
+        }
+    }
+
     fn send_next(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
         let meta = self.meta.clone().expect("bootstrapped");
         let (payload, explicit) = self.records.get(self.sent);
@@ -191,11 +255,170 @@ impl Producer {
             tp,
             payload: payload.clone(),
         });
-        self.in_flight.insert(id.seq, payload.clone());
-        ctx.send(self.broker, Msg::ProduceReq { tp, id, payload });
+        let pseq = if self.cfg.idempotence {
+            let s = self.sequences.entry(tp).or_insert(0);
+            *s += 1;
+            *s - 1
+        } else {
+            -1
+        };
+        self.pending.insert(
+            id.seq,
+            Pending {
+                tp,
+                payload,
+                pseq,
+                first_sent: ctx.now(),
+                deadline: None,
+                retries: 0,
+            },
+        );
         self.sent += 1;
+        self.dispatch(ctx, id.seq);
         if self.sent < self.records.len() {
             ctx.timer(self.interval, Msg::ClientTimer(ClientTimer::SendNext));
+        }
+    }
+
+    /// Sends record `seq` to its partition's leader (or waits for a leader to be known).
+    fn dispatch(&mut self, ctx: &mut Ctx<'_, Msg, Event>, seq: u32) {
+        let Some(p) = self.pending.get_mut(&seq) else {
+            return;
+        };
+        let leader = self.cluster.as_ref().and_then(|c| c.leader_actor(p.tp));
+        let Some(leader) = leader else {
+            p.deadline = None;
+            self.refresh_metadata(ctx);
+            return;
+        };
+        let id = RecordId {
+            producer: self.index,
+            seq,
+        };
+        let msg = Msg::ProduceReq {
+            tp: p.tp,
+            id,
+            payload: p.payload.clone(),
+            acks: self.cfg.acks,
+            pseq: p.pseq,
+        };
+        ctx.send(leader, msg);
+        if self.cfg.acks == Acks::None {
+            let p = self.pending.remove(&seq).expect("pending");
+            self.settle(ctx, id, p.tp, Ok(-1), p.payload);
+        } else {
+            p.deadline = Some(ctx.now() + Time::ms(self.cfg.request_timeout_ms));
+            self.arm_watchdog(ctx);
+        }
+    }
+
+    fn settle(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg, Event>,
+        id: RecordId,
+        tp: Tp,
+        r: Result<i64, ErrorCode>,
+        payload: Payload,
+    ) {
+        match r {
+            Ok(offset) => {
+                self.acked += 1;
+                ctx.record(Event::Produced {
+                    id,
+                    tp,
+                    offset,
+                    payload,
+                });
+            }
+            Err(e) => ctx.record(Event::ProduceFailed {
+                id,
+                tp,
+                error: e.name(),
+            }),
+        }
+        self.settled += 1;
+        if self.settled == self.records.len() {
+            ctx.record(Event::ProducerDone { records: self.acked });
+            ctx.record(Event::Closed);
+        }
+    }
+
+    /// A retriable failure of record `seq`'s request.
+    fn failed(&mut self, ctx: &mut Ctx<'_, Msg, Event>, seq: u32, e: ErrorCode) {
+        let now = ctx.now();
+        let Some(p) = self.pending.get_mut(&seq) else {
+            return;
+        };
+        let id = RecordId {
+            producer: self.index,
+            seq,
+        };
+        let expired = now.saturating_sub(p.first_sent) >= Time::ms(self.cfg.delivery_timeout_ms);
+        if p.retries >= self.cfg.retries || expired {
+            let p = self.pending.remove(&seq).expect("pending");
+            let e = if expired { ErrorCode::DeliveryTimedOut } else { e };
+            self.settle(ctx, id, p.tp, Err(e), p.payload);
+            return;
+        }
+        p.retries += 1;
+        p.deadline = None;
+        ctx.record(Event::ProduceRetry {
+            id,
+            tp: p.tp,
+            error: e.name(),
+        });
+        if matches!(e, ErrorCode::NotLeaderOrFollower | ErrorCode::RequestTimedOut) {
+            self.refresh_metadata(ctx);
+        }
+        if !self.retry_armed {
+            self.retry_armed = true;
+            ctx.timer(
+                Time::ms(self.cfg.retry_backoff_ms),
+                Msg::ClientTimer(ClientTimer::Retry),
+            );
+        }
+    }
+
+    fn retry_waiting(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
+        let waiting: Vec<u32> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.deadline.is_none())
+            .map(|(s, _)| *s)
+            .collect();
+        for seq in waiting {
+            self.dispatch(ctx, seq);
+        }
+    }
+
+    fn on_watchdog(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
+        self.watchdog_armed = false;
+        let now = ctx.now();
+        if self.metadata_deadline.is_some_and(|d| d <= now) {
+            self.metadata_deadline = None;
+            self.refresh_metadata(ctx);
+        }
+        let due: Vec<u32> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.deadline.is_some_and(|d| d <= now))
+            .map(|(s, _)| *s)
+            .collect();
+        for seq in due {
+            self.failed(ctx, seq, ErrorCode::RequestTimedOut);
+        }
+        let next = self
+            .pending
+            .values()
+            .filter_map(|p| p.deadline)
+            .chain(self.metadata_deadline)
+            .min();
+        if let Some(next) = next {
+            self.watchdog_armed = true;
+            ctx.timer(
+                next.saturating_sub(now),
+                Msg::ClientTimer(ClientTimer::ProduceWatchdog),
+            );
         }
     }
 }
@@ -204,9 +427,16 @@ impl Actor<Msg, Event> for Producer {
     fn handle(&mut self, ctx: &mut Ctx<'_, Msg, Event>, _from: ActorId, msg: Msg) {
         match msg {
             Msg::Start => {
-                ctx.send(self.broker, Msg::MetadataReq);
+                self.refresh_metadata(ctx);
             }
-            Msg::MetadataResp(meta) => {
+            Msg::MetadataResp(meta, cluster) => {
+                self.metadata_deadline = None;
+                if self.cluster.as_ref().is_none_or(|c| c.version <= cluster.version) {
+                    self.cluster = Some(cluster);
+                }
+                if self.meta.is_some() {
+                    return self.retry_waiting(ctx);
+                }
                 self.topic = meta
                     .topic_index(&self.topic_name)
                     .expect("scenario validation checked the topic exists");
@@ -220,21 +450,22 @@ impl Actor<Msg, Event> for Producer {
                 }
             }
             Msg::ClientTimer(ClientTimer::SendNext) => self.send_next(ctx),
-            Msg::ProduceResp { tp, id, offset } => {
-                let payload = self
-                    .in_flight
-                    .remove(&id.seq)
-                    .expect("an acknowledgement answers a send");
-                ctx.record(Event::Produced {
-                    id,
-                    tp,
-                    offset,
-                    payload,
-                });
-                self.acked += 1;
-                if self.acked == self.records.len() {
-                    ctx.record(Event::ProducerDone { records: self.acked });
-                    ctx.record(Event::Closed);
+            Msg::ClientTimer(ClientTimer::Retry) => {
+                self.retry_armed = false;
+                self.retry_waiting(ctx);
+            }
+            Msg::ClientTimer(ClientTimer::ProduceWatchdog) => self.on_watchdog(ctx),
+            Msg::ProduceResp { tp, id, result } => {
+                if self.pending.get(&id.seq).is_none_or(|p| p.deadline.is_none()) {
+                    // an answer to an attempt already given up on
+                    return;
+                }
+                match result {
+                    Ok(offset) => {
+                        let p = self.pending.remove(&id.seq).expect("pending");
+                        self.settle(ctx, id, tp, Ok(offset), p.payload);
+                    }
+                    Err(e) => self.failed(ctx, id.seq, e),
                 }
             }
             Msg::Close => {}

@@ -5,6 +5,7 @@
 //! timers travel as messages an actor sends to itself.
 
 use crate::assignor::MemberSubscription;
+use crate::cluster::ClusterState;
 use crate::types::{LogRecord, MemberId, Metadata, Payload, RecordId, Tp};
 use sim::Time;
 use std::sync::Arc;
@@ -28,6 +29,23 @@ pub enum ErrorCode {
     FencedInstanceId,
     /// The client gave up waiting for an answer (`request.timeout.ms`).
     RequestTimedOut,
+    /// `NOT_LEADER_OR_FOLLOWER` (6): this broker does not lead the partition.
+    NotLeaderOrFollower,
+    /// `NOT_COORDINATOR` (16): this broker does not coordinate the group.
+    NotCoordinator,
+    /// `COORDINATOR_NOT_AVAILABLE` (15): the group's offsets partition has no leader.
+    CoordinatorNotAvailable,
+    /// `NOT_ENOUGH_REPLICAS` (19): ISR smaller than `min.insync.replicas`; nothing written.
+    NotEnoughReplicas,
+    /// `NOT_ENOUGH_REPLICAS_AFTER_APPEND` (20): written, but the ISR shrank below
+    /// `min.insync.replicas` before it was replicated.
+    NotEnoughReplicasAfterAppend,
+    /// `OUT_OF_ORDER_SEQUENCE_NUMBER` (45): an idempotent producer's earlier record is missing.
+    OutOfOrderSequenceNumber,
+    /// `OFFSET_OUT_OF_RANGE` (1): the fetch position is beyond the log (after a truncation).
+    OffsetOutOfRange,
+    /// The producer gave up on a record (`delivery.timeout.ms`).
+    DeliveryTimedOut,
 }
 
 impl ErrorCode {
@@ -42,6 +60,14 @@ impl ErrorCode {
             ErrorCode::UnknownTopicOrPartition => "UNKNOWN_TOPIC_OR_PARTITION",
             ErrorCode::FencedInstanceId => "FENCED_INSTANCE_ID",
             ErrorCode::RequestTimedOut => "REQUEST_TIMED_OUT",
+            ErrorCode::NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
+            ErrorCode::NotCoordinator => "NOT_COORDINATOR",
+            ErrorCode::CoordinatorNotAvailable => "COORDINATOR_NOT_AVAILABLE",
+            ErrorCode::NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
+            ErrorCode::NotEnoughReplicasAfterAppend => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+            ErrorCode::OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            ErrorCode::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
+            ErrorCode::DeliveryTimedOut => "DELIVERY_TIMEOUT",
         }
     }
 }
@@ -183,7 +209,7 @@ pub enum Msg {
         /// Echoed in the response.
         tag: u64,
     },
-    /// `Produce` of one record (acks=1 on a single broker).
+    /// `Produce` of one record (`linger.ms=0`: a record per request).
     ProduceReq {
         /// Target partition.
         tp: Tp,
@@ -191,6 +217,10 @@ pub enum Msg {
         id: RecordId,
         /// Key and value.
         payload: Payload,
+        /// `acks`.
+        acks: Acks,
+        /// Idempotent producer's per-partition sequence number, −1 without idempotence.
+        pseq: i32,
     },
     /// `ConsumerGroupHeartbeat` (KIP-848).
     ConsumerHeartbeatReq(Box<crate::kip848::Heartbeat>),
@@ -207,8 +237,8 @@ pub enum Msg {
     },
 
     // ---- broker → client ----
-    /// Metadata response.
-    MetadataResp(Arc<Metadata>),
+    /// Metadata response: topics, and who leads what as this broker last heard.
+    MetadataResp(Arc<Metadata>, Arc<ClusterState>),
     /// `ConsumerGroupHeartbeat` response.
     ConsumerHeartbeatResp {
         /// The request's correlation id.
@@ -216,8 +246,9 @@ pub enum Msg {
         /// The member's id, epoch and assignment, or an error.
         result: Result<crate::kip848::HeartbeatOk, ErrorCode>,
     },
-    /// FindCoordinator response (single broker: always found).
-    FindCoordinatorResp,
+    /// FindCoordinator response: the coordinating broker, if the group's offsets partition
+    /// has a leader.
+    FindCoordinatorResp(Option<sim::ActorId>),
     /// JoinGroup response.
     JoinGroupResp {
         /// The request's correlation id.
@@ -249,8 +280,8 @@ pub enum Msg {
     OffsetFetchResp {
         /// The request's tag.
         tag: u64,
-        /// Committed offsets.
-        offsets: Vec<(Tp, Option<i64>)>,
+        /// Committed offsets, or `NOT_COORDINATOR`.
+        offsets: Result<Vec<(Tp, Option<i64>)>, ErrorCode>,
     },
     /// ListOffsets response.
     ListOffsetsResp {
@@ -259,14 +290,14 @@ pub enum Msg {
         /// Offsets.
         offsets: Vec<(Tp, i64)>,
     },
-    /// Produce response: the record's offset.
+    /// Produce response: the record's offset, or why not.
     ProduceResp {
         /// Partition.
         tp: Tp,
         /// Record identity.
         id: RecordId,
-        /// Offset assigned.
-        offset: i64,
+        /// Offset assigned (−1 when a duplicate's first offset is no longer known).
+        result: Result<i64, ErrorCode>,
     },
     /// Fetch response: records per partition from the requested positions.
     FetchResp {
@@ -274,6 +305,44 @@ pub enum Msg {
         fetch_id: u64,
         /// Records, per partition, in offset order.
         records: Vec<(Tp, Vec<(i64, LogRecord)>)>,
+        /// Partitions this broker could not serve (`NOT_LEADER_OR_FOLLOWER`,
+        /// `OFFSET_OUT_OF_RANGE`).
+        errors: Vec<(Tp, ErrorCode)>,
+    },
+
+    // ---- between brokers and the controller ----
+    /// A follower's `Fetch` to a leader: per partition its fetch offset and the epoch of its
+    /// last entry (for the diverging-epoch check).
+    ReplicaFetchReq {
+        /// The follower's fetch number.
+        fetch_id: u64,
+        /// (partition, fetch offset, last fetched epoch).
+        parts: Vec<(Tp, i64, i32)>,
+    },
+    /// The leader's answer.
+    ReplicaFetchResp {
+        /// Echo.
+        fetch_id: u64,
+        /// Per partition.
+        parts: Vec<(Tp, ReplicaData)>,
+    },
+    /// `BrokerHeartbeat` to the controller (KRaft), with the metadata version the broker has.
+    BrokerHeartbeat {
+        /// Metadata version the broker has applied.
+        version: u64,
+    },
+    /// The controller's metadata image (pushed on change, and to brokers that lag behind).
+    ClusterUpdate(Arc<ClusterState>),
+    /// `AlterPartition`: a leader asks the controller to change a partition's ISR.
+    AlterPartitionReq {
+        /// Partition.
+        tp: Tp,
+        /// The leader epoch the leader is in.
+        leader_epoch: i32,
+        /// The partition epoch its ISR view comes from.
+        partition_epoch: i32,
+        /// The ISR it wants.
+        isr: Vec<crate::cluster::NodeId>,
     },
 
     // ---- timers ----
@@ -291,6 +360,55 @@ pub enum Msg {
         /// Broker-side id of the parked fetch.
         parked: u64,
     },
+    /// A broker or controller timer.
+    ServerTimer(ServerTimer),
+}
+
+/// What a leader answers a follower for one partition.
+#[derive(Clone, Debug)]
+pub enum ReplicaData {
+    /// Entries from the fetch offset, and the leader's high watermark.
+    Entries {
+        /// Copied entries.
+        entries: Vec<crate::log::Entry>,
+        /// Leader's high watermark.
+        hw: i64,
+    },
+    /// The follower's log diverges: truncate to `end_offset` (the leader's end of `epoch`).
+    Diverging {
+        /// Largest epoch ≤ the follower's last the leader has.
+        epoch: i32,
+        /// Where it ends in the leader's log.
+        end_offset: i64,
+    },
+    /// This broker does not lead the partition (any more).
+    NotLeader,
+}
+
+/// `acks`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Acks {
+    /// `acks=0`: no answer at all.
+    None,
+    /// `acks=1`: the leader wrote it.
+    Leader,
+    /// `acks=all` (`-1`): every in-sync replica has it.
+    All,
+}
+
+/// Timers of brokers and the controller.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ServerTimer {
+    /// Broker: send a heartbeat to the controller.
+    Heartbeat,
+    /// Broker: check followers' lag (`replica.lag.time.max.ms`).
+    IsrCheck,
+    /// Broker: a replica fetch to a leader went unanswered (`replica.socket.timeout.ms`).
+    ReplicaFetchTimeout(u64),
+    /// Broker: its stalled replica fetchers resume.
+    FetchersResume,
+    /// Controller: check brokers' sessions (`broker.session.timeout.ms`).
+    SessionCheck,
 }
 
 /// Timers a client sets for itself. The `u64` is an epoch: a timer whose epoch is stale (the
@@ -310,4 +428,10 @@ pub enum ClientTimer {
     /// Consumer: the request watchdog — some request may have gone unanswered for
     /// `request.timeout.ms`.
     Watchdog,
+    /// Producer: records waiting out `retry.backoff.ms` are sent again.
+    Retry,
+    /// Producer: some request may have gone unanswered for `request.timeout.ms`.
+    ProduceWatchdog,
+    /// Consumer: look up the cluster again (a partition without a leader, a lost coordinator).
+    Rediscover,
 }

@@ -45,6 +45,9 @@ pub struct Scenario {
     /// One sentence saying what it shows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The cluster's size.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub cluster: ClusterSpec,
     /// Broker settings.
     #[serde(default)]
     pub broker: BrokerSpec,
@@ -67,26 +70,109 @@ pub struct Scenario {
     pub stop: StopSpec,
 }
 
-/// Broker settings, under Kafka's names.
+/// How many brokers (`broker-1` … `broker-N`). One broker — the seed demos' cluster — has no
+/// controller and nothing to fail over to; more get a KRaft controller (see
+/// [`crate::controller`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    /// Number of brokers (1–64).
+    #[serde(default = "one")]
+    pub brokers: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        ClusterSpec { brokers: 1 }
+    }
+}
+
+/// Broker settings, under Kafka's names (Kafka's defaults).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrokerSpec {
-    /// `group.initial.rebalance.delay.ms` (Kafka's default 3000).
+    /// `group.initial.rebalance.delay.ms` (3000).
     #[serde(
         rename = "group.initial.rebalance.delay.ms",
         default = "default_initial_delay"
     )]
     pub group_initial_rebalance_delay_ms: u64,
+    /// `default.replication.factor` (1): topics that do not say.
+    #[serde(rename = "default.replication.factor", default = "one")]
+    pub default_replication_factor: u32,
+    /// `min.insync.replicas` (1).
+    #[serde(rename = "min.insync.replicas", default = "one")]
+    pub min_insync_replicas: u32,
+    /// `unclean.leader.election.enable` (false).
+    #[serde(rename = "unclean.leader.election.enable", default)]
+    pub unclean_leader_election_enable: bool,
+    /// `offsets.topic.num.partitions` (50).
+    #[serde(
+        rename = "offsets.topic.num.partitions",
+        default = "default_offsets_partitions"
+    )]
+    pub offsets_topic_num_partitions: u32,
+    /// `offsets.topic.replication.factor` (3; capped at the number of brokers, as a
+    /// single-node setup sets it to 1).
+    #[serde(rename = "offsets.topic.replication.factor", default = "three")]
+    pub offsets_topic_replication_factor: u32,
+    /// `replica.lag.time.max.ms` (30000).
+    #[serde(rename = "replica.lag.time.max.ms", default = "default_lag")]
+    pub replica_lag_time_max_ms: u64,
+    /// `replica.fetch.wait.max.ms` (500).
+    #[serde(rename = "replica.fetch.wait.max.ms", default = "default_fetch_wait")]
+    pub replica_fetch_wait_max_ms: u64,
+    /// `replica.socket.timeout.ms` (30000).
+    #[serde(rename = "replica.socket.timeout.ms", default = "default_lag")]
+    pub replica_socket_timeout_ms: u64,
+    /// `broker.heartbeat.interval.ms` (2000).
+    #[serde(rename = "broker.heartbeat.interval.ms", default = "default_heartbeat")]
+    pub broker_heartbeat_interval_ms: u64,
+    /// `broker.session.timeout.ms` (9000).
+    #[serde(rename = "broker.session.timeout.ms", default = "default_session")]
+    pub broker_session_timeout_ms: u64,
 }
 
 fn default_initial_delay() -> u64 {
     3_000
+}
+fn default_offsets_partitions() -> u32 {
+    50
+}
+fn three() -> u32 {
+    3
+}
+fn default_lag() -> u64 {
+    30_000
+}
+fn default_fetch_wait() -> u64 {
+    500
+}
+fn default_heartbeat() -> u64 {
+    2_000
+}
+fn default_session() -> u64 {
+    9_000
 }
 
 impl Default for BrokerSpec {
     fn default() -> Self {
         BrokerSpec {
             group_initial_rebalance_delay_ms: default_initial_delay(),
+            default_replication_factor: 1,
+            min_insync_replicas: 1,
+            unclean_leader_election_enable: false,
+            offsets_topic_num_partitions: default_offsets_partitions(),
+            offsets_topic_replication_factor: three(),
+            replica_lag_time_max_ms: default_lag(),
+            replica_fetch_wait_max_ms: default_fetch_wait(),
+            replica_socket_timeout_ms: default_lag(),
+            broker_heartbeat_interval_ms: default_heartbeat(),
+            broker_session_timeout_ms: default_session(),
         }
     }
 }
@@ -124,6 +210,13 @@ pub struct TopicSpec {
     pub name: String,
     /// Partition count (≥ 1).
     pub partitions: u32,
+    /// Replicas per partition (default: the broker's `default.replication.factor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_factor: Option<u32>,
+    /// Topic settings under Kafka's names: `min.insync.replicas`,
+    /// `unclean.leader.election.enable`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config: BTreeMap<String, ConfigValue>,
 }
 
 /// One record to send.
@@ -229,7 +322,8 @@ fn is_default<T: Default + PartialEq>(v: &T) -> bool {
 pub struct FaultSpec {
     /// What happens.
     pub kind: FaultKind,
-    /// To which client process.
+    /// To which process: a consumer, or a broker (`broker-2`; the key `broker` works too).
+    #[serde(alias = "broker")]
     pub client: String,
     /// When (virtual ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -250,11 +344,15 @@ pub struct FaultSpec {
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
     /// The process dies: no LeaveGroup, no commit; the group notices after
-    /// `session.timeout.ms`. With `restart_after_ms`, a new process starts.
+    /// `session.timeout.ms`. With `restart_after_ms`, a new process starts. A broker keeps
+    /// its logs and loses what it held in memory.
     Crash,
-    /// The application stops polling and processing for `duration_ms`.
+    /// A consumer's application stops polling and processing for `duration_ms`; a broker's
+    /// replica fetchers stop (the slow follower that falls out of the ISR).
     Stall,
-    /// The network between the client and the broker drops everything for `duration_ms`.
+    /// The network drops everything for `duration_ms` between a consumer and every broker,
+    /// or between a broker and the other brokers and the controller (clients still reach it:
+    /// a network partition).
     Cut,
     /// A clean close (commit, LeaveGroup).
     Close,
@@ -309,8 +407,16 @@ fn err(path: impl Into<String>, message: impl Into<String>) -> ScenarioError {
     }
 }
 
-/// The broker's actor name; client names may not take it.
+/// The first broker's actor name (the only one in a one-broker cluster).
 pub const BROKER_NAME: &str = "broker-1";
+
+/// The controller's actor name (clusters of more than one broker).
+pub const CONTROLLER_NAME: &str = "controller";
+
+/// The actor name of broker `node` (1-based).
+pub fn broker_name(node: u32) -> String {
+    format!("broker-{node}")
+}
 
 impl Scenario {
     /// The virtual time the run stops at.
@@ -333,6 +439,38 @@ impl Scenario {
 
     fn record_count(&self, p: &ProducerSpec) -> u32 {
         p.generate.as_ref().map_or(p.messages.len() as u32, |g| g.count)
+    }
+
+    /// Topic `name`'s replication factor.
+    pub fn replication_factor(&self, t: &TopicSpec) -> u32 {
+        t.replication_factor
+            .unwrap_or(self.broker.default_replication_factor)
+    }
+
+    /// Topic `t`'s `min.insync.replicas`.
+    pub fn min_insync_replicas(&self, t: &TopicSpec) -> u32 {
+        match t.config.get("min.insync.replicas") {
+            Some(ConfigValue::Int(i)) if *i > 0 => *i as u32,
+            _ => self.broker.min_insync_replicas,
+        }
+    }
+
+    /// Topic `t`'s `unclean.leader.election.enable`.
+    pub fn unclean_leader_election(&self, t: &TopicSpec) -> bool {
+        match t.config.get("unclean.leader.election.enable") {
+            Some(ConfigValue::Bool(b)) => *b,
+            _ => self.broker.unclean_leader_election_enable,
+        }
+    }
+
+    /// The topic spec named `name`.
+    pub fn topic(&self, name: &str) -> Option<&TopicSpec> {
+        self.topics.iter().find(|t| t.name == name)
+    }
+
+    /// Whether `name` names one of the cluster's brokers.
+    pub fn is_broker(&self, name: &str) -> bool {
+        (1..=self.cluster.brokers).any(|n| broker_name(n) == name)
     }
 
     /// The cluster metadata of the scenario's topics (sorted by name, as a broker serves it).
@@ -367,6 +505,8 @@ impl Scenario {
             cfg.set(k, v)
                 .map_err(|m| err(format!("producers[{i}].config.\"{k}\""), m))?;
         }
+        cfg.finish()
+            .map_err(|m| err(format!("producers[{i}].config"), m))?;
         Ok(cfg)
     }
 
@@ -401,9 +541,54 @@ impl Scenario {
                     "more than 100000 partitions",
                 ));
             }
+            let rf = self.replication_factor(t);
+            if rf == 0 || rf > self.cluster.brokers {
+                return Err(err(
+                    format!("topics[{i}].replication_factor"),
+                    format!(
+                        "replication factor {rf} with {} broker(s): it must be between 1 and the number of brokers",
+                        self.cluster.brokers
+                    ),
+                ));
+            }
+            for (k, v) in &t.config {
+                let ok = match k.as_str() {
+                    "min.insync.replicas" => matches!(v, ConfigValue::Int(i) if *i >= 1),
+                    "unclean.leader.election.enable" => matches!(v, ConfigValue::Bool(_)),
+                    _ => return Err(err(
+                        format!("topics[{i}].config.\"{k}\""),
+                        "unknown topic setting (known: min.insync.replicas, unclean.leader.election.enable)",
+                    )),
+                };
+                if !ok {
+                    return Err(err(
+                        format!("topics[{i}].config.\"{k}\""),
+                        format!("invalid value {v}"),
+                    ));
+                }
+            }
+        }
+        if self.cluster.brokers == 0 || self.cluster.brokers > 64 {
+            return Err(err("cluster.brokers", "a cluster has 1 to 64 brokers"));
+        }
+        if self.broker.offsets_topic_num_partitions == 0 {
+            return Err(err(
+                "broker.\"offsets.topic.num.partitions\"",
+                "must be at least 1",
+            ));
+        }
+        if self.broker.offsets_topic_replication_factor == 0 || self.broker.min_insync_replicas == 0 {
+            return Err(err(
+                "broker",
+                "replication factors and min.insync.replicas must be at least 1",
+            ));
         }
         let mut names: BTreeSet<String> = BTreeSet::new();
         names.insert(BROKER_NAME.to_string());
+        names.insert(CONTROLLER_NAME.to_string());
+        for n in 1..=self.cluster.brokers {
+            names.insert(broker_name(n));
+        }
         let mut check_name = |path: String, name: &str| {
             if name.is_empty() {
                 return Err(err(path, "a process name cannot be empty"));
@@ -411,7 +596,7 @@ impl Scenario {
             if !names.insert(name.to_string()) {
                 return Err(err(
                     path,
-                    format!("process name {name:?} is used twice (or is the broker's)"),
+                    format!("process name {name:?} is used twice (or is a broker's or the controller's)"),
                 ));
             }
             Ok(())
@@ -479,13 +664,20 @@ impl Scenario {
         }
         for (i, f) in self.faults.iter().enumerate() {
             let path = |field: &str| format!("faults[{i}].{field}");
-            if !self.consumers.iter().any(|c| c.name == f.client) {
+            let broker = self.is_broker(&f.client);
+            if !broker && !self.consumers.iter().any(|c| c.name == f.client) {
                 let what = if self.producers.iter().any(|p| p.name == f.client) {
-                    format!("{:?} is a producer; faults apply to consumers", f.client)
+                    format!(
+                        "{:?} is a producer; faults apply to consumers and brokers",
+                        f.client
+                    )
                 } else {
-                    format!("no consumer named {:?}", f.client)
+                    format!("no consumer or broker named {:?}", f.client)
                 };
                 return Err(err(path("client"), what));
+            }
+            if broker && f.kind == FaultKind::Close {
+                return Err(err(path("kind"), "a broker does not close; crash it"));
             }
             match (f.at_ms, f.between_ms) {
                 (Some(_), Some(_)) => return Err(err(path("at_ms"), "give at_ms or between_ms, not both")),
@@ -525,11 +717,14 @@ mod tests {
         Scenario {
             name: None,
             description: None,
+            cluster: ClusterSpec::default(),
             broker: BrokerSpec::default(),
             network: NetworkSpec::default(),
             topics: vec![TopicSpec {
                 name: "t".into(),
                 partitions: 2,
+                replication_factor: None,
+                config: BTreeMap::new(),
             }],
             producers: vec![ProducerSpec {
                 name: "p".into(),

@@ -33,6 +33,9 @@ pub struct TopicMeta {
     pub partitions: u32,
 }
 
+/// The internal topic holding committed offsets and group metadata.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
 /// What a Metadata response tells a client: the topics, sorted by name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Metadata {
@@ -58,9 +61,18 @@ impl Metadata {
             .map(|i| i as u32)
     }
 
-    /// The name of topic `index`.
+    /// The name of topic `index`; the index after the last user topic is Kafka's internal
+    /// `__consumer_offsets`.
     pub fn topic_name(&self, index: u32) -> &str {
-        &self.topics[index as usize].name
+        match self.topics.get(index as usize) {
+            Some(t) => &t.name,
+            None => OFFSETS_TOPIC,
+        }
+    }
+
+    /// Whether `tp` is a partition of the internal offsets topic.
+    pub fn is_internal(&self, tp: Tp) -> bool {
+        tp.topic as usize >= self.topics.len()
     }
 
     /// Partition count of topic `index`.

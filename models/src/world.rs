@@ -1,16 +1,19 @@
 //! Builds a simulation from a [`Scenario`] and runs it.
 //!
-//! One broker actor (`broker-1`), one actor per producer and consumer under its scenario
-//! name; start and close times become scheduled inputs. The result is the trace plus what a
+//! Broker actors `broker-1` … `broker-N` (and, with more than one, the `controller`), one
+//! actor per producer and consumer under its scenario name; start and close times and faults
+//! become scheduled inputs. The result is the trace plus what a
 //! renderer needs to name things. Same scenario and seed, same [`Run`], to the byte.
 
-use crate::broker::Broker;
+use crate::broker::{Broker, BrokerConfig};
+use crate::cluster::ClusterState;
 use crate::consumer::{Behaviour, Consumer};
+use crate::controller::{Controller, ControllerConfig};
 use crate::coordinator::GroupConfig;
 use crate::history::Event;
 use crate::producer::{Producer, Records};
 use crate::protocol::Msg;
-use crate::scenario::{FaultKind, Scenario, ScenarioError, BROKER_NAME};
+use crate::scenario::{broker_name, FaultKind, Scenario, ScenarioError, CONTROLLER_NAME};
 use crate::types::Metadata;
 use rand::Rng;
 use sim::{ActorId, NetConfig, Sim, Time, Trace};
@@ -46,8 +49,10 @@ pub struct Run {
     pub meta: Arc<Metadata>,
     /// Producers then consumers, in scenario order.
     pub clients: Vec<ClientInfo>,
-    /// The broker's actor.
+    /// The first broker's actor.
     pub broker: ActorId,
+    /// Every broker's actor, by node id − 1.
+    pub brokers: Vec<ActorId>,
     /// Events the engine handled.
     pub events: u64,
     /// Virtual time at the end.
@@ -64,8 +69,10 @@ pub struct Built {
     pub meta: Arc<Metadata>,
     /// Producers then consumers, in scenario order.
     pub clients: Vec<ClientInfo>,
-    /// The broker's actor.
+    /// The first broker's actor.
     pub broker: ActorId,
+    /// Every broker's actor, by node id − 1.
+    pub brokers: Vec<ActorId>,
 }
 
 /// Builds the simulation for `scenario` under `seed`, without running it.
@@ -82,7 +89,65 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Built, ScenarioError> {
     let group_cfg = GroupConfig {
         initial_rebalance_delay_us: Time::ms(scenario.broker.group_initial_rebalance_delay_ms).as_us(),
     };
-    let broker = sim.add_actor(BROKER_NAME, Box::new(Broker::new(meta.clone(), group_cfg)));
+    let b = &scenario.broker;
+    let n = scenario.cluster.brokers;
+    // brokers are the first actors: ids 0..n
+    let broker_ids: Vec<ActorId> = (0..n).map(ActorId).collect();
+    let controller_id = (n > 1).then_some(ActorId(n));
+    // per topic in metadata order, then the offsets topic
+    let specs: Vec<&crate::scenario::TopicSpec> = meta
+        .topics
+        .iter()
+        .map(|t| scenario.topic(&t.name).expect("metadata comes from the topics"))
+        .collect();
+    let layout: Vec<(u32, u32)> = specs
+        .iter()
+        .map(|t| (t.partitions, scenario.replication_factor(t)))
+        .collect();
+    let cluster = Arc::new(ClusterState::initial(
+        broker_ids.clone(),
+        &layout,
+        b.offsets_topic_num_partitions,
+        b.offsets_topic_replication_factor,
+    ));
+    let mut min_isr: Vec<u32> = specs.iter().map(|t| scenario.min_insync_replicas(t)).collect();
+    min_isr.push(b.min_insync_replicas);
+    let mut unclean: Vec<bool> = specs
+        .iter()
+        .map(|t| scenario.unclean_leader_election(t))
+        .collect();
+    unclean.push(false);
+    for node in 1..=n {
+        let cfg = BrokerConfig {
+            node,
+            group: group_cfg,
+            controller: controller_id,
+            heartbeat_interval: Time::ms(b.broker_heartbeat_interval_ms),
+            replica_lag_max: Time::ms(b.replica_lag_time_max_ms),
+            replica_fetch_wait: Time::ms(b.replica_fetch_wait_max_ms),
+            replica_socket_timeout: Time::ms(b.replica_socket_timeout_ms),
+            min_isr: min_isr.clone(),
+        };
+        let id = sim.add_actor(
+            &broker_name(node),
+            Box::new(Broker::new(meta.clone(), cluster.clone(), cfg)),
+        );
+        assert_eq!(id, broker_ids[(node - 1) as usize]);
+        if controller_id.is_some() {
+            sim.schedule(Time::ZERO, id, Msg::Start);
+        }
+    }
+    if let Some(cid) = controller_id {
+        let cfg = ControllerConfig {
+            session_timeout: Time::ms(b.broker_session_timeout_ms),
+            check_interval: Time::ms((b.broker_heartbeat_interval_ms / 2).max(1)),
+            unclean,
+        };
+        let id = sim.add_actor(CONTROLLER_NAME, Box::new(Controller::new(cluster.clone(), cfg)));
+        assert_eq!(id, cid);
+        sim.schedule(Time::ZERO, id, Msg::Start);
+    }
+    let broker = broker_ids[0];
     let mut clients = Vec::new();
     for (i, p) in scenario.producers.iter().enumerate() {
         let cfg = scenario.producer_config(i)?;
@@ -90,7 +155,7 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Built, ScenarioError> {
         let actor = Producer::new(
             i as u32,
             cfg,
-            broker,
+            broker_ids.clone(),
             p.topic.as_str().into(),
             records,
             Time::ms(p.interval_ms),
@@ -111,7 +176,10 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Built, ScenarioError> {
             commit: c.commit,
             processing: Time::ms(c.processing_ms),
         };
-        let id = sim.add_actor(&c.name, Box::new(Consumer::new(cfg, behaviour, broker, topics)));
+        let id = sim.add_actor(
+            &c.name,
+            Box::new(Consumer::new(cfg, behaviour, broker_ids.clone(), topics)),
+        );
         sim.schedule(Time::ms(c.start_ms), id, Msg::Start);
         if let Some(close) = c.close_ms {
             sim.schedule(Time::ms(close), id, Msg::Close);
@@ -125,11 +193,17 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Built, ScenarioError> {
     }
     let mut fault_rng = sim::rng::stream(seed, "faults");
     for f in &scenario.faults {
-        let actor = clients
-            .iter()
-            .find(|c| c.name == f.client)
-            .expect("validated")
-            .actor;
+        let target_broker = (1..=n).find(|node| broker_name(*node) == f.client);
+        let actor = match target_broker {
+            Some(node) => broker_ids[(node - 1) as usize],
+            None => {
+                clients
+                    .iter()
+                    .find(|c| c.name == f.client)
+                    .expect("validated")
+                    .actor
+            }
+        };
         let at = match (f.at_ms, f.between_ms) {
             (Some(at), _) => Time::ms(at),
             (None, Some([a, b])) => Time::ms(fault_rng.random_range(a..=b)),
@@ -145,7 +219,18 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Built, ScenarioError> {
             }
             FaultKind::Stall => sim.schedule(at, actor, Msg::Stall(duration)),
             FaultKind::Close => sim.schedule(at, actor, Msg::Close),
-            FaultKind::Cut => sim.network().cut(actor, broker, at, at + duration),
+            FaultKind::Cut if target_broker.is_some() => {
+                for other in broker_ids.iter().copied().chain(controller_id) {
+                    if other != actor {
+                        sim.network().cut(actor, other, at, at + duration);
+                    }
+                }
+            }
+            FaultKind::Cut => {
+                for b in &broker_ids {
+                    sim.network().cut(actor, *b, at, at + duration);
+                }
+            }
         }
     }
     Ok(Built {
@@ -153,6 +238,7 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Built, ScenarioError> {
         meta,
         clients,
         broker,
+        brokers: broker_ids,
     })
 }
 
@@ -163,6 +249,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, ScenarioError> {
         meta,
         clients,
         broker,
+        brokers,
     } = build(scenario, seed)?;
     let end = Time::ms(scenario.stop_ms());
     sim.run_until(end);
@@ -173,6 +260,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, ScenarioError> {
         meta,
         clients,
         broker,
+        brokers,
         seed,
     })
 }

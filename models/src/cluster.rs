@@ -1,0 +1,247 @@
+//! The cluster's shape and its metadata: brokers, replica placement, leaders, ISRs, epochs, and
+//! where each group's coordinator lives.
+//!
+//! * **Placement** follows Kafka's rack-unaware replica assignment
+//!   (`AdminUtils.assignReplicasToBrokersRackUnaware`) with its start index and replica shift
+//!   fixed at 0, so a scenario author knows which broker holds what: partition `p`'s first
+//!   replica is broker `p mod N` (counting from the first), the others follow with the
+//!   algorithm's shift. The first replica is the preferred and initial leader; every replica
+//!   starts in the ISR at leader epoch 0.
+//! * **`__consumer_offsets`** (`offsets.topic.num.partitions`, default 50;
+//!   `offsets.topic.replication.factor`, default 3 — here capped at the number of brokers) is
+//!   placed the same way; a group's coordinator is the leader of partition
+//!   `Utils.abs(groupId.hashCode()) % offsets.topic.num.partitions` (Java's `String.hashCode`).
+//! * [`ClusterState`] is what the controller publishes (KRaft's metadata log, reduced to its
+//!   latest image) and what brokers answer Metadata requests with.
+
+use crate::types::Tp;
+use sim::ActorId;
+use std::sync::Arc;
+
+/// A broker's node id (1-based, as `broker-1`, `broker-2`, …).
+pub type NodeId = u32;
+
+/// One partition's replication state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionState {
+    /// Replica brokers, preferred leader first.
+    pub replicas: Arc<[NodeId]>,
+    /// The leader, if the partition is online.
+    pub leader: Option<NodeId>,
+    /// Leader epoch: bumped at each leader change.
+    pub leader_epoch: i32,
+    /// In-sync replicas.
+    pub isr: Vec<NodeId>,
+    /// Bumped at every change (leader or ISR); an AlterPartition names the one it saw.
+    pub partition_epoch: i32,
+}
+
+/// The cluster metadata image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterState {
+    /// Bumped at every published change.
+    pub version: u64,
+    /// Actor of each broker, by node id − 1.
+    pub brokers: Vec<ActorId>,
+    /// Per topic index (the internal offsets topic last), per partition.
+    pub parts: Vec<Vec<PartitionState>>,
+    /// Number of user topics (the index of `__consumer_offsets`).
+    pub user_topics: u32,
+}
+
+impl ClusterState {
+    /// The initial image: every partition led by its first replica, full ISR, epoch 0.
+    pub fn initial(
+        brokers: Vec<ActorId>,
+        user_partitions: &[(u32, u32)],
+        offsets_partitions: u32,
+        offsets_rf: u32,
+    ) -> ClusterState {
+        let n = brokers.len() as u32;
+        let mut parts: Vec<Vec<PartitionState>> = user_partitions
+            .iter()
+            .map(|&(count, rf)| {
+                placement(n, count, rf)
+                    .into_iter()
+                    .map(PartitionState::new)
+                    .collect()
+            })
+            .collect();
+        let user_topics = parts.len() as u32;
+        parts.push(
+            placement(n, offsets_partitions, offsets_rf.min(n))
+                .into_iter()
+                .map(PartitionState::new)
+                .collect(),
+        );
+        ClusterState {
+            version: 0,
+            brokers,
+            parts,
+            user_topics,
+        }
+    }
+
+    /// Number of brokers.
+    pub fn broker_count(&self) -> u32 {
+        self.brokers.len() as u32
+    }
+
+    /// The actor of broker `node`.
+    pub fn actor(&self, node: NodeId) -> ActorId {
+        self.brokers[(node - 1) as usize]
+    }
+
+    /// The node id of broker actor `actor`.
+    pub fn node_of(&self, actor: ActorId) -> Option<NodeId> {
+        self.brokers
+            .iter()
+            .position(|a| *a == actor)
+            .map(|i| i as NodeId + 1)
+    }
+
+    /// One partition's state.
+    pub fn part(&self, tp: Tp) -> &PartitionState {
+        &self.parts[tp.topic as usize][tp.partition as usize]
+    }
+
+    /// One partition's state, to change it.
+    pub fn part_mut(&mut self, tp: Tp) -> &mut PartitionState {
+        &mut self.parts[tp.topic as usize][tp.partition as usize]
+    }
+
+    /// The leader's actor for `tp`, if it has one.
+    pub fn leader_actor(&self, tp: Tp) -> Option<ActorId> {
+        self.parts
+            .get(tp.topic as usize)
+            .and_then(|t| t.get(tp.partition as usize))
+            .and_then(|p| p.leader)
+            .map(|n| self.actor(n))
+    }
+
+    /// The `__consumer_offsets` partition of `group`.
+    pub fn offsets_tp(&self, group: &str) -> Tp {
+        let n = self.parts[self.user_topics as usize].len() as u32;
+        Tp::new(self.user_topics, coordinator_partition(group, n))
+    }
+
+    /// The broker coordinating `group`: the leader of its offsets partition.
+    pub fn coordinator(&self, group: &str) -> Option<ActorId> {
+        self.leader_actor(self.offsets_tp(group))
+    }
+
+    /// Every partition, internal ones included.
+    pub fn all(&self) -> impl Iterator<Item = (Tp, &PartitionState)> + '_ {
+        self.parts.iter().enumerate().flat_map(|(t, ps)| {
+            ps.iter()
+                .enumerate()
+                .map(move |(p, s)| (Tp::new(t as u32, p as u32), s))
+        })
+    }
+}
+
+impl PartitionState {
+    fn new(replicas: Vec<NodeId>) -> PartitionState {
+        PartitionState {
+            leader: replicas.first().copied(),
+            leader_epoch: 0,
+            isr: replicas.clone(),
+            replicas: replicas.into(),
+            partition_epoch: 0,
+        }
+    }
+}
+
+/// Kafka's rack-unaware replica assignment with start index and shift 0: `partitions`
+/// partitions of `rf` replicas over brokers `1..=n`.
+pub fn placement(n: u32, partitions: u32, rf: u32) -> Vec<Vec<NodeId>> {
+    assert!(
+        n >= 1 && rf >= 1 && rf <= n,
+        "replication factor {rf} with {n} brokers"
+    );
+    let mut shift = 0;
+    (0..partitions)
+        .map(|p| {
+            if p > 0 && p % n == 0 {
+                shift += 1;
+            }
+            let first = p % n;
+            let mut replicas = vec![first + 1];
+            for j in 0..rf - 1 {
+                let s = 1 + (shift + j) % (n - 1).max(1);
+                replicas.push((first + s) % n + 1);
+            }
+            replicas
+        })
+        .collect()
+}
+
+/// Java's `String.hashCode` over the UTF-16 code units of `s`.
+pub fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
+}
+
+/// `Utils.abs(groupId.hashCode()) % partitions`: the `__consumer_offsets` partition of a group.
+pub fn coordinator_partition(group: &str, partitions: u32) -> u32 {
+    let h = java_string_hash(group);
+    let abs = if h == i32::MIN { 0 } else { h.abs() };
+    abs as u32 % partitions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_hash_code_vectors() {
+        // values of "…".hashCode() in Java
+        assert_eq!(java_string_hash(""), 0);
+        assert_eq!(java_string_hash("a"), 97);
+        assert_eq!(java_string_hash("hello"), 99_162_322);
+        assert_eq!(java_string_hash("demo2_group"), {
+            let mut h: i32 = 0;
+            for b in "demo2_group".bytes() {
+                h = h.wrapping_mul(31).wrapping_add(i32::from(b));
+            }
+            h
+        });
+        // overflowing: "polygenelubricants".hashCode() == Integer.MIN_VALUE
+        assert_eq!(java_string_hash("polygenelubricants"), i32::MIN);
+        assert_eq!(coordinator_partition("polygenelubricants", 50), 0);
+        // non-ASCII goes by UTF-16 code units: "é" is 0xE9
+        assert_eq!(java_string_hash("é"), 0xE9);
+    }
+
+    #[test]
+    fn placement_is_kafkas_rack_unaware_with_fixed_start() {
+        assert_eq!(placement(1, 3, 1), vec![vec![1], vec![1], vec![1]]);
+        assert_eq!(
+            placement(3, 4, 3),
+            vec![vec![1, 2, 3], vec![2, 3, 1], vec![3, 1, 2], vec![1, 3, 2]]
+        );
+        assert_eq!(placement(3, 2, 2), vec![vec![1, 2], vec![2, 3]]);
+        // every replica set has distinct brokers
+        for n in 1..6 {
+            for rf in 1..=n {
+                for r in placement(n, 20, rf) {
+                    let mut s = r.clone();
+                    s.sort_unstable();
+                    s.dedup();
+                    assert_eq!(s.len(), rf as usize, "{r:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn coordinator_is_the_offsets_partition_leader() {
+        let brokers = vec![ActorId(0), ActorId(1), ActorId(2)];
+        let c = ClusterState::initial(brokers, &[(2, 3)], 50, 3);
+        let tp = c.offsets_tp("demo2_group");
+        assert_eq!(tp.topic, 1);
+        assert_eq!(tp.partition, coordinator_partition("demo2_group", 50));
+        let leader = c.part(tp).leader.unwrap();
+        assert_eq!(c.coordinator("demo2_group"), Some(ActorId(leader - 1)));
+    }
+}
