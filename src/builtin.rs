@@ -27,6 +27,11 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "roundrobin-two-topics",
     "kip848-scale-out",
     "cooperative-scale-out-librdkafka",
+    "acks1-leader-loss",
+    "acks-all-minisr",
+    "unclean-election",
+    "idempotent-retry",
+    "coordinator-failover",
 ];
 
 /// The TOML source of built-in scenario `name`.

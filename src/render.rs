@@ -27,6 +27,11 @@ fn printed(meta: &Metadata, e: &Event) -> Option<String> {
             offset
         )),
         Event::Fatal { error } => Some(format!("error: {error}")),
+        Event::ProduceFailed { id, tp, error } => Some(format!(
+            "error: record {} to {} not delivered: {error}",
+            id.seq,
+            meta.display(*tp)
+        )),
         _ => None,
     }
 }

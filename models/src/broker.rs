@@ -151,6 +151,10 @@ pub struct Broker {
     resume_armed: bool,
     /// After a restart: the next metadata image is taken whatever its version.
     needs_image: bool,
+    /// Process incarnation: bumped by a crash, so timers of the dead process are ignored.
+    incarnation: u32,
+    /// Actors that sent this broker requests (they hold connections to it), by actor index.
+    peers: Vec<bool>,
     out: Vec<Output>,
 }
 
@@ -197,6 +201,8 @@ impl Broker {
             stalled_until: Time::ZERO,
             resume_armed: false,
             needs_image: false,
+            incarnation: 0,
+            peers: Vec::new(),
             out: Vec::new(),
         };
         // the initial image, taken before anything runs (a cluster that just formed)
@@ -314,12 +320,15 @@ impl Broker {
                 // a new leader's high watermark is at most its log end
                 p.hw = p.hw.min(p.log.end_offset());
                 let log_end = p.log.end_offset();
-                ctx.record(Event::LeaderElected {
-                    tp,
-                    epoch: st.leader_epoch,
-                    log_end,
-                    unclean: !in_old_isr,
-                });
+                // offsets partitions: only those that hold something (a coordinator moved)
+                if user || log_end > 0 {
+                    ctx.record(Event::LeaderElected {
+                        tp,
+                        epoch: st.leader_epoch,
+                        log_end,
+                        unclean: !in_old_isr,
+                    });
+                }
                 if !user {
                     self.load_offsets_partition(ctx, tp);
                 }
@@ -487,6 +496,7 @@ impl Broker {
                 },
                 epoch,
                 pseq: -1,
+                pepoch: 0,
                 internal: Some(Arc::new(internal)),
             },
         )
@@ -500,6 +510,7 @@ impl Broker {
             payload,
             acks,
             pseq,
+            pepoch,
         } = msg
         else {
             unreachable!("a produce request")
@@ -516,7 +527,17 @@ impl Broker {
         if acks == Acks::All && p.isr.len() < min_isr {
             return reply(ctx, Err(ErrorCode::NotEnoughReplicas));
         }
-        match p.log.check_sequence(id.producer, pseq) {
+        match p.log.check_sequence(id.producer, pepoch, pseq) {
+            // a retry of what is written: answered with the first offset, once that is
+            // replicated as far as acks asks
+            SeqCheck::Duplicate(offset) if acks == Acks::All && offset >= p.hw => {
+                self.part_mut(tp).expect("leader").waiting.push(Waiting::Produce {
+                    client: from,
+                    id,
+                    offset,
+                });
+                return;
+            }
             SeqCheck::Duplicate(offset) => return reply(ctx, Ok(offset)),
             SeqCheck::OutOfOrder => return reply(ctx, Err(ErrorCode::OutOfOrderSequenceNumber)),
             SeqCheck::Append => {}
@@ -529,6 +550,7 @@ impl Broker {
                 record: LogRecord { id, payload },
                 epoch,
                 pseq,
+                pepoch,
                 internal: None,
             },
         );
@@ -775,10 +797,7 @@ impl Broker {
         for r in requests {
             ctx.send(controller, r);
         }
-        ctx.timer(
-            Time::us(self.cfg.replica_lag_max.as_us() / 2),
-            Msg::ServerTimer(ServerTimer::IsrCheck),
-        );
+        self.arm_isr_check(ctx);
     }
 
     fn wake_parked_replicas(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
@@ -932,10 +951,24 @@ impl Broker {
 
     // ------------------------------------------------------------------ faults
 
+    /// The process dies. Its host stays up: the kernel closes its connections, so every
+    /// client and follower connected to it learns at once (and later requests are refused,
+    /// see [`Msg::is_request`]); what it had sent is still delivered.
     fn crash(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
-        ctx.reset_connections();
         ctx.record(Event::Crashed);
         self.crashed = true;
+        self.incarnation += 1;
+        let peers: Vec<ActorId> = self
+            .peers
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| **p)
+            .map(|(i, _)| ActorId(i as u32))
+            .collect();
+        self.peers.clear();
+        for p in peers {
+            ctx.send(p, Msg::Disconnected);
+        }
     }
 
     fn restart(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
@@ -968,7 +1001,7 @@ impl Broker {
             ctx.send(c, Msg::BrokerHeartbeat { version });
             ctx.timer(
                 self.cfg.heartbeat_interval,
-                Msg::ServerTimer(ServerTimer::Heartbeat),
+                Msg::ServerTimer(ServerTimer::Heartbeat(self.incarnation)),
             );
         }
     }
@@ -977,7 +1010,7 @@ impl Broker {
         if self.cfg.controller.is_some() {
             ctx.timer(
                 Time::us(self.cfg.replica_lag_max.as_us() / 2),
-                Msg::ServerTimer(ServerTimer::IsrCheck),
+                Msg::ServerTimer(ServerTimer::IsrCheck(self.incarnation)),
             );
         }
     }
@@ -992,12 +1025,28 @@ fn uuid_from(rng: &mut impl RngCore) -> String {
 impl Actor<Msg, Event> for Broker {
     fn handle(&mut self, ctx: &mut Ctx<'_, Msg, Event>, from: ActorId, msg: Msg) {
         if self.crashed {
-            if matches!(msg, Msg::Restart) {
-                self.restart(ctx);
+            match msg {
+                Msg::Restart => self.restart(ctx),
+                // the host is up, the process is not: the kernel resets the connection
+                // (acks=0 produces would not hear it either, but they go unanswered anyway)
+                m if m.is_request()
+                    && from != ctx.me()
+                    && !matches!(m, Msg::ProduceReq { acks: Acks::None, .. }) =>
+                {
+                    ctx.send(from, Msg::Disconnected);
+                }
+                _ => {}
             }
             return;
         }
         let now = ctx.now();
+        if from != ctx.me() && msg.is_request() {
+            let i = from.index();
+            if self.peers.len() <= i {
+                self.peers.resize(i + 1, false);
+            }
+            self.peers[i] = true;
+        }
         match msg {
             Msg::Start => {
                 self.start_fetchers(ctx);
@@ -1012,22 +1061,17 @@ impl Actor<Msg, Event> for Broker {
                     until: self.stalled_until,
                 });
             }
-            Msg::ServerTimer(ServerTimer::Heartbeat) => {
+            Msg::ServerTimer(ServerTimer::Heartbeat(i)) if i == self.incarnation => {
                 // u64::MAX: "I have no image" (just restarted)
                 let v = if self.needs_image {
                     u64::MAX
                 } else {
                     self.cluster.version
                 };
-                if let Some(c) = self.cfg.controller {
-                    ctx.send(c, Msg::BrokerHeartbeat { version: v });
-                    ctx.timer(
-                        self.cfg.heartbeat_interval,
-                        Msg::ServerTimer(ServerTimer::Heartbeat),
-                    );
-                }
+                self.heartbeat(ctx, v);
             }
-            Msg::ServerTimer(ServerTimer::IsrCheck) => self.isr_check(ctx),
+            Msg::ServerTimer(ServerTimer::IsrCheck(i)) if i == self.incarnation => self.isr_check(ctx),
+            Msg::ServerTimer(ServerTimer::Heartbeat(_) | ServerTimer::IsrCheck(_)) => {}
             Msg::ServerTimer(ServerTimer::FetchersResume) => {
                 self.resume_armed = false;
                 self.start_fetchers(ctx);
@@ -1073,6 +1117,20 @@ impl Actor<Msg, Event> for Broker {
                 }
             }
             Msg::ReplicaFetchResp { fetch_id, parts } => self.on_replica_data(ctx, from, fetch_id, parts),
+            Msg::Disconnected => {
+                // a leader's process is gone: try again after replica.fetch.backoff.ms (1 s)
+                if let Some(leader) = self.cluster.node_of(from) {
+                    if self.fetchers.contains_key(&leader) {
+                        self.next_fetch += 1;
+                        let id = self.next_fetch;
+                        self.fetchers.insert(leader, id);
+                        ctx.timer(
+                            Time::ms(1000),
+                            Msg::ServerTimer(ServerTimer::ReplicaFetchTimeout(id)),
+                        );
+                    }
+                }
+            }
             Msg::MetadataReq => {
                 ctx.send(from, Msg::MetadataResp(self.meta.clone(), self.cluster.clone()));
             }

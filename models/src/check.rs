@@ -13,9 +13,14 @@
 //! | `double-ownership` | a partition owned by two members of one group at the same virtual instant |
 //! | `nonmonotonic` | inside one assignment, a consumer's offsets in a partition went back (or repeated) |
 //! | `skip` | inside one assignment, a consumer's offsets in a partition jumped forward past a record |
-//! | `inconsistent-offsets` | two different records seen at one offset of a partition |
-//! | `log-duplicate` | one produced record written at two offsets (a retried batch) |
-//! | `lost-write` | an acknowledged record not in the log at its acknowledged offset at the end |
+//! | `inconsistent-offsets` | two different records seen at one offset of a partition: written there twice, or acknowledged at it and later read there (or read there by two consumers) |
+//! | `log-duplicate` | one produced record at two offsets of the log at the end (a retried batch) |
+//! | `lost-write` | an acknowledged record not in the log at its acknowledged offset at the end (`acks=0`: nowhere in it) |
+//!
+//! "The log" of a partition is its leader's: each [`Event::LeaderElected`] makes the new
+//! leader's log the partition's — what lay beyond its log end is gone — and appends by any
+//! other broker from then on (a deposed leader that does not know it yet) never become part
+//! of it.
 //!
 //! A [`Claim`] says which kinds a run may show and still pass: `exactly-once-per-group`
 //! allows none; `at-least-once` allows duplicates (and the double ownership that causes them
@@ -283,13 +288,51 @@ struct GroupView {
     owned: BTreeMap<Tp, Vec<(String, Time, Time)>>,
 }
 
+/// Notes that a client saw record `id` at `(tp, offset)`; a different record seen there before
+/// is an `inconsistent-offsets` anomaly.
+fn observe(
+    observed: &mut BTreeMap<(Tp, i64), (RecordId, String)>,
+    inconsistent: &mut BTreeSet<(Tp, i64, RecordId)>,
+    anomalies: &mut Vec<Anomaly>,
+    (tp, offset, id): (Tp, i64, RecordId),
+    t: Time,
+    client: &str,
+    group: Option<&Arc<str>>,
+) {
+    match observed.get(&(tp, offset)) {
+        None => {
+            observed.insert((tp, offset), (id, client.to_string()));
+        }
+        Some((other, who)) if *other != id && inconsistent.insert((tp, offset, id)) => {
+            anomalies.push(Anomaly {
+                kind: AnomalyKind::InconsistentOffsets,
+                group: group.cloned(),
+                tp,
+                offset: Some(offset),
+                record: Some(id),
+                time: t,
+                clients: vec![who.clone(), client.to_string()],
+                detail: format!(
+                    "{client} saw p{}-{} where {who} saw p{}-{}",
+                    id.producer, id.seq, other.producer, other.seq
+                ),
+            });
+        }
+        Some(_) => {}
+    }
+}
+
 /// Checks `trace` against `claim`.
 pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
     let mut anomalies = Vec::new();
     let end = trace.entries().last().map_or(Time::ZERO, |e| e.time);
     // ---- per partition: what the log holds ----
     let mut log: BTreeMap<(Tp, i64), (RecordId, Time)> = BTreeMap::new();
-    let mut written_at: BTreeMap<RecordId, BTreeSet<(Tp, i64)>> = BTreeMap::new();
+    // tp → the broker whose log is the partition's (after the first election)
+    let mut leader_of: BTreeMap<Tp, sim::ActorId> = BTreeMap::new();
+    // (tp, offset) → the first record seen there by a client (acknowledged or consumed)
+    let mut observed: BTreeMap<(Tp, i64), (RecordId, String)> = BTreeMap::new();
+    let mut inconsistent: BTreeSet<(Tp, i64, RecordId)> = BTreeSet::new();
     let mut acks: Vec<(RecordId, Tp, i64, Time, String)> = Vec::new();
     let mut appended = 0;
     // ---- per group ----
@@ -304,10 +347,24 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
         let client = trace.name(e.actor).to_string();
         let t = e.time;
         match &e.record {
+            Event::LeaderElected { tp, log_end, .. } => {
+                leader_of.insert(*tp, e.actor);
+                let gone: Vec<(Tp, i64)> = log
+                    .range((*tp, *log_end)..(*tp, i64::MAX))
+                    .map(|(k, _)| *k)
+                    .collect();
+                for k in gone {
+                    log.remove(&k);
+                }
+            }
             Event::Appended { id, tp, offset } => {
                 appended += 1;
+                if leader_of.get(tp).is_some_and(|l| *l != e.actor) {
+                    // a deposed leader's write: never part of the partition's log
+                    continue;
+                }
                 if let Some((other, _)) = log.get(&(*tp, *offset)) {
-                    if other != id {
+                    if other != id && inconsistent.insert((*tp, *offset, *id)) {
                         anomalies.push(Anomaly {
                             kind: AnomalyKind::InconsistentOffsets,
                             group: None,
@@ -324,23 +381,21 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                     }
                 }
                 log.insert((*tp, *offset), (*id, t));
-                let at = written_at.entry(*id).or_default();
-                at.insert((*tp, *offset));
-                if at.len() == 2 {
-                    let first = *at.iter().next().expect("two");
-                    anomalies.push(Anomaly {
-                        kind: AnomalyKind::LogDuplicate,
-                        group: None,
-                        tp: *tp,
-                        offset: Some(*offset),
-                        record: Some(*id),
-                        time: t,
-                        clients: vec![client.clone()],
-                        detail: format!("record already at offset {}", first.1),
-                    });
+            }
+            Event::Produced { id, tp, offset, .. } => {
+                acks.push((*id, *tp, *offset, t, client.clone()));
+                if *offset >= 0 {
+                    observe(
+                        &mut observed,
+                        &mut inconsistent,
+                        &mut anomalies,
+                        (*tp, *offset, *id),
+                        t,
+                        &client,
+                        None,
+                    );
                 }
             }
-            Event::Produced { id, tp, offset, .. } => acks.push((*id, *tp, *offset, t, client.clone())),
             Event::Assigned {
                 group, partitions, ..
             } => {
@@ -424,8 +479,17 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                 ..
             } => {
                 consumed_total += 1;
+                observe(
+                    &mut observed,
+                    &mut inconsistent,
+                    &mut anomalies,
+                    (*tp, *offset, *id),
+                    t,
+                    &client,
+                    Some(group),
+                );
                 if let Some((other, _)) = log.get(&(*tp, *offset)) {
-                    if other != id {
+                    if other != id && inconsistent.insert((*tp, *offset, *id)) {
                         anomalies.push(Anomaly {
                             kind: AnomalyKind::InconsistentOffsets,
                             group: Some(group.clone()),
@@ -496,9 +560,34 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
         }
     }
 
+    // ---- log duplicates: one record at two offsets of the log at the end ----
+    let mut at: BTreeMap<RecordId, Vec<(Tp, i64, Time)>> = BTreeMap::new();
+    for (&(tp, offset), &(id, t)) in &log {
+        at.entry(id).or_default().push((tp, offset, t));
+    }
+    for (id, places) in &at {
+        for &(tp, offset, t) in places.iter().skip(1) {
+            anomalies.push(Anomaly {
+                kind: AnomalyKind::LogDuplicate,
+                group: None,
+                tp,
+                offset: Some(offset),
+                record: Some(*id),
+                time: t,
+                clients: Vec::new(),
+                detail: format!("record already at offset {}", places[0].1),
+            });
+        }
+    }
+
     // ---- lost writes: acknowledged, not in the log at that offset ----
     for (id, tp, offset, t, client) in &acks {
-        if log.get(&(*tp, *offset)).map(|(r, _)| r) != Some(id) {
+        let kept = if *offset < 0 {
+            at.contains_key(id)
+        } else {
+            log.get(&(*tp, *offset)).map(|(r, _)| r) == Some(id)
+        };
+        if !kept {
             anomalies.push(Anomaly {
                 kind: AnomalyKind::LostWrite,
                 group: None,

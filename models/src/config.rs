@@ -316,6 +316,8 @@ pub struct ProducerConfig {
     pub retry_backoff_ms: u64,
     /// `delivery.timeout.ms` (librdkafka: `message.timeout.ms`).
     pub delivery_timeout_ms: u64,
+    /// `max.in.flight.requests.per.connection` (5; librdkafka 1000000, and 5 when idempotent).
+    pub max_in_flight: u32,
 }
 
 impl ProducerConfig {
@@ -343,6 +345,7 @@ impl ProducerConfig {
                 null_key: NullKeyStrategy::StickyLinger { linger_ms: 10 },
                 idempotence: false,
                 delivery_timeout_ms: 300_000,
+                max_in_flight: 1_000_000,
                 ..Self::reliable()
             },
         }
@@ -360,6 +363,7 @@ impl ProducerConfig {
             request_timeout_ms: 30_000,
             retry_backoff_ms: 100,
             delivery_timeout_ms: 120_000,
+            max_in_flight: 5,
         }
     }
 
@@ -373,6 +377,14 @@ impl ProducerConfig {
                 return Err("enable.idempotence=true needs acks=all and retries > 0".into());
             }
             self.idempotence = false;
+        }
+        if self.idempotence && self.max_in_flight > 5 {
+            if self.idempotence_explicit {
+                // librdkafka caps it for idempotence; Java refuses more than 5
+                self.max_in_flight = 5;
+            } else {
+                self.idempotence = false;
+            }
         }
         Ok(())
     }
@@ -389,6 +401,7 @@ impl ProducerConfig {
         "request.timeout.ms",
         "retry.backoff.ms",
         "delivery.timeout.ms",
+        "max.in.flight.requests.per.connection",
     ];
 
     /// Sets `key` (a Kafka producer config name) to `value`. `partitioner` takes librdkafka's
@@ -443,6 +456,9 @@ impl ProducerConfig {
             }
             "request.timeout.ms" => self.request_timeout_ms = positive(as_ms(value)?)?,
             "retry.backoff.ms" => self.retry_backoff_ms = as_ms(value)?,
+            "max.in.flight.requests.per.connection" | "max.in.flight" => {
+                self.max_in_flight = u32::try_from(positive(as_ms(value)?)?).unwrap_or(u32::MAX)
+            }
             "delivery.timeout.ms" | "message.timeout.ms" => {
                 self.delivery_timeout_ms = positive(as_ms(value)?)?
             }

@@ -157,7 +157,14 @@ pub struct Consumer {
     find_corr: Option<u64>,
     /// Metadata refresh in flight (its watchdog id).
     meta_corr: Option<u64>,
+    /// Where the FindCoordinator, Metadata and OffsetFetch/ListOffsets in flight went.
+    find_to: Option<ActorId>,
+    meta_to: Option<ActorId>,
+    offsets_to: Option<ActorId>,
+    /// Which broker the next FindCoordinator goes to (moves on when one fails).
     next_bootstrap: usize,
+    /// Which broker the next Metadata refresh goes to (round robin).
+    meta_rr: usize,
     rediscover_armed: bool,
     /// When the oldest unanswered heartbeat was sent.
     hb_sent: Option<Time>,
@@ -213,7 +220,11 @@ impl Consumer {
             coordinator: None,
             find_corr: None,
             meta_corr: None,
+            find_to: None,
+            meta_to: None,
+            offsets_to: None,
             next_bootstrap: 0,
+            meta_rr: 0,
             rediscover_armed: false,
             hb_sent: None,
             to_reset: BTreeSet::new(),
@@ -329,6 +340,9 @@ impl Consumer {
     fn start(&mut self, ctx: Cx) {
         self.phase = Phase::Bootstrapping;
         self.last_poll = ctx.now();
+        let corr = self.next_corr(ctx);
+        self.meta_corr = Some(corr);
+        self.meta_to = Some(self.brokers[0]);
         ctx.send(self.brokers[0], Msg::MetadataReq);
         if self.auto_commit() {
             let every = Time::ms(self.cfg.auto_commit_interval_ms);
@@ -585,6 +599,7 @@ impl Consumer {
         }
         let corr = self.next_corr(ctx);
         self.offsets_corr = Some(corr);
+        self.offsets_to = Some(self.coord());
         ctx.send(
             self.coord(),
             Msg::OffsetFetchReq {
@@ -610,6 +625,7 @@ impl Consumer {
             .collect();
         let corr = self.next_corr(ctx);
         self.offsets_corr = Some(corr);
+        self.offsets_to = Some(leader);
         ctx.send(
             leader,
             Msg::ListOffsetsReq {
@@ -746,6 +762,7 @@ impl Consumer {
         let corr = self.next_corr(ctx);
         self.find_corr = Some(corr);
         let to = self.brokers[self.next_bootstrap % self.brokers.len()];
+        self.find_to = Some(to);
         ctx.send(to, Msg::FindCoordinatorReq { group: self.group() });
     }
 
@@ -754,7 +771,41 @@ impl Consumer {
     fn coordinator_lost(&mut self, ctx: Cx) {
         self.coordinator = None;
         self.next_bootstrap += 1;
-        self.find_coordinator(ctx);
+        self.schedule_rediscover(ctx);
+    }
+
+    /// A broker's process is gone: every request in flight to it failed.
+    fn on_disconnected(&mut self, ctx: Cx, from: ActorId) {
+        if self.coordinator == Some(from) {
+            self.join_corr = None;
+            self.sync_corr = None;
+            self.hb_sent = None;
+            if let App::Committing(_, then) = self.app {
+                ctx.record(Event::CommitFailed {
+                    group: self.group(),
+                    error: ErrorCode::NetworkException.name(),
+                });
+                self.app = App::Polling;
+                self.commit_failed(ctx, then);
+            }
+            self.coordinator_lost(ctx);
+        }
+        if self.offsets_to == Some(from) && self.offsets_corr.is_some() {
+            self.offsets_corr = None;
+            self.schedule_rediscover(ctx);
+        }
+        if self.fetches.remove(&from).is_some() {
+            self.schedule_rediscover(ctx);
+        }
+        if self.meta_to == Some(from) && self.meta_corr.is_some() {
+            self.meta_corr = None;
+            self.schedule_rediscover(ctx);
+        }
+        if self.find_to == Some(from) && self.find_corr.is_some() {
+            self.find_corr = None;
+            self.next_bootstrap += 1;
+            self.schedule_rediscover(ctx);
+        }
     }
 
     fn on_coordinator(&mut self, ctx: Cx, c: Option<ActorId>) {
@@ -785,8 +836,9 @@ impl Consumer {
         }
         let corr = self.next_corr(ctx);
         self.meta_corr = Some(corr);
-        self.next_bootstrap += 1;
-        let to = self.brokers[self.next_bootstrap % self.brokers.len()];
+        self.meta_rr += 1;
+        let to = self.brokers[self.meta_rr % self.brokers.len()];
+        self.meta_to = Some(to);
         ctx.send(to, Msg::MetadataReq);
     }
 
@@ -1124,8 +1176,8 @@ impl Actor<Msg, Event> for Consumer {
                 if self.cluster.as_ref().is_none_or(|c| c.version <= cluster.version) {
                     self.cluster = Some(cluster);
                 }
+                self.meta_corr = None;
                 if self.phase != Phase::Bootstrapping {
-                    self.meta_corr = None;
                     if self.offsets_corr.is_none() {
                         self.lookup_positions(ctx);
                     }
@@ -1151,6 +1203,7 @@ impl Actor<Msg, Event> for Consumer {
                 }
             }
             Msg::ClientTimer(ClientTimer::Rediscover) => self.on_rediscover(ctx),
+            Msg::Disconnected => self.on_disconnected(ctx, from),
             Msg::JoinGroupResp { corr, result } => {
                 if self.join_corr != Some(corr) {
                     return;

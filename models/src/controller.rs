@@ -99,8 +99,16 @@ impl Controller {
             if !st.isr.contains(&l) {
                 st.isr = vec![l];
                 let isr = st.isr.clone();
-                ctx.record(Event::IsrChanged { tp, isr });
+                self.note_isr(ctx, tp, isr);
             }
+        }
+    }
+
+    /// Records an ISR change of a user topic (the 50 offsets partitions would drown the
+    /// history; their leader changes are recorded by the brokers).
+    fn note_isr(&self, ctx: &mut Ctx<'_, Msg, Event>, tp: Tp, isr: Vec<NodeId>) {
+        if tp.topic < self.state.user_topics {
+            ctx.record(Event::IsrChanged { tp, isr });
         }
     }
 
@@ -114,7 +122,7 @@ impl Controller {
                 st.isr.retain(|r| *r != node);
                 st.partition_epoch += 1;
                 let isr = st.isr.clone();
-                ctx.record(Event::IsrChanged { tp, isr });
+                self.note_isr(ctx, tp, isr);
             }
             if self.state.part(tp).leader == Some(node) {
                 Arc::make_mut(&mut self.state).part_mut(tp).leader = None;
@@ -171,7 +179,7 @@ impl Controller {
         let st = Arc::make_mut(&mut self.state).part_mut(tp);
         st.isr = isr.clone();
         st.partition_epoch += 1;
-        ctx.record(Event::IsrChanged { tp, isr });
+        self.note_isr(ctx, tp, isr);
         self.publish(ctx);
     }
 }

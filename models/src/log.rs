@@ -44,6 +44,9 @@ pub struct Entry {
     pub epoch: i32,
     /// Idempotent producer sequence number (per partition), −1 without idempotence.
     pub pseq: i32,
+    /// Idempotent producer epoch: a producer that gave up on a record starts a new epoch, whose
+    /// sequence numbers start again at 0 (KIP-360).
+    pub pepoch: i32,
     /// For internal topics: what the record means.
     pub internal: Option<Arc<Internal>>,
 }
@@ -72,7 +75,7 @@ pub struct PartitionLog {
     entries: Vec<Entry>,
     /// (epoch, first offset), ascending in both.
     epochs: Vec<(i32, i64)>,
-    producers: BTreeMap<u32, ProducerEntry>,
+    producers: BTreeMap<(u32, i32), ProducerEntry>,
 }
 
 impl PartitionLog {
@@ -88,13 +91,13 @@ impl PartitionLog {
             self.epochs.push((entry.epoch, offset));
         }
         if entry.pseq >= 0 {
-            self.note_producer(entry.record.id.producer, entry.pseq, offset);
+            self.note_producer((entry.record.id.producer, entry.pepoch), entry.pseq, offset);
         }
         self.entries.push(entry);
         offset
     }
 
-    fn note_producer(&mut self, pid: u32, seq: i32, offset: i64) {
+    fn note_producer(&mut self, pid: (u32, i32), seq: i32, offset: i64) {
         let p = self.producers.entry(pid).or_default();
         p.last_seq = seq;
         p.recent.push_back((seq, offset));
@@ -103,12 +106,13 @@ impl PartitionLog {
         }
     }
 
-    /// Checks sequence number `seq` of producer `pid` before appending (KIP-98).
-    pub fn check_sequence(&self, pid: u32, seq: i32) -> SeqCheck {
+    /// Checks sequence number `seq` of producer `pid` in epoch `epoch` before appending
+    /// (KIP-98). Each epoch is a sequence of its own.
+    pub fn check_sequence(&self, pid: u32, epoch: i32, seq: i32) -> SeqCheck {
         if seq < 0 {
             return SeqCheck::Append;
         }
-        match self.producers.get(&pid) {
+        match self.producers.get(&(pid, epoch)) {
             None => SeqCheck::Append,
             Some(p) if seq == p.last_seq + 1 => SeqCheck::Append,
             Some(p) if seq <= p.last_seq => match p.recent.iter().find(|(s, _)| *s == seq) {
@@ -128,10 +132,10 @@ impl PartitionLog {
         self.entries.truncate(to);
         self.epochs.retain(|&(_, start)| start < to as i64);
         self.producers.clear();
-        let mut rebuilt: BTreeMap<u32, ProducerEntry> = BTreeMap::new();
+        let mut rebuilt: BTreeMap<(u32, i32), ProducerEntry> = BTreeMap::new();
         for (o, e) in self.entries.iter().enumerate() {
             if e.pseq >= 0 {
-                let p = rebuilt.entry(e.record.id.producer).or_default();
+                let p = rebuilt.entry((e.record.id.producer, e.pepoch)).or_default();
                 p.last_seq = e.pseq;
                 p.recent.push_back((e.pseq, o as i64));
                 if p.recent.len() > PRODUCER_CACHE {
@@ -208,6 +212,10 @@ mod tests {
     use crate::types::{Payload, RecordId};
 
     fn entry(producer: u32, seq: u32, epoch: i32, pseq: i32) -> Entry {
+        entry_in(producer, seq, epoch, pseq, 0)
+    }
+
+    fn entry_in(producer: u32, seq: u32, epoch: i32, pseq: i32, pepoch: i32) -> Entry {
         Entry {
             record: LogRecord {
                 id: RecordId { producer, seq },
@@ -218,6 +226,7 @@ mod tests {
             },
             epoch,
             pseq,
+            pepoch,
             internal: None,
         }
     }
@@ -262,29 +271,43 @@ mod tests {
     #[test]
     fn idempotent_sequences_deduplicate_and_survive_truncation() {
         let mut log = PartitionLog::new();
-        assert_eq!(log.check_sequence(7, 0), SeqCheck::Append);
+        assert_eq!(log.check_sequence(7, 0, 0), SeqCheck::Append);
         log.append(entry(7, 0, 0, 0));
         log.append(entry(7, 1, 0, 1));
-        assert_eq!(log.check_sequence(7, 1), SeqCheck::Duplicate(1));
-        assert_eq!(log.check_sequence(7, 0), SeqCheck::Duplicate(0));
-        assert_eq!(log.check_sequence(7, 3), SeqCheck::OutOfOrder);
-        assert_eq!(log.check_sequence(7, 2), SeqCheck::Append);
-        assert_eq!(log.check_sequence(8, 4), SeqCheck::Append, "an unknown producer");
-        assert_eq!(log.check_sequence(7, -1), SeqCheck::Append, "no idempotence");
+        assert_eq!(log.check_sequence(7, 0, 1), SeqCheck::Duplicate(1));
+        assert_eq!(log.check_sequence(7, 0, 0), SeqCheck::Duplicate(0));
+        assert_eq!(log.check_sequence(7, 0, 3), SeqCheck::OutOfOrder);
+        assert_eq!(log.check_sequence(7, 0, 2), SeqCheck::Append);
+        assert_eq!(
+            log.check_sequence(8, 0, 4),
+            SeqCheck::Append,
+            "an unknown producer"
+        );
+        assert_eq!(log.check_sequence(7, 0, -1), SeqCheck::Append, "no idempotence");
         log.truncate(1);
         assert_eq!(
-            log.check_sequence(7, 1),
+            log.check_sequence(7, 0, 1),
             SeqCheck::Append,
             "the truncated record may come again"
         );
         for s in 1..10 {
             log.append(entry(7, s as u32, 0, s));
         }
-        assert_eq!(log.check_sequence(7, 9), SeqCheck::Duplicate(9));
+        assert_eq!(log.check_sequence(7, 0, 9), SeqCheck::Duplicate(9));
         assert_eq!(
-            log.check_sequence(7, 2),
+            log.check_sequence(7, 0, 2),
             SeqCheck::Duplicate(-1),
             "older than the cache"
+        );
+        // a new producer epoch starts its sequence again
+        assert_eq!(log.check_sequence(7, 1, 0), SeqCheck::Append);
+        log.append(entry_in(7, 20, 0, 0, 1));
+        assert_eq!(log.check_sequence(7, 1, 0), SeqCheck::Duplicate(10));
+        assert_eq!(log.check_sequence(7, 1, 2), SeqCheck::OutOfOrder);
+        assert_eq!(
+            log.check_sequence(7, 0, 10),
+            SeqCheck::Append,
+            "the old epoch is its own"
         );
     }
 }

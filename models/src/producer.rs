@@ -31,7 +31,7 @@ use crate::types::{Metadata, Payload, RecordId, Tp};
 use bytes::Bytes;
 use rand::Rng;
 use sim::{Actor, ActorId, Ctx, Time};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// Where a producer's records come from.
@@ -113,9 +113,14 @@ struct Pending {
     tp: Tp,
     payload: Payload,
     pseq: i32,
+    pepoch: i32,
     first_sent: Time,
     /// When the request in flight times out; `None` while it waits to be sent again.
     deadline: Option<Time>,
+    /// The broker the request in flight went to.
+    sent_to: Option<ActorId>,
+    /// Waiting out `retry.backoff.ms` after a failure.
+    backoff: bool,
     retries: u32,
 }
 
@@ -137,9 +142,16 @@ pub struct Producer {
     pending: BTreeMap<u32, Pending>,
     /// Next sequence number per partition (idempotence).
     sequences: BTreeMap<Tp, i32>,
+    /// Producer epoch per partition (idempotence): bumped when a record fails, so the
+    /// sequence can start again (KIP-360).
+    epochs: BTreeMap<Tp, i32>,
     sticky: Option<(u32, usize, Time)>,
     /// The Metadata request in flight and when it times out.
     metadata_deadline: Option<Time>,
+    /// The broker the Metadata request went to.
+    metadata_to: Option<ActorId>,
+    /// A refresh is due at the next retry (the last one failed).
+    metadata_wanted: bool,
     next_bootstrap: usize,
     watchdog_armed: bool,
     retry_armed: bool,
@@ -171,8 +183,11 @@ impl Producer {
             acked: 0,
             pending: BTreeMap::new(),
             sequences: BTreeMap::new(),
+            epochs: BTreeMap::new(),
             sticky: None,
             metadata_deadline: None,
+            metadata_to: None,
+            metadata_wanted: false,
             next_bootstrap: 0,
             watchdog_armed: false,
             retry_armed: false,
@@ -227,6 +242,8 @@ impl Producer {
         let to = self.brokers[self.next_bootstrap % self.brokers.len()];
         self.next_bootstrap += 1;
         ctx.send(to, Msg::MetadataReq);
+        self.metadata_to = Some(to);
+        self.metadata_wanted = false;
         self.metadata_deadline = Some(ctx.now() + Time::ms(self.cfg.request_timeout_ms));
         self.arm_watchdog(ctx);
     }
@@ -255,40 +272,81 @@ impl Producer {
             tp,
             payload: payload.clone(),
         });
-        let pseq = if self.cfg.idempotence {
-            let s = self.sequences.entry(tp).or_insert(0);
-            *s += 1;
-            *s - 1
-        } else {
-            -1
-        };
+        let pseq = self.next_sequence(tp);
+        let pepoch = self.epochs.get(&tp).copied().unwrap_or(0);
         self.pending.insert(
             id.seq,
             Pending {
                 tp,
                 payload,
                 pseq,
+                pepoch,
                 first_sent: ctx.now(),
                 deadline: None,
+                sent_to: None,
+                backoff: false,
                 retries: 0,
             },
         );
         self.sent += 1;
-        self.dispatch(ctx, id.seq);
+        self.pump(ctx);
         if self.sent < self.records.len() {
             ctx.timer(self.interval, Msg::ClientTimer(ClientTimer::SendNext));
         }
     }
 
-    /// Sends record `seq` to its partition's leader (or waits for a leader to be known).
-    fn dispatch(&mut self, ctx: &mut Ctx<'_, Msg, Event>, seq: u32) {
+    /// Sends what waits to be sent, oldest first, to each partition's leader, keeping at most
+    /// `max.in.flight.requests.per.connection` requests in flight per broker (the rest queue,
+    /// as batches wait in the accumulator).
+    fn pump(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
+        let mut in_flight: BTreeMap<ActorId, u32> = BTreeMap::new();
+        for p in self.pending.values() {
+            if let (Some(_), Some(to)) = (p.deadline, p.sent_to) {
+                *in_flight.entry(to).or_default() += 1;
+            }
+        }
+        // idempotence keeps each partition in order: nothing overtakes a record that waits
+        let mut blocked: BTreeSet<Tp> = BTreeSet::new();
+        let mut waiting: Vec<(u32, Tp)> = Vec::new();
+        for (s, p) in &self.pending {
+            if p.deadline.is_some() {
+                continue;
+            }
+            if self.cfg.idempotence && blocked.contains(&p.tp) {
+                continue;
+            }
+            if p.backoff {
+                blocked.insert(p.tp);
+            } else {
+                waiting.push((*s, p.tp));
+            }
+        }
+        let mut leaderless = false;
+        for (seq, tp) in waiting {
+            if self.cfg.idempotence && blocked.contains(&tp) {
+                continue;
+            }
+            let Some(leader) = self.cluster.as_ref().and_then(|c| c.leader_actor(tp)) else {
+                leaderless = true;
+                continue;
+            };
+            let n = in_flight.entry(leader).or_default();
+            if *n >= self.cfg.max_in_flight {
+                blocked.insert(tp);
+                continue;
+            }
+            *n += 1;
+            self.dispatch(ctx, seq, leader);
+        }
+        if leaderless {
+            self.metadata_wanted = true;
+            self.arm_retry(ctx);
+        }
+    }
+
+    /// Sends record `seq` to `leader`.
+    fn dispatch(&mut self, ctx: &mut Ctx<'_, Msg, Event>, seq: u32, leader: ActorId) {
         let Some(p) = self.pending.get_mut(&seq) else {
-            return;
-        };
-        let leader = self.cluster.as_ref().and_then(|c| c.leader_actor(p.tp));
-        let Some(leader) = leader else {
-            p.deadline = None;
-            self.refresh_metadata(ctx);
             return;
         };
         let id = RecordId {
@@ -301,14 +359,48 @@ impl Producer {
             payload: p.payload.clone(),
             acks: self.cfg.acks,
             pseq: p.pseq,
+            pepoch: p.pepoch,
         };
         ctx.send(leader, msg);
+        p.sent_to = Some(leader);
         if self.cfg.acks == Acks::None {
             let p = self.pending.remove(&seq).expect("pending");
             self.settle(ctx, id, p.tp, Ok(-1), p.payload);
         } else {
             p.deadline = Some(ctx.now() + Time::ms(self.cfg.request_timeout_ms));
             self.arm_watchdog(ctx);
+        }
+    }
+
+    fn next_sequence(&mut self, tp: Tp) -> i32 {
+        if !self.cfg.idempotence {
+            return -1;
+        }
+        let s = self.sequences.entry(tp).or_insert(0);
+        *s += 1;
+        *s - 1
+    }
+
+    /// A record of `tp` in epoch `pepoch` failed for good: its sequence number will never be
+    /// written, so the partition starts a new epoch and the records not sent yet are numbered
+    /// again from 0 (what the Java producer does since KIP-360).
+    fn bump_epoch(&mut self, tp: Tp, pepoch: i32) {
+        if !self.cfg.idempotence || self.epochs.get(&tp).copied().unwrap_or(0) != pepoch {
+            return;
+        }
+        self.epochs.insert(tp, pepoch + 1);
+        self.sequences.insert(tp, 0);
+        let unsent: Vec<u32> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.tp == tp && p.sent_to.is_none())
+            .map(|(s, _)| *s)
+            .collect();
+        for seq in unsent {
+            let pseq = self.next_sequence(tp);
+            let p = self.pending.get_mut(&seq).expect("pending");
+            p.pseq = pseq;
+            p.pepoch = pepoch + 1;
         }
     }
 
@@ -354,22 +446,32 @@ impl Producer {
             seq,
         };
         let expired = now.saturating_sub(p.first_sent) >= Time::ms(self.cfg.delivery_timeout_ms);
-        if p.retries >= self.cfg.retries || expired {
+        let fatal = e == ErrorCode::OutOfOrderSequenceNumber;
+        if p.retries >= self.cfg.retries || expired || fatal {
             let p = self.pending.remove(&seq).expect("pending");
             let e = if expired { ErrorCode::DeliveryTimedOut } else { e };
+            self.bump_epoch(p.tp, p.pepoch);
             self.settle(ctx, id, p.tp, Err(e), p.payload);
             return;
         }
         p.retries += 1;
         p.deadline = None;
+        p.backoff = true;
         ctx.record(Event::ProduceRetry {
             id,
             tp: p.tp,
             error: e.name(),
         });
-        if matches!(e, ErrorCode::NotLeaderOrFollower | ErrorCode::RequestTimedOut) {
-            self.refresh_metadata(ctx);
+        if matches!(
+            e,
+            ErrorCode::NotLeaderOrFollower | ErrorCode::RequestTimedOut | ErrorCode::NetworkException
+        ) {
+            self.metadata_wanted = true;
         }
+        self.arm_retry(ctx);
+    }
+
+    fn arm_retry(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
         if !self.retry_armed {
             self.retry_armed = true;
             ctx.timer(
@@ -380,15 +482,10 @@ impl Producer {
     }
 
     fn retry_waiting(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
-        let waiting: Vec<u32> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.deadline.is_none())
-            .map(|(s, _)| *s)
-            .collect();
-        for seq in waiting {
-            self.dispatch(ctx, seq);
+        for p in self.pending.values_mut() {
+            p.backoff = false;
         }
+        self.pump(ctx);
     }
 
     fn on_watchdog(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
@@ -424,7 +521,7 @@ impl Producer {
 }
 
 impl Actor<Msg, Event> for Producer {
-    fn handle(&mut self, ctx: &mut Ctx<'_, Msg, Event>, _from: ActorId, msg: Msg) {
+    fn handle(&mut self, ctx: &mut Ctx<'_, Msg, Event>, from: ActorId, msg: Msg) {
         match msg {
             Msg::Start => {
                 self.refresh_metadata(ctx);
@@ -452,7 +549,28 @@ impl Actor<Msg, Event> for Producer {
             Msg::ClientTimer(ClientTimer::SendNext) => self.send_next(ctx),
             Msg::ClientTimer(ClientTimer::Retry) => {
                 self.retry_armed = false;
-                self.retry_waiting(ctx);
+                if self.metadata_wanted {
+                    // the records wait for the answer: the leader may have moved
+                    self.refresh_metadata(ctx);
+                } else {
+                    self.retry_waiting(ctx);
+                }
+            }
+            Msg::Disconnected => {
+                if self.metadata_to == Some(from) && self.metadata_deadline.is_some() {
+                    self.metadata_deadline = None;
+                    self.metadata_wanted = true;
+                    self.arm_retry(ctx);
+                }
+                let broken: Vec<u32> = self
+                    .pending
+                    .iter()
+                    .filter(|(_, p)| p.deadline.is_some() && p.sent_to == Some(from))
+                    .map(|(s, _)| *s)
+                    .collect();
+                for seq in broken {
+                    self.failed(ctx, seq, ErrorCode::NetworkException);
+                }
             }
             Msg::ClientTimer(ClientTimer::ProduceWatchdog) => self.on_watchdog(ctx),
             Msg::ProduceResp { tp, id, result } => {
@@ -467,6 +585,8 @@ impl Actor<Msg, Event> for Producer {
                     }
                     Err(e) => self.failed(ctx, id.seq, e),
                 }
+                // a slot is free
+                self.pump(ctx);
             }
             Msg::Close => {}
             other => panic!("producer got an unexpected message: {other:?}"),

@@ -46,6 +46,30 @@ pub enum ErrorCode {
     OffsetOutOfRange,
     /// The producer gave up on a record (`delivery.timeout.ms`).
     DeliveryTimedOut,
+    /// `NETWORK_EXCEPTION` (13): the connection broke (the broker's process is gone).
+    NetworkException,
+}
+
+impl Msg {
+    /// Whether this is a request a broker answers (so a crashed broker's host resets it).
+    pub fn is_request(&self) -> bool {
+        matches!(
+            self,
+            Msg::MetadataReq
+                | Msg::FindCoordinatorReq { .. }
+                | Msg::JoinGroupReq(_)
+                | Msg::SyncGroupReq { .. }
+                | Msg::HeartbeatReq { .. }
+                | Msg::LeaveGroupReq { .. }
+                | Msg::OffsetCommitReq { .. }
+                | Msg::OffsetFetchReq { .. }
+                | Msg::ListOffsetsReq { .. }
+                | Msg::ProduceReq { .. }
+                | Msg::ConsumerHeartbeatReq(_)
+                | Msg::FetchReq { .. }
+                | Msg::ReplicaFetchReq { .. }
+        )
+    }
 }
 
 impl ErrorCode {
@@ -68,6 +92,7 @@ impl ErrorCode {
             ErrorCode::OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
             ErrorCode::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
             ErrorCode::DeliveryTimedOut => "DELIVERY_TIMEOUT",
+            ErrorCode::NetworkException => "NETWORK_EXCEPTION",
         }
     }
 }
@@ -136,6 +161,9 @@ pub enum Msg {
     Crash,
     /// A crashed client process starts again (a new process, same configuration).
     Restart,
+    /// The connection to the sender broke: its process is gone, and its host's kernel answered
+    /// the request with a reset. Clients treat every request in flight to it as failed.
+    Disconnected,
     /// The application stops polling and processing for this long (a GC pause, a slow call).
     Stall(Time),
 
@@ -221,6 +249,8 @@ pub enum Msg {
         acks: Acks,
         /// Idempotent producer's per-partition sequence number, −1 without idempotence.
         pseq: i32,
+        /// Idempotent producer's epoch for the partition.
+        pepoch: i32,
     },
     /// `ConsumerGroupHeartbeat` (KIP-848).
     ConsumerHeartbeatReq(Box<crate::kip848::Heartbeat>),
@@ -399,10 +429,11 @@ pub enum Acks {
 /// Timers of brokers and the controller.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum ServerTimer {
-    /// Broker: send a heartbeat to the controller.
-    Heartbeat,
+    /// Broker: send a heartbeat to the controller (the number is the process incarnation:
+    /// a timer of a process that crashed since is ignored).
+    Heartbeat(u32),
     /// Broker: check followers' lag (`replica.lag.time.max.ms`).
-    IsrCheck,
+    IsrCheck(u32),
     /// Broker: a replica fetch to a leader went unanswered (`replica.socket.timeout.ms`).
     ReplicaFetchTimeout(u64),
     /// Broker: its stalled replica fetchers resume.
