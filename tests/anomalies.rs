@@ -1,8 +1,8 @@
-//! Each anomaly kind a scenario can produce today, produced by one and named by the checker —
-//! through the library and through `kafka-sim --check`. (The log-level kinds —
-//! `inconsistent-offsets`, `log-duplicate`, `lost-write` — and a consumer's `skip` or
-//! `nonmonotonic` need broker faults or client bugs the model does not have yet; the checker's
-//! unit tests detect each of them on hand-built histories.)
+//! Each anomaly kind a scenario can produce, produced by one and named by the checker —
+//! through the library and through `kafka-sim --check`. The log-level kinds come from the
+//! replication scenarios (a deposed leader, an unclean election, retries without idempotence).
+//! A consumer's `skip` or `nonmonotonic` would need a client bug the model does not have; the
+//! checker's unit tests detect both on hand-built histories.
 
 mod common;
 
@@ -65,6 +65,30 @@ fn double_ownership_from_a_zombie_behind_a_network_cut() {
         AnomalyKind::DoubleOwnership,
         Claim::ExactlyOncePerGroup,
     );
+}
+
+#[test]
+fn lost_write_from_a_deposed_acks_1_leader() {
+    detected("acks1-leader-loss", AnomalyKind::LostWrite, Claim::AtMostOnce);
+}
+
+#[test]
+fn lost_write_from_an_unclean_election() {
+    detected("unclean-election", AnomalyKind::LostWrite, Claim::AtLeastOnce);
+}
+
+#[test]
+fn inconsistent_offsets_when_a_new_leader_reuses_acknowledged_offsets() {
+    detected(
+        "acks1-leader-loss",
+        AnomalyKind::InconsistentOffsets,
+        Claim::AtLeastOnce,
+    );
+}
+
+#[test]
+fn log_duplicate_from_retries_without_idempotence() {
+    detected("idempotent-retry", AnomalyKind::LogDuplicate, Claim::AtLeastOnce);
 }
 
 #[test]

@@ -115,6 +115,46 @@ fn zero_partitions() {
 }
 
 #[test]
+fn replication_factor_beyond_the_cluster() {
+    let p = temp_file(
+        "rf.toml",
+        "[cluster]\nbrokers = 2\n[[topics]]\nname = \"t\"\npartitions = 1\nreplication_factor = 3\n",
+    );
+    let o = kafka_sim(&["--scenario", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr_line(&o),
+        format!(
+            "error: {p}: topics[0].replication_factor: replication factor 3 with 2 broker(s): it must be between 1 and the number of brokers"
+        )
+    );
+    let p = temp_file(
+        "nobrokers.toml",
+        "[cluster]\nbrokers = 0\n[[topics]]\nname = \"t\"\npartitions = 1\n",
+    );
+    let o = kafka_sim(&["--scenario", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr_line(&o),
+        format!("error: {p}: cluster.brokers: a cluster has 1 to 64 brokers")
+    );
+}
+
+#[test]
+fn fault_on_a_broker_that_does_not_exist() {
+    let p = temp_file(
+        "nob.toml",
+        "[[topics]]\nname = \"t\"\npartitions = 1\n[[faults]]\nkind = \"crash\"\nbroker = \"broker-2\"\nat_ms = 5\n",
+    );
+    let o = kafka_sim(&["--scenario", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr_line(&o),
+        format!("error: {p}: faults[0].client: no consumer or broker named \"broker-2\"")
+    );
+}
+
+#[test]
 fn consumer_of_a_missing_topic() {
     let p = temp_file(
         "missing.toml",

@@ -288,6 +288,57 @@ struct GroupView {
     owned: BTreeMap<Tp, Vec<(String, Time, Time)>>,
 }
 
+/// The log of each partition as the history tells it: appends by the partition's leader,
+/// each election cutting the log to the new leader's end.
+#[derive(Default)]
+struct LogView {
+    log: BTreeMap<(Tp, i64), (RecordId, Time)>,
+    /// tp → the broker whose log is the partition's (after the first election)
+    leader_of: BTreeMap<Tp, sim::ActorId>,
+}
+
+impl LogView {
+    /// Applies a `LeaderElected` or `Appended` entry. For an append that counts, returns
+    /// `Some(what was at that offset before)`; `None` for a deposed leader's write (never part
+    /// of the partition's log) and for other events.
+    fn apply(&mut self, e: &sim::TraceEntry<Event>) -> Option<Option<(RecordId, Time)>> {
+        match &e.record {
+            Event::LeaderElected { tp, log_end, .. } => {
+                self.leader_of.insert(*tp, e.actor);
+                let gone: Vec<(Tp, i64)> = self
+                    .log
+                    .range((*tp, *log_end)..(*tp, i64::MAX))
+                    .map(|(k, _)| *k)
+                    .collect();
+                for k in gone {
+                    self.log.remove(&k);
+                }
+                None
+            }
+            Event::Appended { id, tp, offset } => {
+                if self.leader_of.get(tp).is_some_and(|l| *l != e.actor) {
+                    return None;
+                }
+                Some(self.log.insert((*tp, *offset), (*id, e.time)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Each partition's log at the end of a run, as the history tells it (offset → record).
+pub fn final_log(trace: &Trace<Event>) -> BTreeMap<Tp, BTreeMap<i64, RecordId>> {
+    let mut v = LogView::default();
+    for e in trace.entries() {
+        v.apply(e);
+    }
+    let mut out: BTreeMap<Tp, BTreeMap<i64, RecordId>> = BTreeMap::new();
+    for ((tp, offset), (id, _)) in v.log {
+        out.entry(tp).or_default().insert(offset, id);
+    }
+    out
+}
+
 /// Notes that a client saw record `id` at `(tp, offset)`; a different record seen there before
 /// is an `inconsistent-offsets` anomaly.
 fn observe(
@@ -327,9 +378,7 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
     let mut anomalies = Vec::new();
     let end = trace.entries().last().map_or(Time::ZERO, |e| e.time);
     // ---- per partition: what the log holds ----
-    let mut log: BTreeMap<(Tp, i64), (RecordId, Time)> = BTreeMap::new();
-    // tp → the broker whose log is the partition's (after the first election)
-    let mut leader_of: BTreeMap<Tp, sim::ActorId> = BTreeMap::new();
+    let mut logs = LogView::default();
     // (tp, offset) → the first record seen there by a client (acknowledged or consumed)
     let mut observed: BTreeMap<(Tp, i64), (RecordId, String)> = BTreeMap::new();
     let mut inconsistent: BTreeSet<(Tp, i64, RecordId)> = BTreeSet::new();
@@ -347,24 +396,16 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
         let client = trace.name(e.actor).to_string();
         let t = e.time;
         match &e.record {
-            Event::LeaderElected { tp, log_end, .. } => {
-                leader_of.insert(*tp, e.actor);
-                let gone: Vec<(Tp, i64)> = log
-                    .range((*tp, *log_end)..(*tp, i64::MAX))
-                    .map(|(k, _)| *k)
-                    .collect();
-                for k in gone {
-                    log.remove(&k);
-                }
+            Event::LeaderElected { .. } => {
+                logs.apply(e);
             }
             Event::Appended { id, tp, offset } => {
                 appended += 1;
-                if leader_of.get(tp).is_some_and(|l| *l != e.actor) {
-                    // a deposed leader's write: never part of the partition's log
+                let Some(Some((other, _))) = logs.apply(e) else {
                     continue;
-                }
-                if let Some((other, _)) = log.get(&(*tp, *offset)) {
-                    if other != id && inconsistent.insert((*tp, *offset, *id)) {
+                };
+                {
+                    if other != *id && inconsistent.insert((*tp, *offset, *id)) {
                         anomalies.push(Anomaly {
                             kind: AnomalyKind::InconsistentOffsets,
                             group: None,
@@ -380,7 +421,6 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                         });
                     }
                 }
-                log.insert((*tp, *offset), (*id, t));
             }
             Event::Produced { id, tp, offset, .. } => {
                 acks.push((*id, *tp, *offset, t, client.clone()));
@@ -488,7 +528,7 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                     &client,
                     Some(group),
                 );
-                if let Some((other, _)) = log.get(&(*tp, *offset)) {
+                if let Some((other, _)) = logs.log.get(&(*tp, *offset)) {
                     if other != id && inconsistent.insert((*tp, *offset, *id)) {
                         anomalies.push(Anomaly {
                             kind: AnomalyKind::InconsistentOffsets,
@@ -562,7 +602,7 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
 
     // ---- log duplicates: one record at two offsets of the log at the end ----
     let mut at: BTreeMap<RecordId, Vec<(Tp, i64, Time)>> = BTreeMap::new();
-    for (&(tp, offset), &(id, t)) in &log {
+    for (&(tp, offset), &(id, t)) in &logs.log {
         at.entry(id).or_default().push((tp, offset, t));
     }
     for (id, places) in &at {
@@ -585,7 +625,7 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
         let kept = if *offset < 0 {
             at.contains_key(id)
         } else {
-            log.get(&(*tp, *offset)).map(|(r, _)| r) == Some(id)
+            logs.log.get(&(*tp, *offset)).map(|(r, _)| r) == Some(id)
         };
         if !kept {
             anomalies.push(Anomaly {
@@ -609,7 +649,7 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
         } else {
             None
         };
-        for (&(tp, offset), &(id, written)) in &log {
+        for (&(tp, offset), &(id, written)) in &logs.log {
             let Some(&(_, first)) = g.first_position.get(&tp) else {
                 continue;
             };

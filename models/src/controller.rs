@@ -79,16 +79,7 @@ impl Controller {
         let fenced = self.fenced.clone();
         let live = |n: &NodeId| !fenced[(*n - 1) as usize];
         let st = Arc::make_mut(&mut self.state).part_mut(tp);
-        let clean = st
-            .replicas
-            .iter()
-            .copied()
-            .find(|r| st.isr.contains(r) && live(r));
-        let choice = match clean {
-            Some(l) => Some(l),
-            None if unclean => st.replicas.iter().copied().find(|r| live(r)),
-            None => None,
-        };
+        let choice = choose_leader(&st.replicas, &st.isr, live, unclean);
         if choice == st.leader {
             return;
         }
@@ -228,5 +219,43 @@ impl Actor<Msg, Event> for Controller {
             } => self.alter_partition(ctx, from, tp, leader_epoch, partition_epoch, isr),
             _ => {}
         }
+    }
+}
+
+/// Kafka's leader choice: the first replica, in replica order, that is in the ISR and alive;
+/// with none and `unclean`, the first live replica; else none (the partition is offline).
+pub fn choose_leader(
+    replicas: &[NodeId],
+    isr: &[NodeId],
+    live: impl Fn(&NodeId) -> bool,
+    unclean: bool,
+) -> Option<NodeId> {
+    let clean = replicas.iter().copied().find(|r| isr.contains(r) && live(r));
+    match clean {
+        Some(l) => Some(l),
+        None if unclean => replicas.iter().copied().find(|r| live(r)),
+        None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leaders_come_from_the_isr_in_replica_order() {
+        let all = |_: &NodeId| true;
+        assert_eq!(choose_leader(&[2, 3, 1], &[1, 2, 3], all, false), Some(2));
+        assert_eq!(choose_leader(&[2, 3, 1], &[1, 3], all, false), Some(3));
+        let not_3 = |n: &NodeId| *n != 3;
+        assert_eq!(choose_leader(&[2, 3, 1], &[1, 3], not_3, false), Some(1));
+    }
+
+    #[test]
+    fn without_a_live_isr_member_only_an_unclean_election_finds_a_leader() {
+        let only_2 = |n: &NodeId| *n == 2;
+        assert_eq!(choose_leader(&[1, 2], &[1], only_2, false), None);
+        assert_eq!(choose_leader(&[1, 2], &[1], only_2, true), Some(2));
+        assert_eq!(choose_leader(&[1, 2], &[1], |_: &NodeId| false, true), None);
     }
 }

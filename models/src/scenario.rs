@@ -512,6 +512,9 @@ impl Scenario {
 
     /// Checks everything a run relies on; the first problem found is returned.
     pub fn validate(&self) -> Result<(), ScenarioError> {
+        if self.cluster.brokers == 0 || self.cluster.brokers > 64 {
+            return Err(err("cluster.brokers", "a cluster has 1 to 64 brokers"));
+        }
         if self.topics.is_empty() {
             return Err(err("topics", "a scenario needs at least one topic"));
         }
@@ -567,9 +570,6 @@ impl Scenario {
                     ));
                 }
             }
-        }
-        if self.cluster.brokers == 0 || self.cluster.brokers > 64 {
-            return Err(err("cluster.brokers", "a cluster has 1 to 64 brokers"));
         }
         if self.broker.offsets_topic_num_partitions == 0 {
             return Err(err(
