@@ -316,6 +316,12 @@ impl ProducerContext for ProducerCtx {
 }
 
 fn check_supported(s: &Scenario) -> Result<(), AdapterError> {
+    if s.cluster.brokers > 1 {
+        return Err(AdapterError::Unsupported(format!(
+            "the scenario has {} brokers; the cross-check runs against one broker",
+            s.cluster.brokers
+        )));
+    }
     if !s.faults.is_empty() {
         return Err(AdapterError::Unsupported(
             "faults cannot be staged against a real broker".into(),
@@ -763,6 +769,7 @@ fn drive(
         meta: meta.clone(),
         clients,
         broker: ActorId(0),
+        brokers: vec![ActorId(0)],
         events: 0,
         end: Time::us(end),
         seed,

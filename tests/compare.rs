@@ -150,6 +150,14 @@ fn faults_are_refused_not_faked() {
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("a scenario with faults ran against a real broker"),
     }
+    // several brokers cannot be staged against one
+    let mut s = builtin_scenario("demo2").unwrap();
+    s.cluster.brokers = 3;
+    match adapter::run(&s, 1, &Target::Mock, &Options::default()) {
+        Err(adapter::AdapterError::Unsupported(msg)) => assert!(msg.contains("3 brokers"), "{msg}"),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("a three-broker scenario ran against one broker"),
+    }
 }
 
 #[test]
