@@ -5,6 +5,11 @@
 //! key, partition and offset in its title (a tooltip in a browser). Records the group lost
 //! are red crosses on the group's header row.
 //!
+//! A cluster of several brokers adds a lane per broker: the partitions it leads as coloured
+//! bars (from each `LeaderElected` to the next leader of that partition), crashes and
+//! restarts, the controller fencing it, stalls, and truncations — with acknowledged records
+//! the checker found lost (`lost-write`) as red crosses on the brokers' header row.
+//!
 //! Built with the `svg` crate; [`html`] wraps the same SVG in a self-contained page.
 
 use models::check::{check, AnomalyKind, Claim};
@@ -126,7 +131,13 @@ pub fn svg(run: &Run, title: &str) -> String {
         })
         .collect();
 
-    let height = TOP + groups.len() as f64 * GROUP_H + lanes.len() as f64 * (lane_h + LANE_GAP) + 50.0;
+    let broker_rows = if run.brokers.len() > 1 {
+        GROUP_H + run.brokers.len() as f64 * (lane_h + LANE_GAP)
+    } else {
+        0.0
+    };
+    let height =
+        TOP + groups.len() as f64 * GROUP_H + lanes.len() as f64 * (lane_h + LANE_GAP) + broker_rows + 50.0;
     let width = LEFT + PLOT_W + RIGHT;
     let mut doc = Document::new()
         .set("xmlns", "http://www.w3.org/2000/svg")
@@ -289,7 +300,174 @@ pub fn svg(run: &Run, title: &str) -> String {
             y += lane_h + LANE_GAP;
         }
     }
+    if run.brokers.len() > 1 {
+        doc = brokers(doc, run, y, width, lane_h, row_h, &row_of, &report, &x, end);
+    }
     doc.to_string()
+}
+
+fn cross(cx: f64, cy: f64, class: &str) -> Path {
+    Path::new()
+        .set(
+            "d",
+            format!(
+                "M{} {} L{} {} M{} {} L{} {}",
+                cx - 4.0,
+                cy - 4.0,
+                cx + 4.0,
+                cy + 4.0,
+                cx - 4.0,
+                cy + 4.0,
+                cx + 4.0,
+                cy - 4.0
+            ),
+        )
+        .set("stroke", "#d00000")
+        .set("stroke-width", 2)
+        .set("class", class.to_string())
+}
+
+fn tick(tx: f64, top: f64, bottom: f64, colour: &str, class: &str) -> Line {
+    Line::new()
+        .set("x1", tx)
+        .set("x2", tx)
+        .set("y1", r2(top))
+        .set("y2", r2(bottom))
+        .set("stroke", colour.to_string())
+        .set("stroke-width", 2)
+        .set("class", class.to_string())
+}
+
+/// The brokers' section: leadership bars per partition, crashes, fencing, truncations.
+#[allow(clippy::too_many_arguments)]
+fn brokers(
+    mut doc: Document,
+    run: &Run,
+    mut y: f64,
+    width: f64,
+    lane_h: f64,
+    row_h: f64,
+    row_of: &BTreeMap<Tp, usize>,
+    report: &models::check::Report,
+    x: &dyn Fn(Time) -> f64,
+    end: Time,
+) -> Document {
+    let meta = &run.meta;
+    let mut header = Group::new()
+        .set("class", "brokers")
+        .add(
+            Rectangle::new()
+                .set("x", 0)
+                .set("y", r2(y))
+                .set("width", r2(width))
+                .set("height", GROUP_H)
+                .set("fill", "#f3f3f3"),
+        )
+        .add(label(12.0, y + 17.0, "brokers", 12, "start").set("font-weight", "bold"));
+    for a in report.of(AnomalyKind::LostWrite) {
+        header = header.add(titled(
+            cross(x(a.time), y + GROUP_H / 2.0, "lost-write"),
+            format!("lost write: {} — {}", meta.display(a.tp), a.detail),
+        ));
+    }
+    doc = doc.add(header);
+    y += GROUP_H;
+    // who led what, from the elections (the first leader from the start)
+    let mut leader: BTreeMap<Tp, (ActorId, Time, i32)> = BTreeMap::new();
+    let mut bars: Vec<(ActorId, Tp, Time, Time, i32)> = Vec::new();
+    for e in run.trace.entries() {
+        if let Event::LeaderElected { tp, epoch, .. } = e.record {
+            if meta.is_internal(tp) {
+                continue;
+            }
+            if let Some((a, s, ep)) = leader.insert(tp, (e.actor, e.time, epoch)) {
+                bars.push((a, tp, s, e.time, ep));
+            }
+        }
+    }
+    for (tp, (a, s, ep)) in leader {
+        bars.push((a, tp, s, end, ep));
+    }
+    for (node, &actor) in run.brokers.iter().enumerate() {
+        let name = run.trace.name(actor).to_string();
+        let mut g = Group::new()
+            .set("class", "broker-lane")
+            .set("data-broker", name.as_str())
+            .add(
+                Rectangle::new()
+                    .set("x", LEFT)
+                    .set("y", r2(y))
+                    .set("width", PLOT_W)
+                    .set("height", r2(lane_h))
+                    .set("fill", "#fafafa")
+                    .set("stroke", "#dddddd"),
+            )
+            .add(label(LEFT - 10.0, y + lane_h / 2.0 + 4.0, &name, 12, "end"));
+        for (_, tp, s, e, ep) in bars.iter().filter(|b| b.0 == actor) {
+            let i = row_of.get(tp).copied().unwrap_or(0);
+            let rect = Rectangle::new()
+                .set("class", "leads")
+                .set("x", x(*s))
+                .set("y", r2(y + 4.0 + i as f64 * row_h))
+                .set("width", r2((x(*e) - x(*s)).max(1.0)))
+                .set("height", r2((row_h - 0.5).max(1.5)))
+                .set("fill", colour(i, 72));
+            g = g.add(titled(
+                rect,
+                format!("leads {} in epoch {ep}, {s} – {e}", meta.display(*tp)),
+            ));
+        }
+        let (top, bottom) = (y + 1.0, y + lane_h - 1.0);
+        for e in run.trace.entries() {
+            let tx = x(e.time);
+            let node_id = node as u32 + 1;
+            let mark: Option<(Box<dyn Node>, String)> = match &e.record {
+                Event::Crashed if e.actor == actor => Some((
+                    Box::new(tick(tx, top, bottom, "#d00000", "mark crash")),
+                    "crash".into(),
+                )),
+                Event::Restarted if e.actor == actor => Some((
+                    Box::new(tick(tx, top, bottom, "#2a9d2a", "mark restart")),
+                    "restart (logs kept)".into(),
+                )),
+                Event::BrokerFenced { node } if *node == node_id => Some((
+                    Box::new(tick(tx, top, bottom, "#777777", "mark fenced")),
+                    "fenced by the controller".into(),
+                )),
+                Event::Stalled { until } if e.actor == actor => Some((
+                    Box::new(
+                        Rectangle::new()
+                            .set("x", tx)
+                            .set("y", r2(bottom - 4.0))
+                            .set("width", r2((x(*until) - tx).max(1.0)))
+                            .set("height", 3)
+                            .set("fill", "#7a3db8")
+                            .set("class", "mark stall"),
+                    ),
+                    format!("replica fetchers stalled until {until}"),
+                )),
+                Event::Truncated { tp, offset, removed } if e.actor == actor && !meta.is_internal(*tp) => {
+                    Some((
+                        Box::new(cross(tx, (top + bottom) / 2.0, "mark truncate")),
+                        format!(
+                            "truncated {} to offset {offset}: {} records removed",
+                            meta.display(*tp),
+                            removed.len()
+                        ),
+                    ))
+                }
+                _ => None,
+            };
+            if let Some((node, title)) = mark {
+                let mut t = Group::new();
+                t.append(node);
+                g = g.add(titled(t, format!("{title} at {}", e.time)));
+            }
+        }
+        doc = doc.add(g);
+        y += lane_h + LANE_GAP;
+    }
+    doc
 }
 
 #[allow(clippy::too_many_arguments)]

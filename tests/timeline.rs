@@ -131,6 +131,7 @@ fn committed_pictures_are_current() {
     for (name, seed, file) in [
         ("demo3", 7, "docs/demo3.svg"),
         ("crash-autocommit", 1, "docs/crash-autocommit.svg"),
+        ("acks1-leader-loss", 1, "docs/acks1-leader-loss.svg"),
     ] {
         let run = run_builtin(name, seed);
         let svg = kafka_sim::timeline::svg(&run, &format!("kafka-sim: {name}, seed {seed}"));
@@ -141,4 +142,42 @@ fn committed_pictures_are_current() {
             "{file} is stale: run `kafka-sim timeline --scenario {name} --seed {seed} -o {file}`"
         );
     }
+}
+
+#[test]
+fn several_brokers_get_a_lane_each_with_leadership_and_lost_writes() {
+    let run = run_builtin("acks1-leader-loss", 1);
+    let svg = kafka_sim::timeline::svg(&run, "acks1-leader-loss");
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let class_has =
+        |n: &roxmltree::Node, c: &str| n.attribute("class").is_some_and(|v| v.split(' ').any(|x| x == c));
+    let lanes: Vec<&str> = doc
+        .descendants()
+        .filter(|n| class_has(n, "broker-lane"))
+        .map(|n| n.attribute("data-broker").unwrap())
+        .collect();
+    assert_eq!(lanes, ["broker-1", "broker-2", "broker-3"]);
+    // broker-1 led orders-0 until the election, broker-2 since
+    let leads = |b: &str| {
+        doc.descendants()
+            .filter(|n| class_has(n, "broker-lane") && n.attribute("data-broker") == Some(b))
+            .flat_map(|n| {
+                n.descendants()
+                    .filter(|d| class_has(d, "leads"))
+                    .collect::<Vec<_>>()
+            })
+            .count()
+    };
+    assert_eq!(
+        (leads("broker-1"), leads("broker-2"), leads("broker-3")),
+        (1, 1, 0)
+    );
+    let report = models::check::check(&run.trace, models::check::Claim::AtLeastOnce);
+    let crosses = doc.descendants().filter(|n| class_has(n, "lost-write")).count();
+    assert_eq!(crosses, report.count(models::check::AnomalyKind::LostWrite));
+    assert!(crosses > 0);
+    assert_eq!(doc.descendants().filter(|n| class_has(n, "truncate")).count(), 1);
+    // a one-broker run has no broker section
+    let demo = kafka_sim::timeline::svg(&run_builtin("demo3", 7), "demo3");
+    assert!(!demo.contains("broker-lane"));
 }

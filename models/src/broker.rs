@@ -1049,6 +1049,21 @@ impl Actor<Msg, Event> for Broker {
         }
         match msg {
             Msg::Start => {
+                // the cluster formed: say who leads what from the start
+                let led: Vec<Tp> = self
+                    .cluster
+                    .all()
+                    .filter(|(tp, st)| self.is_user(*tp) && st.leader == Some(self.cfg.node))
+                    .map(|(tp, _)| tp)
+                    .collect();
+                for tp in led {
+                    ctx.record(Event::LeaderElected {
+                        tp,
+                        epoch: 0,
+                        log_end: 0,
+                        unclean: false,
+                    });
+                }
                 self.start_fetchers(ctx);
                 self.heartbeat(ctx, 0);
                 self.arm_isr_check(ctx);
