@@ -240,3 +240,125 @@ pub fn arb_scenario(shape: ScenarioShape) -> impl Strategy<Value = Case> {
         },
     )
 }
+
+/// How the producers and topics of a replicated case trade durability for availability.
+#[derive(Clone, Debug)]
+pub struct Durability {
+    /// Brokers in the cluster.
+    pub brokers: u32,
+    /// Replication factor of every topic.
+    pub replication_factor: u32,
+    /// `min.insync.replicas` of every topic.
+    pub min_insync_replicas: u32,
+    /// The producers' `acks` (`"0"`, `"1"`, `"all"`).
+    pub acks: &'static str,
+    /// The producers' `enable.idempotence`.
+    pub idempotence: bool,
+    /// `unclean.leader.election.enable` of every topic.
+    pub unclean: bool,
+    /// Most broker faults (crash, cut, stall), on different brokers.
+    pub max_faults: usize,
+}
+
+impl Durability {
+    /// The configuration Kafka documents for not losing acknowledged writes: three brokers,
+    /// RF 3, `min.insync.replicas=2`, acks=all, idempotence, no unclean elections.
+    pub fn safe() -> Durability {
+        Durability {
+            brokers: 3,
+            replication_factor: 3,
+            min_insync_replicas: 2,
+            acks: "all",
+            idempotence: true,
+            unclean: false,
+            max_faults: 2,
+        }
+    }
+
+    /// acks=1 without idempotence: fast, and an acknowledged write can be lost with its leader.
+    pub fn acks1() -> Durability {
+        Durability {
+            acks: "1",
+            idempotence: false,
+            min_insync_replicas: 1,
+            ..Durability::safe()
+        }
+    }
+}
+
+/// A broker fault: which broker (1-based, modulo the cluster), what (0 crash, 1 crash with
+/// restart, 2 cut from the cluster, 3 replica-fetcher stall), when (ms after production starts)
+/// and for how long (ms).
+pub fn arb_broker_fault() -> impl Strategy<Value = (u32, u8, u64, u64)> {
+    (1..=8u32, 0..4u8, 0..12_000u64, 1_000..25_000u64)
+}
+
+/// A case on a cluster: one topic, one group (stable membership), producers writing for about
+/// 20 s with `durability`, and broker faults meanwhile. Shrinks to fewer faults, records and
+/// consumers.
+pub fn arb_replicated(durability: Durability) -> impl Strategy<Value = Case> {
+    let shape = ScenarioShape {
+        max_topics: 1,
+        max_partitions: 4,
+        max_groups: 1,
+        max_consumers: 3,
+        max_records: 100,
+        profiles: vec![Profile::Java, Profile::KafkaPython, Profile::Librdkafka],
+        assignors: vec!["range", "roundrobin", "cooperative-sticky"],
+        commits: vec![CommitPolicy::Auto, CommitPolicy::AfterRecord],
+        max_crashes: 0,
+        max_processing_ms: 5,
+    };
+    let faults = prop::collection::vec(arb_broker_fault(), 0..=durability.max_faults);
+    (arb_scenario(shape), faults).prop_map(move |(mut case, faults)| {
+        let d = &durability;
+        let s = &mut case.scenario;
+        s.cluster.brokers = d.brokers;
+        for t in &mut s.topics {
+            t.replication_factor = Some(d.replication_factor);
+            t.config.insert(
+                "min.insync.replicas".into(),
+                ConfigValue::Int(i64::from(d.min_insync_replicas)),
+            );
+            t.config.insert(
+                "unclean.leader.election.enable".into(),
+                ConfigValue::Bool(d.unclean),
+            );
+        }
+        let produce_at = s.producers.first().map_or(20_000, |p| p.start_ms);
+        for p in &mut s.producers {
+            p.interval_ms = 200;
+            p.config.insert("acks".into(), ConfigValue::Str(d.acks.into()));
+            p.config
+                .insert("enable.idempotence".into(), ConfigValue::Bool(d.idempotence));
+        }
+        for c in &mut s.consumers {
+            c.config
+                .insert("auto.offset.reset".into(), ConfigValue::Str("earliest".into()));
+        }
+        let mut used = Vec::new();
+        for (broker, kind, after, duration) in faults {
+            let broker = (broker - 1) % d.brokers + 1;
+            if used.contains(&broker) {
+                continue;
+            }
+            used.push(broker);
+            let (kind, duration_ms, restart_after_ms) = match kind {
+                0 => (FaultKind::Crash, None, None),
+                1 => (FaultKind::Crash, None, Some(duration)),
+                2 => (FaultKind::Cut, Some(duration), None),
+                _ => (FaultKind::Stall, Some(duration), None),
+            };
+            s.faults.push(FaultSpec {
+                kind,
+                client: models::scenario::broker_name(broker),
+                at_ms: Some(produce_at + after),
+                between_ms: None,
+                duration_ms,
+                restart_after_ms,
+            });
+        }
+        s.stop.at_ms = Some(produce_at + 100 * 200 + 90_000);
+        case
+    })
+}

@@ -5,11 +5,12 @@
 //! `PROPTEST_CASES` to run more (e.g. `PROPTEST_CASES=1000 cargo test --test properties`).
 
 use kafka_sim::replay;
-use kafka_sim::strategy::{arb_scenario, Case, ScenarioShape};
+use kafka_sim::strategy::{arb_replicated, arb_scenario, Case, Durability, ScenarioShape};
 use models::check::{check, AnomalyKind, Claim, Report};
 use models::consumer::CommitPolicy;
 use models::history::Event;
 use models::world::{run, Run};
+use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -46,7 +47,17 @@ fn holds(
     claim: Claim,
     property: impl Fn(&Run, &Report) -> Result<(), String>,
 ) {
-    let result = runner().run(&arb_scenario(shape), |case: Case| {
+    holds_over(name, arb_scenario(shape), claim, property)
+}
+
+/// [`holds`] over any strategy of cases.
+fn holds_over(
+    name: &str,
+    cases: impl Strategy<Value = Case>,
+    claim: Claim,
+    property: impl Fn(&Run, &Report) -> Result<(), String>,
+) {
+    let result = runner().run(&cases, |case: Case| {
         let run = run(&case.scenario, case.seed).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let report = check(&run.trace, claim);
         if let Some(a) = report.violations().next() {
@@ -357,4 +368,49 @@ fn strategies_exercise_crashes_rebalances_and_shared_groups() {
         .count();
     assert!(shared >= 30, "{shared}/60 have a group of two or more");
     assert_eq!(consumed_all, 60);
+}
+
+/// Kafka's documented durable configuration — RF 3, `min.insync.replicas=2`, acks=all,
+/// idempotence — keeps every acknowledged write, once, at its offset, whatever up to two
+/// brokers do (crash, crash and restart, cut off from the cluster, stall), and the group still
+/// consumes every record at least once.
+#[test]
+fn durable_configuration_keeps_every_acknowledged_write_under_broker_faults() {
+    holds_over(
+        "replicated-durable",
+        arb_replicated(Durability::safe()),
+        Claim::AtLeastOnce,
+        |run, _| {
+            let acked = run
+                .trace
+                .entries()
+                .iter()
+                .filter(|e| matches!(e.record, Event::Produced { .. }))
+                .count();
+            if acked == 0 {
+                return Err("nothing was acknowledged".into());
+            }
+            Ok(())
+        },
+    );
+}
+
+/// The control for the suite above: with acks=1 the same faults lose acknowledged writes;
+/// proptest must find such a case and shrink it to one fault.
+#[test]
+fn control_acks_1_loses_acknowledged_writes_and_is_shrunk() {
+    let result = runner().run(&arb_replicated(Durability::acks1()), |case: Case| {
+        let r = run(&case.scenario, case.seed).unwrap();
+        if check(&r.trace, Claim::AtLeastOnce).count(AnomalyKind::LostWrite) > 0 {
+            Err(TestCaseError::fail("lost-write"))
+        } else {
+            Ok(())
+        }
+    });
+    let Err(TestError::Fail(_, minimal)) = result else {
+        panic!("no acks=1 loss found: {result:?}");
+    };
+    assert_eq!(minimal.scenario.faults.len(), 1, "one fault is enough");
+    let r = run(&minimal.scenario, minimal.seed).unwrap();
+    assert!(check(&r.trace, Claim::AtLeastOnce).count(AnomalyKind::LostWrite) > 0);
 }

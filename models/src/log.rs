@@ -115,9 +115,11 @@ impl PartitionLog {
         match self.producers.get(&(pid, epoch)) {
             None => SeqCheck::Append,
             Some(p) if seq == p.last_seq + 1 => SeqCheck::Append,
+            // a duplicate of one of the last five is answered with its offset; anything older
+            // cannot be told from a gap (Kafka: OUT_OF_ORDER_SEQUENCE_NUMBER)
             Some(p) if seq <= p.last_seq => match p.recent.iter().find(|(s, _)| *s == seq) {
                 Some(&(_, offset)) => SeqCheck::Duplicate(offset),
-                None => SeqCheck::Duplicate(-1),
+                None => SeqCheck::OutOfOrder,
             },
             Some(_) => SeqCheck::OutOfOrder,
         }
@@ -296,7 +298,7 @@ mod tests {
         assert_eq!(log.check_sequence(7, 0, 9), SeqCheck::Duplicate(9));
         assert_eq!(
             log.check_sequence(7, 0, 2),
-            SeqCheck::Duplicate(-1),
+            SeqCheck::OutOfOrder,
             "older than the cache"
         );
         // a new producer epoch starts its sequence again

@@ -326,7 +326,7 @@ pub enum Msg {
         tp: Tp,
         /// Record identity.
         id: RecordId,
-        /// Offset assigned (−1 when a duplicate's first offset is no longer known).
+        /// Offset assigned (for a duplicate: where it was first written).
         result: Result<i64, ErrorCode>,
     },
     /// Fetch response: records per partition from the requested positions.
