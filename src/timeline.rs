@@ -377,7 +377,7 @@ fn brokers(
     let mut bars: Vec<(ActorId, Tp, Time, Time, i32)> = Vec::new();
     for e in run.trace.entries() {
         if let Event::LeaderElected { tp, epoch, .. } = e.record {
-            if meta.is_internal(tp) {
+            if meta.is_internal(tp) || leader.get(&tp).is_some_and(|l| l.2 >= epoch) {
                 continue;
             }
             if let Some((a, s, ep)) = leader.insert(tp, (e.actor, e.time, epoch)) {

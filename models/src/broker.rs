@@ -369,17 +369,21 @@ impl Broker {
         }
         let hw = p.hw;
         let short = p.isr.len() < min_isr;
-        let (done, keep): (Vec<Waiting>, Vec<Waiting>) = std::mem::take(&mut p.waiting)
-            .into_iter()
-            .partition(|w| w.offset() < hw || short);
-        p.waiting = keep;
-        for w in done {
-            let r = if w.offset() < hw {
-                Ok(w.offset())
-            } else {
-                Err(ErrorCode::NotEnoughReplicasAfterAppend)
-            };
-            self.answer_waiting(ctx, tp, w, r);
+        if !p.waiting.is_empty() && (short || p.waiting.first().is_some_and(|w| w.offset() < hw)) {
+            let mut done = std::mem::take(&mut p.waiting);
+            if !short {
+                // waiting is in offset order: the answered ones are a prefix
+                let n = done.partition_point(|w| w.offset() < hw);
+                p.waiting = done.split_off(n);
+            }
+            for w in done {
+                let r = if w.offset() < hw {
+                    Ok(w.offset())
+                } else {
+                    Err(ErrorCode::NotEnoughReplicasAfterAppend)
+                };
+                self.answer_waiting(ctx, tp, w, r);
+            }
         }
         if advanced {
             self.wake_parked(ctx, tp);
@@ -531,11 +535,17 @@ impl Broker {
             // a retry of what is written: answered with the first offset, once that is
             // replicated as far as acks asks
             SeqCheck::Duplicate(offset) if acks == Acks::All && offset >= p.hw => {
-                self.part_mut(tp).expect("leader").waiting.push(Waiting::Produce {
-                    client: from,
-                    id,
-                    offset,
-                });
+                let waiting = &mut self.part_mut(tp).expect("leader").waiting;
+                // kept in offset order
+                let at = waiting.partition_point(|w| w.offset() <= offset);
+                waiting.insert(
+                    at,
+                    Waiting::Produce {
+                        client: from,
+                        id,
+                        offset,
+                    },
+                );
                 return;
             }
             SeqCheck::Duplicate(offset) => return reply(ctx, Ok(offset)),

@@ -17,10 +17,10 @@
 //! | `log-duplicate` | one produced record at two offsets of the log at the end (a retried batch) |
 //! | `lost-write` | an acknowledged record not in the log at its acknowledged offset at the end (`acks=0`: nowhere in it) |
 //!
-//! "The log" of a partition is its leader's: each [`Event::LeaderElected`] makes the new
-//! leader's log the partition's — what lay beyond its log end is gone — and appends by any
-//! other broker from then on (a deposed leader that does not know it yet) never become part
-//! of it.
+//! "The log" of a partition is its leader's: each [`Event::LeaderElected`] of a newer leader
+//! epoch makes the new leader's log the partition's — what lay beyond its log end is gone —
+//! and appends by any other broker from then on (a deposed leader that does not know it yet,
+//! or one that learns of an older epoch late) never become part of it.
 //!
 //! A [`Claim`] says which kinds a run may show and still pass: `exactly-once-per-group`
 //! allows none; `at-least-once` allows duplicates (and the double ownership that causes them
@@ -293,8 +293,8 @@ struct GroupView {
 #[derive(Default)]
 struct LogView {
     log: BTreeMap<(Tp, i64), (RecordId, Time)>,
-    /// tp → the broker whose log is the partition's (after the first election)
-    leader_of: BTreeMap<Tp, sim::ActorId>,
+    /// tp → the broker whose log is the partition's (after the first election), and its epoch
+    leader_of: BTreeMap<Tp, (sim::ActorId, i32)>,
 }
 
 impl LogView {
@@ -303,8 +303,14 @@ impl LogView {
     /// of the partition's log) and for other events.
     fn apply(&mut self, e: &sim::TraceEntry<Event>) -> Option<Option<(RecordId, Time)>> {
         match &e.record {
-            Event::LeaderElected { tp, log_end, .. } => {
-                self.leader_of.insert(*tp, e.actor);
+            Event::LeaderElected {
+                tp, log_end, epoch, ..
+            } => {
+                // a broker that hears of an older epoch late is not the leader
+                if self.leader_of.get(tp).is_some_and(|(_, known)| *known >= *epoch) {
+                    return None;
+                }
+                self.leader_of.insert(*tp, (e.actor, *epoch));
                 let gone: Vec<(Tp, i64)> = self
                     .log
                     .range((*tp, *log_end)..(*tp, i64::MAX))
@@ -316,7 +322,7 @@ impl LogView {
                 None
             }
             Event::Appended { id, tp, offset } => {
-                if self.leader_of.get(tp).is_some_and(|l| *l != e.actor) {
+                if self.leader_of.get(tp).is_some_and(|(l, _)| *l != e.actor) {
                     return None;
                 }
                 Some(self.log.insert((*tp, *offset), (*id, e.time)))
@@ -1055,6 +1061,45 @@ mod tests {
         for claim in Claim::ALL {
             assert!(!h.check(claim).passed());
         }
+    }
+
+    #[test]
+    fn the_log_follows_the_newest_leader_epoch() {
+        let elected = |epoch, log_end| Event::LeaderElected {
+            tp: tp(0),
+            epoch,
+            log_end,
+            unclean: false,
+        };
+        let appended = |seq, offset| Event::Appended {
+            id: id(seq),
+            tp: tp(0),
+            offset,
+        };
+        let acked = |seq, offset| Event::Produced {
+            id: id(seq),
+            tp: tp(0),
+            offset,
+            payload: empty(),
+        };
+        let (b1, b2, b3) = (ActorId(0), ActorId(2), ActorId(3));
+        let mut h = H::new();
+        h.at(0, b1, elected(0, 0))
+            .at(1, b1, appended(0, 0))
+            .at(1, PROD, acked(0, 0))
+            .at(2, b1, appended(1, 1)) // never replicated: gone at the next election
+            .at(5, b3, elected(2, 1))
+            .at(6, b2, elected(1, 1)) // heard late: not the leader
+            .at(7, b2, appended(2, 1)) // a stale leader's write: never the partition's
+            .at(8, b3, appended(3, 1))
+            .at(8, PROD, acked(3, 1));
+        let r = h.check(Claim::AtLeastOnce);
+        assert!(r.passed(), "{:?}", r.anomalies);
+        let log = final_log(&h.0);
+        assert_eq!(
+            log[&tp(0)].values().copied().collect::<Vec<_>>(),
+            vec![id(0), id(3)]
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@ use crate::types::{Metadata, Payload, RecordId, Tp};
 use bytes::Bytes;
 use rand::Rng;
 use sim::{Actor, ActorId, Ctx, Time};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Where a producer's records come from.
@@ -155,6 +155,8 @@ pub struct Producer {
     next_bootstrap: usize,
     watchdog_armed: bool,
     retry_armed: bool,
+    /// Reused by [`Producer::pump`].
+    scratch: Vec<(u32, Tp)>,
 }
 
 impl Producer {
@@ -191,6 +193,7 @@ impl Producer {
             next_bootstrap: 0,
             watchdog_armed: false,
             retry_armed: false,
+            scratch: Vec::new(),
         }
     }
 
@@ -299,30 +302,23 @@ impl Producer {
     /// `max.in.flight.requests.per.connection` requests in flight per broker (the rest queue,
     /// as batches wait in the accumulator).
     fn pump(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
-        let mut in_flight: BTreeMap<ActorId, u32> = BTreeMap::new();
-        for p in self.pending.values() {
-            if let (Some(_), Some(to)) = (p.deadline, p.sent_to) {
-                *in_flight.entry(to).or_default() += 1;
-            }
-        }
+        // requests in flight per broker (by position in the bootstrap list; at most 64)
+        let mut in_flight = [0u32; 64];
+        let slot = |brokers: &[ActorId], to: ActorId| brokers.iter().position(|b| *b == to).unwrap_or(0);
         // idempotence keeps each partition in order: nothing overtakes a record that waits
-        let mut blocked: BTreeSet<Tp> = BTreeSet::new();
-        let mut waiting: Vec<(u32, Tp)> = Vec::new();
+        let mut blocked: Vec<Tp> = Vec::new();
+        let mut waiting = std::mem::take(&mut self.scratch);
+        waiting.clear();
         for (s, p) in &self.pending {
-            if p.deadline.is_some() {
-                continue;
-            }
-            if self.cfg.idempotence && blocked.contains(&p.tp) {
-                continue;
-            }
-            if p.backoff {
-                blocked.insert(p.tp);
-            } else {
-                waiting.push((*s, p.tp));
+            match (p.deadline, p.sent_to) {
+                (Some(_), Some(to)) => in_flight[slot(&self.brokers, to)] += 1,
+                _ if self.cfg.idempotence && blocked.contains(&p.tp) => {}
+                _ if p.backoff => blocked.push(p.tp),
+                _ => waiting.push((*s, p.tp)),
             }
         }
         let mut leaderless = false;
-        for (seq, tp) in waiting {
+        for &(seq, tp) in &waiting {
             if self.cfg.idempotence && blocked.contains(&tp) {
                 continue;
             }
@@ -330,14 +326,15 @@ impl Producer {
                 leaderless = true;
                 continue;
             };
-            let n = in_flight.entry(leader).or_default();
+            let n = &mut in_flight[slot(&self.brokers, leader)];
             if *n >= self.cfg.max_in_flight {
-                blocked.insert(tp);
+                blocked.push(tp);
                 continue;
             }
             *n += 1;
             self.dispatch(ctx, seq, leader);
         }
+        self.scratch = waiting;
         if leaderless {
             self.metadata_wanted = true;
             self.arm_retry(ctx);
