@@ -88,6 +88,25 @@ fn same_seed_same_bytes_across_processes() {
     }
 }
 
+/// The replication scenarios (controller, elections, truncation, retries) across processes too.
+#[test]
+fn replication_scenarios_same_bytes_across_processes() {
+    for name in ["acks1-leader-loss", "unclean-election", "coordinator-failover"] {
+        for seed in [0u64, 9] {
+            let seed_s = seed.to_string();
+            let args = ["--scenario", name, "--seed", &seed_s, "--format", "json"];
+            let first = cli(&args);
+            assert_eq!(first, cli(&args), "{name} seed {seed}");
+            let r = run(&builtin_scenario(name).unwrap(), seed).unwrap();
+            assert_eq!(
+                first,
+                render::json_lines(&r).into_bytes(),
+                "{name}: CLI vs library"
+            );
+        }
+    }
+}
+
 /// The engine keeps no hidden state between runs in one process: interleaving runs of other
 /// scenarios does not change a run's output.
 #[test]

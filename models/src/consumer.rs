@@ -660,17 +660,29 @@ impl Consumer {
         if self.app != App::Polling || !self.can_fetch() || self.positions.is_empty() {
             return;
         }
-        let Some(cluster) = self.cluster.clone() else {
+        let Some(cluster) = self.cluster.as_ref() else {
             return;
         };
         // one Fetch in flight per leader, for the partitions it leads
-        let mut by_leader: BTreeMap<ActorId, Vec<(Tp, i64)>> = BTreeMap::new();
+        let mut by_leader: Vec<(ActorId, Vec<(Tp, i64)>)> = Vec::new();
         let mut leaderless = false;
-        for (tp, o) in &self.positions {
-            match cluster.leader_actor(*tp) {
-                Some(l) => by_leader.entry(l).or_default().push((*tp, *o)),
-                None => leaderless = true,
+        if cluster.broker_count() == 1 {
+            // one broker leads everything (the common case, without a look-up per partition)
+            let b = cluster.brokers[0];
+            if !self.fetches.contains_key(&b) {
+                by_leader.push((b, self.positions.iter().map(|(t, o)| (*t, *o)).collect()));
             }
+        } else {
+            for (tp, o) in &self.positions {
+                match cluster.leader_actor(*tp) {
+                    Some(l) => match by_leader.iter_mut().find(|(b, _)| *b == l) {
+                        Some((_, v)) => v.push((*tp, *o)),
+                        None => by_leader.push((l, vec![(*tp, *o)])),
+                    },
+                    None => leaderless = true,
+                }
+            }
+            by_leader.sort_by_key(|(b, _)| *b);
         }
         if leaderless {
             self.schedule_rediscover(ctx);
