@@ -32,6 +32,7 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "unclean-election",
     "idempotent-retry",
     "coordinator-failover",
+    "retention-skip",
 ];
 
 /// The TOML source of built-in scenario `name`.

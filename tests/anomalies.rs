@@ -1,8 +1,8 @@
 //! Each anomaly kind a scenario can produce, produced by one and named by the checker —
 //! through the library and through `kafka-sim --check`. The log-level kinds come from the
-//! replication scenarios (a deposed leader, an unclean election, retries without idempotence).
-//! A consumer's `skip` or `nonmonotonic` would need a client bug the model does not have; the
-//! checker's unit tests detect both on hand-built histories.
+//! replication scenarios (a deposed leader, an unclean election, retries without idempotence);
+//! a consumer's `nonmonotonic` from the reset after an unclean election took its position
+//! away, and `skip` from retention deleting records before a slow consumer read them.
 
 mod common;
 
@@ -89,6 +89,39 @@ fn inconsistent_offsets_when_a_new_leader_reuses_acknowledged_offsets() {
 #[test]
 fn log_duplicate_from_retries_without_idempotence() {
     detected("idempotent-retry", AnomalyKind::LogDuplicate, Claim::AtLeastOnce);
+}
+
+#[test]
+fn nonmonotonic_when_an_unclean_election_resets_a_consumer_back() {
+    detected("unclean-election", AnomalyKind::Nonmonotonic, Claim::AtLeastOnce);
+}
+
+#[test]
+fn skip_when_retention_deletes_what_a_slow_consumer_had_not_read() {
+    detected("retention-skip", AnomalyKind::Skip, Claim::AtMostOnce);
+    // and the group lost those records
+    let run = run_builtin("retention-skip", 3);
+    assert!(report(&run, Claim::AtLeastOnce).count(AnomalyKind::Lost) > 0);
+}
+
+#[test]
+fn every_anomaly_kind_has_a_scenario() {
+    // each kind is produced by some built-in scenario (the tests above name which); `unseen`
+    // by the inline scenario of the last test
+    let mut seen = std::collections::BTreeSet::new();
+    for name in kafka_sim::builtin::names() {
+        let r = report(&run_builtin(name, 3), Claim::ExactlyOncePerGroup);
+        for k in AnomalyKind::ALL {
+            if r.count(k) > 0 {
+                seen.insert(k);
+            }
+        }
+    }
+    let missing: Vec<_> = AnomalyKind::ALL
+        .iter()
+        .filter(|k| **k != AnomalyKind::Unseen && !seen.contains(k))
+        .collect();
+    assert!(missing.is_empty(), "no scenario produces {missing:?}");
 }
 
 #[test]

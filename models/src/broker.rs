@@ -64,6 +64,10 @@ pub struct BrokerConfig {
     pub replica_socket_timeout: Time,
     /// `min.insync.replicas`, per topic index (the offsets topic last).
     pub min_isr: Vec<u32>,
+    /// `retention.ms`, per topic index (`None`: kept for the whole run).
+    pub retention: Vec<Option<Time>>,
+    /// `log.retention.check.interval.ms`.
+    pub retention_check: Time,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -151,6 +155,8 @@ pub struct Broker {
     resume_armed: bool,
     /// After a restart: the next metadata image is taken whatever its version.
     needs_image: bool,
+    /// The retention check is scheduled.
+    retention_armed: bool,
     /// Process incarnation: bumped by a crash, so timers of the dead process are ignored.
     incarnation: u32,
     /// Actors that sent this broker requests (they hold connections to it), by actor index.
@@ -201,6 +207,7 @@ impl Broker {
             stalled_until: Time::ZERO,
             resume_armed: false,
             needs_image: false,
+            retention_armed: false,
             incarnation: 0,
             peers: Vec::new(),
             out: Vec::new(),
@@ -471,9 +478,11 @@ impl Broker {
     /// Appends to a partition this broker leads; returns the offset.
     fn append(&mut self, ctx: &mut Ctx<'_, Msg, Event>, tp: Tp, entry: Entry) -> i64 {
         let user = self.is_user(tp);
+        let now = ctx.now();
+        self.arm_retention(ctx, tp);
         let p = self.part_mut(tp).expect("leader");
         let id = entry.record.id;
-        let offset = p.log.append(entry);
+        let offset = p.log.append(entry, now);
         if user {
             ctx.record(Event::Appended { id, tp, offset });
         }
@@ -731,8 +740,16 @@ impl Broker {
             }
             let entries = p.log.entries(offset, REPLICA_BATCH).to_vec();
             let hw = p.hw;
-            if !entries.is_empty() || !record_progress {
-                answer.push((tp, ReplicaData::Entries { entries, hw }));
+            let log_start = p.log.start_offset();
+            if !entries.is_empty() || !record_progress || offset < log_start {
+                answer.push((
+                    tp,
+                    ReplicaData::Entries {
+                        entries,
+                        hw,
+                        log_start,
+                    },
+                ));
             }
         }
         for tp in touched {
@@ -923,9 +940,20 @@ impl Broker {
                 continue;
             }
             match data {
-                ReplicaData::Entries { entries, hw } => {
+                ReplicaData::Entries {
+                    entries,
+                    hw,
+                    log_start,
+                } => {
+                    if p.log.end_offset() < log_start {
+                        // behind the leader's log start: start over there
+                        p.log.reset_to(log_start);
+                    } else {
+                        p.log.advance_start(log_start);
+                    }
+                    let now = ctx.now();
                     for e in entries {
-                        p.log.append(e);
+                        p.log.append(e, now);
                     }
                     p.hw = hw.min(p.log.end_offset()).max(p.hw.min(p.log.end_offset()));
                 }
@@ -957,6 +985,52 @@ impl Broker {
             }
         }
         self.send_replica_fetch(ctx, leader);
+    }
+
+    // ------------------------------------------------------------------ retention
+
+    /// Schedules the retention check once a partition with `retention.ms` has data (so a run
+    /// without retention has no such timer at all).
+    fn arm_retention(&mut self, ctx: &mut Ctx<'_, Msg, Event>, tp: Tp) {
+        if !self.retention_armed
+            && self
+                .cfg
+                .retention
+                .get(tp.topic as usize)
+                .copied()
+                .flatten()
+                .is_some()
+        {
+            self.retention_armed = true;
+            ctx.timer(
+                self.cfg.retention_check,
+                Msg::ServerTimer(ServerTimer::RetentionCheck(self.incarnation)),
+            );
+        }
+    }
+
+    /// Deletes what `retention.ms` lets go, on every replica of such a topic (each replica
+    /// keeps its own segments, as in Kafka; followers also follow their leader's log start).
+    fn apply_retention(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
+        let now = ctx.now();
+        let mut any = false;
+        for (t, ps) in self.parts.iter_mut().enumerate() {
+            let Some(Some(keep)) = self.cfg.retention.get(t) else {
+                continue;
+            };
+            for p in ps.iter_mut().flatten() {
+                any = true;
+                p.log.retain_after(now.saturating_sub(*keep));
+                p.hw = p.hw.max(p.log.start_offset());
+            }
+        }
+        if any {
+            self.retention_armed = true;
+            ctx.timer(
+                self.cfg.retention_check,
+                Msg::ServerTimer(ServerTimer::RetentionCheck(self.incarnation)),
+            );
+        }
     }
 
     // ------------------------------------------------------------------ faults
@@ -993,6 +1067,7 @@ impl Broker {
         self.parked_replica.clear();
         self.fetchers.clear();
         self.resume_armed = false;
+        self.retention_armed = false;
         self.stalled_until = Time::ZERO;
         self.needs_image = true;
         for p in self.parts.iter_mut().flatten().flatten() {
@@ -1108,6 +1183,11 @@ impl Actor<Msg, Event> for Broker {
                 }
             }
             Msg::ServerTimer(ServerTimer::SessionCheck) => {}
+            Msg::ServerTimer(ServerTimer::RetentionCheck(i)) if i == self.incarnation => {
+                self.retention_armed = false;
+                self.apply_retention(ctx);
+            }
+            Msg::ServerTimer(ServerTimer::RetentionCheck(_)) => {}
             Msg::ClusterUpdate(state) => {
                 if state.version > self.cluster.version || self.needs_image {
                     self.apply_cluster(ctx, state);

@@ -254,7 +254,9 @@ impl fmt::Display for Claim {
 /// One consumption: by which client, when, of which record.
 type Consumption = (String, Time, RecordId);
 
-type Open = BTreeMap<(String, Tp), (Time, Option<i64>)>;
+/// (client, tp) → (ownership start, (previous offset read, highest offset read) in this
+/// assignment).
+type Open = BTreeMap<(String, Tp), (Time, Option<(i64, i64)>)>;
 
 /// Ends `client`'s ownership of `tp` at `at`, if it owned it.
 fn close_ownership(
@@ -502,12 +504,19 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                 }
             }
             Event::PositionSet {
-                group, tp, offset, ..
+                group,
+                tp,
+                offset,
+                from,
             } => {
                 let g = groups.entry(group.clone()).or_default();
                 g.first_position.entry(*tp).or_insert((t, *offset));
-                if let Some((_, last)) = open.get_mut(&(client.clone(), *tp)) {
-                    *last = Some(offset - 1);
+                // where an assignment starts; a reset inside one (the log changed under the
+                // consumer) is what the consumer then sees: going back, or skipping ahead
+                if !from.starts_with("out-of-range") {
+                    if let Some((_, last)) = open.get_mut(&(client.clone(), *tp)) {
+                        *last = Some((offset - 1, offset - 1));
+                    }
                 }
             }
             Event::Committed { group, offsets, .. } => {
@@ -552,13 +561,13 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                     }
                 }
                 if let Some((_, last)) = open.get_mut(&(client.clone(), *tp)) {
-                    if let Some(prev) = *last {
+                    if let Some((prev, mark)) = *last {
                         let (kind, detail) = if *offset <= prev {
                             (
                                 Some(AnomalyKind::Nonmonotonic),
                                 format!("offset {offset} after {prev}"),
                             )
-                        } else if *offset > prev + 1 {
+                        } else if *offset > prev + 1 && *offset > mark + 1 {
                             (
                                 Some(AnomalyKind::Skip),
                                 format!("offset {offset} after {prev}: skipped {}", offset - prev - 1),
@@ -579,8 +588,9 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                             });
                         }
                     }
-                    // a step back does not lower the mark a later skip is measured from
-                    *last = Some(last.map_or(*offset, |prev| prev.max(*offset)));
+                    // order is judged against the previous read; a step back does not lower the
+                    // mark a later skip is measured from
+                    *last = Some((*offset, last.map_or(*offset, |(_, mark)| mark.max(*offset))));
                 }
                 groups
                     .entry(group.clone())

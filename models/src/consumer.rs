@@ -1374,8 +1374,13 @@ impl Actor<Msg, Event> for Consumer {
                     OffsetSpec::Latest => "latest",
                 };
                 for (tp, o) in offsets {
+                    // a position the log no longer had (OFFSET_OUT_OF_RANGE), reset mid-assignment
+                    let from = match (self.to_reset.remove(&tp), from) {
+                        (true, "earliest") => "out-of-range:earliest",
+                        (true, _) => "out-of-range:latest",
+                        (false, from) => from,
+                    };
                     self.set_position(ctx, tp, o, from);
-                    self.to_reset.remove(&tp);
                 }
                 self.lookup_positions(ctx);
                 self.maybe_fetch(ctx);

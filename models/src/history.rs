@@ -105,7 +105,9 @@ pub enum Event {
         tp: Tp,
         /// Next offset it will read.
         offset: i64,
-        /// `committed`, `earliest` or `latest`.
+        /// `committed`, `earliest` or `latest` when an assignment starts;
+        /// `out-of-range:earliest` / `out-of-range:latest` when the fetch position was beyond
+        /// the log (after a truncation) and `auto.offset.reset` moved it.
         from: &'static str,
     },
     /// The application received a record from `poll()`.

@@ -14,6 +14,7 @@
 //!   after a truncation, as Kafka rebuilds its producer snapshot.
 
 use crate::types::LogRecord;
+use sim::Time;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -72,7 +73,12 @@ struct ProducerEntry {
 /// One replica's log.
 #[derive(Clone, Debug, Default)]
 pub struct PartitionLog {
+    /// Log start offset: what retention deleted is below it.
+    base: i64,
     entries: Vec<Entry>,
+    /// Time index: (first offset, append time) of each span of at least a second — the
+    /// granularity at which retention deletes, as Kafka deletes whole segments.
+    times: Vec<(i64, Time)>,
     /// (epoch, first offset), ascending in both.
     epochs: Vec<(i32, i64)>,
     producers: BTreeMap<(u32, i32), ProducerEntry>,
@@ -84,9 +90,12 @@ impl PartitionLog {
         Self::default()
     }
 
-    /// Appends a record written in leader `epoch`, returning its offset.
-    pub fn append(&mut self, entry: Entry) -> i64 {
-        let offset = self.entries.len() as i64;
+    /// Appends a record written in leader `epoch` at time `now`, returning its offset.
+    pub fn append(&mut self, entry: Entry, now: Time) -> i64 {
+        let offset = self.end_offset();
+        if self.times.last().is_none_or(|&(_, t)| now >= t + Time::ms(1000)) {
+            self.times.push((offset, now));
+        }
         if self.epochs.last().is_none_or(|&(e, _)| e < entry.epoch) {
             self.epochs.push((entry.epoch, offset));
         }
@@ -126,20 +135,30 @@ impl PartitionLog {
     }
 
     /// Removes every entry at `offset` and above (a follower's truncation to the leader).
+    /// Below the log start, the log becomes empty and starts at `offset`.
     pub fn truncate(&mut self, offset: i64) {
-        let to = offset.clamp(0, self.end_offset()) as usize;
-        if to == self.entries.len() {
+        if offset < self.base {
+            self.entries.clear();
+            self.times.clear();
+            self.epochs.clear();
+            self.base = offset.max(0);
+            self.producers.clear();
             return;
         }
-        self.entries.truncate(to);
-        self.epochs.retain(|&(_, start)| start < to as i64);
+        let to = offset.min(self.end_offset());
+        if to == self.end_offset() {
+            return;
+        }
+        self.entries.truncate((to - self.base) as usize);
+        self.epochs.retain(|&(_, start)| start < to);
+        self.times.retain(|&(o, _)| o < to);
         self.producers.clear();
         let mut rebuilt: BTreeMap<(u32, i32), ProducerEntry> = BTreeMap::new();
         for (o, e) in self.entries.iter().enumerate() {
             if e.pseq >= 0 {
                 let p = rebuilt.entry((e.record.id.producer, e.pepoch)).or_default();
                 p.last_seq = e.pseq;
-                p.recent.push_back((e.pseq, o as i64));
+                p.recent.push_back((e.pseq, self.base + o as i64));
                 if p.recent.len() > PRODUCER_CACHE {
                     p.recent.pop_front();
                 }
@@ -150,12 +169,58 @@ impl PartitionLog {
 
     /// Log start offset.
     pub fn start_offset(&self) -> i64 {
-        0
+        self.base
     }
 
     /// Log end offset: the offset of the next record.
     pub fn end_offset(&self) -> i64 {
-        self.entries.len() as i64
+        self.base + self.entries.len() as i64
+    }
+
+    /// Empties the log and starts it at `offset`: a follower whose log ends before its
+    /// leader's log start.
+    pub fn reset_to(&mut self, offset: i64) {
+        self.entries.clear();
+        self.times.clear();
+        self.epochs.clear();
+        self.producers.clear();
+        self.base = offset;
+    }
+
+    /// Moves the log start to `offset` (at most the log end), deleting what lies below it:
+    /// retention on the leader, and a follower following its leader's log start.
+    pub fn advance_start(&mut self, offset: i64) {
+        let to = offset.min(self.end_offset());
+        if to <= self.base {
+            return;
+        }
+        self.entries.drain(..(to - self.base) as usize);
+        self.base = to;
+        // the span the new start falls in now starts there
+        let keep = self.times.partition_point(|&(o, _)| o <= to).saturating_sub(1);
+        self.times.drain(..keep);
+        if let Some(first) = self.times.first_mut() {
+            first.0 = first.0.max(to);
+        }
+        let keep = self.epochs.partition_point(|&(_, s)| s <= to).saturating_sub(1);
+        self.epochs.drain(..keep);
+        if let Some(first) = self.epochs.first_mut() {
+            first.1 = first.1.max(to);
+        }
+    }
+
+    /// Time-based retention (`retention.ms`): deletes every whole span of records appended
+    /// before `cutoff`; returns the new log start if it moved.
+    pub fn retain_after(&mut self, cutoff: Time) -> Option<i64> {
+        // span i ends where span i+1 starts; it may go when that start is not after cutoff
+        let expired = self.times.partition_point(|&(_, t)| t <= cutoff);
+        if expired < 2 {
+            return None;
+        }
+        let start = self.times[expired - 1].0;
+        let before = self.base;
+        self.advance_start(start);
+        (self.base > before).then_some(self.base)
     }
 
     /// The epoch of the last entry (−1 for an empty log).
@@ -178,18 +243,19 @@ impl PartitionLog {
 
     /// Up to `max` records from `offset` below `limit` (clamped to the log), with their offsets.
     pub fn read(&self, offset: i64, limit: i64, max: usize) -> impl Iterator<Item = (i64, &LogRecord)> {
-        let end = limit.clamp(0, self.end_offset()) as usize;
-        let from = (offset.max(0) as usize).min(end);
+        let base = self.base;
+        let end = (limit.clamp(base, self.end_offset()) - base) as usize;
+        let from = ((offset.max(base) - base) as usize).min(end);
         let to = from.saturating_add(max).min(end);
         self.entries[from..to]
             .iter()
             .enumerate()
-            .map(move |(i, e)| ((from + i) as i64, &e.record))
+            .map(move |(i, e)| (base + (from + i) as i64, &e.record))
     }
 
     /// Up to `max` whole entries from `offset` (what a follower's fetch copies).
     pub fn entries(&self, offset: i64, max: usize) -> &[Entry] {
-        let from = (offset.max(0) as usize).min(self.entries.len());
+        let from = ((offset.max(self.base) - self.base) as usize).min(self.entries.len());
         let to = from.saturating_add(max).min(self.entries.len());
         &self.entries[from..to]
     }
@@ -201,7 +267,7 @@ impl PartitionLog {
 
     /// The record at `offset`.
     pub fn get(&self, offset: i64) -> Option<&LogRecord> {
-        usize::try_from(offset)
+        usize::try_from(offset - self.base)
             .ok()
             .and_then(|o| self.entries.get(o))
             .map(|e| &e.record)
@@ -212,6 +278,43 @@ impl PartitionLog {
 mod tests {
     use super::*;
     use crate::types::{Payload, RecordId};
+
+    impl PartitionLog {
+        fn append_at(&mut self, e: Entry) -> i64 {
+            self.append(e, Time::ZERO)
+        }
+    }
+
+    #[test]
+    fn retention_deletes_whole_spans_and_moves_the_start() {
+        let mut log = PartitionLog::new();
+        for i in 0..10u32 {
+            // a record every 500 ms
+            log.append(entry(0, i, i32::from(i >= 5), -1), Time::ms(u64::from(i) * 500));
+        }
+        // spans start at 0 ms (offsets 0-1), 1000 (2-3), 2000 (4-5), 3000 (6-7), 4000 (8-9)
+        assert_eq!(
+            log.retain_after(Time::ms(999)),
+            None,
+            "the first span is not over"
+        );
+        assert_eq!(log.retain_after(Time::ms(2000)), Some(4));
+        assert_eq!((log.start_offset(), log.end_offset()), (4, 10));
+        assert_eq!(
+            log.read(0, 10, 3).map(|(o, _)| o).collect::<Vec<_>>(),
+            vec![4, 5, 6]
+        );
+        assert!(log.get(3).is_none());
+        assert_eq!(log.get(4).unwrap().id.seq, 4);
+        assert_eq!(log.end_offset_for_epoch(0), (0, 5));
+        // a follower behind the leader's start restarts there
+        log.truncate(2);
+        assert_eq!((log.start_offset(), log.end_offset()), (2, 2));
+        log.append(entry(0, 99, 3, -1), Time::ms(9000));
+        assert_eq!(log.get(2).unwrap().id.seq, 99);
+        log.advance_start(3);
+        assert_eq!((log.start_offset(), log.end_offset()), (3, 3));
+    }
 
     fn entry(producer: u32, seq: u32, epoch: i32, pseq: i32) -> Entry {
         entry_in(producer, seq, epoch, pseq, 0)
@@ -238,7 +341,7 @@ mod tests {
         let mut log = PartitionLog::new();
         assert_eq!(log.end_offset(), 0);
         for i in 0..5 {
-            assert_eq!(log.append(entry(0, i, 0, -1)), i64::from(i));
+            assert_eq!(log.append_at(entry(0, i, 0, -1)), i64::from(i));
         }
         assert_eq!(log.end_offset(), 5);
         let got: Vec<i64> = log.read(2, 5, 10).map(|(o, _)| o).collect();
@@ -254,7 +357,7 @@ mod tests {
     fn epoch_cache_answers_end_offsets() {
         let mut log = PartitionLog::new();
         for (i, epoch) in [0, 0, 2, 2, 2, 5].into_iter().enumerate() {
-            log.append(entry(0, i as u32, epoch, -1));
+            log.append_at(entry(0, i as u32, epoch, -1));
         }
         assert_eq!(log.last_epoch(), 5);
         assert_eq!(log.end_offset_for_epoch(0), (0, 2));
@@ -274,8 +377,8 @@ mod tests {
     fn idempotent_sequences_deduplicate_and_survive_truncation() {
         let mut log = PartitionLog::new();
         assert_eq!(log.check_sequence(7, 0, 0), SeqCheck::Append);
-        log.append(entry(7, 0, 0, 0));
-        log.append(entry(7, 1, 0, 1));
+        log.append_at(entry(7, 0, 0, 0));
+        log.append_at(entry(7, 1, 0, 1));
         assert_eq!(log.check_sequence(7, 0, 1), SeqCheck::Duplicate(1));
         assert_eq!(log.check_sequence(7, 0, 0), SeqCheck::Duplicate(0));
         assert_eq!(log.check_sequence(7, 0, 3), SeqCheck::OutOfOrder);
@@ -293,7 +396,7 @@ mod tests {
             "the truncated record may come again"
         );
         for s in 1..10 {
-            log.append(entry(7, s as u32, 0, s));
+            log.append_at(entry(7, s as u32, 0, s));
         }
         assert_eq!(log.check_sequence(7, 0, 9), SeqCheck::Duplicate(9));
         assert_eq!(
@@ -303,7 +406,7 @@ mod tests {
         );
         // a new producer epoch starts its sequence again
         assert_eq!(log.check_sequence(7, 1, 0), SeqCheck::Append);
-        log.append(entry_in(7, 20, 0, 0, 1));
+        log.append_at(entry_in(7, 20, 0, 0, 1));
         assert_eq!(log.check_sequence(7, 1, 0), SeqCheck::Duplicate(10));
         assert_eq!(log.check_sequence(7, 1, 2), SeqCheck::OutOfOrder);
         assert_eq!(

@@ -403,6 +403,8 @@ pub enum ReplicaData {
         entries: Vec<crate::log::Entry>,
         /// Leader's high watermark.
         hw: i64,
+        /// Leader's log start offset (retention).
+        log_start: i64,
     },
     /// The follower's log diverges: truncate to `end_offset` (the leader's end of `epoch`).
     Diverging {
@@ -438,6 +440,8 @@ pub enum ServerTimer {
     ReplicaFetchTimeout(u64),
     /// Broker: its stalled replica fetchers resume.
     FetchersResume,
+    /// Broker: apply `retention.ms` (every `log.retention.check.interval.ms`).
+    RetentionCheck(u32),
     /// Controller: check brokers' sessions (`broker.session.timeout.ms`).
     SessionCheck,
 }

@@ -135,6 +135,16 @@ pub struct BrokerSpec {
     /// `broker.session.timeout.ms` (9000).
     #[serde(rename = "broker.session.timeout.ms", default = "default_session")]
     pub broker_session_timeout_ms: u64,
+    /// `log.retention.check.interval.ms` (300000).
+    #[serde(
+        rename = "log.retention.check.interval.ms",
+        default = "default_retention_check"
+    )]
+    pub log_retention_check_interval_ms: u64,
+}
+
+fn default_retention_check() -> u64 {
+    300_000
 }
 
 fn default_initial_delay() -> u64 {
@@ -173,6 +183,7 @@ impl Default for BrokerSpec {
             replica_socket_timeout_ms: default_lag(),
             broker_heartbeat_interval_ms: default_heartbeat(),
             broker_session_timeout_ms: default_session(),
+            log_retention_check_interval_ms: default_retention_check(),
         }
     }
 }
@@ -214,7 +225,8 @@ pub struct TopicSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replication_factor: Option<u32>,
     /// Topic settings under Kafka's names: `min.insync.replicas`,
-    /// `unclean.leader.election.enable`.
+    /// `unclean.leader.election.enable`, `retention.ms` (default: kept for the whole run, as
+    /// Kafka's 7 days would).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, ConfigValue>,
 }
@@ -455,6 +467,14 @@ impl Scenario {
         }
     }
 
+    /// Topic `t`'s `retention.ms`, if it sets one.
+    pub fn retention_ms(&self, t: &TopicSpec) -> Option<u64> {
+        match t.config.get("retention.ms") {
+            Some(ConfigValue::Int(i)) if *i > 0 => Some(*i as u64),
+            _ => None,
+        }
+    }
+
     /// Topic `t`'s `unclean.leader.election.enable`.
     pub fn unclean_leader_election(&self, t: &TopicSpec) -> bool {
         match t.config.get("unclean.leader.election.enable") {
@@ -557,10 +577,11 @@ impl Scenario {
             for (k, v) in &t.config {
                 let ok = match k.as_str() {
                     "min.insync.replicas" => matches!(v, ConfigValue::Int(i) if *i >= 1),
-                    "unclean.leader.election.enable" => matches!(v, ConfigValue::Bool(_)),
+                                        "unclean.leader.election.enable" => matches!(v, ConfigValue::Bool(_)),
+                    "retention.ms" => matches!(v, ConfigValue::Int(i) if *i >= 1),
                     _ => return Err(err(
                         format!("topics[{i}].config.\"{k}\""),
-                        "unknown topic setting (known: min.insync.replicas, unclean.leader.election.enable)",
+                                                    "unknown topic setting (known: min.insync.replicas, unclean.leader.election.enable, retention.ms)",
                     )),
                 };
                 if !ok {
@@ -570,6 +591,12 @@ impl Scenario {
                     ));
                 }
             }
+        }
+        if self.broker.log_retention_check_interval_ms == 0 {
+            return Err(err(
+                "broker.\"log.retention.check.interval.ms\"",
+                "must be at least 1",
+            ));
         }
         if self.broker.offsets_topic_num_partitions == 0 {
             return Err(err(

@@ -112,6 +112,11 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Built, ScenarioError> {
     ));
     let mut min_isr: Vec<u32> = specs.iter().map(|t| scenario.min_insync_replicas(t)).collect();
     min_isr.push(b.min_insync_replicas);
+    let mut retention: Vec<Option<Time>> = specs
+        .iter()
+        .map(|t| scenario.retention_ms(t).map(Time::ms))
+        .collect();
+    retention.push(None);
     let mut unclean: Vec<bool> = specs
         .iter()
         .map(|t| scenario.unclean_leader_election(t))
@@ -127,6 +132,8 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Built, ScenarioError> {
             replica_fetch_wait: Time::ms(b.replica_fetch_wait_max_ms),
             replica_socket_timeout: Time::ms(b.replica_socket_timeout_ms),
             min_isr: min_isr.clone(),
+            retention: retention.clone(),
+            retention_check: Time::ms(b.log_retention_check_interval_ms),
         };
         let id = sim.add_actor(
             &broker_name(node),
