@@ -794,10 +794,10 @@ fn pump(live: &mut [LiveConsumer], names: &Names, rec: &Recorder) -> Result<(), 
                             .and_then(|h| h.value.and_then(id_from))
                     });
                     let Some(id) = id else { continue };
-                    let payload = Payload {
-                        key: m.key().map(bytes::Bytes::copy_from_slice),
-                        value: m.payload().map(bytes::Bytes::copy_from_slice),
-                    };
+                    let payload = Payload::new(
+                        m.key().map(bytes::Bytes::copy_from_slice),
+                        m.payload().map(bytes::Bytes::copy_from_slice),
+                    );
                     let generation = *c.consumer.context().generation.lock().expect("generation");
                     rec.record(
                         c.actor,

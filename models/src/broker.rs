@@ -502,10 +502,7 @@ impl Broker {
                         producer: u32::MAX,
                         seq,
                     },
-                    payload: Payload {
-                        key: None,
-                        value: None,
-                    },
+                    payload: Payload::new(None, None),
                 },
                 epoch,
                 pseq: -1,

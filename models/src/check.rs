@@ -778,10 +778,7 @@ mod tests {
     }
 
     fn empty() -> Payload {
-        Payload {
-            key: None,
-            value: None,
-        }
+        Payload::new(None, None)
     }
 
     struct H(Trace<Event>);

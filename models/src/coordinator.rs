@@ -454,7 +454,7 @@ impl Group {
             generation: self.generation,
             protocol,
             leader: self.leader.clone().expect("a non-empty group has a leader"),
-            members: ids.clone(),
+            members: ids.clone().into(),
         }));
         for id in ids {
             let ok = self.join_ok(&id, true);

@@ -57,7 +57,7 @@ pub enum Event {
         /// Leader.
         leader: MemberId,
         /// All members.
-        members: Vec<MemberId>,
+        members: Arc<[MemberId]>,
     },
     /// The coordinator removed a member (session timeout, rebalance timeout, leave).
     MemberRemoved {

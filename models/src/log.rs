@@ -324,10 +324,7 @@ mod tests {
         Entry {
             record: LogRecord {
                 id: RecordId { producer, seq },
-                payload: Payload {
-                    key: None,
-                    value: None,
-                },
+                payload: Payload::new(None, None),
             },
             epoch,
             pseq,

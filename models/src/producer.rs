@@ -77,13 +77,7 @@ impl Records {
                     .iter()
                     .map(|m| {
                         let bytes = |s: &Option<String>| s.as_ref().map(|s| Bytes::from(s.clone()));
-                        (
-                            Payload {
-                                key: bytes(&m.key),
-                                value: bytes(&m.value),
-                            },
-                            m.partition,
-                        )
+                        (Payload::new(bytes(&m.key), bytes(&m.value)), m.partition)
                     })
                     .collect(),
             ),
@@ -96,13 +90,7 @@ impl Records {
             Records::List(v) => v[i as usize].clone(),
             Records::Generated { key, value, .. } => {
                 let fill = |t: &str| Bytes::from(t.replace("{i}", &i.to_string()));
-                (
-                    Payload {
-                        key: key.as_deref().map(fill),
-                        value: Some(fill(value)),
-                    },
-                    None,
-                )
+                (Payload::new(key.as_deref().map(fill), Some(fill(value))), None)
             }
         }
     }

@@ -116,16 +116,35 @@ pub struct RecordId {
     pub seq: u32,
 }
 
-/// A record's payload as the producer sent it.
+/// A record's key and value.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Payload {
+pub struct PayloadData {
     /// The record's key (`None` = null key).
     pub key: Option<Bytes>,
     /// The record's value (`None` = tombstone).
     pub value: Option<Bytes>,
 }
 
+/// A record's payload as the producer sent it: shared by every copy of the record — the
+/// producer's, the logs', each fetch's and the history's — so a copy costs one reference
+/// count, and a history event holding it stays small.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Payload(Arc<PayloadData>);
+
+impl std::ops::Deref for Payload {
+    type Target = PayloadData;
+
+    fn deref(&self) -> &PayloadData {
+        &self.0
+    }
+}
+
 impl Payload {
+    /// A payload of `key` and `value`.
+    pub fn new(key: Option<Bytes>, value: Option<Bytes>) -> Payload {
+        Payload(Arc::new(PayloadData { key, value }))
+    }
+
     /// Bytes the record occupies in a batch, as the producer estimates it (key + value + a
     /// fixed per-record overhead of the v2 record format).
     pub fn size_estimate(&self) -> usize {
