@@ -178,7 +178,7 @@ fn demo3_seeds_decide_group1_assignment() {
                 }
                 _ => None,
             })
-            .last()
+            .next_back()
             .unwrap();
         *outcomes.entry(last_assignment).or_insert(0) += 1;
     }

@@ -38,7 +38,7 @@ fn owned_at(run: &models::world::Run, client: &str, t: sim::Time) -> Vec<Tp> {
             Event::Assigned { partitions, .. } => Some(partitions.clone()),
             _ => None,
         })
-        .last()
+        .next_back()
         .unwrap_or_default()
 }
 
