@@ -258,28 +258,8 @@ pub fn svg(run: &Run, title: &str) -> String {
                 .iter()
                 .find(|e| matches!(&e.record, Event::Appended { tp, offset, .. } if *tp == a.tp && Some(*offset) == a.offset))
                 .map_or(end, |e| e.time);
-            let cx = x(written);
-            let cy = y + GROUP_H / 2.0;
-            let cross = Path::new()
-                .set(
-                    "d",
-                    format!(
-                        "M{} {} L{} {} M{} {} L{} {}",
-                        cx - 4.0,
-                        cy - 4.0,
-                        cx + 4.0,
-                        cy + 4.0,
-                        cx - 4.0,
-                        cy + 4.0,
-                        cx + 4.0,
-                        cy - 4.0
-                    ),
-                )
-                .set("stroke", "#d00000")
-                .set("stroke-width", 2)
-                .set("class", "lost-record");
             header = header.add(titled(
-                cross,
+                cross(x(written), y + GROUP_H / 2.0, "lost-record"),
                 format!("lost: {} — {}", meta.display(a.tp), a.detail),
             ));
         }
