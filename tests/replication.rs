@@ -343,3 +343,38 @@ fn one_broker_is_the_default_and_runs_no_controller() {
         Event::LeaderElected { .. } | Event::IsrChanged { .. } | Event::ProduceRetry { .. }
     )));
 }
+
+#[test]
+fn commit_sync_in_flight_when_the_coordinator_moves_is_retried_on_the_new_one() {
+    let mut s = builtin_scenario_named("coordinator-failover");
+    for c in &mut s.consumers {
+        c.commit = models::consumer::CommitPolicy::AfterRecord;
+    }
+    let mut retried = 0;
+    for seed in 0..5 {
+        let run = run(&s, seed).unwrap();
+        for client in ["a", "b"] {
+            let evs = events_of(&run, client);
+            for (i, (t, e)) in evs.iter().enumerate() {
+                let Event::CommitFailed { error, .. } = e else {
+                    continue;
+                };
+                if !matches!(*error, "NOT_COORDINATOR" | "NETWORK_EXCEPTION") {
+                    continue;
+                }
+                // the application's next commit outcome is a success, after the failover
+                let next = evs[i + 1..]
+                    .iter()
+                    .find(|(_, e)| matches!(e, Event::Committed { .. } | Event::CommitFailed { .. }));
+                assert!(
+                    matches!(next, Some((at, Event::Committed { .. })) if at > t),
+                    "seed {seed} {client}: {next:?}"
+                );
+                retried += 1;
+            }
+        }
+        let report = check(&run.trace, Claim::AtLeastOnce);
+        assert!(report.passed(), "seed {seed}: {}", report.table(&run.meta));
+    }
+    assert!(retried > 0, "no commit was caught by the failover");
+}

@@ -119,6 +119,9 @@ enum App {
     Processing,
     /// Blocked in `commitSync()`.
     Committing(u64, Then),
+    /// Blocked in `commitSync()`, waiting for the coordinator to be found again (it moved or
+    /// its broker died) to send the same commit again — until `default.api.timeout.ms`.
+    CommitRetry(Then),
     /// Stalled until `stalled_until`.
     Stalled,
 }
@@ -134,6 +137,10 @@ enum Rejoin {
 
 /// `retry.backoff.ms` (100 in every client) between looking the cluster up again.
 const RETRY_BACKOFF_MS: u64 = 100;
+
+/// `default.api.timeout.ms`: how long `commitSync()` keeps retrying a commit whose
+/// coordinator moved.
+const API_TIMEOUT_MS: u64 = 60_000;
 
 /// A request's correlation id and when it times out.
 type Deadline = (u64, Time);
@@ -196,6 +203,8 @@ pub struct Consumer {
     hb_epoch: u64,
     /// Outstanding requests and when they time out (a handful at most).
     deadlines: Vec<Deadline>,
+    /// The offsets of the `commitSync()` in progress and when it gives up.
+    sync_commit: Option<(Vec<(Tp, i64)>, Time)>,
     watchdog_armed: bool,
 }
 
@@ -252,6 +261,7 @@ impl Consumer {
             last_poll: Time::ZERO,
             hb_epoch: 0,
             deadlines: Vec::new(),
+            sync_commit: None,
             watchdog_armed: false,
         }
     }
@@ -797,8 +807,7 @@ impl Consumer {
                     group: self.group(),
                     error: ErrorCode::NetworkException.name(),
                 });
-                self.app = App::Polling;
-                self.commit_failed(ctx, then);
+                self.commit_moved(ctx, then);
             }
             self.coordinator_lost(ctx);
         }
@@ -827,6 +836,7 @@ impl Consumer {
             return self.schedule_rediscover(ctx);
         };
         self.coordinator = Some(c);
+        self.resume_commit(ctx);
         match self.phase {
             Phase::FindingCoordinator => self.send_join(ctx),
             Phase::Joining | Phase::Syncing if self.join_corr.is_none() && self.sync_corr.is_none() => {
@@ -868,6 +878,11 @@ impl Consumer {
 
     fn on_rediscover(&mut self, ctx: Cx) {
         self.rediscover_armed = false;
+        if matches!(self.app, App::CommitRetry(_))
+            && self.sync_commit.as_ref().is_some_and(|(_, d)| ctx.now() >= *d)
+        {
+            self.resume_commit(ctx);
+        }
         self.refresh_metadata(ctx);
         if self.coordinator.is_none() && !matches!(self.phase, Phase::Bootstrapping | Phase::Idle) {
             self.find_coordinator(ctx);
@@ -993,6 +1008,10 @@ impl Consumer {
     }
 
     fn commit_sync(&mut self, ctx: Cx, offsets: Vec<(Tp, i64)>, then: Then) {
+        if self.sync_commit.is_none() {
+            let deadline = ctx.now() + Time::ms(API_TIMEOUT_MS);
+            self.sync_commit = Some((offsets.clone(), deadline));
+        }
         match self.send_commit(ctx, offsets) {
             Some(corr) => {
                 self.app = App::Committing(corr, then);
@@ -1009,9 +1028,37 @@ impl Consumer {
         }
     }
 
+    /// The coordinator of the `commitSync()` in progress moved: wait for it and send the
+    /// commit again, unless `default.api.timeout.ms` ran out.
+    fn commit_moved(&mut self, ctx: Cx, then: Then) {
+        match &self.sync_commit {
+            Some((_, deadline)) if ctx.now() < *deadline => self.app = App::CommitRetry(then),
+            _ => {
+                self.app = App::Polling;
+                self.commit_failed(ctx, then);
+            }
+        }
+    }
+
+    /// The coordinator is known again: a `commitSync()` waiting for it sends its commit.
+    fn resume_commit(&mut self, ctx: Cx) {
+        if let App::CommitRetry(then) = self.app {
+            match self.sync_commit.clone() {
+                Some((offsets, deadline)) if ctx.now() < deadline => {
+                    self.commit_sync(ctx, offsets, then);
+                }
+                _ => {
+                    self.app = App::Polling;
+                    self.commit_failed(ctx, then);
+                }
+            }
+        }
+    }
+
     /// A `commitSync()` failed: the exception aborts the loop iteration. Before processing
     /// (at-most-once) that means the batch is not processed at all.
     fn commit_failed(&mut self, ctx: Cx, then: Then) {
+        self.sync_commit = None;
         if then == Then::Process && self.behaviour.commit == CommitPolicy::BeforeProcessing {
             self.buffer.clear();
             self.poll(ctx);
@@ -1318,7 +1365,11 @@ impl Actor<Msg, Event> for Consumer {
                 result,
             } => {
                 let ok = result.is_ok();
-                if result == Err(ErrorCode::NotCoordinator) {
+                let moved = matches!(
+                    result,
+                    Err(ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable)
+                );
+                if moved {
                     self.coordinator_lost(ctx);
                 }
                 match result {
@@ -1336,7 +1387,10 @@ impl Actor<Msg, Event> for Consumer {
                     if c == corr {
                         self.app = App::Polling;
                         if ok {
+                            self.sync_commit = None;
                             self.continue_after(ctx, then);
+                        } else if moved {
+                            self.commit_moved(ctx, then);
                         } else {
                             self.commit_failed(ctx, then);
                         }
