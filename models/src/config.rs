@@ -314,6 +314,8 @@ pub struct ProducerConfig {
     pub request_timeout_ms: u64,
     /// `retry.backoff.ms`.
     pub retry_backoff_ms: u64,
+    /// `retry.backoff.max.ms` (KIP-580: the backoff doubles per retry up to it, ±20 % jitter).
+    pub retry_backoff_max_ms: u64,
     /// `delivery.timeout.ms` (librdkafka: `message.timeout.ms`).
     pub delivery_timeout_ms: u64,
     /// `max.in.flight.requests.per.connection` (5; librdkafka 1000000, and 5 when idempotent).
@@ -362,6 +364,7 @@ impl ProducerConfig {
             retries: u32::MAX,
             request_timeout_ms: 30_000,
             retry_backoff_ms: 100,
+            retry_backoff_max_ms: 1000,
             delivery_timeout_ms: 120_000,
             max_in_flight: 5,
         }
@@ -400,6 +403,7 @@ impl ProducerConfig {
         "retries",
         "request.timeout.ms",
         "retry.backoff.ms",
+        "retry.backoff.max.ms",
         "delivery.timeout.ms",
         "max.in.flight.requests.per.connection",
     ];
@@ -456,6 +460,7 @@ impl ProducerConfig {
             }
             "request.timeout.ms" => self.request_timeout_ms = positive(as_ms(value)?)?,
             "retry.backoff.ms" => self.retry_backoff_ms = as_ms(value)?,
+            "retry.backoff.max.ms" => self.retry_backoff_max_ms = as_ms(value)?,
             "max.in.flight.requests.per.connection" | "max.in.flight" => {
                 self.max_in_flight = u32::try_from(positive(as_ms(value)?)?).unwrap_or(u32::MAX)
             }

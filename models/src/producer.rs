@@ -15,8 +15,9 @@
 //! * `acks=0` — sent is done (offset −1); `acks=1`/`all` — the broker's answer decides;
 //! * retriable errors (`NOT_LEADER_OR_FOLLOWER`, `NOT_ENOUGH_REPLICAS[_AFTER_APPEND]`,
 //!   `OUT_OF_ORDER_SEQUENCE_NUMBER`, a request unanswered for `request.timeout.ms`) send the
-//!   record again after `retry.backoff.ms`, after a metadata refresh where the leader may have
-//!   moved — up to `retries` times and within `delivery.timeout.ms` of the first send; then
+//!   record again after an exponential backoff (`retry.backoff.ms` doubling up to
+//!   `retry.backoff.max.ms`, ±20 % jitter: KIP-580), after a metadata refresh where the leader
+//!   may have moved — up to `retries` times and within `delivery.timeout.ms` of the first send; then
 //!   the record fails (`ProduceFailed`);
 //! * with `enable.idempotence` every record carries the producer id (here: the producer's
 //!   index) and a per-partition sequence number, so the leader drops a retried duplicate and
@@ -107,8 +108,8 @@ struct Pending {
     deadline: Option<Time>,
     /// The broker the request in flight went to.
     sent_to: Option<ActorId>,
-    /// Waiting out `retry.backoff.ms` after a failure.
-    backoff: bool,
+    /// Waiting out its backoff after a failure, until then.
+    retry_at: Option<Time>,
     retries: u32,
 }
 
@@ -142,7 +143,8 @@ pub struct Producer {
     metadata_wanted: bool,
     next_bootstrap: usize,
     watchdog_armed: bool,
-    retry_armed: bool,
+    /// When the armed retry timer fires.
+    retry_timer_at: Option<Time>,
     /// Reused by [`Producer::pump`].
     scratch: Vec<(u32, Tp)>,
 }
@@ -180,7 +182,7 @@ impl Producer {
             metadata_wanted: false,
             next_bootstrap: 0,
             watchdog_armed: false,
-            retry_armed: false,
+            retry_timer_at: None,
             scratch: Vec::new(),
         }
     }
@@ -275,7 +277,7 @@ impl Producer {
                 first_sent: ctx.now(),
                 deadline: None,
                 sent_to: None,
-                backoff: false,
+                retry_at: None,
                 retries: 0,
             },
         );
@@ -301,7 +303,7 @@ impl Producer {
             match (p.deadline, p.sent_to) {
                 (Some(_), Some(to)) => in_flight[slot(&self.brokers, to)] += 1,
                 _ if self.cfg.idempotence && blocked.contains(&p.tp) => {}
-                _ if p.backoff => blocked.push(p.tp),
+                _ if p.retry_at.is_some() => blocked.push(p.tp),
                 _ => waiting.push((*s, p.tp)),
             }
         }
@@ -441,10 +443,21 @@ impl Producer {
         }
         p.retries += 1;
         p.deadline = None;
-        p.backoff = true;
+        // exponential backoff with ±20 % jitter (KIP-580): retry.backoff.ms doubling up to
+        // retry.backoff.max.ms
+        let exp = self
+            .cfg
+            .retry_backoff_ms
+            .saturating_mul(1u64 << (p.retries - 1).min(20))
+            .min(self.cfg.retry_backoff_max_ms.max(self.cfg.retry_backoff_ms));
+        let jitter = ctx.rng().random_range(0.8..1.2);
+        let retry_at = now + Time::us((exp as f64 * 1000.0 * jitter) as u64);
+        let p = self.pending.get_mut(&seq).expect("pending");
+        p.retry_at = Some(retry_at);
+        let tp = p.tp;
         ctx.record(Event::ProduceRetry {
             id,
-            tp: p.tp,
+            tp,
             error: e.name(),
         });
         if matches!(
@@ -453,24 +466,39 @@ impl Producer {
         ) {
             self.metadata_wanted = true;
         }
-        self.arm_retry(ctx);
+        self.arm_retry_at(ctx, retry_at);
     }
 
+    /// Retries after `retry.backoff.ms` (a metadata refresh that failed).
     fn arm_retry(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
-        if !self.retry_armed {
-            self.retry_armed = true;
-            ctx.timer(
-                Time::ms(self.cfg.retry_backoff_ms),
-                Msg::ClientTimer(ClientTimer::Retry),
-            );
+        let at = ctx.now() + Time::ms(self.cfg.retry_backoff_ms);
+        self.arm_retry_at(ctx, at);
+    }
+
+    /// Makes sure a retry timer fires by `at` (an earlier one is kept; a later one is
+    /// checked and ignored when it fires).
+    fn arm_retry_at(&mut self, ctx: &mut Ctx<'_, Msg, Event>, at: Time) {
+        if self.retry_timer_at.is_none_or(|t| at < t) {
+            self.retry_timer_at = Some(at);
+            ctx.timer(at.saturating_sub(ctx.now()), Msg::ClientTimer(ClientTimer::Retry));
         }
     }
 
+    /// Releases the records whose backoff is over and sends what can go; re-arms for the rest.
     fn retry_waiting(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
+        let now = ctx.now();
+        let mut next: Option<Time> = None;
         for p in self.pending.values_mut() {
-            p.backoff = false;
+            match p.retry_at {
+                Some(t) if t <= now => p.retry_at = None,
+                Some(t) => next = Some(next.map_or(t, |n| n.min(t))),
+                None => {}
+            }
         }
         self.pump(ctx);
+        if let Some(t) = next {
+            self.arm_retry_at(ctx, t);
+        }
     }
 
     fn on_watchdog(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
@@ -533,7 +561,11 @@ impl Actor<Msg, Event> for Producer {
             }
             Msg::ClientTimer(ClientTimer::SendNext) => self.send_next(ctx),
             Msg::ClientTimer(ClientTimer::Retry) => {
-                self.retry_armed = false;
+                if self.retry_timer_at.is_some_and(|t| t > ctx.now()) {
+                    // an older, later timer: the earlier one took its place
+                    return;
+                }
+                self.retry_timer_at = None;
                 if self.metadata_wanted {
                     // the records wait for the answer: the leader may have moved
                     self.refresh_metadata(ctx);
