@@ -239,7 +239,7 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
             put("old_member_id", json!(&**old));
             put("member_id", json!(&**new));
         }
-        Event::Stalled { until } => put("until_ms", json!(until.as_ms_f64())),
+        Event::Stalled { until } | Event::Partitioned { until } => put("until_ms", json!(until.as_ms_f64())),
         Event::PollTimeout { group, member_id } => {
             put("group", json!(&**group));
             put("member_id", json!(&**member_id));

@@ -426,6 +426,18 @@ fn brokers(
                     ),
                     format!("replica fetchers stalled until {until}"),
                 )),
+                Event::Partitioned { until } if e.actor == actor => Some((
+                    Box::new(
+                        Rectangle::new()
+                            .set("x", tx)
+                            .set("y", r2(top))
+                            .set("width", r2((x(*until) - tx).max(1.0)))
+                            .set("height", 3)
+                            .set("fill", "#777777")
+                            .set("class", "mark partitioned"),
+                    ),
+                    format!("cut off from the other brokers and the controller until {until}"),
+                )),
                 Event::Truncated { tp, offset, removed } if e.actor == actor && !meta.is_internal(*tp) => {
                     Some((
                         Box::new(cross(tx, (top + bottom) / 2.0, "mark truncate")),

@@ -1152,6 +1152,7 @@ impl Actor<Msg, Event> for Broker {
             }
             Msg::Crash => self.crash(ctx),
             Msg::Restart => {}
+            Msg::Partitioned(until) => ctx.record(Event::Partitioned { until }),
             Msg::Stall(d) => {
                 self.stalled_until = self.stalled_until.max(now + d);
                 ctx.record(Event::Stalled {

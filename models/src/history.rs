@@ -236,6 +236,12 @@ pub enum Event {
         /// Records removed.
         removed: Vec<RecordId>,
     },
+    /// A broker was cut off from the other brokers and the controller (clients still reach
+    /// it) until `until`.
+    Partitioned {
+        /// When the cut heals.
+        until: sim::Time,
+    },
     /// The controller fenced a broker (no heartbeat for `broker.session.timeout.ms`).
     BrokerFenced {
         /// Node id.
@@ -286,6 +292,7 @@ impl Event {
             Event::LeaderElected { .. } => "leader",
             Event::IsrChanged { .. } => "isr",
             Event::Truncated { .. } => "truncate",
+            Event::Partitioned { .. } => "partitioned",
             Event::BrokerFenced { .. } => "fenced",
             Event::BrokerUnfenced { .. } => "unfenced",
         }

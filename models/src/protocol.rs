@@ -166,6 +166,9 @@ pub enum Msg {
     Disconnected,
     /// The application stops polling and processing for this long (a GC pause, a slow call).
     Stall(Time),
+    /// A broker is cut off from the other brokers and the controller until this time (the
+    /// network does it; the message only lets the broker note it in the history).
+    Partitioned(Time),
 
     // ---- client → broker ----
     /// `Metadata`.

@@ -227,6 +227,7 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Built, ScenarioError> {
             FaultKind::Stall => sim.schedule(at, actor, Msg::Stall(duration)),
             FaultKind::Close => sim.schedule(at, actor, Msg::Close),
             FaultKind::Cut if target_broker.is_some() => {
+                sim.schedule(at, actor, Msg::Partitioned(at + duration));
                 for other in broker_ids.iter().copied().chain(controller_id) {
                     if other != actor {
                         sim.network().cut(actor, other, at, at + duration);
