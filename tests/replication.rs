@@ -188,6 +188,23 @@ fn acks_1_leader_loss_loses_acknowledged_records_and_the_history_names_them() {
     let acked: BTreeSet<RecordId> = acknowledged(&run).iter().map(|a| a.0).collect();
     let expected: BTreeSet<RecordId> = truncated.intersection(&acked).copied().collect();
     assert_eq!(lost, expected);
+    // consumers read only below the high watermark: none of them ever saw a truncated record
+    // (the deposed leader's followers never fetched them, so its high watermark stood still)
+    let read: BTreeSet<RecordId> = run
+        .trace
+        .entries()
+        .iter()
+        .filter_map(|e| match &e.record {
+            Event::Consumed { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert!(!read.is_empty());
+    assert!(
+        read.is_disjoint(&truncated),
+        "{:?}",
+        read.intersection(&truncated).next()
+    );
     // the new leader was elected cleanly, from the ISR
     assert!(events_of(&run, "broker-2")
         .iter()
