@@ -77,6 +77,17 @@ enum Role {
     Follower(NodeId),
 }
 
+impl Role {
+    /// Broker `me`'s role in a partition led by `leader`.
+    fn of(leader: Option<NodeId>, me: NodeId) -> Role {
+        match leader {
+            Some(l) if l == me => Role::Leader,
+            Some(l) => Role::Follower(l),
+            None => Role::None,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct FollowerState {
     /// Its log end offset, as its last fetch said (−1: not heard from since we lead).
@@ -84,6 +95,26 @@ struct FollowerState {
     last_caught_up: Time,
     last_fetch: Time,
     leo_at_last_fetch: i64,
+}
+
+/// What leader `me` knows of the other replicas when it takes over: their log ends `leo`
+/// (−1: not heard from yet), caught up as of `now`.
+fn followers(replicas: &[NodeId], me: NodeId, leo: i64, now: Time) -> BTreeMap<NodeId, FollowerState> {
+    replicas
+        .iter()
+        .filter(|r| **r != me)
+        .map(|r| {
+            (
+                *r,
+                FollowerState {
+                    leo,
+                    last_caught_up: now,
+                    last_fetch: now,
+                    leo_at_last_fetch: leo,
+                },
+            )
+        })
+        .collect()
 }
 
 #[derive(Clone, Debug)]
@@ -215,31 +246,13 @@ impl Broker {
         // the initial image, taken before anything runs (a cluster that just formed)
         for (tp, st) in cluster.all() {
             if let Some(p) = b.part_mut(tp) {
-                p.role = match st.leader {
-                    Some(l) if l == node => Role::Leader,
-                    Some(l) => Role::Follower(l),
-                    None => Role::None,
-                };
+                p.role = Role::of(st.leader, node);
                 p.leader_epoch = st.leader_epoch;
                 p.partition_epoch = st.partition_epoch;
                 p.isr = st.isr.clone();
                 if p.role == Role::Leader {
-                    p.followers = st
-                        .replicas
-                        .iter()
-                        .filter(|r| **r != node)
-                        .map(|r| {
-                            (
-                                *r,
-                                FollowerState {
-                                    leo: 0,
-                                    last_caught_up: Time::ZERO,
-                                    last_fetch: Time::ZERO,
-                                    leo_at_last_fetch: 0,
-                                },
-                            )
-                        })
-                        .collect();
+                    // every log is empty: the followers are caught up
+                    p.followers = followers(&st.replicas, node, 0, Time::ZERO);
                 }
             }
         }
@@ -288,11 +301,7 @@ impl Broker {
             let user = self.is_user(tp);
             let p = self.part_mut(tp).expect("a replica");
             let was = p.role.clone();
-            let new_role = match st.leader {
-                Some(l) if l == me => Role::Leader,
-                Some(l) => Role::Follower(l),
-                None => Role::None,
-            };
+            let new_role = Role::of(st.leader, me);
             let epoch_changed = st.leader_epoch != p.leader_epoch;
             let in_old_isr = old.part(tp).isr.contains(&me);
             p.isr = st.isr.clone();
@@ -300,7 +309,7 @@ impl Broker {
             p.alter_pending = false;
             if new_role == was && !epoch_changed {
                 if p.role == Role::Leader {
-                    self.after_leader_change(ctx, tp);
+                    self.advance_high_watermark(ctx, tp);
                 }
                 continue;
             }
@@ -308,22 +317,7 @@ impl Broker {
             p.role = new_role.clone();
             let failed = std::mem::take(&mut p.waiting);
             if new_role == Role::Leader {
-                p.followers = st
-                    .replicas
-                    .iter()
-                    .filter(|r| **r != me)
-                    .map(|r| {
-                        (
-                            *r,
-                            FollowerState {
-                                leo: -1,
-                                last_caught_up: now,
-                                last_fetch: now,
-                                leo_at_last_fetch: -1,
-                            },
-                        )
-                    })
-                    .collect();
+                p.followers = followers(&st.replicas, me, -1, now);
                 // a new leader's high watermark is at most its log end
                 p.hw = p.hw.min(p.log.end_offset());
                 let log_end = p.log.end_offset();
@@ -339,7 +333,7 @@ impl Broker {
                 if !user {
                     self.load_offsets_partition(ctx, tp);
                 }
-                self.after_leader_change(ctx, tp);
+                self.advance_high_watermark(ctx, tp);
             } else {
                 p.followers.clear();
                 if was == Role::Leader && !user {
@@ -356,7 +350,7 @@ impl Broker {
 
     /// Recomputes the high watermark of a partition this broker leads and answers what it
     /// unblocks.
-    fn after_leader_change(&mut self, ctx: &mut Ctx<'_, Msg, Event>, tp: Tp) {
+    fn advance_high_watermark(&mut self, ctx: &mut Ctx<'_, Msg, Event>, tp: Tp) {
         let me = self.cfg.node;
         let min_isr = self.min_isr(tp);
         let Some(p) = self.part_mut(tp) else { return };
@@ -579,7 +573,7 @@ impl Broker {
                 offset,
             }),
         }
-        self.after_leader_change(ctx, tp);
+        self.advance_high_watermark(ctx, tp);
     }
 
     // ------------------------------------------------------------------ groups
@@ -610,7 +604,7 @@ impl Broker {
                 let snapshot = Box::new(g.clone());
                 let tp = self.cluster.offsets_tp(group);
                 self.append_internal(ctx, tp, Internal::Group(snapshot));
-                self.after_leader_change(ctx, tp);
+                self.advance_high_watermark(ctx, tp);
             }
         }
     }
@@ -750,7 +744,7 @@ impl Broker {
             }
         }
         for tp in touched {
-            self.after_leader_change(ctx, tp);
+            self.advance_high_watermark(ctx, tp);
             self.maybe_expand_isr(ctx, tp, node);
         }
         answer
@@ -1180,7 +1174,6 @@ impl Actor<Msg, Event> for Broker {
                     self.send_replica_fetch(ctx, leader);
                 }
             }
-            Msg::ServerTimer(ServerTimer::SessionCheck) => {}
             Msg::ServerTimer(ServerTimer::RetentionCheck(i)) if i == self.incarnation => {
                 self.retention_armed = false;
                 self.apply_retention(ctx);
@@ -1378,7 +1371,7 @@ impl Actor<Msg, Event> for Broker {
                         offsets,
                         offset,
                     });
-                self.after_leader_change(ctx, tp);
+                self.advance_high_watermark(ctx, tp);
             }
             Msg::OffsetFetchReq { group, tag, .. } if !self.coordinates(&group) => {
                 ctx.send(

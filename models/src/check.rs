@@ -412,22 +412,20 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                 let Some(Some((other, _))) = logs.apply(e) else {
                     continue;
                 };
-                {
-                    if other != *id && inconsistent.insert((*tp, *offset, *id)) {
-                        anomalies.push(Anomaly {
-                            kind: AnomalyKind::InconsistentOffsets,
-                            group: None,
-                            tp: *tp,
-                            offset: Some(*offset),
-                            record: Some(*id),
-                            time: t,
-                            clients: vec![client.clone()],
-                            detail: format!(
-                                "offset written twice: p{}-{} then p{}-{}",
-                                other.producer, other.seq, id.producer, id.seq
-                            ),
-                        });
-                    }
+                if other != *id && inconsistent.insert((*tp, *offset, *id)) {
+                    anomalies.push(Anomaly {
+                        kind: AnomalyKind::InconsistentOffsets,
+                        group: None,
+                        tp: *tp,
+                        offset: Some(*offset),
+                        record: Some(*id),
+                        time: t,
+                        clients: vec![client.clone()],
+                        detail: format!(
+                            "offset written twice: p{}-{} then p{}-{}",
+                            other.producer, other.seq, id.producer, id.seq
+                        ),
+                    });
                 }
             }
             Event::Produced { id, tp, offset, .. } => {

@@ -1083,17 +1083,7 @@ impl Consumer {
             self.revoke(ctx, &all);
         }
         if let (true, Some(member_id)) = (self.cfg.group_instance_id.is_none(), self.member_id.clone()) {
-            if self.cfg.group_protocol_consumer {
-                self.send_cg_heartbeat(ctx, -1);
-            } else {
-                ctx.send(
-                    self.coord(),
-                    Msg::LeaveGroupReq {
-                        group: self.group(),
-                        member_id: member_id.clone(),
-                    },
-                );
-            }
+            self.send_leave(ctx, member_id.clone());
             ctx.record(Event::Left {
                 group: self.group(),
                 member_id,
@@ -1101,6 +1091,21 @@ impl Consumer {
         }
         self.phase = Phase::Closed;
         ctx.record(Event::Closed);
+    }
+
+    /// Leaves the group: LeaveGroup, or a KIP-848 heartbeat with epoch −1.
+    fn send_leave(&mut self, ctx: Cx, member_id: MemberId) {
+        if self.cfg.group_protocol_consumer {
+            self.send_cg_heartbeat(ctx, -1);
+        } else {
+            ctx.send(
+                self.coord(),
+                Msg::LeaveGroupReq {
+                    group: self.group(),
+                    member_id,
+                },
+            );
+        }
     }
 
     fn on_heartbeat_timer(&mut self, ctx: Cx, epoch: u64) {
@@ -1116,17 +1121,7 @@ impl Consumer {
                 member_id: member_id.clone(),
             });
             if self.cfg.group_instance_id.is_none() {
-                if self.cfg.group_protocol_consumer {
-                    self.send_cg_heartbeat(ctx, -1);
-                } else {
-                    ctx.send(
-                        self.coord(),
-                        Msg::LeaveGroupReq {
-                            group: self.group(),
-                            member_id,
-                        },
-                    );
-                }
+                self.send_leave(ctx, member_id);
             }
             self.phase = Phase::Unjoined;
             self.rejoin = Some(Rejoin::Lost("poll timeout"));
