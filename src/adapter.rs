@@ -701,11 +701,11 @@ fn drive(
                 });
                 let mut record: BaseRecord<'_, [u8], [u8], usize> =
                     BaseRecord::with_opaque_to(topic, (i << 32) | seq as usize).headers(headers);
-                if let Some(k) = &payload.key {
-                    record = record.key(&k[..]);
+                if let Some(k) = payload.key() {
+                    record = record.key(k);
                 }
-                if let Some(v) = &payload.value {
-                    record = record.payload(&v[..]);
+                if let Some(v) = payload.value() {
+                    record = record.payload(v);
                 }
                 if let Some(part) = partition {
                     record = record.partition(part as i32);
@@ -794,10 +794,7 @@ fn pump(live: &mut [LiveConsumer], names: &Names, rec: &Recorder) -> Result<(), 
                             .and_then(|h| h.value.and_then(id_from))
                     });
                     let Some(id) = id else { continue };
-                    let payload = Payload::new(
-                        m.key().map(bytes::Bytes::copy_from_slice),
-                        m.payload().map(bytes::Bytes::copy_from_slice),
-                    );
+                    let payload = Payload::new(m.key(), m.payload());
                     let generation = *c.consumer.context().generation.lock().expect("generation");
                     rec.record(
                         c.actor,

@@ -55,7 +55,7 @@ fn placements(run: &Run) -> Placement {
                 payload,
             } => Some((
                 *id,
-                (show_bytes(&payload.key), payload.key.is_some(), *tp, *offset),
+                (show_bytes(payload.key()), payload.key().is_some(), *tp, *offset),
             )),
             _ => None,
         })

@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use kafka_sim::{builtin, graph, load, render, sweep, timeline};
 use models::check::{self, Claim};
 use models::partitioner::KeyHash;
+use models::world::History;
 use std::io::IsTerminal;
 use std::io::Write;
 use std::process::ExitCode;
@@ -38,6 +39,17 @@ struct RunArgs {
     /// at-most-once.
     #[arg(long, default_value = "at-least-once", value_parser = parse_claim)]
     expect: Claim,
+    /// `full`: keep every event; `summary`: count the per-record events (send, append,
+    /// produce, consume) instead of keeping them — for `--format stats` on long runs, whose
+    /// memory is then the model's, not the history's.
+    #[arg(long, value_enum, default_value_t = HistoryArg::Full)]
+    history: HistoryArg,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum HistoryArg {
+    Full,
+    Summary,
 }
 
 fn parse_claim(s: &str) -> Result<Claim, String> {
@@ -192,16 +204,23 @@ fn write_out(s: &str) -> ExitCode {
     }
 }
 
-fn simulate(name: &str, seed: u64) -> Result<models::world::Run, ExitCode> {
+fn simulate(name: &str, seed: u64, history: History) -> Result<models::world::Run, ExitCode> {
     let scenario = load::scenario(name).map_err(fail)?;
-    models::world::run(&scenario, seed).map_err(|e| fail(format!("{name}: {e}")))
+    models::world::run_with(&scenario, seed, history).map_err(|e| fail(format!("{name}: {e}")))
 }
 
 fn run(args: RunArgs) -> ExitCode {
     let Some(name) = args.scenario else {
         return fail("no scenario given: use --scenario <demo1|demo2|demo3|PATH>, or `kafka-sim list`");
     };
-    let run = match simulate(&name, args.seed) {
+    let history = match args.history {
+        HistoryArg::Full => History::Full,
+        HistoryArg::Summary if args.check || !matches!(args.format, Format::Stats) => {
+            return fail("--history summary keeps no per-record events: use it with --format stats only");
+        }
+        HistoryArg::Summary => History::Summary,
+    };
+    let run = match simulate(&name, args.seed, history) {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -307,7 +326,7 @@ fn main() -> ExitCode {
             seed,
             output,
         }) => {
-            let run = match simulate(&scenario, seed) {
+            let run = match simulate(&scenario, seed, History::Full) {
                 Ok(r) => r,
                 Err(code) => return code,
             };
@@ -395,7 +414,7 @@ fn main() -> ExitCode {
             seed,
             output,
         }) => {
-            let run = match simulate(&scenario, seed) {
+            let run = match simulate(&scenario, seed, History::Full) {
                 Ok(r) => r,
                 Err(code) => return code,
             };

@@ -12,16 +12,16 @@ fn printed(meta: &Metadata, e: &Event) -> Option<String> {
         Event::Connected => Some("link kafka ok.".into()),
         Event::Send { payload, .. } => Some(format!(
             "produce: key={}, val={}",
-            show_bytes(&payload.key),
-            show_bytes(&payload.value)
+            show_bytes(payload.key()),
+            show_bytes(payload.value())
         )),
         Event::ProducerDone { .. } => Some("produce over.".into()),
         Event::Consumed {
             tp, offset, payload, ..
         } => Some(format!(
             "{} {} topic: {}, partition: {}, offset: {}",
-            show_bytes(&payload.key),
-            show_bytes(&payload.value),
+            show_bytes(payload.key()),
+            show_bytes(payload.value()),
             meta.topic_name(tp.topic),
             tp.partition,
             offset
@@ -68,7 +68,7 @@ fn tps_json(meta: &Metadata, tps: &[Tp]) -> Value {
     Value::Array(tps.iter().map(|t| tp_json(meta, *t)).collect())
 }
 
-fn bytes_json(b: &Option<bytes::Bytes>) -> Value {
+fn bytes_json(b: Option<&[u8]>) -> Value {
     match b {
         Some(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
         None => Value::Null,
@@ -91,8 +91,8 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
         Event::Send { id, tp, payload } => {
             put("topic", json!(meta.topic_name(tp.topic)));
             put("partition", json!(tp.partition));
-            put("key", bytes_json(&payload.key));
-            put("value", bytes_json(&payload.value));
+            put("key", bytes_json(payload.key()));
+            put("value", bytes_json(payload.value()));
             put("record", record(*id));
         }
         Event::Produced {
@@ -104,8 +104,8 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
             put("topic", json!(meta.topic_name(tp.topic)));
             put("partition", json!(tp.partition));
             put("offset", json!(offset));
-            put("key", bytes_json(&payload.key));
-            put("value", bytes_json(&payload.value));
+            put("key", bytes_json(payload.key()));
+            put("value", bytes_json(payload.value()));
             put("record", record(*id));
         }
         Event::ProducerDone { records } => put("records", json!(records)),
@@ -187,8 +187,8 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
             put("topic", json!(meta.topic_name(tp.topic)));
             put("partition", json!(tp.partition));
             put("offset", json!(offset));
-            put("key", bytes_json(&payload.key));
-            put("value", bytes_json(&payload.value));
+            put("key", bytes_json(payload.key()));
+            put("value", bytes_json(payload.value()));
             put("record", record(*id));
         }
         Event::Committed {
@@ -303,6 +303,9 @@ pub fn stats(run: &Run) -> String {
             _ => {}
         }
     }
+    let dropped = |kind: &str| run.trace.dropped().get(kind).copied().unwrap_or(0);
+    appended += dropped("append");
+    consumed += dropped("consume");
     format!(
         "virtual_ms={} events={} history_entries={} appended={} consumed={}\n",
         run.end.as_ms(),

@@ -754,7 +754,7 @@ fn lane_group(
                 dot,
                 format!(
                     "{what}key={} {}@{offset} at {t}",
-                    show_bytes(&payload.key),
+                    show_bytes(payload.key()),
                     meta.display(*tp)
                 ),
             ));

@@ -290,3 +290,59 @@ fn readme_demo2_output_is_current() {
     let o = kafka_sim(&["--scenario", "demo2", "--seed", "7"]);
     assert_eq!(String::from_utf8(o.stdout).unwrap(), block);
 }
+
+#[test]
+fn summary_history_counts_what_it_does_not_keep() {
+    // the same run: the same events and record counts, far fewer history entries kept
+    let field = |out: &str, name: &str| -> u64 {
+        out.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name} in {out}"))
+            .parse()
+            .unwrap()
+    };
+    let full = kafka_sim(&[
+        "--scenario",
+        "rebalance-storm",
+        "--seed",
+        "3",
+        "--format",
+        "stats",
+    ]);
+    let summary = kafka_sim(&[
+        "--scenario",
+        "rebalance-storm",
+        "--seed",
+        "3",
+        "--format",
+        "stats",
+        "--history",
+        "summary",
+    ]);
+    assert!(full.status.success() && summary.status.success());
+    let (f, s) = (
+        String::from_utf8(full.stdout).unwrap(),
+        String::from_utf8(summary.stdout).unwrap(),
+    );
+    for name in ["virtual_ms", "events", "appended", "consumed"] {
+        assert_eq!(field(&f, name), field(&s, name), "{name}: {f} vs {s}");
+    }
+    assert!(field(&f, "consumed") > 100, "{f}");
+    assert!(field(&s, "history_entries") > 0, "group events are kept: {s}");
+    assert!(
+        field(&s, "history_entries") + field(&f, "appended") + field(&f, "consumed")
+            < field(&f, "history_entries"),
+        "{f} vs {s}"
+    );
+}
+
+#[test]
+fn summary_history_refuses_outputs_that_need_the_records() {
+    for extra in [&["--format", "text"][..], &["--format", "json"], &["--check"]] {
+        let mut args = vec!["--scenario", "demo1", "--history", "summary"];
+        args.extend_from_slice(extra);
+        let o = kafka_sim(&args);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}");
+        assert!(stderr_line(&o).contains("--history summary"), "{extra:?}");
+    }
+}

@@ -15,7 +15,7 @@ fn consumed(run: &Run) -> Vec<(String, String, u32, i64)> {
                 tp, offset, payload, ..
             } => Some((
                 run.trace.name(e.actor).to_string(),
-                String::from_utf8_lossy(payload.key.as_ref().unwrap()).into_owned(),
+                String::from_utf8_lossy(payload.key().unwrap()).into_owned(),
                 tp.partition,
                 *offset,
             )),
@@ -33,7 +33,7 @@ fn produced(run: &Run) -> BTreeMap<String, (u32, i64)> {
             Event::Produced {
                 tp, offset, payload, ..
             } => Some((
-                String::from_utf8_lossy(payload.key.as_ref().unwrap()).into_owned(),
+                String::from_utf8_lossy(payload.key().unwrap()).into_owned(),
                 (tp.partition, *offset),
             )),
             _ => None,

@@ -29,7 +29,6 @@ use crate::config::{NullKeyStrategy, ProducerConfig};
 use crate::history::Event;
 use crate::protocol::{Acks, ClientTimer, ErrorCode, Msg};
 use crate::types::{Metadata, Payload, RecordId, Tp};
-use bytes::Bytes;
 use rand::Rng;
 use sim::{Actor, ActorId, Ctx, Time};
 use std::collections::BTreeMap;
@@ -77,8 +76,11 @@ impl Records {
                 p.messages
                     .iter()
                     .map(|m| {
-                        let bytes = |s: &Option<String>| s.as_ref().map(|s| Bytes::from(s.clone()));
-                        (Payload::new(bytes(&m.key), bytes(&m.value)), m.partition)
+                        let (key, value) = (m.key.as_deref(), m.value.as_deref());
+                        (
+                            Payload::new(key.map(str::as_bytes), value.map(str::as_bytes)),
+                            m.partition,
+                        )
                     })
                     .collect(),
             ),
@@ -90,8 +92,13 @@ impl Records {
         match self {
             Records::List(v) => v[i as usize].clone(),
             Records::Generated { key, value, .. } => {
-                let fill = |t: &str| Bytes::from(t.replace("{i}", &i.to_string()));
-                (Payload::new(key.as_deref().map(fill), Some(fill(value))), None)
+                let n = i.to_string();
+                let fill = |t: &str| t.replace("{i}", &n);
+                let key = key.as_deref().map(fill);
+                (
+                    Payload::new(key.as_deref().map(str::as_bytes), Some(fill(value).as_bytes())),
+                    None,
+                )
             }
         }
     }
@@ -197,7 +204,7 @@ impl Producer {
         if let Some(p) = explicit {
             return p;
         }
-        if let Some(key) = &payload.key {
+        if let Some(key) = payload.key() {
             return self.cfg.key_hash.partition(key, n);
         }
         let now = ctx.now();

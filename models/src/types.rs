@@ -1,8 +1,8 @@
 //! Shared vocabulary: topic-partitions, cluster metadata, records.
 
-use bytes::Bytes;
 use std::fmt;
 use std::sync::Arc;
+use triomphe::ThinArc;
 
 /// A topic-partition. `topic` indexes [`Metadata::topics`], which is sorted by name, so
 /// ordering `Tp`s orders them as Kafka does (by topic name, then partition).
@@ -116,40 +116,104 @@ pub struct RecordId {
     pub seq: u32,
 }
 
-/// A record's key and value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PayloadData {
-    /// The record's key (`None` = null key).
-    pub key: Option<Bytes>,
-    /// The record's value (`None` = tombstone).
-    pub value: Option<Bytes>,
+/// Lengths of a payload's key and value; `NULL` for a null key or value.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct Lengths {
+    key: u32,
+    value: u32,
 }
 
-/// A record's payload as the producer sent it: shared by every copy of the record — the
-/// producer's, the logs', each fetch's and the history's — so a copy costs one reference
-/// count, and a history event holding it stays small.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Payload(Arc<PayloadData>);
+const NULL: u32 = u32::MAX;
 
-impl std::ops::Deref for Payload {
-    type Target = PayloadData;
-
-    fn deref(&self) -> &PayloadData {
-        &self.0
-    }
-}
+/// A record's key and value as the producer sent them, in one shared allocation: a pointer
+/// to a reference count, the two lengths and the bytes. Every copy of the record — the
+/// producer's, each replica's log, each fetch, each history event — is that one pointer, and
+/// a record costs 24 bytes of heap beyond its key and value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Payload(ThinArc<Lengths, u8>);
 
 impl Payload {
-    /// A payload of `key` and `value`.
-    pub fn new(key: Option<Bytes>, value: Option<Bytes>) -> Payload {
-        Payload(Arc::new(PayloadData { key, value }))
+    /// A payload of `key` and `value` (`None`: null key, or a tombstone).
+    pub fn new(key: Option<&[u8]>, value: Option<&[u8]>) -> Payload {
+        let len = |b: Option<&[u8]>| {
+            b.map_or(NULL, |b| {
+                u32::try_from(b.len())
+                    .ok()
+                    .filter(|&n| n != NULL)
+                    .expect("payload under 4 GiB")
+            })
+        };
+        let lengths = Lengths {
+            key: len(key),
+            value: len(value),
+        };
+        let (k, v) = (key.unwrap_or_default(), value.unwrap_or_default());
+        Payload(ThinArc::from_header_and_iter(lengths, Concat(k, v)))
+    }
+
+    fn lengths(&self) -> Lengths {
+        self.0.header.header
+    }
+
+    /// The key (`None` = null key).
+    pub fn key(&self) -> Option<&[u8]> {
+        match self.lengths().key {
+            NULL => None,
+            k => Some(&self.0.slice[..k as usize]),
+        }
+    }
+
+    /// The value (`None` = tombstone).
+    pub fn value(&self) -> Option<&[u8]> {
+        let l = self.lengths();
+        let start = if l.key == NULL { 0 } else { l.key as usize };
+        match l.value {
+            NULL => None,
+            _ => Some(&self.0.slice[start..]),
+        }
     }
 
     /// Bytes the record occupies in a batch, as the producer estimates it (key + value + a
     /// fixed per-record overhead of the v2 record format).
     pub fn size_estimate(&self) -> usize {
         const OVERHEAD: usize = 21;
-        OVERHEAD + self.key.as_ref().map_or(0, Bytes::len) + self.value.as_ref().map_or(0, Bytes::len)
+        OVERHEAD + self.0.slice.len()
+    }
+}
+
+/// The bytes of two slices, one after the other, with their exact length known.
+struct Concat<'a>(&'a [u8], &'a [u8]);
+
+impl Iterator for Concat<'_> {
+    type Item = u8;
+
+    fn next(&mut self) -> Option<u8> {
+        let (first, rest) = match self.0.split_first() {
+            Some(x) => x,
+            None => {
+                let (first, rest) = self.1.split_first()?;
+                self.1 = rest;
+                return Some(*first);
+            }
+        };
+        self.0 = rest;
+        Some(*first)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.0.len() + self.1.len();
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for Concat<'_> {}
+
+impl fmt::Debug for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Payload")
+            .field("key", &self.key().map(String::from_utf8_lossy))
+            .field("value", &self.value().map(String::from_utf8_lossy))
+            .finish()
     }
 }
 
@@ -163,9 +227,43 @@ pub struct LogRecord {
 }
 
 /// Formats optional bytes as Python's `bytes.decode()` would print them, `None` for null.
-pub fn show_bytes(b: &Option<Bytes>) -> String {
+pub fn show_bytes(b: Option<&[u8]>) -> String {
     match b {
         Some(b) => String::from_utf8_lossy(b).into_owned(),
         None => "None".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_keeps_key_and_value_apart() {
+        let p = Payload::new(Some(b"msg1_key"), Some(b"hello"));
+        assert_eq!(
+            (p.key(), p.value()),
+            (Some(&b"msg1_key"[..]), Some(&b"hello"[..]))
+        );
+        assert_eq!(p.size_estimate(), 21 + 13);
+        let null_key = Payload::new(None, Some(b"v"));
+        assert_eq!((null_key.key(), null_key.value()), (None, Some(&b"v"[..])));
+        let tombstone = Payload::new(Some(b"k"), None);
+        assert_eq!((tombstone.key(), tombstone.value()), (Some(&b"k"[..]), None));
+        let empty = Payload::new(Some(b""), Some(b""));
+        assert_eq!((empty.key(), empty.value()), (Some(&b""[..]), Some(&b""[..])));
+        let nothing = Payload::new(None, None);
+        assert_eq!((nothing.key(), nothing.value()), (None, None));
+        // an empty key is not a null key, and equality sees the split
+        assert_ne!(
+            Payload::new(Some(b""), Some(b"ab")),
+            Payload::new(None, Some(b"ab"))
+        );
+        assert_ne!(
+            Payload::new(Some(b"a"), Some(b"b")),
+            Payload::new(Some(b"ab"), Some(b""))
+        );
+        assert_eq!(p.clone(), p);
+        assert_eq!(std::mem::size_of::<Payload>(), 8);
     }
 }

@@ -250,8 +250,34 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Built, ScenarioError> {
     })
 }
 
+/// How much of a run's history to keep.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum History {
+    /// Every event: what the renderers print and the checker reads.
+    #[default]
+    Full,
+    /// Everything but the per-record events (`send`, `append`, `produce`, `consume`), which
+    /// are only counted ([`Trace::dropped`]): group, broker and fault events stay. The run is
+    /// the same run; its memory is then the model's — the logs — not the history's.
+    Summary,
+}
+
+fn per_record(e: &Event) -> Option<&'static str> {
+    match e {
+        Event::Send { .. } | Event::Appended { .. } | Event::Produced { .. } | Event::Consumed { .. } => {
+            Some(e.kind())
+        }
+        _ => None,
+    }
+}
+
 /// Runs `scenario` under `seed` to its stop time.
 pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, ScenarioError> {
+    run_with(scenario, seed, History::Full)
+}
+
+/// Runs `scenario` under `seed` to its stop time, keeping `history` of it.
+pub fn run_with(scenario: &Scenario, seed: u64, history: History) -> Result<Run, ScenarioError> {
     let Built {
         mut sim,
         meta,
@@ -259,6 +285,9 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, ScenarioError> {
         broker,
         brokers,
     } = build(scenario, seed)?;
+    if history == History::Summary {
+        sim.set_trace_filter(per_record);
+    }
     let end = Time::ms(scenario.stop_ms());
     sim.run_until(end);
     Ok(Run {

@@ -243,7 +243,12 @@ impl<M, R> Sim<M, R> {
         self.core.queue.len()
     }
 
-    /// The trace so far.
+    /// From now on, the trace counts the records `filter` names instead of keeping them.
+    pub fn set_trace_filter(&mut self, filter: crate::trace::Filter<R>) {
+        self.core.trace.set_filter(filter);
+    }
+
+    /// The history recorded so far.
     pub fn trace(&self) -> &Trace<R> {
         &self.core.trace
     }

@@ -26,4 +26,4 @@ pub mod trace;
 pub use engine::{Actor, ActorId, Ctx, Sim};
 pub use net::NetConfig;
 pub use time::Time;
-pub use trace::{Trace, TraceEntry};
+pub use trace::{Filter, Trace, TraceEntry};

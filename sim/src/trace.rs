@@ -3,6 +3,12 @@
 
 use crate::engine::ActorId;
 use crate::time::Time;
+use std::collections::BTreeMap;
+
+/// Decides which records a trace keeps: `None` keeps a record, `Some(kind)` drops it and
+/// counts it under `kind`. Long runs that only need totals (a benchmark, a throughput
+/// measurement) keep the per-record facts out of memory this way.
+pub type Filter<R> = fn(&R) -> Option<&'static str>;
 
 /// One recorded fact.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,6 +26,9 @@ pub struct TraceEntry<R> {
 pub struct Trace<R> {
     entries: Vec<TraceEntry<R>>,
     names: Vec<String>,
+    filter: Option<Filter<R>>,
+    dropped: BTreeMap<&'static str, u64>,
+    last: Time,
 }
 
 impl<R> Trace<R> {
@@ -29,14 +38,30 @@ impl<R> Trace<R> {
         Trace {
             entries: Vec::new(),
             names,
+            filter: None,
+            dropped: BTreeMap::new(),
+            last: Time::ZERO,
         }
+    }
+
+    /// From now on, records `filter` names are counted instead of kept.
+    pub fn set_filter(&mut self, filter: Filter<R>) {
+        self.filter = Some(filter);
+    }
+
+    /// Records dropped by the filter, by kind, in kind order.
+    pub fn dropped(&self) -> &BTreeMap<&'static str, u64> {
+        &self.dropped
     }
 
     /// Appends a record. Panics if `time` is earlier than the last entry's.
     pub fn push(&mut self, time: Time, actor: ActorId, record: R) {
         assert!(actor.index() < self.names.len(), "unknown actor {actor:?}");
-        if let Some(last) = self.entries.last() {
-            assert!(last.time <= time, "trace out of time order");
+        assert!(self.last <= time, "trace out of time order");
+        self.last = time;
+        if let Some(kind) = self.filter.and_then(|f| f(&record)) {
+            *self.dropped.entry(kind).or_default() += 1;
+            return;
         }
         self.entries.push(TraceEntry { time, actor, record });
     }
