@@ -36,7 +36,7 @@ use crate::protocol::{Acks, ErrorCode, Msg, OffsetSpec, ReplicaData, ServerTimer
 use crate::types::{LogRecord, Metadata, Payload, RecordId, Tp};
 use rand::RngCore;
 use sim::{Actor, ActorId, Ctx, Time};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// What a consumer fetch collects: records per partition, and partitions it cannot serve.
@@ -153,6 +153,7 @@ struct Partition {
 }
 
 struct Parked {
+    deadline: Time,
     client: ActorId,
     fetch_id: u64,
     positions: Vec<(Tp, i64)>,
@@ -160,6 +161,7 @@ struct Parked {
 }
 
 struct ParkedReplica {
+    deadline: Time,
     follower: ActorId,
     fetch_id: u64,
     parts: Vec<(Tp, i64, i32)>,
@@ -178,6 +180,12 @@ pub struct Broker {
     parked: BTreeMap<u64, Parked>,
     parked_replica: BTreeMap<u64, ParkedReplica>,
     next_parked: u64,
+    /// The fetch purgatory's one timer: when it fires, and its token. Kafka's purgatory
+    /// forgets a fetch answered early; so does this — one timer for the earliest deadline,
+    /// not a timer per parked fetch that would fire for nothing after most fetches were
+    /// answered by new data.
+    purgatory: Option<(Time, u64)>,
+    next_token: u64,
     /// Leader node → the fetch in flight to it.
     fetchers: BTreeMap<NodeId, u64>,
     next_fetch: u64,
@@ -232,6 +240,8 @@ impl Broker {
             parked: BTreeMap::new(),
             parked_replica: BTreeMap::new(),
             next_parked: 0,
+            purgatory: None,
+            next_token: 0,
             fetchers: BTreeMap::new(),
             next_fetch: 0,
             crashed: false,
@@ -658,6 +668,66 @@ impl Broker {
         (out, errors)
     }
 
+    /// Makes sure the purgatory timer fires by `deadline`.
+    fn arm_purgatory(&mut self, ctx: &mut Ctx<'_, Msg, Event>, deadline: Time) {
+        if self.purgatory.is_none_or(|(at, _)| deadline < at) {
+            let token = self.next_token;
+            self.next_token += 1;
+            self.purgatory = Some((deadline, token));
+            ctx.timer(deadline - ctx.now(), Msg::FetchExpired { token });
+        }
+    }
+
+    /// Answers every parked fetch whose wait ran out (consumers: empty; followers: what
+    /// there is), in the order they were parked, and arms the timer for the next deadline.
+    fn expire_parked(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
+        let now = ctx.now();
+        let due: Vec<u64> = self
+            .parked
+            .iter()
+            .filter(|(_, p)| p.deadline <= now)
+            .map(|(id, _)| *id)
+            .chain(
+                self.parked_replica
+                    .iter()
+                    .filter(|(_, p)| p.deadline <= now)
+                    .map(|(id, _)| *id),
+            )
+            .collect::<BTreeSet<u64>>()
+            .into_iter()
+            .collect();
+        for id in due {
+            if let Some(p) = self.parked.remove(&id) {
+                ctx.send(
+                    p.client,
+                    Msg::FetchResp {
+                        fetch_id: p.fetch_id,
+                        records: Vec::new(),
+                        errors: Vec::new(),
+                    },
+                );
+            } else if let Some(p) = self.parked_replica.remove(&id) {
+                let parts = self.serve_replica_fetch(ctx, p.follower, &p.parts, false);
+                ctx.send(
+                    p.follower,
+                    Msg::ReplicaFetchResp {
+                        fetch_id: p.fetch_id,
+                        parts,
+                    },
+                );
+            }
+        }
+        let next = self
+            .parked
+            .values()
+            .map(|p| p.deadline)
+            .chain(self.parked_replica.values().map(|p| p.deadline))
+            .min();
+        if let Some(deadline) = next {
+            self.arm_purgatory(ctx, deadline);
+        }
+    }
+
     fn wake_parked(&mut self, ctx: &mut Ctx<'_, Msg, Event>, tp: Tp) {
         let Some(hw) = self.part(tp).map(|p| p.hw) else {
             return;
@@ -1056,6 +1126,7 @@ impl Broker {
         self.offsets.clear();
         self.parked.clear();
         self.parked_replica.clear();
+        self.purgatory = None;
         self.fetchers.clear();
         self.resume_armed = false;
         self.retention_armed = false;
@@ -1201,15 +1272,17 @@ impl Actor<Msg, Event> for Broker {
                 } else {
                     let parked = self.next_parked;
                     self.next_parked += 1;
+                    let deadline = ctx.now() + self.cfg.replica_fetch_wait;
                     self.parked_replica.insert(
                         parked,
                         ParkedReplica {
+                            deadline,
                             follower: from,
                             fetch_id,
                             parts,
                         },
                     );
-                    ctx.timer(self.cfg.replica_fetch_wait, Msg::FetchExpired { parked });
+                    self.arm_purgatory(ctx, deadline);
                 }
             }
             Msg::ReplicaFetchResp { fetch_id, parts } => self.on_replica_data(ctx, from, fetch_id, parts),
@@ -1437,37 +1510,24 @@ impl Actor<Msg, Event> for Broker {
                 } else {
                     let parked = self.next_parked;
                     self.next_parked += 1;
+                    let deadline = ctx.now() + Time::us(max_wait_us);
                     self.parked.insert(
                         parked,
                         Parked {
+                            deadline,
                             client: from,
                             fetch_id,
                             positions,
                             max_records,
                         },
                     );
-                    ctx.timer(Time::us(max_wait_us), Msg::FetchExpired { parked });
+                    self.arm_purgatory(ctx, deadline);
                 }
             }
-            Msg::FetchExpired { parked } => {
-                if let Some(p) = self.parked.remove(&parked) {
-                    ctx.send(
-                        p.client,
-                        Msg::FetchResp {
-                            fetch_id: p.fetch_id,
-                            records: Vec::new(),
-                            errors: Vec::new(),
-                        },
-                    );
-                } else if let Some(p) = self.parked_replica.remove(&parked) {
-                    let parts = self.serve_replica_fetch(ctx, p.follower, &p.parts, false);
-                    ctx.send(
-                        p.follower,
-                        Msg::ReplicaFetchResp {
-                            fetch_id: p.fetch_id,
-                            parts,
-                        },
-                    );
+            Msg::FetchExpired { token } => {
+                if self.purgatory.is_some_and(|(_, t)| t == token) {
+                    self.purgatory = None;
+                    self.expire_parked(ctx);
                 }
             }
             other => panic!("broker got a message it does not serve: {other:?}"),

@@ -388,10 +388,11 @@ pub enum Msg {
         /// What it is for.
         timer: crate::coordinator::GroupTimer,
     },
-    /// A parked fetch's `fetch.max.wait.ms` ran out.
+    /// The broker's fetch purgatory timer: the earliest parked fetch's `fetch.max.wait.ms`
+    /// (or `replica.fetch.wait.max.ms`) may have run out.
     FetchExpired {
-        /// Broker-side id of the parked fetch.
-        parked: u64,
+        /// Which arming of the timer this is; an older one (re-armed earlier since) is stale.
+        token: u64,
     },
     /// A broker or controller timer.
     ServerTimer(ServerTimer),
