@@ -135,6 +135,47 @@ mod tests {
     }
 
     #[test]
+    fn matches_a_sorted_order_under_random_interleaving() {
+        // pushes at now + a pseudo-random delay (0 to ~2^40 µs) mixed with pops, against a
+        // sorted reference; and pushes between a peek and the next pop
+        let mut q = EventQueue::new();
+        let mut reference = std::collections::BTreeSet::new();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut now = 0u64;
+        for i in 0..20_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if x % 3 != 0 || reference.is_empty() {
+                let delay = match x % 5 {
+                    0 => 0,
+                    1 => x % 100,
+                    2 => x % 1_000_000,
+                    _ => (x >> 20) % (1 << 40),
+                };
+                let seq = q.push(Time(now + delay), i);
+                reference.insert((now + delay, seq, i));
+            } else {
+                if x % 7 == 0 {
+                    let peeked = q.peek_time().unwrap();
+                    assert_eq!(peeked.0, reference.first().unwrap().0);
+                    // schedule at `now`, before the peeked event: it must come first
+                    let seq = q.push(Time(now), i);
+                    reference.insert((now, seq, i));
+                }
+                let (t, seq, item) = q.pop().unwrap();
+                assert_eq!(reference.pop_first().unwrap(), (t.0, seq, item));
+                now = t.0;
+            }
+            assert_eq!(q.len(), reference.len());
+        }
+        while let Some((t, seq, item)) = q.pop() {
+            assert_eq!(reference.pop_first().unwrap(), (t.0, seq, item));
+        }
+        assert!(reference.is_empty() && q.is_empty());
+    }
+
+    #[test]
     fn many_ties_keep_fifo_order() {
         let mut q = EventQueue::new();
         for i in 0..1000u32 {
