@@ -36,7 +36,7 @@ use crate::protocol::{Acks, ErrorCode, Msg, OffsetSpec, ReplicaData, ServerTimer
 use crate::types::{LogRecord, Metadata, Payload, RecordId, Tp};
 use rand::RngCore;
 use sim::{Actor, ActorId, Ctx, Time};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// What a consumer fetch collects: records per partition, and partitions it cannot serve.
@@ -682,39 +682,42 @@ impl Broker {
     /// there is), in the order they were parked, and arms the timer for the next deadline.
     fn expire_parked(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
         let now = ctx.now();
-        let due: Vec<u64> = self
-            .parked
-            .iter()
-            .filter(|(_, p)| p.deadline <= now)
-            .map(|(id, _)| *id)
-            .chain(
-                self.parked_replica
-                    .iter()
-                    .filter(|(_, p)| p.deadline <= now)
-                    .map(|(id, _)| *id),
-            )
-            .collect::<BTreeSet<u64>>()
-            .into_iter()
-            .collect();
-        for id in due {
-            if let Some(p) = self.parked.remove(&id) {
-                ctx.send(
-                    p.client,
-                    Msg::FetchResp {
-                        fetch_id: p.fetch_id,
-                        records: Vec::new(),
-                        errors: Vec::new(),
-                    },
-                );
-            } else if let Some(p) = self.parked_replica.remove(&id) {
-                let parts = self.serve_replica_fetch(ctx, p.follower, &p.parts, false);
-                ctx.send(
-                    p.follower,
-                    Msg::ReplicaFetchResp {
-                        fetch_id: p.fetch_id,
-                        parts,
-                    },
-                );
+        // the earliest-parked due fetch first, one at a time (a handful are parked at most)
+        loop {
+            let client = self
+                .parked
+                .iter()
+                .find(|(_, p)| p.deadline <= now)
+                .map(|(id, _)| *id);
+            let replica = self
+                .parked_replica
+                .iter()
+                .find(|(_, p)| p.deadline <= now)
+                .map(|(id, _)| *id);
+            match (client, replica) {
+                (Some(c), r) if r.is_none_or(|r| c < r) => {
+                    let p = self.parked.remove(&c).expect("parked");
+                    ctx.send(
+                        p.client,
+                        Msg::FetchResp {
+                            fetch_id: p.fetch_id,
+                            records: Vec::new(),
+                            errors: Vec::new(),
+                        },
+                    );
+                }
+                (_, Some(r)) => {
+                    let p = self.parked_replica.remove(&r).expect("parked");
+                    let parts = self.serve_replica_fetch(ctx, p.follower, &p.parts, false);
+                    ctx.send(
+                        p.follower,
+                        Msg::ReplicaFetchResp {
+                            fetch_id: p.fetch_id,
+                            parts,
+                        },
+                    );
+                }
+                _ => break,
             }
         }
         let next = self
@@ -732,13 +735,8 @@ impl Broker {
         let Some(hw) = self.part(tp).map(|p| p.hw) else {
             return;
         };
-        let ready: Vec<u64> = self
-            .parked
-            .iter()
-            .filter(|(_, p)| p.positions.iter().any(|&(t, pos)| t == tp && pos < hw))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ready {
+        let ready = |p: &Parked| p.positions.iter().any(|&(t, pos)| t == tp && pos < hw);
+        while let Some(id) = self.parked.iter().find(|(_, p)| ready(p)).map(|(id, _)| *id) {
             let p = self.parked.remove(&id).expect("parked");
             let (records, errors) = self.collect(&p.positions, p.max_records);
             ctx.send(

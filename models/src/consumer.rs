@@ -674,45 +674,49 @@ impl Consumer {
             return;
         };
         // one Fetch in flight per leader, for the partitions it leads
-        let mut by_leader: Vec<(ActorId, Vec<(Tp, i64)>)> = Vec::new();
-        let mut leaderless = false;
         if cluster.broker_count() == 1 {
             // one broker leads everything (the common case, without a look-up per partition)
             let b = cluster.brokers[0];
             if !self.fetches.contains_key(&b) {
-                by_leader.push((b, self.positions.iter().map(|(t, o)| (*t, *o)).collect()));
+                let positions = self.positions.iter().map(|(t, o)| (*t, *o)).collect();
+                self.send_fetch(ctx, b, positions);
             }
-        } else {
-            for (tp, o) in &self.positions {
-                match cluster.leader_actor(*tp) {
-                    Some(l) => match by_leader.iter_mut().find(|(b, _)| *b == l) {
-                        Some((_, v)) => v.push((*tp, *o)),
-                        None => by_leader.push((l, vec![(*tp, *o)])),
-                    },
-                    None => leaderless = true,
-                }
-            }
-            by_leader.sort_by_key(|(b, _)| *b);
+            return;
         }
+        let mut by_leader: Vec<(ActorId, Vec<(Tp, i64)>)> = Vec::new();
+        let mut leaderless = false;
+        for (tp, o) in &self.positions {
+            match cluster.leader_actor(*tp) {
+                Some(l) => match by_leader.iter_mut().find(|(b, _)| *b == l) {
+                    Some((_, v)) => v.push((*tp, *o)),
+                    None => by_leader.push((l, vec![(*tp, *o)])),
+                },
+                None => leaderless = true,
+            }
+        }
+        by_leader.sort_by_key(|(b, _)| *b);
         if leaderless {
             self.schedule_rediscover(ctx);
         }
         for (leader, positions) in by_leader {
-            if self.fetches.contains_key(&leader) {
-                continue;
+            if !self.fetches.contains_key(&leader) {
+                self.send_fetch(ctx, leader, positions);
             }
-            let corr = self.next_corr(ctx);
-            self.fetches.insert(leader, corr);
-            ctx.send(
-                leader,
-                Msg::FetchReq {
-                    fetch_id: corr,
-                    positions,
-                    max_wait_us: Time::ms(self.cfg.fetch_max_wait_ms).as_us(),
-                    max_records: self.cfg.max_poll_records,
-                },
-            );
         }
+    }
+
+    fn send_fetch(&mut self, ctx: Cx, leader: ActorId, positions: Vec<(Tp, i64)>) {
+        let corr = self.next_corr(ctx);
+        self.fetches.insert(leader, corr);
+        ctx.send(
+            leader,
+            Msg::FetchReq {
+                fetch_id: corr,
+                positions,
+                max_wait_us: Time::ms(self.cfg.fetch_max_wait_ms).as_us(),
+                max_records: self.cfg.max_poll_records,
+            },
+        );
     }
 
     fn on_fetch(

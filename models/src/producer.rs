@@ -32,6 +32,7 @@ use crate::types::{Metadata, Payload, RecordId, Tp};
 use rand::Rng;
 use sim::{Actor, ActorId, Ctx, Time};
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::sync::Arc;
 
 /// Where a producer's records come from.
@@ -92,16 +93,49 @@ impl Records {
         match self {
             Records::List(v) => v[i as usize].clone(),
             Records::Generated { key, value, .. } => {
-                let n = i.to_string();
-                let fill = |t: &str| t.replace("{i}", &n);
-                let key = key.as_deref().map(fill);
-                (
-                    Payload::new(key.as_deref().map(str::as_bytes), Some(fill(value).as_bytes())),
-                    None,
-                )
+                // key and value written one after the other into a buffer on the stack (on
+                // the heap only when they are long)
+                let write = |out: &mut dyn Write| -> std::io::Result<Option<usize>> {
+                    let key_len = match key {
+                        Some(k) => Some(fill(k, i, out)?),
+                        None => None,
+                    };
+                    fill(value, i, out)?;
+                    Ok(key_len)
+                };
+                let mut stack = [0u8; 128];
+                let mut cursor = std::io::Cursor::new(&mut stack[..]);
+                let mut heap = Vec::new();
+                let (key_len, bytes) = match write(&mut cursor) {
+                    Ok(key_len) => {
+                        let n = cursor.position() as usize;
+                        (key_len, &stack[..n])
+                    }
+                    Err(_) => (write(&mut heap).expect("a Vec takes any length"), &heap[..]),
+                };
+                let (k, v) = bytes.split_at(key_len.unwrap_or(0));
+                (Payload::new(key_len.map(|_| k), Some(v)), None)
             }
         }
     }
+}
+
+/// Writes `template` with every `{i}` replaced by `i`; returns the bytes written.
+fn fill(template: &str, i: u32, out: &mut dyn Write) -> std::io::Result<usize> {
+    let mut written = 0;
+    for (n, part) in template.split("{i}").enumerate() {
+        if n > 0 {
+            let mut digits = [0u8; 10];
+            let mut c = std::io::Cursor::new(&mut digits[..]);
+            write!(c, "{i}")?;
+            let d = c.position() as usize;
+            out.write_all(&digits[..d])?;
+            written += d;
+        }
+        out.write_all(part.as_bytes())?;
+        written += part.len();
+    }
+    Ok(written)
 }
 
 /// A record sent and not yet settled.
@@ -615,5 +649,38 @@ impl Actor<Msg, Event> for Producer {
             Msg::Close => {}
             other => panic!("producer got an unexpected message: {other:?}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generated(key: Option<&str>, value: &str) -> Records {
+        Records::Generated {
+            count: 1_000_000,
+            key: key.map(str::to_string),
+            value: value.to_string(),
+        }
+    }
+
+    #[test]
+    fn generated_records_fill_every_placeholder() {
+        let (p, part) = generated(Some("k{i}-{i}"), "value {i}!").get(4_294_967_295);
+        assert_eq!(part, None);
+        assert_eq!(p.key(), Some(&b"k4294967295-4294967295"[..]));
+        assert_eq!(p.value(), Some(&b"value 4294967295!"[..]));
+        let (p, _) = generated(None, "v").get(7);
+        assert_eq!((p.key(), p.value()), (None, Some(&b"v"[..])));
+        let (p, _) = generated(Some(""), "{i}").get(0);
+        assert_eq!((p.key(), p.value()), (Some(&b""[..]), Some(&b"0"[..])));
+        // longer than the stack buffer: the same bytes, from the heap
+        let long = "x".repeat(200) + "{i}";
+        let (p, _) = generated(Some(&long), &long).get(12);
+        let want = "x".repeat(200) + "12";
+        assert_eq!(
+            (p.key(), p.value()),
+            (Some(want.as_bytes()), Some(want.as_bytes()))
+        );
     }
 }
