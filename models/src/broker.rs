@@ -178,6 +178,12 @@ pub struct Broker {
     consumer_groups: BTreeMap<Arc<str>, ConsumerGroup>,
     offsets: BTreeMap<(Arc<str>, Tp), i64>,
     parked: BTreeMap<u64, Parked>,
+    /// The parked consumer fetches that include each partition, in the order they were
+    /// parked: an append wakes only those.
+    /// Indexed by topic, then partition.
+    parked_by_tp: Vec<Vec<Vec<u64>>>,
+    /// A reused buffer of parked fetch ids.
+    scratch: Vec<u64>,
     parked_replica: BTreeMap<u64, ParkedReplica>,
     next_parked: u64,
     /// The fetch purgatory's one timer: when it fires, and its token. Kafka's purgatory
@@ -238,6 +244,8 @@ impl Broker {
             consumer_groups: BTreeMap::new(),
             offsets: BTreeMap::new(),
             parked: BTreeMap::new(),
+            parked_by_tp: Vec::new(),
+            scratch: Vec::new(),
             parked_replica: BTreeMap::new(),
             next_parked: 0,
             purgatory: None,
@@ -655,7 +663,7 @@ impl Broker {
                 errors.push((tp, ErrorCode::OffsetOutOfRange));
                 continue;
             }
-            if left == 0 {
+            if left == 0 || pos >= p.hw {
                 continue;
             }
             let recs: Vec<(i64, LogRecord)> =
@@ -696,7 +704,7 @@ impl Broker {
                 .map(|(id, _)| *id);
             match (client, replica) {
                 (Some(c), r) if r.is_none_or(|r| c < r) => {
-                    let p = self.parked.remove(&c).expect("parked");
+                    let p = self.unpark(c);
                     ctx.send(
                         p.client,
                         Msg::FetchResp {
@@ -735,9 +743,20 @@ impl Broker {
         let Some(hw) = self.part(tp).map(|p| p.hw) else {
             return;
         };
-        let ready = |p: &Parked| p.positions.iter().any(|&(t, pos)| t == tp && pos < hw);
-        while let Some(id) = self.parked.iter().find(|(_, p)| ready(p)).map(|(id, _)| *id) {
-            let p = self.parked.remove(&id).expect("parked");
+        let Some(ids) = self
+            .parked_by_tp
+            .get(tp.topic as usize)
+            .and_then(|t| t.get(tp.partition as usize))
+        else {
+            return;
+        };
+        let mut ready = std::mem::take(&mut self.scratch);
+        ready.extend(ids.iter().copied().filter(|id| {
+            let p = &self.parked[id];
+            p.positions.iter().any(|&(t, pos)| t == tp && pos < hw)
+        }));
+        for &id in &ready {
+            let p = self.unpark(id);
             let (records, errors) = self.collect(&p.positions, p.max_records);
             ctx.send(
                 p.client,
@@ -748,6 +767,34 @@ impl Broker {
                 },
             );
         }
+        ready.clear();
+        self.scratch = ready;
+    }
+
+    fn park(&mut self, id: u64, fetch: Parked) {
+        for &(tp, _) in &fetch.positions {
+            let (t, p) = (tp.topic as usize, tp.partition as usize);
+            if self.parked_by_tp.len() <= t {
+                self.parked_by_tp.resize_with(t + 1, Vec::new);
+            }
+            let topic = &mut self.parked_by_tp[t];
+            if topic.len() <= p {
+                topic.resize_with(p + 1, Vec::new);
+            }
+            topic[p].push(id);
+        }
+        self.parked.insert(id, fetch);
+    }
+
+    fn unpark(&mut self, id: u64) -> Parked {
+        let p = self.parked.remove(&id).expect("parked");
+        for &(tp, _) in &p.positions {
+            let ids = &mut self.parked_by_tp[tp.topic as usize][tp.partition as usize];
+            if let Some(at) = ids.iter().position(|&i| i == id) {
+                ids.remove(at);
+            }
+        }
+        p
     }
 
     // ------------------------------------------------------------------ replication: leader side
@@ -1123,6 +1170,7 @@ impl Broker {
         self.consumer_groups.clear();
         self.offsets.clear();
         self.parked.clear();
+        self.parked_by_tp.clear();
         self.parked_replica.clear();
         self.purgatory = None;
         self.fetchers.clear();
@@ -1509,7 +1557,7 @@ impl Actor<Msg, Event> for Broker {
                     let parked = self.next_parked;
                     self.next_parked += 1;
                     let deadline = ctx.now() + Time::us(max_wait_us);
-                    self.parked.insert(
+                    self.park(
                         parked,
                         Parked {
                             deadline,

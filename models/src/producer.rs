@@ -32,7 +32,6 @@ use crate::types::{Metadata, Payload, RecordId, Tp};
 use rand::Rng;
 use sim::{Actor, ActorId, Ctx, Time};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::Arc;
 
 /// Where a producer's records come from.
@@ -95,47 +94,84 @@ impl Records {
             Records::Generated { key, value, .. } => {
                 // key and value written one after the other into a buffer on the stack (on
                 // the heap only when they are long)
-                let write = |out: &mut dyn Write| -> std::io::Result<Option<usize>> {
-                    let key_len = match key {
-                        Some(k) => Some(fill(k, i, out)?),
-                        None => None,
-                    };
-                    fill(value, i, out)?;
-                    Ok(key_len)
-                };
-                let mut stack = [0u8; 128];
-                let mut cursor = std::io::Cursor::new(&mut stack[..]);
-                let mut heap = Vec::new();
-                let (key_len, bytes) = match write(&mut cursor) {
-                    Ok(key_len) => {
-                        let n = cursor.position() as usize;
-                        (key_len, &stack[..n])
-                    }
-                    Err(_) => (write(&mut heap).expect("a Vec takes any length"), &heap[..]),
-                };
-                let (k, v) = bytes.split_at(key_len.unwrap_or(0));
+                let mut buf = StackBuf::default();
+                let key_len = key.as_deref().map(|k| fill(k, i, &mut buf));
+                fill(value, i, &mut buf);
+                let (k, v) = buf.bytes().split_at(key_len.unwrap_or(0));
                 (Payload::new(key_len.map(|_| k), Some(v)), None)
             }
         }
     }
 }
 
-/// Writes `template` with every `{i}` replaced by `i`; returns the bytes written.
-fn fill(template: &str, i: u32, out: &mut dyn Write) -> std::io::Result<usize> {
-    let mut written = 0;
-    for (n, part) in template.split("{i}").enumerate() {
-        if n > 0 {
-            let mut digits = [0u8; 10];
-            let mut c = std::io::Cursor::new(&mut digits[..]);
-            write!(c, "{i}")?;
-            let d = c.position() as usize;
-            out.write_all(&digits[..d])?;
-            written += d;
+/// Bytes gathered on the stack, moved to the heap past 128.
+struct StackBuf {
+    stack: [u8; 128],
+    len: usize,
+    heap: Vec<u8>,
+}
+
+impl Default for StackBuf {
+    fn default() -> Self {
+        StackBuf {
+            stack: [0; 128],
+            len: 0,
+            heap: Vec::new(),
         }
-        out.write_all(part.as_bytes())?;
-        written += part.len();
     }
-    Ok(written)
+}
+
+impl StackBuf {
+    fn push(&mut self, b: &[u8]) {
+        if self.heap.is_empty() && self.len + b.len() <= self.stack.len() {
+            self.stack[self.len..self.len + b.len()].copy_from_slice(b);
+            self.len += b.len();
+        } else {
+            if self.heap.is_empty() {
+                self.heap.extend_from_slice(&self.stack[..self.len]);
+            }
+            self.heap.extend_from_slice(b);
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        if self.heap.is_empty() {
+            &self.stack[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+}
+
+/// Writes `template` with every `{i}` replaced by `i` (in decimal); returns the bytes written.
+fn fill(template: &str, i: u32, out: &mut StackBuf) -> usize {
+    let mut digits = [0u8; 10];
+    let mut d = digits.len();
+    let mut n = i;
+    loop {
+        d -= 1;
+        digits[d] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let digits = &digits[d..];
+    let t = template.as_bytes();
+    let (mut from, mut at, mut written) = (0, 0, 0);
+    while at + 3 <= t.len() {
+        if &t[at..at + 3] == b"{i}" {
+            out.push(&t[from..at]);
+            out.push(digits);
+            written += at - from + digits.len();
+            at += 3;
+            from = at;
+        } else {
+            at += 1;
+        }
+    }
+    out.push(&t[from..]);
+    written + t.len() - from
 }
 
 /// A record sent and not yet settled.
