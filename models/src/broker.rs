@@ -160,6 +160,59 @@ struct Parked {
     max_records: usize,
 }
 
+/// A few entries kept in the order of their increasing ids (the broker's parked fetches: a
+/// handful at a time, looked up, added and removed on every fetch).
+struct ById<T> {
+    entries: Vec<(u64, T)>,
+}
+
+impl<T> Default for ById<T> {
+    fn default() -> Self {
+        ById { entries: Vec::new() }
+    }
+}
+
+impl<T> ById<T> {
+    fn find(&self, id: u64) -> Result<usize, usize> {
+        self.entries.binary_search_by_key(&id, |(i, _)| *i)
+    }
+
+    fn insert(&mut self, id: u64, value: T) {
+        match self.find(id) {
+            Ok(at) => self.entries[at].1 = value,
+            Err(at) => self.entries.insert(at, (id, value)),
+        }
+    }
+
+    fn get(&self, id: u64) -> Option<&T> {
+        self.find(id).ok().map(|at| &self.entries[at].1)
+    }
+
+    fn remove(&mut self, id: u64) -> Option<T> {
+        self.find(id).ok().map(|at| self.entries.remove(at).1)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&u64, &T)> {
+        self.entries.iter().map(|(id, v)| (id, v))
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &u64> {
+        self.entries.iter().map(|(id, _)| id)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &T> {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
+
 struct ParkedReplica {
     deadline: Time,
     follower: ActorId,
@@ -177,14 +230,14 @@ pub struct Broker {
     persisted: BTreeMap<Arc<str>, (i32, usize)>,
     consumer_groups: BTreeMap<Arc<str>, ConsumerGroup>,
     offsets: BTreeMap<(Arc<str>, Tp), i64>,
-    parked: BTreeMap<u64, Parked>,
+    parked: ById<Parked>,
     /// The parked consumer fetches that include each partition, in the order they were
     /// parked: an append wakes only those.
     /// Indexed by topic, then partition.
     parked_by_tp: Vec<Vec<Vec<u64>>>,
     /// A reused buffer of parked fetch ids.
     scratch: Vec<u64>,
-    parked_replica: BTreeMap<u64, ParkedReplica>,
+    parked_replica: ById<ParkedReplica>,
     next_parked: u64,
     /// The fetch purgatory's one timer: when it fires, and its token. Kafka's purgatory
     /// forgets a fetch answered early; so does this — one timer for the earliest deadline,
@@ -243,10 +296,10 @@ impl Broker {
             persisted: BTreeMap::new(),
             consumer_groups: BTreeMap::new(),
             offsets: BTreeMap::new(),
-            parked: BTreeMap::new(),
+            parked: ById::default(),
             parked_by_tp: Vec::new(),
             scratch: Vec::new(),
-            parked_replica: BTreeMap::new(),
+            parked_replica: ById::default(),
             next_parked: 0,
             purgatory: None,
             next_token: 0,
@@ -715,7 +768,7 @@ impl Broker {
                     );
                 }
                 (_, Some(r)) => {
-                    let p = self.parked_replica.remove(&r).expect("parked");
+                    let p = self.parked_replica.remove(r).expect("parked");
                     let parts = self.serve_replica_fetch(ctx, p.follower, &p.parts, false);
                     ctx.send(
                         p.follower,
@@ -752,7 +805,7 @@ impl Broker {
         };
         let mut ready = std::mem::take(&mut self.scratch);
         ready.extend(ids.iter().copied().filter(|id| {
-            let p = &self.parked[id];
+            let p = self.parked.get(*id).expect("parked");
             p.positions.iter().any(|&(t, pos)| t == tp && pos < hw)
         }));
         for &id in &ready {
@@ -787,7 +840,7 @@ impl Broker {
     }
 
     fn unpark(&mut self, id: u64) -> Parked {
-        let p = self.parked.remove(&id).expect("parked");
+        let p = self.parked.remove(id).expect("parked");
         for &(tp, _) in &p.positions {
             let ids = &mut self.parked_by_tp[tp.topic as usize][tp.partition as usize];
             if let Some(at) = ids.iter().position(|&i| i == id) {
@@ -939,7 +992,7 @@ impl Broker {
         }
         let ids: Vec<u64> = self.parked_replica.keys().copied().collect();
         for id in ids {
-            let p = self.parked_replica.remove(&id).expect("parked");
+            let p = self.parked_replica.remove(id).expect("parked");
             let parts = self.serve_replica_fetch(ctx, p.follower, &p.parts, false);
             if parts.iter().any(|(_, d)| match d {
                 ReplicaData::Entries { entries, .. } => !entries.is_empty(),
