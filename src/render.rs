@@ -303,7 +303,8 @@ pub fn stats(run: &Run) -> String {
             _ => {}
         }
     }
-    let dropped = |kind: &str| run.trace.dropped().get(kind).copied().unwrap_or(0);
+    let dropped_by_kind = run.trace.dropped();
+    let dropped = |kind: &str| dropped_by_kind.get(kind).copied().unwrap_or(0);
     appended += dropped("append");
     consumed += dropped("consume");
     format!(

@@ -27,7 +27,8 @@ pub struct Trace<R> {
     entries: Vec<TraceEntry<R>>,
     names: Vec<String>,
     filter: Option<Filter<R>>,
-    dropped: BTreeMap<&'static str, u64>,
+    /// Records dropped, by kind (a handful of kinds: a short list).
+    dropped: Vec<(&'static str, u64)>,
     last: Time,
 }
 
@@ -39,7 +40,7 @@ impl<R> Trace<R> {
             entries: Vec::new(),
             names,
             filter: None,
-            dropped: BTreeMap::new(),
+            dropped: Vec::new(),
             last: Time::ZERO,
         }
     }
@@ -50,8 +51,8 @@ impl<R> Trace<R> {
     }
 
     /// Records dropped by the filter, by kind, in kind order.
-    pub fn dropped(&self) -> &BTreeMap<&'static str, u64> {
-        &self.dropped
+    pub fn dropped(&self) -> BTreeMap<&'static str, u64> {
+        self.dropped.iter().copied().collect()
     }
 
     /// Appends a record. Panics if `time` is earlier than the last entry's.
@@ -60,7 +61,10 @@ impl<R> Trace<R> {
         assert!(self.last <= time, "trace out of time order");
         self.last = time;
         if let Some(kind) = self.filter.and_then(|f| f(&record)) {
-            *self.dropped.entry(kind).or_default() += 1;
+            match self.dropped.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, n)) => *n += 1,
+                None => self.dropped.push((kind, 1)),
+            }
             return;
         }
         self.entries.push(TraceEntry { time, actor, record });
