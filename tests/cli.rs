@@ -301,24 +301,16 @@ fn summary_history_counts_what_it_does_not_keep() {
             .parse()
             .unwrap()
     };
-    let full = kafka_sim(&[
+    let stats = [
         "--scenario",
         "rebalance-storm",
         "--seed",
         "3",
         "--format",
         "stats",
-    ]);
-    let summary = kafka_sim(&[
-        "--scenario",
-        "rebalance-storm",
-        "--seed",
-        "3",
-        "--format",
-        "stats",
-        "--history",
-        "summary",
-    ]);
+    ];
+    let full = kafka_sim(&stats);
+    let summary = kafka_sim(&[&stats[..], &["--history", "summary"]].concat());
     assert!(full.status.success() && summary.status.success());
     let (f, s) = (
         String::from_utf8(full.stdout).unwrap(),
