@@ -116,3 +116,26 @@ fn bad_sweep_arguments() {
         assert!(!String::from_utf8_lossy(&out.stderr).trim().is_empty());
     }
 }
+
+#[test]
+fn a_sweep_without_check_reads_the_same_outcome_from_the_summary_history() {
+    // sweeps without --check keep only the group events; the outcome (final assignment) and
+    // the event count must be those of the full history
+    use models::world::{run_with, History};
+    for name in ["rebalance-storm", "cooperative-scale-out", "coordinator-failover"] {
+        let scenario = kafka_sim::load::builtin_scenario(name).unwrap();
+        for seed in 0..4 {
+            let full = run_with(&scenario, seed, History::Full).unwrap();
+            let summary = run_with(&scenario, seed, History::Summary).unwrap();
+            assert_eq!(full.events, summary.events, "{name} seed {seed}");
+            assert!(summary.trace.len() < full.trace.len(), "{name} seed {seed}");
+            let assignment = kafka_sim::sweep::final_assignment(&full);
+            assert!(!assignment.is_empty(), "{name} seed {seed}");
+            assert_eq!(
+                assignment,
+                kafka_sim::sweep::final_assignment(&summary),
+                "{name} seed {seed}"
+            );
+        }
+    }
+}

@@ -231,9 +231,8 @@ pub struct Broker {
     consumer_groups: BTreeMap<Arc<str>, ConsumerGroup>,
     offsets: BTreeMap<(Arc<str>, Tp), i64>,
     parked: ById<Parked>,
-    /// The parked consumer fetches that include each partition, in the order they were
-    /// parked: an append wakes only those.
-    /// Indexed by topic, then partition.
+    /// The parked consumer fetches that include each partition (indexed by topic, then
+    /// partition), in the order they were parked: an append wakes only those.
     parked_by_tp: Vec<Vec<Vec<u64>>>,
     /// A reused buffer of parked fetch ids.
     scratch: Vec<u64>,
