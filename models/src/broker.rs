@@ -156,7 +156,7 @@ struct Parked {
     deadline: Time,
     client: ActorId,
     fetch_id: u64,
-    positions: Vec<(Tp, i64)>,
+    positions: Arc<[(Tp, i64)]>,
     max_records: usize,
 }
 
@@ -824,7 +824,7 @@ impl Broker {
     }
 
     fn park(&mut self, id: u64, fetch: Parked) {
-        for &(tp, _) in &fetch.positions {
+        for &(tp, _) in fetch.positions.iter() {
             let (t, p) = (tp.topic as usize, tp.partition as usize);
             if self.parked_by_tp.len() <= t {
                 self.parked_by_tp.resize_with(t + 1, Vec::new);
@@ -840,7 +840,7 @@ impl Broker {
 
     fn unpark(&mut self, id: u64) -> Parked {
         let p = self.parked.remove(id).expect("parked");
-        for &(tp, _) in &p.positions {
+        for &(tp, _) in p.positions.iter() {
             let ids = &mut self.parked_by_tp[tp.topic as usize][tp.partition as usize];
             if let Some(at) = ids.iter().position(|&i| i == id) {
                 ids.remove(at);

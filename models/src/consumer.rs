@@ -187,6 +187,8 @@ pub struct Consumer {
     prev_owned: Vec<Tp>,
     prev_generation: i32,
     positions: BTreeMap<Tp, i64>,
+    /// The positions of the last Fetch sent on a one-broker cluster, shared with it.
+    last_positions: Option<Arc<[(Tp, i64)]>>,
     stored: BTreeMap<Tp, i64>,
     corr: u64,
     join_corr: Option<u64>,
@@ -247,6 +249,7 @@ impl Consumer {
             prev_owned: Vec::new(),
             prev_generation: -1,
             positions: BTreeMap::new(),
+            last_positions: None,
             stored: BTreeMap::new(),
             corr: 0,
             join_corr: None,
@@ -678,7 +681,15 @@ impl Consumer {
             // one broker leads everything (the common case, without a look-up per partition)
             let b = cluster.brokers[0];
             if !self.fetches.contains_key(&b) {
-                let positions = self.positions.iter().map(|(t, o)| (*t, *o)).collect();
+                // an idle long-poll asks again from the same positions: send the same list
+                let same = self
+                    .last_positions
+                    .as_ref()
+                    .is_some_and(|l| l.iter().copied().eq(self.positions.iter().map(|(t, o)| (*t, *o))));
+                if !same {
+                    self.last_positions = Some(self.positions.iter().map(|(t, o)| (*t, *o)).collect());
+                }
+                let positions = self.last_positions.clone().expect("just set");
                 self.send_fetch(ctx, b, positions);
             }
             return;
@@ -700,12 +711,12 @@ impl Consumer {
         }
         for (leader, positions) in by_leader {
             if !self.fetches.contains_key(&leader) {
-                self.send_fetch(ctx, leader, positions);
+                self.send_fetch(ctx, leader, positions.into());
             }
         }
     }
 
-    fn send_fetch(&mut self, ctx: Cx, leader: ActorId, positions: Vec<(Tp, i64)>) {
+    fn send_fetch(&mut self, ctx: Cx, leader: ActorId, positions: Arc<[(Tp, i64)]>) {
         let corr = self.next_corr(ctx);
         self.fetches.insert(leader, corr);
         ctx.send(

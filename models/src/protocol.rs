@@ -262,7 +262,7 @@ pub enum Msg {
         /// Client's fetch number, echoed back.
         fetch_id: u64,
         /// Partition and position.
-        positions: Vec<(Tp, i64)>,
+        positions: Arc<[(Tp, i64)]>,
         /// `fetch.max.wait.ms`, in µs.
         max_wait_us: u64,
         /// `max.poll.records`-style cap on records in the response.
