@@ -32,7 +32,7 @@ use crate::coordinator::{Group, GroupConfig, Output};
 use crate::history::Event;
 use crate::kip848::{self, ConsumerGroup};
 use crate::log::{Entry, Internal, PartitionLog, SeqCheck};
-use crate::protocol::{Acks, ErrorCode, Msg, OffsetSpec, ReplicaData, ServerTimer};
+use crate::protocol::{Acks, ErrorCode, FetchedRecords, Msg, OffsetSpec, ReplicaData, ServerTimer};
 use crate::types::{LogRecord, Metadata, Payload, RecordId, Tp};
 use rand::RngCore;
 use sim::{Actor, ActorId, Ctx, Time};
@@ -40,7 +40,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// What a consumer fetch collects: records per partition, and partitions it cannot serve.
-type Collected = (Vec<(Tp, Vec<(i64, LogRecord)>)>, Vec<(Tp, ErrorCode)>);
+type Collected = (FetchedRecords, Vec<(Tp, ErrorCode)>);
 
 /// Records a follower copies per partition per fetch at most.
 const REPLICA_BATCH: usize = 4096;
@@ -236,6 +236,8 @@ pub struct Broker {
     parked_by_tp: Vec<Vec<Vec<u64>>>,
     /// A reused buffer of parked fetch ids.
     scratch: Vec<u64>,
+    /// A reused buffer of the acks=all requests being answered.
+    answered: Vec<Waiting>,
     parked_replica: ById<ParkedReplica>,
     next_parked: u64,
     /// The fetch purgatory's one timer: when it fires, and its token. Kafka's purgatory
@@ -298,6 +300,7 @@ impl Broker {
             parked: ById::default(),
             parked_by_tp: Vec::new(),
             scratch: Vec::new(),
+            answered: Vec::new(),
             parked_replica: ById::default(),
             next_parked: 0,
             purgatory: None,
@@ -441,13 +444,17 @@ impl Broker {
         let hw = p.hw;
         let short = p.isr.len() < min_isr;
         if !p.waiting.is_empty() && (short || p.waiting.first().is_some_and(|w| w.offset() < hw)) {
-            let mut done = std::mem::take(&mut p.waiting);
-            if !short {
-                // waiting is in offset order: the answered ones are a prefix
-                let n = done.partition_point(|w| w.offset() < hw);
-                p.waiting = done.split_off(n);
-            }
-            for w in done {
+            // waiting is in offset order: the answered ones are a prefix (all of them when the
+            // ISR is too short); they move to a reused buffer, so answering allocates nothing
+            let n = if short {
+                p.waiting.len()
+            } else {
+                p.waiting.partition_point(|w| w.offset() < hw)
+            };
+            let mut done = std::mem::take(&mut self.answered);
+            let p = self.part_mut(tp).expect("leader");
+            done.extend(p.waiting.drain(..n));
+            for w in done.drain(..) {
                 let r = if w.offset() < hw {
                     Ok(w.offset())
                 } else {
@@ -455,6 +462,7 @@ impl Broker {
                 };
                 self.answer_waiting(ctx, tp, w, r);
             }
+            self.answered = done;
         }
         if advanced {
             self.wake_parked(ctx, tp);
@@ -704,7 +712,7 @@ impl Broker {
 
     fn collect(&self, positions: &[(Tp, i64)], max_records: usize) -> Collected {
         let mut left = max_records;
-        let mut out = Vec::new();
+        let mut out = FetchedRecords::new();
         let mut errors = Vec::new();
         for &(tp, pos) in positions {
             let Some(p) = self.part(tp).filter(|p| p.role == Role::Leader) else {
@@ -718,12 +726,9 @@ impl Broker {
             if left == 0 || pos >= p.hw {
                 continue;
             }
-            let recs: Vec<(i64, LogRecord)> =
-                p.log.read(pos, p.hw, left).map(|(o, r)| (o, r.clone())).collect();
-            if !recs.is_empty() {
-                left -= recs.len();
-                out.push((tp, recs));
-            }
+            let before = out.len();
+            out.extend(p.log.read(pos, p.hw, left).map(|(o, r)| (tp, o, r.clone())));
+            left -= out.len() - before;
         }
         (out, errors)
     }
@@ -761,7 +766,7 @@ impl Broker {
                         p.client,
                         Msg::FetchResp {
                             fetch_id: p.fetch_id,
-                            records: Vec::new(),
+                            records: FetchedRecords::new(),
                             errors: Vec::new(),
                         },
                     );

@@ -39,7 +39,7 @@ use crate::assignor::AssignorKind;
 use crate::cluster::ClusterState;
 use crate::config::ConsumerConfig;
 use crate::history::Event;
-use crate::protocol::{ClientTimer, ErrorCode, JoinGroup, JoinOk, Msg, OffsetSpec};
+use crate::protocol::{ClientTimer, ErrorCode, FetchedRecords, JoinGroup, JoinOk, Msg, OffsetSpec};
 use crate::types::{LogRecord, MemberId, Metadata, Tp};
 use serde::{Deserialize, Serialize};
 use sim::{Actor, ActorId, Ctx, Time};
@@ -187,7 +187,8 @@ pub struct Consumer {
     prev_owned: Vec<Tp>,
     prev_generation: i32,
     positions: BTreeMap<Tp, i64>,
-    /// The positions of the last Fetch sent on a one-broker cluster, shared with it.
+    /// The positions of the last Fetch sent on a one-broker cluster (shared with the
+    /// request while the broker holds it).
     last_positions: Option<Arc<[(Tp, i64)]>>,
     stored: BTreeMap<Tp, i64>,
     corr: u64,
@@ -681,13 +682,15 @@ impl Consumer {
             // one broker leads everything (the common case, without a look-up per partition)
             let b = cluster.brokers[0];
             if !self.fetches.contains_key(&b) {
-                // an idle long-poll asks again from the same positions: send the same list
-                let same = self
-                    .last_positions
-                    .as_ref()
-                    .is_some_and(|l| l.iter().copied().eq(self.positions.iter().map(|(t, o)| (*t, *o))));
-                if !same {
-                    self.last_positions = Some(self.positions.iter().map(|(t, o)| (*t, *o)).collect());
+                // the position list of the last Fetch is reused (written over in place, the
+                // broker having let go of it) rather than allocated for every Fetch
+                let fresh = self.positions.iter().map(|(t, o)| (*t, *o));
+                match &mut self.last_positions {
+                    Some(last) if last.len() == self.positions.len() => match Arc::get_mut(last) {
+                        Some(slots) => slots.iter_mut().zip(fresh).for_each(|(s, p)| *s = p),
+                        None => *last = fresh.collect(),
+                    },
+                    _ => self.last_positions = Some(fresh.collect()),
                 }
                 let positions = self.last_positions.clone().expect("just set");
                 self.send_fetch(ctx, b, positions);
@@ -735,7 +738,7 @@ impl Consumer {
         ctx: Cx,
         from: ActorId,
         fetch_id: u64,
-        records: Vec<(Tp, Vec<(i64, LogRecord)>)>,
+        records: FetchedRecords,
         errors: Vec<(Tp, ErrorCode)>,
     ) {
         if self.fetches.get(&from) != Some(&fetch_id) {
@@ -758,22 +761,20 @@ impl Consumer {
             self.lookup_positions(ctx);
         }
         if self.can_fetch() {
-            for (tp, recs) in records {
-                for (offset, record) in recs {
-                    let Some(pos) = self.positions.get_mut(&tp) else {
-                        break;
-                    };
-                    if *pos != offset {
-                        continue;
-                    }
-                    *pos = offset + 1;
-                    self.buffer.push_back(Fetched {
-                        tp,
-                        offset,
-                        record,
-                        generation: self.generation,
-                    });
+            for (tp, offset, record) in records {
+                let Some(pos) = self.positions.get_mut(&tp) else {
+                    continue;
+                };
+                if *pos != offset {
+                    continue;
                 }
+                *pos = offset + 1;
+                self.buffer.push_back(Fetched {
+                    tp,
+                    offset,
+                    record,
+                    generation: self.generation,
+                });
             }
         }
         if self.app == App::Polling {

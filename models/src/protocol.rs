@@ -10,6 +10,10 @@ use crate::types::{LogRecord, MemberId, Metadata, Payload, RecordId, Tp};
 use sim::Time;
 use std::sync::Arc;
 
+/// The records of a fetch response: one (the common answer to a long-poll woken by an
+/// append) travels inline, more on the heap.
+pub type FetchedRecords = smallvec::SmallVec<[(Tp, i64, LogRecord); 1]>;
+
 /// Kafka error codes the model produces (subset of `org.apache.kafka.common.protocol.Errors`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ErrorCode {
@@ -336,8 +340,8 @@ pub enum Msg {
     FetchResp {
         /// Echo of the request's id.
         fetch_id: u64,
-        /// Records, per partition, in offset order.
-        records: Vec<(Tp, Vec<(i64, LogRecord)>)>,
+        /// Records with their partition and offset, in offset order per partition.
+        records: FetchedRecords,
         /// Partitions this broker could not serve (`NOT_LEADER_OR_FOLLOWER`,
         /// `OFFSET_OUT_OF_RANGE`).
         errors: Vec<(Tp, ErrorCode)>,
