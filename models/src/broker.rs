@@ -688,7 +688,9 @@ impl Broker {
     }
 
     fn flush(&mut self, ctx: &mut Ctx<'_, Msg, Event>, group: &Arc<str>) {
-        for o in std::mem::take(&mut self.out) {
+        // the buffer is kept for the next input: answering a heartbeat allocates nothing
+        let mut out = std::mem::take(&mut self.out);
+        for o in out.drain(..) {
             match o {
                 Output::Reply(to, msg) => {
                     ctx.send(to, msg);
@@ -706,6 +708,7 @@ impl Broker {
                 Output::Event(e) => ctx.record(e),
             }
         }
+        self.out = out;
     }
 
     // ------------------------------------------------------------------ consumer fetches
