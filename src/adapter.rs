@@ -205,7 +205,7 @@ impl ConsumerContext for ConsumerCtx {
                 Event::Revoked {
                     group: self.group.clone(),
                     generation,
-                    partitions,
+                    partitions: partitions.into(),
                 },
             );
         }
@@ -229,7 +229,7 @@ impl ConsumerContext for ConsumerCtx {
                 Event::Assigned {
                     group: self.group.clone(),
                     generation: *g,
-                    partitions,
+                    partitions: partitions.into(),
                 },
             );
         }

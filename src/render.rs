@@ -124,7 +124,7 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
         } => {
             put("group", json!(&**group));
             put("generation", json!(generation));
-            put("protocol", json!(protocol));
+            put("protocol", json!(protocol.name()));
             put("leader", json!(&**leader));
             put("members", json!(members.iter().map(|m| &**m).collect::<Vec<_>>()));
         }
@@ -228,16 +228,11 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
             put("partitions", tps_json(meta, partitions));
             put("reason", json!(reason));
         }
-        Event::StaticReplaced {
-            group,
-            instance_id,
-            old,
-            new,
-        } => {
-            put("group", json!(&**group));
-            put("instance_id", json!(&**instance_id));
-            put("old_member_id", json!(&**old));
-            put("member_id", json!(&**new));
+        Event::StaticReplaced(r) => {
+            put("group", json!(&*r.group));
+            put("instance_id", json!(&*r.instance_id));
+            put("old_member_id", json!(&*r.old));
+            put("member_id", json!(&*r.new));
         }
         Event::Stalled { until } | Event::Partitioned { until } => put("until_ms", json!(until.as_ms_f64())),
         Event::PollTimeout { group, member_id } => {

@@ -440,7 +440,7 @@ impl Consumer {
             ctx.record(Event::Assigned {
                 group: self.group(),
                 generation: self.generation,
-                partitions: added,
+                partitions: added.into(),
             });
             self.lookup_positions(ctx);
         }
@@ -508,7 +508,7 @@ impl Consumer {
         ctx.record(Event::Assigned {
             group: self.group(),
             generation: self.generation,
-            partitions: added,
+            partitions: added.into(),
         });
         self.hb_epoch += 1;
         let hb = Time::ms(self.cfg.heartbeat_interval_ms);
@@ -534,7 +534,7 @@ impl Consumer {
         ctx.record(Event::Revoked {
             group: self.group(),
             generation: self.generation,
-            partitions: tps.to_vec(),
+            partitions: tps.into(),
         });
         self.drop_partitions(tps);
     }
@@ -554,7 +554,7 @@ impl Consumer {
             ctx.record(Event::Lost {
                 group: self.group(),
                 generation: self.generation,
-                partitions: tps.clone(),
+                partitions: tps.as_slice().into(),
                 reason,
             });
         }

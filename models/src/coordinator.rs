@@ -34,7 +34,7 @@
 //! events) for the broker actor to carry out.
 
 use crate::assignor::MemberSubscription;
-use crate::history::Event;
+use crate::history::{Event, Protocol, StaticReplacement};
 use crate::protocol::{ErrorCode, JoinGroup, JoinOk, Msg};
 use crate::types::{MemberId, Tp};
 use sim::{ActorId, Time};
@@ -313,12 +313,14 @@ impl Group {
         if let Some(parts) = self.assignment.remove(&old) {
             self.assignment.insert(id.clone(), parts);
         }
-        out.push(Output::Event(Event::StaticReplaced {
-            group: self.name.clone(),
-            instance_id: instance.clone(),
-            old,
-            new: id.clone(),
-        }));
+        out.push(Output::Event(Event::StaticReplaced(Box::new(
+            StaticReplacement {
+                group: self.name.clone(),
+                instance_id: instance.clone(),
+                old,
+                new: id.clone(),
+            },
+        ))));
         out.push(Output::Timer(
             now + Time::us(req.session_timeout_us),
             GroupTimer::Session(id.clone()),
@@ -452,7 +454,7 @@ impl Group {
         out.push(Output::Event(Event::GenerationStarted {
             group: self.name.clone(),
             generation: self.generation,
-            protocol,
+            protocol: Protocol::named(protocol),
             leader: self.leader.clone().expect("a non-empty group has a leader"),
             members: ids.clone().into(),
         }));
@@ -1095,7 +1097,7 @@ mod tests {
         assert_eq!(h.g.state(), GroupState::Stable);
         assert!(out
             .iter()
-            .any(|o| matches!(o, Output::Event(Event::StaticReplaced { .. }))));
+            .any(|o| matches!(o, Output::Event(Event::StaticReplaced(_)))));
         let b: MemberId = "inst-a-u2".into();
         assert_eq!(
             h.g.assignment_of(&b),

@@ -53,7 +53,7 @@ pub enum Event {
         /// Generation number.
         generation: i32,
         /// Chosen protocol (assignor).
-        protocol: &'static str,
+        protocol: Protocol,
         /// Leader.
         leader: MemberId,
         /// All members.
@@ -86,7 +86,7 @@ pub enum Event {
         /// Generation.
         generation: i32,
         /// Partitions.
-        partitions: Vec<Tp>,
+        partitions: Box<[Tp]>,
     },
     /// A consumer gave up partitions (eager protocol: all of them, before rejoining).
     Revoked {
@@ -95,7 +95,7 @@ pub enum Event {
         /// Generation they were owned in.
         generation: i32,
         /// Partitions.
-        partitions: Vec<Tp>,
+        partitions: Box<[Tp]>,
     },
     /// A consumer's position in a partition was set (from a committed offset or the reset).
     PositionSet {
@@ -157,21 +157,13 @@ pub enum Event {
         /// Generation they were owned in.
         generation: i32,
         /// Partitions.
-        partitions: Vec<Tp>,
+        partitions: Box<[Tp]>,
         /// Why.
         reason: &'static str,
     },
     /// A static member restarted and took its old place without a rebalance (KIP-345).
-    StaticReplaced {
-        /// Group.
-        group: Arc<str>,
-        /// `group.instance.id`.
-        instance_id: Arc<str>,
-        /// The fenced member id.
-        old: MemberId,
-        /// The new member id.
-        new: MemberId,
-    },
+    /// (Boxed: a rare event, kept out of the size of every other.)
+    StaticReplaced(Box<StaticReplacement>),
     /// The application stopped polling (a stall) until `until`.
     Stalled {
         /// When it resumes.
@@ -260,6 +252,43 @@ pub enum Event {
     },
 }
 
+/// What [`Event::StaticReplaced`] says.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StaticReplacement {
+    /// Group.
+    pub group: Arc<str>,
+    /// `group.instance.id`.
+    pub instance_id: Arc<str>,
+    /// The fenced member id.
+    pub old: MemberId,
+    /// The new member id.
+    pub new: MemberId,
+}
+
+/// A group protocol (assignor) name in one byte, so that a generation event stays small.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Protocol(u8);
+
+impl Protocol {
+    /// Every protocol the model's clients and coordinators name: the classic assignors
+    /// (`partition.assignment.strategy`) and the KIP-848 server assignors.
+    const NAMES: [&'static str; 5] = ["range", "roundrobin", "sticky", "cooperative-sticky", "uniform"];
+
+    /// The protocol called `name`; panics on a name no assignor of the model has.
+    pub fn named(name: &str) -> Protocol {
+        let i = Self::NAMES
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or_else(|| panic!("no assignor is called {name:?}"));
+        Protocol(i as u8)
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self.0 as usize]
+    }
+}
+
 impl Event {
     /// Short name used as `"event"` in JSON output.
     pub fn kind(&self) -> &'static str {
@@ -280,7 +309,7 @@ impl Event {
             Event::CommitFailed { .. } => "commit_failed",
             Event::Left { .. } => "leave",
             Event::Lost { .. } => "lost",
-            Event::StaticReplaced { .. } => "static_replace",
+            Event::StaticReplaced(_) => "static_replace",
             Event::Stalled { .. } => "stall",
             Event::PollTimeout { .. } => "poll_timeout",
             Event::Crashed => "crash",
@@ -295,6 +324,29 @@ impl Event {
             Event::Partitioned { .. } => "partitioned",
             Event::BrokerFenced { .. } => "fenced",
             Event::BrokerUnfenced { .. } => "unfenced",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_stays_small() {
+        // the full history keeps several events per record: the largest variant decides what
+        // each one costs (rare, large ones are boxed)
+        assert!(
+            std::mem::size_of::<Event>() <= 56,
+            "{}",
+            std::mem::size_of::<Event>()
+        );
+    }
+
+    #[test]
+    fn protocols_keep_their_names() {
+        for name in ["range", "roundrobin", "sticky", "cooperative-sticky", "uniform"] {
+            assert_eq!(Protocol::named(name).name(), name);
         }
     }
 }

@@ -19,7 +19,7 @@
 
 use crate::assignor::{self, MemberSubscription};
 use crate::coordinator::{GroupTimer, Output};
-use crate::history::Event;
+use crate::history::{Event, Protocol};
 use crate::protocol::{ErrorCode, Msg};
 use crate::types::{MemberId, Tp};
 use sim::{ActorId, Time};
@@ -179,7 +179,7 @@ impl ConsumerGroup {
             out.push(Output::Event(Event::GenerationStarted {
                 group: self.name.clone(),
                 generation: self.group_epoch,
-                protocol: self.assignor.name(),
+                protocol: Protocol::named(self.assignor.name()),
                 leader: self.members.keys().next().expect("a member").clone(),
                 members: self.members.keys().cloned().collect(),
             }));
