@@ -9,7 +9,7 @@ use models::check::{check, Claim};
 use models::history::Event;
 use models::scenario::Scenario;
 use models::types::Tp;
-use models::world::{run_with, History, Run};
+use models::world::{History, Prepared, Run};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -152,8 +152,8 @@ fn signature(run: &Run, anomalies: &[String]) -> String {
     parts.join("; ")
 }
 
-/// Summarises one seed.
-pub fn one(scenario: &Scenario, seed: u64, claim: Option<Claim>) -> Summary {
+/// Summarises one seed of a prepared scenario.
+pub fn one(prepared: &Prepared<'_>, seed: u64, claim: Option<Claim>) -> Summary {
     // the outcome is read from group events alone: without a check, the per-record events
     // need not be kept
     let history = if claim.is_some() {
@@ -161,7 +161,7 @@ pub fn one(scenario: &Scenario, seed: u64, claim: Option<Claim>) -> Summary {
     } else {
         History::Summary
     };
-    let r = run_with(scenario, seed, history).expect("validated scenario");
+    let r = prepared.run(seed, history);
     let mut summary = Summary {
         runs: 1,
         events: r.events,
@@ -208,6 +208,8 @@ pub fn sweep(
     tick: &(dyn Fn() + Sync),
 ) -> Summary {
     let seeds = shard_seeds(from, to, shard);
+    // checked, and everything that does not depend on the seed built, once
+    let prepared = Prepared::new(scenario).expect("validated scenario");
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
@@ -216,7 +218,7 @@ pub fn sweep(
         seeds
             .par_iter()
             .map(|&seed| {
-                let s = one(scenario, seed, claim);
+                let s = one(&prepared, seed, claim);
                 tick();
                 s
             })

@@ -7,6 +7,7 @@
 
 use crate::broker::{Broker, BrokerConfig};
 use crate::cluster::ClusterState;
+use crate::config::{ConsumerConfig, ProducerConfig};
 use crate::consumer::{Behaviour, Consumer};
 use crate::controller::{Controller, ControllerConfig};
 use crate::coordinator::GroupConfig;
@@ -75,179 +76,257 @@ pub struct Built {
     pub brokers: Vec<ActorId>,
 }
 
-/// Builds the simulation for `scenario` under `seed`, without running it.
-pub fn build(scenario: &Scenario, seed: u64) -> Result<Built, ScenarioError> {
-    scenario.validate()?;
-    let meta = Arc::new(scenario.metadata());
-    let mut sim = Sim::new(
-        seed,
-        NetConfig {
-            base: Time::us(scenario.network.latency_us),
-            jitter: Time::us(scenario.network.jitter_us),
-        },
-    );
-    let group_cfg = GroupConfig {
-        initial_rebalance_delay_us: Time::ms(scenario.broker.group_initial_rebalance_delay_ms).as_us(),
-    };
-    let b = &scenario.broker;
-    let n = scenario.cluster.brokers;
-    // brokers are the first actors: ids 0..n
-    let broker_ids: Vec<ActorId> = (0..n).map(ActorId).collect();
-    let controller_id = (n > 1).then_some(ActorId(n));
-    // per topic in metadata order, then the offsets topic
-    let specs: Vec<&crate::scenario::TopicSpec> = meta
-        .topics
-        .iter()
-        .map(|t| scenario.topic(&t.name).expect("metadata comes from the topics"))
-        .collect();
-    let layout: Vec<(u32, u32)> = specs
-        .iter()
-        .map(|t| (t.partitions, scenario.replication_factor(t)))
-        .collect();
-    let cluster = Arc::new(ClusterState::initial(
-        broker_ids.clone(),
-        &layout,
-        b.offsets_topic_num_partitions,
-        b.offsets_topic_replication_factor,
-    ));
-    let mut min_isr: Vec<u32> = specs.iter().map(|t| scenario.min_insync_replicas(t)).collect();
-    min_isr.push(b.min_insync_replicas);
-    let mut retention: Vec<Option<Time>> = specs
-        .iter()
-        .map(|t| scenario.retention_ms(t).map(Time::ms))
-        .collect();
-    retention.push(None);
-    let mut unclean: Vec<bool> = specs
-        .iter()
-        .map(|t| scenario.unclean_leader_election(t))
-        .collect();
-    unclean.push(false);
-    for node in 1..=n {
-        let cfg = BrokerConfig {
-            node,
-            group: group_cfg,
-            controller: controller_id,
-            heartbeat_interval: Time::ms(b.broker_heartbeat_interval_ms),
-            replica_lag_max: Time::ms(b.replica_lag_time_max_ms),
-            replica_fetch_wait: Time::ms(b.replica_fetch_wait_max_ms),
-            replica_socket_timeout: Time::ms(b.replica_socket_timeout_ms),
-            min_isr: min_isr.clone(),
-            retention: retention.clone(),
-            retention_check: Time::ms(b.log_retention_check_interval_ms),
+/// A scenario checked and turned into what every seed's run starts from — metadata, the
+/// cluster image, each actor's configuration — so that a sweep does this once, not per seed.
+/// Nothing here depends on the seed.
+pub struct Prepared<'a> {
+    scenario: &'a Scenario,
+    meta: Arc<Metadata>,
+    cluster: Arc<ClusterState>,
+    brokers: Vec<BrokerConfig>,
+    controller: Option<ControllerConfig>,
+    producers: Vec<(ProducerConfig, Records)>,
+    consumers: Vec<ConsumerConfig>,
+}
+
+impl<'a> Prepared<'a> {
+    /// Checks `scenario` and prepares it.
+    pub fn new(scenario: &'a Scenario) -> Result<Prepared<'a>, ScenarioError> {
+        scenario.validate()?;
+        let meta = Arc::new(scenario.metadata());
+        let group_cfg = GroupConfig {
+            initial_rebalance_delay_us: Time::ms(scenario.broker.group_initial_rebalance_delay_ms).as_us(),
         };
-        let id = sim.add_actor(
-            &broker_name(node),
-            Box::new(Broker::new(meta.clone(), cluster.clone(), cfg)),
-        );
-        assert_eq!(id, broker_ids[(node - 1) as usize]);
-        if controller_id.is_some() {
-            sim.schedule(Time::ZERO, id, Msg::Start);
-        }
-    }
-    if let Some(cid) = controller_id {
-        let cfg = ControllerConfig {
+        let b = &scenario.broker;
+        let n = scenario.cluster.brokers;
+        // brokers are the first actors: ids 0..n
+        let broker_ids: Vec<ActorId> = (0..n).map(ActorId).collect();
+        let controller_id = (n > 1).then_some(ActorId(n));
+        // per topic in metadata order, then the offsets topic
+        let specs: Vec<&crate::scenario::TopicSpec> = meta
+            .topics
+            .iter()
+            .map(|t| scenario.topic(&t.name).expect("metadata comes from the topics"))
+            .collect();
+        let layout: Vec<(u32, u32)> = specs
+            .iter()
+            .map(|t| (t.partitions, scenario.replication_factor(t)))
+            .collect();
+        let cluster = Arc::new(ClusterState::initial(
+            broker_ids,
+            &layout,
+            b.offsets_topic_num_partitions,
+            b.offsets_topic_replication_factor,
+        ));
+        let mut min_isr: Vec<u32> = specs.iter().map(|t| scenario.min_insync_replicas(t)).collect();
+        min_isr.push(b.min_insync_replicas);
+        let mut retention: Vec<Option<Time>> = specs
+            .iter()
+            .map(|t| scenario.retention_ms(t).map(Time::ms))
+            .collect();
+        retention.push(None);
+        let mut unclean: Vec<bool> = specs
+            .iter()
+            .map(|t| scenario.unclean_leader_election(t))
+            .collect();
+        unclean.push(false);
+        let brokers = (1..=n)
+            .map(|node| BrokerConfig {
+                node,
+                group: group_cfg,
+                controller: controller_id,
+                heartbeat_interval: Time::ms(b.broker_heartbeat_interval_ms),
+                replica_lag_max: Time::ms(b.replica_lag_time_max_ms),
+                replica_fetch_wait: Time::ms(b.replica_fetch_wait_max_ms),
+                replica_socket_timeout: Time::ms(b.replica_socket_timeout_ms),
+                min_isr: min_isr.clone(),
+                retention: retention.clone(),
+                retention_check: Time::ms(b.log_retention_check_interval_ms),
+            })
+            .collect();
+        let controller = controller_id.map(|_| ControllerConfig {
             session_timeout: Time::ms(b.broker_session_timeout_ms),
             check_interval: Time::ms((b.broker_heartbeat_interval_ms / 2).max(1)),
             unclean,
-        };
-        let id = sim.add_actor(CONTROLLER_NAME, Box::new(Controller::new(cluster.clone(), cfg)));
-        assert_eq!(id, cid);
-        sim.schedule(Time::ZERO, id, Msg::Start);
-    }
-    let broker = broker_ids[0];
-    let mut clients = Vec::new();
-    for (i, p) in scenario.producers.iter().enumerate() {
-        let cfg = scenario.producer_config(i)?;
-        let records = Records::from_spec(p);
-        let actor = Producer::new(
-            i as u32,
-            cfg,
-            broker_ids.clone(),
-            p.topic.as_str().into(),
-            records,
-            Time::ms(p.interval_ms),
-        );
-        let id = sim.add_actor(&p.name, Box::new(actor));
-        sim.schedule(Time::ms(p.start_ms), id, Msg::Start);
-        clients.push(ClientInfo {
-            name: p.name.clone(),
-            actor: id,
-            kind: ClientKind::Producer,
-            group: None,
         });
+        let producers = (0..scenario.producers.len())
+            .map(|i| {
+                Ok((
+                    scenario.producer_config(i)?,
+                    Records::from_spec(&scenario.producers[i]),
+                ))
+            })
+            .collect::<Result<_, ScenarioError>>()?;
+        let consumers = (0..scenario.consumers.len())
+            .map(|i| scenario.consumer_config(i))
+            .collect::<Result<_, ScenarioError>>()?;
+        Ok(Prepared {
+            scenario,
+            meta,
+            cluster,
+            brokers,
+            controller,
+            producers,
+            consumers,
+        })
     }
-    for (i, c) in scenario.consumers.iter().enumerate() {
-        let cfg = scenario.consumer_config(i)?;
-        let topics = c.topics.iter().map(|t| t.as_str().into()).collect();
-        let behaviour = Behaviour {
-            commit: c.commit,
-            processing: Time::ms(c.processing_ms),
-        };
-        let id = sim.add_actor(
-            &c.name,
-            Box::new(Consumer::new(cfg, behaviour, broker_ids.clone(), topics)),
+
+    /// Builds the simulation under `seed`, without running it.
+    pub fn build(&self, seed: u64) -> Built {
+        let scenario = self.scenario;
+        let meta = self.meta.clone();
+        let cluster = &self.cluster;
+        let mut sim = Sim::new(
+            seed,
+            NetConfig {
+                base: Time::us(scenario.network.latency_us),
+                jitter: Time::us(scenario.network.jitter_us),
+            },
         );
-        sim.schedule(Time::ms(c.start_ms), id, Msg::Start);
-        if let Some(close) = c.close_ms {
-            sim.schedule(Time::ms(close), id, Msg::Close);
+        let n = scenario.cluster.brokers;
+        let broker_ids: Vec<ActorId> = (0..n).map(ActorId).collect();
+        let controller_id = (n > 1).then_some(ActorId(n));
+        for cfg in &self.brokers {
+            let node = cfg.node;
+            let id = sim.add_actor(
+                &broker_name(node),
+                Box::new(Broker::new(meta.clone(), cluster.clone(), cfg.clone())),
+            );
+            assert_eq!(id, broker_ids[(node - 1) as usize]);
+            if controller_id.is_some() {
+                sim.schedule(Time::ZERO, id, Msg::Start);
+            }
         }
-        clients.push(ClientInfo {
-            name: c.name.clone(),
-            actor: id,
-            kind: ClientKind::Consumer,
-            group: Some(c.group.clone()),
-        });
-    }
-    let mut fault_rng = sim::rng::stream(seed, "faults");
-    for f in &scenario.faults {
-        let target_broker = (1..=n).find(|node| broker_name(*node) == f.client);
-        let actor = match target_broker {
-            Some(node) => broker_ids[(node - 1) as usize],
-            None => {
-                clients
-                    .iter()
-                    .find(|c| c.name == f.client)
-                    .expect("validated")
-                    .actor
+        if let (Some(cid), Some(cfg)) = (controller_id, &self.controller) {
+            let id = sim.add_actor(
+                CONTROLLER_NAME,
+                Box::new(Controller::new(cluster.clone(), cfg.clone())),
+            );
+            assert_eq!(id, cid);
+            sim.schedule(Time::ZERO, id, Msg::Start);
+        }
+        let broker = broker_ids[0];
+        let mut clients = Vec::new();
+        for (i, (p, (cfg, records))) in scenario.producers.iter().zip(&self.producers).enumerate() {
+            let actor = Producer::new(
+                i as u32,
+                cfg.clone(),
+                broker_ids.clone(),
+                p.topic.as_str().into(),
+                records.clone(),
+                Time::ms(p.interval_ms),
+            );
+            let id = sim.add_actor(&p.name, Box::new(actor));
+            sim.schedule(Time::ms(p.start_ms), id, Msg::Start);
+            clients.push(ClientInfo {
+                name: p.name.clone(),
+                actor: id,
+                kind: ClientKind::Producer,
+                group: None,
+            });
+        }
+        for (c, cfg) in scenario.consumers.iter().zip(&self.consumers) {
+            let topics = c.topics.iter().map(|t| t.as_str().into()).collect();
+            let behaviour = Behaviour {
+                commit: c.commit,
+                processing: Time::ms(c.processing_ms),
+            };
+            let id = sim.add_actor(
+                &c.name,
+                Box::new(Consumer::new(cfg.clone(), behaviour, broker_ids.clone(), topics)),
+            );
+            sim.schedule(Time::ms(c.start_ms), id, Msg::Start);
+            if let Some(close) = c.close_ms {
+                sim.schedule(Time::ms(close), id, Msg::Close);
             }
-        };
-        let at = match (f.at_ms, f.between_ms) {
-            (Some(at), _) => Time::ms(at),
-            (None, Some([a, b])) => Time::ms(fault_rng.random_range(a..=b)),
-            (None, None) => unreachable!("validated"),
-        };
-        let duration = Time::ms(f.duration_ms.unwrap_or(0));
-        match f.kind {
-            FaultKind::Crash => {
-                sim.schedule(at, actor, Msg::Crash);
-                if let Some(after) = f.restart_after_ms {
-                    sim.schedule(at + Time::ms(after), actor, Msg::Restart);
+            clients.push(ClientInfo {
+                name: c.name.clone(),
+                actor: id,
+                kind: ClientKind::Consumer,
+                group: Some(c.group.clone()),
+            });
+        }
+        let mut fault_rng = sim::rng::stream(seed, "faults");
+        for f in &scenario.faults {
+            let target_broker = (1..=n).find(|node| broker_name(*node) == f.client);
+            let actor = match target_broker {
+                Some(node) => broker_ids[(node - 1) as usize],
+                None => {
+                    clients
+                        .iter()
+                        .find(|c| c.name == f.client)
+                        .expect("validated")
+                        .actor
                 }
-            }
-            FaultKind::Stall => sim.schedule(at, actor, Msg::Stall(duration)),
-            FaultKind::Close => sim.schedule(at, actor, Msg::Close),
-            FaultKind::Cut if target_broker.is_some() => {
-                sim.schedule(at, actor, Msg::Partitioned(at + duration));
-                for other in broker_ids.iter().copied().chain(controller_id) {
-                    if other != actor {
-                        sim.network().cut(actor, other, at, at + duration);
+            };
+            let at = match (f.at_ms, f.between_ms) {
+                (Some(at), _) => Time::ms(at),
+                (None, Some([a, b])) => Time::ms(fault_rng.random_range(a..=b)),
+                (None, None) => unreachable!("validated"),
+            };
+            let duration = Time::ms(f.duration_ms.unwrap_or(0));
+            match f.kind {
+                FaultKind::Crash => {
+                    sim.schedule(at, actor, Msg::Crash);
+                    if let Some(after) = f.restart_after_ms {
+                        sim.schedule(at + Time::ms(after), actor, Msg::Restart);
+                    }
+                }
+                FaultKind::Stall => sim.schedule(at, actor, Msg::Stall(duration)),
+                FaultKind::Close => sim.schedule(at, actor, Msg::Close),
+                FaultKind::Cut if target_broker.is_some() => {
+                    sim.schedule(at, actor, Msg::Partitioned(at + duration));
+                    for other in broker_ids.iter().copied().chain(controller_id) {
+                        if other != actor {
+                            sim.network().cut(actor, other, at, at + duration);
+                        }
+                    }
+                }
+                FaultKind::Cut => {
+                    for b in &broker_ids {
+                        sim.network().cut(actor, *b, at, at + duration);
                     }
                 }
             }
-            FaultKind::Cut => {
-                for b in &broker_ids {
-                    sim.network().cut(actor, *b, at, at + duration);
-                }
-            }
+        }
+        Built {
+            sim,
+            meta,
+            clients,
+            broker,
+            brokers: broker_ids,
         }
     }
-    Ok(Built {
-        sim,
-        meta,
-        clients,
-        broker,
-        brokers: broker_ids,
-    })
+
+    /// Runs the scenario under `seed` to its stop time, keeping `history` of it.
+    pub fn run(&self, seed: u64, history: History) -> Run {
+        let Built {
+            mut sim,
+            meta,
+            clients,
+            broker,
+            brokers,
+        } = self.build(seed);
+        if history == History::Summary {
+            sim.set_trace_filter(per_record);
+        }
+        sim.run_until(Time::ms(self.scenario.stop_ms()));
+        Run {
+            events: sim.events_handled(),
+            end: sim.now(),
+            trace: sim.into_trace(),
+            meta,
+            clients,
+            broker,
+            brokers,
+            seed,
+        }
+    }
+}
+
+/// Builds the simulation for `scenario` under `seed`, without running it.
+pub fn build(scenario: &Scenario, seed: u64) -> Result<Built, ScenarioError> {
+    Ok(Prepared::new(scenario)?.build(seed))
 }
 
 /// How much of a run's history to keep.
@@ -278,26 +357,5 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, ScenarioError> {
 
 /// Runs `scenario` under `seed` to its stop time, keeping `history` of it.
 pub fn run_with(scenario: &Scenario, seed: u64, history: History) -> Result<Run, ScenarioError> {
-    let Built {
-        mut sim,
-        meta,
-        clients,
-        broker,
-        brokers,
-    } = build(scenario, seed)?;
-    if history == History::Summary {
-        sim.set_trace_filter(per_record);
-    }
-    let end = Time::ms(scenario.stop_ms());
-    sim.run_until(end);
-    Ok(Run {
-        events: sim.events_handled(),
-        end: sim.now(),
-        trace: sim.into_trace(),
-        meta,
-        clients,
-        broker,
-        brokers,
-        seed,
-    })
+    Ok(Prepared::new(scenario)?.run(seed, history))
 }
