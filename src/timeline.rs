@@ -61,6 +61,17 @@ fn label(x: f64, y: f64, text: &str, size: u32, anchor: &str) -> Text {
         .set("text-anchor", anchor)
 }
 
+/// The background of a lane (a client's or a broker's) starting at `y`.
+fn lane_frame(y: f64, lane_h: f64) -> Rectangle {
+    Rectangle::new()
+        .set("x", LEFT)
+        .set("y", r2(y))
+        .set("width", PLOT_W)
+        .set("height", r2(lane_h))
+        .set("fill", "#fafafa")
+        .set("stroke", "#dddddd")
+}
+
 fn nice_step(total_ms: f64) -> f64 {
     let raw = total_ms / 10.0;
     let pow = 10f64.powf(raw.max(1.0).log10().floor());
@@ -373,15 +384,7 @@ fn brokers(
         let mut g = Group::new()
             .set("class", "broker-lane")
             .set("data-broker", name.as_str())
-            .add(
-                Rectangle::new()
-                    .set("x", LEFT)
-                    .set("y", r2(y))
-                    .set("width", PLOT_W)
-                    .set("height", r2(lane_h))
-                    .set("fill", "#fafafa")
-                    .set("stroke", "#dddddd"),
-            )
+            .add(lane_frame(y, lane_h))
             .add(label(LEFT - 10.0, y + lane_h / 2.0 + 4.0, &name, 12, "end"));
         for (_, tp, s, e, ep) in bars.iter().filter(|b| b.0 == actor) {
             let i = row_of.get(tp).copied().unwrap_or(0);
@@ -483,20 +486,10 @@ fn lane_group(
     } else {
         lane.name.clone()
     };
-    g = g
-        .add(
-            Rectangle::new()
-                .set("x", LEFT)
-                .set("y", r2(y))
-                .set("width", PLOT_W)
-                .set("height", r2(lane_h))
-                .set("fill", "#fafafa")
-                .set("stroke", "#dddddd"),
-        )
-        .add(titled(
-            label(LEFT - 10.0, y + lane_h / 2.0 + 4.0, &name, 12, "end"),
-            lane.name.clone(),
-        ));
+    g = g.add(lane_frame(y, lane_h)).add(titled(
+        label(LEFT - 10.0, y + lane_h / 2.0 + 4.0, &name, 12, "end"),
+        lane.name.clone(),
+    ));
     let row_y = |tp: Tp| y + 4.0 + row_of.get(&tp).copied().unwrap_or(0) as f64 * row_h;
     let events: Vec<(Time, &Event)> = run
         .trace

@@ -347,6 +347,26 @@ pub fn final_log(trace: &Trace<Event>) -> BTreeMap<Tp, BTreeMap<i64, RecordId>> 
     out
 }
 
+/// An `inconsistent-offsets` anomaly: record `id` at `(tp, offset)` where another was.
+fn inconsistent_offsets(
+    group: Option<Arc<str>>,
+    (tp, offset, id): (Tp, i64, RecordId),
+    time: Time,
+    clients: Vec<String>,
+    detail: String,
+) -> Anomaly {
+    Anomaly {
+        kind: AnomalyKind::InconsistentOffsets,
+        group,
+        tp,
+        offset: Some(offset),
+        record: Some(id),
+        time,
+        clients,
+        detail,
+    }
+}
+
 /// Notes that a client saw record `id` at `(tp, offset)`; a different record seen there before
 /// is an `inconsistent-offsets` anomaly.
 fn observe(
@@ -363,19 +383,16 @@ fn observe(
             observed.insert((tp, offset), (id, client.to_string()));
         }
         Some((other, who)) if *other != id && inconsistent.insert((tp, offset, id)) => {
-            anomalies.push(Anomaly {
-                kind: AnomalyKind::InconsistentOffsets,
-                group: group.cloned(),
-                tp,
-                offset: Some(offset),
-                record: Some(id),
-                time: t,
-                clients: vec![who.clone(), client.to_string()],
-                detail: format!(
+            anomalies.push(inconsistent_offsets(
+                group.cloned(),
+                (tp, offset, id),
+                t,
+                vec![who.clone(), client.to_string()],
+                format!(
                     "{client} saw p{}-{} where {who} saw p{}-{}",
                     id.producer, id.seq, other.producer, other.seq
                 ),
-            });
+            ));
         }
         Some(_) => {}
     }
@@ -413,19 +430,16 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                     continue;
                 };
                 if other != *id && inconsistent.insert((*tp, *offset, *id)) {
-                    anomalies.push(Anomaly {
-                        kind: AnomalyKind::InconsistentOffsets,
-                        group: None,
-                        tp: *tp,
-                        offset: Some(*offset),
-                        record: Some(*id),
-                        time: t,
-                        clients: vec![client.clone()],
-                        detail: format!(
+                    anomalies.push(inconsistent_offsets(
+                        None,
+                        (*tp, *offset, *id),
+                        t,
+                        vec![client.clone()],
+                        format!(
                             "offset written twice: p{}-{} then p{}-{}",
                             other.producer, other.seq, id.producer, id.seq
                         ),
-                    });
+                    ));
                 }
             }
             Event::Produced { id, tp, offset, .. } => {
@@ -543,19 +557,16 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                 );
                 if let Some((other, _)) = logs.log.get(&(*tp, *offset)) {
                     if other != id && inconsistent.insert((*tp, *offset, *id)) {
-                        anomalies.push(Anomaly {
-                            kind: AnomalyKind::InconsistentOffsets,
-                            group: Some(group.clone()),
-                            tp: *tp,
-                            offset: Some(*offset),
-                            record: Some(*id),
-                            time: t,
-                            clients: vec![client.clone()],
-                            detail: format!(
+                        anomalies.push(inconsistent_offsets(
+                            Some(group.clone()),
+                            (*tp, *offset, *id),
+                            t,
+                            vec![client.clone()],
+                            format!(
                                 "consumed p{}-{} where the log has p{}-{}",
                                 id.producer, id.seq, other.producer, other.seq
                             ),
-                        });
+                        ));
                     }
                 }
                 if let Some((_, last)) = open.get_mut(&(client.clone(), *tp)) {

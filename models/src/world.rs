@@ -84,7 +84,8 @@ pub struct Prepared<'a> {
     meta: Arc<Metadata>,
     cluster: Arc<ClusterState>,
     brokers: Vec<BrokerConfig>,
-    controller: Option<ControllerConfig>,
+    /// The controller's actor and configuration, with more than one broker.
+    controller: Option<(ActorId, ControllerConfig)>,
     producers: Vec<(ProducerConfig, Records)>,
     consumers: Vec<ConsumerConfig>,
 }
@@ -144,10 +145,13 @@ impl<'a> Prepared<'a> {
                 retention_check: Time::ms(b.log_retention_check_interval_ms),
             })
             .collect();
-        let controller = controller_id.map(|_| ControllerConfig {
-            session_timeout: Time::ms(b.broker_session_timeout_ms),
-            check_interval: Time::ms((b.broker_heartbeat_interval_ms / 2).max(1)),
-            unclean,
+        let controller = controller_id.map(|cid| {
+            let cfg = ControllerConfig {
+                session_timeout: Time::ms(b.broker_session_timeout_ms),
+                check_interval: Time::ms((b.broker_heartbeat_interval_ms / 2).max(1)),
+                unclean,
+            };
+            (cid, cfg)
         });
         let producers = (0..scenario.producers.len())
             .map(|i| {
@@ -183,9 +187,8 @@ impl<'a> Prepared<'a> {
                 jitter: Time::us(scenario.network.jitter_us),
             },
         );
-        let n = scenario.cluster.brokers;
-        let broker_ids: Vec<ActorId> = (0..n).map(ActorId).collect();
-        let controller_id = (n > 1).then_some(ActorId(n));
+        let broker_ids = cluster.brokers.clone();
+        let controller_id = self.controller.as_ref().map(|(cid, _)| *cid);
         for cfg in &self.brokers {
             let node = cfg.node;
             let id = sim.add_actor(
@@ -197,7 +200,8 @@ impl<'a> Prepared<'a> {
                 sim.schedule(Time::ZERO, id, Msg::Start);
             }
         }
-        if let (Some(cid), Some(cfg)) = (controller_id, &self.controller) {
+        if let Some((cid, cfg)) = &self.controller {
+            let cid = *cid;
             let id = sim.add_actor(
                 CONTROLLER_NAME,
                 Box::new(Controller::new(cluster.clone(), cfg.clone())),
@@ -248,7 +252,7 @@ impl<'a> Prepared<'a> {
         }
         let mut fault_rng = sim::rng::stream(seed, "faults");
         for f in &scenario.faults {
-            let target_broker = (1..=n).find(|node| broker_name(*node) == f.client);
+            let target_broker = (1..=scenario.cluster.brokers).find(|node| broker_name(*node) == f.client);
             let actor = match target_broker {
                 Some(node) => broker_ids[(node - 1) as usize],
                 None => {
