@@ -33,7 +33,7 @@ use crate::history::Event;
 use crate::kip848::{self, ConsumerGroup};
 use crate::log::{Entry, Internal, PartitionLog, SeqCheck};
 use crate::protocol::{Acks, ErrorCode, FetchedRecords, Msg, OffsetSpec, ReplicaData, ServerTimer};
-use crate::types::{LogRecord, Metadata, Payload, RecordId, Tp};
+use crate::types::{LogRecord, Metadata, Payload, RecordId, Tp, VecMap};
 use rand::RngCore;
 use sim::{Actor, ActorId, Ctx, Time};
 use std::collections::BTreeMap;
@@ -160,59 +160,6 @@ struct Parked {
     max_records: usize,
 }
 
-/// A few entries kept in the order of their increasing ids (the broker's parked fetches: a
-/// handful at a time, looked up, added and removed on every fetch).
-struct ById<T> {
-    entries: Vec<(u64, T)>,
-}
-
-impl<T> Default for ById<T> {
-    fn default() -> Self {
-        ById { entries: Vec::new() }
-    }
-}
-
-impl<T> ById<T> {
-    fn find(&self, id: u64) -> Result<usize, usize> {
-        self.entries.binary_search_by_key(&id, |(i, _)| *i)
-    }
-
-    fn insert(&mut self, id: u64, value: T) {
-        match self.find(id) {
-            Ok(at) => self.entries[at].1 = value,
-            Err(at) => self.entries.insert(at, (id, value)),
-        }
-    }
-
-    fn get(&self, id: u64) -> Option<&T> {
-        self.find(id).ok().map(|at| &self.entries[at].1)
-    }
-
-    fn remove(&mut self, id: u64) -> Option<T> {
-        self.find(id).ok().map(|at| self.entries.remove(at).1)
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (&u64, &T)> {
-        self.entries.iter().map(|(id, v)| (id, v))
-    }
-
-    fn keys(&self) -> impl Iterator<Item = &u64> {
-        self.entries.iter().map(|(id, _)| id)
-    }
-
-    fn values(&self) -> impl Iterator<Item = &T> {
-        self.entries.iter().map(|(_, v)| v)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    fn clear(&mut self) {
-        self.entries.clear();
-    }
-}
-
 struct ParkedReplica {
     deadline: Time,
     follower: ActorId,
@@ -230,7 +177,7 @@ pub struct Broker {
     persisted: BTreeMap<Arc<str>, (i32, usize)>,
     consumer_groups: BTreeMap<Arc<str>, ConsumerGroup>,
     offsets: BTreeMap<(Arc<str>, Tp), i64>,
-    parked: ById<Parked>,
+    parked: VecMap<u64, Parked>,
     /// The parked consumer fetches that include each partition (indexed by topic, then
     /// partition), in the order they were parked: an append wakes only those.
     parked_by_tp: Vec<Vec<Vec<u64>>>,
@@ -238,7 +185,7 @@ pub struct Broker {
     scratch: Vec<u64>,
     /// A reused buffer of the acks=all requests being answered.
     answered: Vec<Waiting>,
-    parked_replica: ById<ParkedReplica>,
+    parked_replica: VecMap<u64, ParkedReplica>,
     next_parked: u64,
     /// The fetch purgatory's one timer: when it fires, and its token. Kafka's purgatory
     /// forgets a fetch answered early; so does this — one timer for the earliest deadline,
@@ -297,11 +244,11 @@ impl Broker {
             persisted: BTreeMap::new(),
             consumer_groups: BTreeMap::new(),
             offsets: BTreeMap::new(),
-            parked: ById::default(),
+            parked: VecMap::default(),
             parked_by_tp: Vec::new(),
             scratch: Vec::new(),
             answered: Vec::new(),
-            parked_replica: ById::default(),
+            parked_replica: VecMap::default(),
             next_parked: 0,
             purgatory: None,
             next_token: 0,
@@ -775,7 +722,7 @@ impl Broker {
                     );
                 }
                 (_, Some(r)) => {
-                    let p = self.parked_replica.remove(r).expect("parked");
+                    let p = self.parked_replica.remove(&r).expect("parked");
                     let parts = self.serve_replica_fetch(ctx, p.follower, &p.parts, false);
                     ctx.send(
                         p.follower,
@@ -812,7 +759,7 @@ impl Broker {
         };
         let mut ready = std::mem::take(&mut self.scratch);
         ready.extend(ids.iter().copied().filter(|id| {
-            let p = self.parked.get(*id).expect("parked");
+            let p = self.parked.get(id).expect("parked");
             p.positions.iter().any(|&(t, pos)| t == tp && pos < hw)
         }));
         for &id in &ready {
@@ -847,7 +794,7 @@ impl Broker {
     }
 
     fn unpark(&mut self, id: u64) -> Parked {
-        let p = self.parked.remove(id).expect("parked");
+        let p = self.parked.remove(&id).expect("parked");
         for &(tp, _) in p.positions.iter() {
             let ids = &mut self.parked_by_tp[tp.topic as usize][tp.partition as usize];
             if let Some(at) = ids.iter().position(|&i| i == id) {
@@ -999,7 +946,7 @@ impl Broker {
         }
         let ids: Vec<u64> = self.parked_replica.keys().copied().collect();
         for id in ids {
-            let p = self.parked_replica.remove(id).expect("parked");
+            let p = self.parked_replica.remove(&id).expect("parked");
             let parts = self.serve_replica_fetch(ctx, p.follower, &p.parts, false);
             if parts.iter().any(|(_, d)| match d {
                 ReplicaData::Entries { entries, .. } => !entries.is_empty(),

@@ -29,7 +29,8 @@
 use crate::history::Event;
 use crate::types::{Metadata, RecordId, Tp};
 use serde::{Deserialize, Serialize};
-use sim::{Time, Trace};
+use sim::{ActorId, Time, Trace};
+use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
@@ -252,42 +253,50 @@ impl fmt::Display for Claim {
 }
 
 /// One consumption: by which client, when, of which record.
-type Consumption = (String, Time, RecordId);
+type Consumption = (ActorId, Time, RecordId);
 
 /// (client, tp) → (ownership start, (previous offset read, highest offset read) in this
 /// assignment).
-type Open = BTreeMap<(String, Tp), (Time, Option<(i64, i64)>)>;
+type Open = BTreeMap<(ActorId, Tp), (Time, Option<(i64, i64)>)>;
+
+#[derive(Default)]
+struct GroupView {
+    /// tp → (time, offset) of the first position the group had in it.
+    first_position: BTreeMap<Tp, (Time, i64)>,
+    /// (tp, offset) → consumptions (almost always one: no allocation for it).
+    consumed: BTreeMap<(Tp, i64), SmallVec<[Consumption; 1]>>,
+    /// Members' clients, and whether each has ended (closed, crashed).
+    members: BTreeMap<ActorId, Option<Time>>,
+    /// tp → the furthest offset the group committed.
+    committed: BTreeMap<Tp, i64>,
+    /// tp → ownership intervals (client, start, end).
+    owned: BTreeMap<Tp, Vec<(ActorId, Time, Time)>>,
+}
+
+/// The view of `group`, created empty on first use (without cloning the name when it exists).
+fn group_mut<'a>(groups: &'a mut BTreeMap<Arc<str>, GroupView>, group: &Arc<str>) -> &'a mut GroupView {
+    if !groups.contains_key(group) {
+        groups.insert(group.clone(), GroupView::default());
+    }
+    groups.get_mut(group).expect("inserted above")
+}
 
 /// Ends `client`'s ownership of `tp` at `at`, if it owned it.
 fn close_ownership(
     groups: &mut BTreeMap<Arc<str>, GroupView>,
     open: &mut Open,
     group: &Arc<str>,
-    client: &str,
+    client: ActorId,
     tp: Tp,
     at: Time,
 ) {
-    if let Some((start, _)) = open.remove(&(client.to_string(), tp)) {
-        let g = groups.entry(group.clone()).or_default();
-        g.owned
+    if let Some((start, _)) = open.remove(&(client, tp)) {
+        group_mut(groups, group)
+            .owned
             .entry(tp)
             .or_default()
-            .push((client.to_string(), start, at));
+            .push((client, start, at));
     }
-}
-
-#[derive(Default)]
-struct GroupView {
-    /// tp → (time, offset) of the first position the group had in it.
-    first_position: BTreeMap<Tp, (Time, i64)>,
-    /// (tp, offset) → consumptions.
-    consumed: BTreeMap<(Tp, i64), Vec<Consumption>>,
-    /// Members' clients, and whether each has ended (closed, crashed).
-    members: BTreeMap<String, Option<Time>>,
-    /// tp → the furthest offset the group committed.
-    committed: BTreeMap<Tp, i64>,
-    /// tp → ownership intervals (client, start, end).
-    owned: BTreeMap<Tp, Vec<(String, Time, Time)>>,
 }
 
 /// The log of each partition as the history tells it: appends by the partition's leader,
@@ -369,25 +378,28 @@ fn inconsistent_offsets(
 
 /// Notes that a client saw record `id` at `(tp, offset)`; a different record seen there before
 /// is an `inconsistent-offsets` anomaly.
+#[allow(clippy::too_many_arguments)]
 fn observe(
-    observed: &mut BTreeMap<(Tp, i64), (RecordId, String)>,
+    observed: &mut BTreeMap<(Tp, i64), (RecordId, ActorId)>,
     inconsistent: &mut BTreeSet<(Tp, i64, RecordId)>,
     anomalies: &mut Vec<Anomaly>,
+    names: &[String],
     (tp, offset, id): (Tp, i64, RecordId),
     t: Time,
-    client: &str,
+    client: ActorId,
     group: Option<&Arc<str>>,
 ) {
     match observed.get(&(tp, offset)) {
         None => {
-            observed.insert((tp, offset), (id, client.to_string()));
+            observed.insert((tp, offset), (id, client));
         }
-        Some((other, who)) if *other != id && inconsistent.insert((tp, offset, id)) => {
+        Some(&(other, who)) if other != id && inconsistent.insert((tp, offset, id)) => {
+            let (who, client) = (&names[who.index()], &names[client.index()]);
             anomalies.push(inconsistent_offsets(
                 group.cloned(),
                 (tp, offset, id),
                 t,
-                vec![who.clone(), client.to_string()],
+                vec![who.clone(), client.clone()],
                 format!(
                     "{client} saw p{}-{} where {who} saw p{}-{}",
                     id.producer, id.seq, other.producer, other.seq
@@ -400,41 +412,60 @@ fn observe(
 
 /// Checks `trace` against `claim`.
 pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
-    let mut anomalies = Vec::new();
-    let end = trace.entries().last().map_or(Time::ZERO, |e| e.time);
-    // ---- per partition: what the log holds ----
-    let mut logs = LogView::default();
-    // (tp, offset) → the first record seen there by a client (acknowledged or consumed)
-    let mut observed: BTreeMap<(Tp, i64), (RecordId, String)> = BTreeMap::new();
-    let mut inconsistent: BTreeSet<(Tp, i64, RecordId)> = BTreeSet::new();
-    let mut acks: Vec<(RecordId, Tp, i64, Time, String)> = Vec::new();
-    let mut appended = 0;
-    // ---- per group ----
-    let mut groups: BTreeMap<Arc<str>, GroupView> = BTreeMap::new();
-    // consumer → group (a client is in one group)
-    let mut group_of: BTreeMap<String, Arc<str>> = BTreeMap::new();
-    // (client, tp) → (open ownership start, last offset seen in this assignment)
-    let mut open: Open = BTreeMap::new();
-    let mut consumed_total = 0;
-
+    let mut checker = Checker::default();
     for e in trace.entries() {
-        let client = trace.name(e.actor).to_string();
+        checker.entry(trace.names(), e);
+    }
+    checker.finish(trace.names(), claim)
+}
+
+/// The checker's state: what it has folded of a history so far, one entry at a time, in the
+/// history's order. Clients are kept as actor ids, named only in anomalies.
+#[derive(Default)]
+pub struct Checker {
+    anomalies: Vec<Anomaly>,
+    /// Time of the last entry.
+    end: Time,
+    // ---- per partition: what the log holds ----
+    logs: LogView,
+    /// (tp, offset) → the first record seen there by a client (acknowledged or consumed).
+    observed: BTreeMap<(Tp, i64), (RecordId, ActorId)>,
+    inconsistent: BTreeSet<(Tp, i64, RecordId)>,
+    acks: Vec<(RecordId, Tp, i64, Time, ActorId)>,
+    appended: usize,
+    // ---- per group ----
+    groups: BTreeMap<Arc<str>, GroupView>,
+    /// consumer → group (a client is in one group).
+    group_of: BTreeMap<ActorId, Arc<str>>,
+    /// (client, tp) → (open ownership start, last offset seen in this assignment).
+    open: Open,
+    consumed_total: usize,
+}
+
+impl Checker {
+    /// Folds one history entry; `names` are the history's actor names.
+    pub fn entry(&mut self, names: &[String], e: &sim::TraceEntry<Event>) {
+        let client = e.actor;
         let t = e.time;
+        self.end = t;
+        let anomalies = &mut self.anomalies;
+        let groups = &mut self.groups;
+        let open = &mut self.open;
         match &e.record {
             Event::LeaderElected { .. } => {
-                logs.apply(e);
+                self.logs.apply(e);
             }
             Event::Appended { id, tp, offset } => {
-                appended += 1;
-                let Some(Some((other, _))) = logs.apply(e) else {
-                    continue;
+                self.appended += 1;
+                let Some(Some((other, _))) = self.logs.apply(e) else {
+                    return;
                 };
-                if other != *id && inconsistent.insert((*tp, *offset, *id)) {
+                if other != *id && self.inconsistent.insert((*tp, *offset, *id)) {
                     anomalies.push(inconsistent_offsets(
                         None,
                         (*tp, *offset, *id),
                         t,
-                        vec![client.clone()],
+                        vec![names[client.index()].clone()],
                         format!(
                             "offset written twice: p{}-{} then p{}-{}",
                             other.producer, other.seq, id.producer, id.seq
@@ -443,15 +474,16 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                 }
             }
             Event::Produced { id, tp, offset, .. } => {
-                acks.push((*id, *tp, *offset, t, client.clone()));
+                self.acks.push((*id, *tp, *offset, t, client));
                 if *offset >= 0 {
                     observe(
-                        &mut observed,
-                        &mut inconsistent,
-                        &mut anomalies,
+                        &mut self.observed,
+                        &mut self.inconsistent,
+                        anomalies,
+                        names,
                         (*tp, *offset, *id),
                         t,
-                        &client,
+                        client,
                         None,
                     );
                 }
@@ -459,15 +491,10 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
             Event::Assigned {
                 group, partitions, ..
             } => {
-                group_of.insert(client.clone(), group.clone());
-                groups
-                    .entry(group.clone())
-                    .or_default()
-                    .members
-                    .entry(client.clone())
-                    .or_insert(None);
+                self.group_of.insert(client, group.clone());
+                group_mut(groups, group).members.entry(client).or_insert(None);
                 for tp in partitions {
-                    open.insert((client.clone(), *tp), (t, None));
+                    open.insert((client, *tp), (t, None));
                 }
             }
             Event::Revoked {
@@ -477,42 +504,28 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                 group, partitions, ..
             } => {
                 for tp in partitions {
-                    close_ownership(&mut groups, &mut open, group, &client, *tp, t);
+                    close_ownership(groups, open, group, client, *tp, t);
                 }
             }
             Event::Joined { group, .. } => {
-                group_of.insert(client.clone(), group.clone());
-                groups
-                    .entry(group.clone())
-                    .or_default()
-                    .members
-                    .entry(client.clone())
-                    .or_insert(None);
+                self.group_of.insert(client, group.clone());
+                group_mut(groups, group).members.entry(client).or_insert(None);
             }
             Event::Closed | Event::Fatal { .. } | Event::Crashed => {
-                if let Some(group) = group_of.get(&client).cloned() {
+                if let Some(group) = self.group_of.get(&client) {
                     let held: Vec<Tp> = open
-                        .keys()
-                        .filter(|(c, _)| *c == client)
-                        .map(|(_, tp)| *tp)
+                        .range((client, Tp::new(0, 0))..=(client, Tp::new(u32::MAX, u32::MAX)))
+                        .map(|((_, tp), _)| *tp)
                         .collect();
                     for tp in held {
-                        close_ownership(&mut groups, &mut open, &group, &client, tp, t);
+                        close_ownership(groups, open, group, client, tp, t);
                     }
-                    groups
-                        .entry(group)
-                        .or_default()
-                        .members
-                        .insert(client.clone(), Some(t));
+                    group_mut(groups, group).members.insert(client, Some(t));
                 }
             }
             Event::Restarted => {
-                if let Some(group) = group_of.get(&client).cloned() {
-                    groups
-                        .entry(group)
-                        .or_default()
-                        .members
-                        .insert(client.clone(), None);
+                if let Some(group) = self.group_of.get(&client) {
+                    group_mut(groups, group).members.insert(client, None);
                 }
             }
             Event::PositionSet {
@@ -521,18 +534,18 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                 offset,
                 from,
             } => {
-                let g = groups.entry(group.clone()).or_default();
+                let g = group_mut(groups, group);
                 g.first_position.entry(*tp).or_insert((t, *offset));
                 // where an assignment starts; a reset inside one (the log changed under the
                 // consumer) is what the consumer then sees: going back, or skipping ahead
                 if !from.starts_with("out-of-range") {
-                    if let Some((_, last)) = open.get_mut(&(client.clone(), *tp)) {
+                    if let Some((_, last)) = open.get_mut(&(client, *tp)) {
                         *last = Some((offset - 1, offset - 1));
                     }
                 }
             }
             Event::Committed { group, offsets, .. } => {
-                let g = groups.entry(group.clone()).or_default();
+                let g = group_mut(groups, group);
                 for (tp, o) in offsets {
                     let c = g.committed.entry(*tp).or_insert(*o);
                     *c = (*c).max(*o);
@@ -545,23 +558,24 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                 id,
                 ..
             } => {
-                consumed_total += 1;
+                self.consumed_total += 1;
                 observe(
-                    &mut observed,
-                    &mut inconsistent,
-                    &mut anomalies,
+                    &mut self.observed,
+                    &mut self.inconsistent,
+                    anomalies,
+                    names,
                     (*tp, *offset, *id),
                     t,
-                    &client,
+                    client,
                     Some(group),
                 );
-                if let Some((other, _)) = logs.log.get(&(*tp, *offset)) {
-                    if other != id && inconsistent.insert((*tp, *offset, *id)) {
+                if let Some((other, _)) = self.logs.log.get(&(*tp, *offset)) {
+                    if other != id && self.inconsistent.insert((*tp, *offset, *id)) {
                         anomalies.push(inconsistent_offsets(
                             Some(group.clone()),
                             (*tp, *offset, *id),
                             t,
-                            vec![client.clone()],
+                            vec![names[client.index()].clone()],
                             format!(
                                 "consumed p{}-{} where the log has p{}-{}",
                                 id.producer, id.seq, other.producer, other.seq
@@ -569,7 +583,7 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                         ));
                     }
                 }
-                if let Some((_, last)) = open.get_mut(&(client.clone(), *tp)) {
+                if let Some((_, last)) = open.get_mut(&(client, *tp)) {
                     if let Some((prev, mark)) = *last {
                         let (kind, detail) = if *offset <= prev {
                             (
@@ -592,7 +606,7 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                                 offset: Some(*offset),
                                 record: Some(*id),
                                 time: t,
-                                clients: vec![client.clone()],
+                                clients: vec![names[client.index()].clone()],
                                 detail,
                             });
                         }
@@ -601,165 +615,183 @@ pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
                     // mark a later skip is measured from
                     *last = Some((*offset, last.map_or(*offset, |(_, mark)| mark.max(*offset))));
                 }
-                groups
-                    .entry(group.clone())
-                    .or_default()
+                group_mut(groups, group)
                     .consumed
                     .entry((*tp, *offset))
                     .or_default()
-                    .push((client.clone(), t, *id));
+                    .push((client, t, *id));
             }
             _ => {}
         }
     }
-    // close what is still open at the end of the run
-    for ((client, tp), (start, _)) in std::mem::take(&mut open) {
-        if let Some(group) = group_of.get(&client) {
-            groups
-                .entry(group.clone())
-                .or_default()
-                .owned
-                .entry(tp)
-                .or_default()
-                .push((client, start, Time::MAX));
-        }
-    }
 
-    // ---- log duplicates: one record at two offsets of the log at the end ----
-    let mut at: BTreeMap<RecordId, Vec<(Tp, i64, Time)>> = BTreeMap::new();
-    for (&(tp, offset), &(id, t)) in &logs.log {
-        at.entry(id).or_default().push((tp, offset, t));
-    }
-    for (id, places) in &at {
-        for &(tp, offset, t) in places.iter().skip(1) {
-            anomalies.push(Anomaly {
-                kind: AnomalyKind::LogDuplicate,
-                group: None,
-                tp,
-                offset: Some(offset),
-                record: Some(*id),
-                time: t,
-                clients: Vec::new(),
-                detail: format!("record already at offset {}", places[0].1),
-            });
+    /// The verdict on everything folded so far, against `claim`.
+    pub fn finish(self, names: &[String], claim: Claim) -> Report {
+        let Checker {
+            mut anomalies,
+            end,
+            logs,
+            acks,
+            appended,
+            mut groups,
+            group_of,
+            open,
+            consumed_total,
+            ..
+        } = self;
+        // close what is still open at the end of the run, in the order of the clients' names
+        let mut still_open: Vec<((ActorId, Tp), Time)> =
+            open.into_iter().map(|(k, (start, _))| (k, start)).collect();
+        still_open.sort_by(|((a, tp_a), _), ((b, tp_b), _)| {
+            (&names[a.index()], tp_a).cmp(&(&names[b.index()], tp_b))
+        });
+        for ((client, tp), start) in still_open {
+            if let Some(group) = group_of.get(&client) {
+                group_mut(&mut groups, group)
+                    .owned
+                    .entry(tp)
+                    .or_default()
+                    .push((client, start, Time::MAX));
+            }
         }
-    }
+        let client_name = |a: ActorId| names[a.index()].clone();
 
-    // ---- lost writes: acknowledged, not in the log at that offset ----
-    for (id, tp, offset, t, client) in &acks {
-        let kept = if *offset < 0 {
-            at.contains_key(id)
-        } else {
-            logs.log.get(&(*tp, *offset)).map(|(r, _)| r) == Some(id)
-        };
-        if !kept {
-            anomalies.push(Anomaly {
-                kind: AnomalyKind::LostWrite,
-                group: None,
-                tp: *tp,
-                offset: Some(*offset),
-                record: Some(*id),
-                time: *t,
-                clients: vec![client.clone()],
-                detail: "acknowledged but not in the log at the end".into(),
-            });
+        // ---- log duplicates: one record at two offsets of the log at the end ----
+        let mut at: BTreeMap<RecordId, Vec<(Tp, i64, Time)>> = BTreeMap::new();
+        for (&(tp, offset), &(id, t)) in &logs.log {
+            at.entry(id).or_default().push((tp, offset, t));
         }
-    }
-
-    // ---- per group: lost, duplicate, double ownership ----
-    for (name, g) in &groups {
-        let all_ended = g.members.values().all(Option::is_some) && !g.members.is_empty();
-        let group_end = if all_ended {
-            g.members.values().flatten().max().copied()
-        } else {
-            None
-        };
-        for (&(tp, offset), &(id, written)) in &logs.log {
-            let Some(&(_, first)) = g.first_position.get(&tp) else {
-                continue;
-            };
-            let expected = offset >= first && group_end.is_none_or(|e| written < e);
-            if expected && !g.consumed.contains_key(&(tp, offset)) {
-                let consumed_past = g
-                    .consumed
-                    .range((tp, offset + 1)..)
-                    .next()
-                    .is_some_and(|((t, _), _)| *t == tp);
-                let committed_past = g.committed.get(&tp).is_some_and(|c| *c > offset);
-                let (kind, detail) = if consumed_past || committed_past {
-                    (
-                        AnomalyKind::Lost,
-                        format!(
-                            "never consumed by the group, which {} past it",
-                            if committed_past { "committed" } else { "consumed" }
-                        ),
-                    )
-                } else {
-                    (
-                        AnomalyKind::Unseen,
-                        "not consumed by the end of the run; the group is not past it".to_string(),
-                    )
-                };
+        for (id, places) in &at {
+            for &(tp, offset, t) in places.iter().skip(1) {
                 anomalies.push(Anomaly {
-                    kind,
-                    group: Some(name.clone()),
+                    kind: AnomalyKind::LogDuplicate,
+                    group: None,
                     tp,
                     offset: Some(offset),
-                    record: Some(id),
-                    time: end,
+                    record: Some(*id),
+                    time: t,
                     clients: Vec::new(),
-                    detail,
+                    detail: format!("record already at offset {}", places[0].1),
                 });
             }
         }
-        for (&(tp, offset), uses) in &g.consumed {
-            if uses.len() > 1 {
+
+        // ---- lost writes: acknowledged, not in the log at that offset ----
+        for (id, tp, offset, t, client) in &acks {
+            let kept = if *offset < 0 {
+                at.contains_key(id)
+            } else {
+                logs.log.get(&(*tp, *offset)).map(|(r, _)| r) == Some(id)
+            };
+            if !kept {
                 anomalies.push(Anomaly {
-                    kind: AnomalyKind::Duplicate,
-                    group: Some(name.clone()),
-                    tp,
-                    offset: Some(offset),
-                    record: Some(uses[0].2),
-                    time: uses[1].1,
-                    clients: uses.iter().map(|u| u.0.clone()).collect(),
-                    detail: format!("consumed {} times", uses.len()),
+                    kind: AnomalyKind::LostWrite,
+                    group: None,
+                    tp: *tp,
+                    offset: Some(*offset),
+                    record: Some(*id),
+                    time: *t,
+                    clients: vec![client_name(*client)],
+                    detail: "acknowledged but not in the log at the end".into(),
                 });
             }
         }
-        for (&tp, intervals) in &g.owned {
-            for (i, a) in intervals.iter().enumerate() {
-                for b in &intervals[i + 1..] {
-                    if a.0 != b.0 && a.1 < b.2 && b.1 < a.2 {
-                        anomalies.push(Anomaly {
-                            kind: AnomalyKind::DoubleOwnership,
-                            group: Some(name.clone()),
-                            tp,
-                            offset: None,
-                            record: None,
-                            time: a.1.max(b.1),
-                            clients: vec![a.0.clone(), b.0.clone()],
-                            detail: format!(
-                                "owned by both from {} to {}",
-                                a.1.max(b.1),
-                                if a.2.min(b.2) == Time::MAX {
-                                    "the end".to_string()
-                                } else {
-                                    a.2.min(b.2).to_string()
-                                }
+
+        // ---- per group: lost, duplicate, double ownership ----
+        for (name, g) in &groups {
+            let all_ended = g.members.values().all(Option::is_some) && !g.members.is_empty();
+            let group_end = if all_ended {
+                g.members.values().flatten().max().copied()
+            } else {
+                None
+            };
+            for (&(tp, offset), &(id, written)) in &logs.log {
+                let Some(&(_, first)) = g.first_position.get(&tp) else {
+                    continue;
+                };
+                let expected = offset >= first && group_end.is_none_or(|e| written < e);
+                if expected && !g.consumed.contains_key(&(tp, offset)) {
+                    let consumed_past = g
+                        .consumed
+                        .range((tp, offset + 1)..)
+                        .next()
+                        .is_some_and(|((t, _), _)| *t == tp);
+                    let committed_past = g.committed.get(&tp).is_some_and(|c| *c > offset);
+                    let (kind, detail) = if consumed_past || committed_past {
+                        (
+                            AnomalyKind::Lost,
+                            format!(
+                                "never consumed by the group, which {} past it",
+                                if committed_past { "committed" } else { "consumed" }
                             ),
-                        });
+                        )
+                    } else {
+                        (
+                            AnomalyKind::Unseen,
+                            "not consumed by the end of the run; the group is not past it".to_string(),
+                        )
+                    };
+                    anomalies.push(Anomaly {
+                        kind,
+                        group: Some(name.clone()),
+                        tp,
+                        offset: Some(offset),
+                        record: Some(id),
+                        time: end,
+                        clients: Vec::new(),
+                        detail,
+                    });
+                }
+            }
+            for (&(tp, offset), uses) in &g.consumed {
+                if uses.len() > 1 {
+                    anomalies.push(Anomaly {
+                        kind: AnomalyKind::Duplicate,
+                        group: Some(name.clone()),
+                        tp,
+                        offset: Some(offset),
+                        record: Some(uses[0].2),
+                        time: uses[1].1,
+                        clients: uses.iter().map(|u| client_name(u.0)).collect(),
+                        detail: format!("consumed {} times", uses.len()),
+                    });
+                }
+            }
+            for (&tp, intervals) in &g.owned {
+                for (i, a) in intervals.iter().enumerate() {
+                    for b in &intervals[i + 1..] {
+                        if a.0 != b.0 && a.1 < b.2 && b.1 < a.2 {
+                            anomalies.push(Anomaly {
+                                kind: AnomalyKind::DoubleOwnership,
+                                group: Some(name.clone()),
+                                tp,
+                                offset: None,
+                                record: None,
+                                time: a.1.max(b.1),
+                                clients: vec![client_name(a.0), client_name(b.0)],
+                                detail: format!(
+                                    "owned by both from {} to {}",
+                                    a.1.max(b.1),
+                                    if a.2.min(b.2) == Time::MAX {
+                                        "the end".to_string()
+                                    } else {
+                                        a.2.min(b.2).to_string()
+                                    }
+                                ),
+                            });
+                        }
                     }
                 }
             }
         }
-    }
-    anomalies.sort();
-    Report {
-        claim,
-        anomalies,
-        acknowledged: acks.len(),
-        appended,
-        consumed: consumed_total,
+        anomalies.sort();
+        Report {
+            claim,
+            anomalies,
+            acknowledged: acks.len(),
+            appended,
+            consumed: consumed_total,
+        }
     }
 }
 

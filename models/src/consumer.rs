@@ -40,7 +40,7 @@ use crate::cluster::ClusterState;
 use crate::config::ConsumerConfig;
 use crate::history::Event;
 use crate::protocol::{ClientTimer, ErrorCode, FetchedRecords, JoinGroup, JoinOk, Msg, OffsetSpec};
-use crate::types::{LogRecord, MemberId, Metadata, Tp};
+use crate::types::{LogRecord, MemberId, Metadata, Tp, VecMap};
 use serde::{Deserialize, Serialize};
 use sim::{Actor, ActorId, Ctx, Time};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -186,7 +186,7 @@ pub struct Consumer {
     owned: BTreeSet<Tp>,
     prev_owned: Vec<Tp>,
     prev_generation: i32,
-    positions: BTreeMap<Tp, i64>,
+    positions: VecMap<Tp, i64>,
     /// The positions of the last Fetch sent on a one-broker cluster (shared with the
     /// request while the broker holds it).
     last_positions: Option<Arc<[(Tp, i64)]>>,
@@ -249,7 +249,7 @@ impl Consumer {
             owned: BTreeSet::new(),
             prev_owned: Vec::new(),
             prev_generation: -1,
-            positions: BTreeMap::new(),
+            positions: VecMap::default(),
             last_positions: None,
             stored: BTreeMap::new(),
             corr: 0,
@@ -684,13 +684,13 @@ impl Consumer {
             if !self.fetches.contains_key(&b) {
                 // the position list of the last Fetch is reused (written over in place, the
                 // broker having let go of it) rather than allocated for every Fetch
-                let fresh = self.positions.iter().map(|(t, o)| (*t, *o));
+                let fresh = self.positions.as_slice();
                 match &mut self.last_positions {
-                    Some(last) if last.len() == self.positions.len() => match Arc::get_mut(last) {
-                        Some(slots) => slots.iter_mut().zip(fresh).for_each(|(s, p)| *s = p),
-                        None => *last = fresh.collect(),
+                    Some(last) if last.len() == fresh.len() => match Arc::get_mut(last) {
+                        Some(slots) => slots.copy_from_slice(fresh),
+                        None => *last = fresh.into(),
                     },
-                    _ => self.last_positions = Some(fresh.collect()),
+                    _ => self.last_positions = Some(fresh.into()),
                 }
                 let positions = self.last_positions.clone().expect("just set");
                 self.send_fetch(ctx, b, positions);

@@ -234,9 +234,134 @@ pub fn show_bytes(b: Option<&[u8]>) -> String {
     }
 }
 
+/// A small map kept as a vector sorted by key: for the few entries a client or broker keeps
+/// per request (a consumer's positions, a broker's parked fetches), where a `BTreeMap`'s
+/// nodes cost more than they save. Iterates in key order, as a `BTreeMap` would.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VecMap<K, V> {
+    entries: Vec<(K, V)>,
+}
+
+impl<K, V> Default for VecMap<K, V> {
+    fn default() -> Self {
+        VecMap { entries: Vec::new() }
+    }
+}
+
+impl<K: Ord + Copy, V> VecMap<K, V> {
+    fn find(&self, key: &K) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(k, _)| k.cmp(key))
+    }
+
+    /// Sets `key` to `value`; returns the value it had.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.find(&key) {
+            Ok(at) => Some(std::mem::replace(&mut self.entries[at].1, value)),
+            Err(at) => {
+                self.entries.insert(at, (key, value));
+                None
+            }
+        }
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.find(key).ok().map(|at| &self.entries[at].1)
+    }
+
+    /// The value of `key`, to change.
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.find(key).ok().map(|at| &mut self.entries[at].1)
+    }
+
+    /// Whether `key` has a value.
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.find(key).is_ok()
+    }
+
+    /// Removes `key`; returns its value.
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        self.find(key).ok().map(|at| self.entries.remove(at).1)
+    }
+
+    /// Entries in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    /// Keys in order.
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    /// Values in key order.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    /// Entries in key order, as a slice.
+    pub fn as_slice(&self) -> &[(K, V)] {
+        &self.entries
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// No entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Removes every entry.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
+
+impl<'a, K, V> IntoIterator for &'a VecMap<K, V> {
+    type Item = (&'a K, &'a V);
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (K, V)>, fn(&'a (K, V)) -> (&'a K, &'a V)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vec_map_behaves_like_a_btree_map() {
+        let mut m = VecMap::default();
+        let mut r = std::collections::BTreeMap::new();
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for i in 0..2_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let k = (x % 37) as u32;
+            match x % 4 {
+                0 => assert_eq!(m.remove(&k), r.remove(&k)),
+                1 => {
+                    if let (Some(a), Some(b)) = (m.get_mut(&k), r.get_mut(&k)) {
+                        *a += 1;
+                        *b += 1;
+                    }
+                }
+                _ => assert_eq!(m.insert(k, i), r.insert(k, i)),
+            }
+            assert_eq!(m.get(&k), r.get(&k));
+            assert_eq!(m.contains_key(&k), r.contains_key(&k));
+            assert_eq!(m.len(), r.len());
+        }
+        assert!(m.iter().eq(r.iter()));
+        assert!(m.keys().eq(r.keys()));
+        assert!(m.values().eq(r.values()));
+        m.clear();
+        assert!(m.is_empty());
+    }
 
     #[test]
     fn payload_keeps_key_and_value_apart() {
