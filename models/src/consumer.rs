@@ -43,7 +43,7 @@ use crate::protocol::{ClientTimer, ErrorCode, FetchedRecords, JoinGroup, JoinOk,
 use crate::types::{LogRecord, MemberId, Metadata, Tp, VecMap};
 use serde::{Deserialize, Serialize};
 use sim::{Actor, ActorId, Ctx, Time};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 /// When the application commits offsets.
@@ -190,13 +190,13 @@ pub struct Consumer {
     /// The positions of the last Fetch sent on a one-broker cluster (shared with the
     /// request while the broker holds it).
     last_positions: Option<Arc<[(Tp, i64)]>>,
-    stored: BTreeMap<Tp, i64>,
+    stored: VecMap<Tp, i64>,
     corr: u64,
     join_corr: Option<u64>,
     sync_corr: Option<u64>,
     offsets_corr: Option<u64>,
     /// The Fetch in flight to each leader.
-    fetches: BTreeMap<ActorId, u64>,
+    fetches: VecMap<ActorId, u64>,
     buffer: VecDeque<Fetched>,
     app: App,
     stalled_until: Time,
@@ -251,12 +251,12 @@ impl Consumer {
             prev_generation: -1,
             positions: VecMap::default(),
             last_positions: None,
-            stored: BTreeMap::new(),
+            stored: VecMap::default(),
             corr: 0,
             join_corr: None,
             sync_corr: None,
             offsets_corr: None,
-            fetches: BTreeMap::new(),
+            fetches: VecMap::default(),
             buffer: VecDeque::new(),
             app: App::Polling,
             stalled_until: Time::ZERO,
@@ -1189,7 +1189,7 @@ impl Consumer {
                 return self.coordinator_lost(ctx);
             }
             self.send_join(ctx);
-        } else if let Some((&leader, _)) = self.fetches.iter().find(|(_, c)| **c == corr) {
+        } else if let Some(leader) = self.fetches.iter().find(|(_, c)| **c == corr).map(|(l, _)| *l) {
             self.fetches.remove(&leader);
             if self.brokers.len() > 1 {
                 self.refresh_metadata(ctx);

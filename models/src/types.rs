@@ -148,6 +148,14 @@ impl Payload {
             value: len(value),
         };
         let (k, v) = (key.unwrap_or_default(), value.unwrap_or_default());
+        // a short key and value are joined on the stack and copied in one go; longer ones
+        // are copied byte by byte from the two slices
+        let mut joined = [0u8; 128];
+        if k.len() + v.len() <= joined.len() {
+            joined[..k.len()].copy_from_slice(k);
+            joined[k.len()..k.len() + v.len()].copy_from_slice(v);
+            return Payload(ThinArc::from_header_and_slice(lengths, &joined[..k.len() + v.len()]));
+        }
         Payload(ThinArc::from_header_and_iter(lengths, Concat(k, v)))
     }
 
@@ -285,8 +293,8 @@ impl<K: Ord + Copy, V> VecMap<K, V> {
     }
 
     /// Entries in key order.
-    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.entries.iter().map(|(k, v)| (k, v))
+    pub fn iter(&self) -> <&Self as IntoIterator>::IntoIter {
+        self.into_iter()
     }
 
     /// Keys in order.
@@ -361,6 +369,19 @@ mod tests {
         assert!(m.values().eq(r.values()));
         m.clear();
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn long_payloads_keep_their_bytes() {
+        // past the stack buffer the bytes are copied from the two slices
+        let key = vec![7u8; 100];
+        let value: Vec<u8> = (0..=255).collect();
+        let p = Payload::new(Some(&key), Some(&value));
+        assert_eq!(p.key(), Some(&key[..]));
+        assert_eq!(p.value(), Some(&value[..]));
+        let short = Payload::new(Some(&key[..60]), Some(&value[..68]));
+        assert_eq!(short.key(), Some(&key[..60]));
+        assert_eq!(short.value(), Some(&value[..68]));
     }
 
     #[test]
