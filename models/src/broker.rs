@@ -36,6 +36,7 @@ use crate::protocol::{Acks, ErrorCode, FetchedRecords, Msg, OffsetSpec, ReplicaD
 use crate::types::{LogRecord, Metadata, Payload, RecordId, Tp, VecMap};
 use rand::RngCore;
 use sim::{Actor, ActorId, Ctx, Time};
+use smallvec::SmallVec;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -145,7 +146,9 @@ struct Partition {
     hw: i64,
     leader_epoch: i32,
     partition_epoch: i32,
-    isr: Vec<NodeId>,
+    /// In-sync replicas (no allocation for up to four: the 50 `__consumer_offsets`
+    /// partitions of every broker are built for every run).
+    isr: SmallVec<[NodeId; 4]>,
     role: Role,
     followers: BTreeMap<NodeId, FollowerState>,
     alter_pending: bool,
@@ -225,7 +228,7 @@ impl Broker {
                             hw: 0,
                             leader_epoch: -1,
                             partition_epoch: -1,
-                            isr: Vec::new(),
+                            isr: SmallVec::new(),
                             role: Role::None,
                             followers: BTreeMap::new(),
                             alter_pending: false,
@@ -269,7 +272,7 @@ impl Broker {
                 p.role = Role::of(st.leader, node);
                 p.leader_epoch = st.leader_epoch;
                 p.partition_epoch = st.partition_epoch;
-                p.isr = st.isr.clone();
+                p.isr = SmallVec::from_slice(&st.isr);
                 if p.role == Role::Leader {
                     // every log is empty: the followers are caught up
                     p.followers = followers(&st.replicas, node, 0, Time::ZERO);
@@ -324,7 +327,7 @@ impl Broker {
             let new_role = Role::of(st.leader, me);
             let epoch_changed = st.leader_epoch != p.leader_epoch;
             let in_old_isr = old.part(tp).isr.contains(&me);
-            p.isr = st.isr.clone();
+            p.isr = SmallVec::from_slice(&st.isr);
             p.partition_epoch = st.partition_epoch;
             p.alter_pending = false;
             if new_role == was && !epoch_changed {
@@ -884,7 +887,7 @@ impl Broker {
         if f.leo < p.hw || f.leo < 0 {
             return;
         }
-        let mut isr = p.isr.clone();
+        let mut isr = p.isr.to_vec();
         isr.push(node);
         isr.sort_unstable();
         p.alter_pending = true;
