@@ -178,8 +178,13 @@ pub fn placement(n: u32, partitions: u32, rf: u32) -> Vec<Vec<NodeId>> {
 
 /// Java's `String.hashCode` over the UTF-16 code units of `s`.
 pub fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
+    let step = |h: i32, c: i32| h.wrapping_mul(31).wrapping_add(c);
+    if s.is_ascii() {
+        // an ASCII byte is its own UTF-16 code unit
+        s.bytes().fold(0, |h, b| step(h, i32::from(b)))
+    } else {
+        s.encode_utf16().fold(0, |h, c| step(h, i32::from(c)))
+    }
 }
 
 /// `Utils.abs(groupId.hashCode()) % partitions`: the `__consumer_offsets` partition of a group.
@@ -199,6 +204,11 @@ mod tests {
         assert_eq!(java_string_hash(""), 0);
         assert_eq!(java_string_hash("a"), 97);
         assert_eq!(java_string_hash("hello"), 99_162_322);
+        // outside ASCII the UTF-16 code units count: "é" is U+00E9, "日本" U+65E5 U+672C,
+        // "😀" the surrogate pair D83D DE00
+        assert_eq!(java_string_hash("é"), 233);
+        assert_eq!(java_string_hash("日本"), 0x65E5 * 31 + 0x672C);
+        assert_eq!(java_string_hash("😀"), 0xD83D * 31 + 0xDE00);
         assert_eq!(java_string_hash("demo2_group"), {
             let mut h: i32 = 0;
             for b in "demo2_group".bytes() {

@@ -154,7 +154,10 @@ impl Payload {
         if k.len() + v.len() <= joined.len() {
             joined[..k.len()].copy_from_slice(k);
             joined[k.len()..k.len() + v.len()].copy_from_slice(v);
-            return Payload(ThinArc::from_header_and_slice(lengths, &joined[..k.len() + v.len()]));
+            return Payload(ThinArc::from_header_and_slice(
+                lengths,
+                &joined[..k.len() + v.len()],
+            ));
         }
         Payload(ThinArc::from_header_and_iter(lengths, Concat(k, v)))
     }
