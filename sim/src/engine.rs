@@ -143,7 +143,7 @@ impl<M, R> Sim<M, R> {
             core: Core {
                 now: Time::ZERO,
                 seed,
-                queue: EventQueue::with_capacity(1024),
+                queue: EventQueue::with_capacity(64),
                 rngs: Vec::new(),
                 net: Network::new(net),
                 trace: Trace::new(Vec::new()),
