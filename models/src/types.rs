@@ -148,17 +148,6 @@ impl Payload {
             value: len(value),
         };
         let (k, v) = (key.unwrap_or_default(), value.unwrap_or_default());
-        // a short key and value are joined on the stack and copied in one go; longer ones
-        // are copied byte by byte from the two slices
-        let mut joined = [0u8; 128];
-        if k.len() + v.len() <= joined.len() {
-            joined[..k.len()].copy_from_slice(k);
-            joined[k.len()..k.len() + v.len()].copy_from_slice(v);
-            return Payload(ThinArc::from_header_and_slice(
-                lengths,
-                &joined[..k.len() + v.len()],
-            ));
-        }
         Payload(ThinArc::from_header_and_iter(lengths, Concat(k, v)))
     }
 
@@ -376,7 +365,6 @@ mod tests {
 
     #[test]
     fn long_payloads_keep_their_bytes() {
-        // past the stack buffer the bytes are copied from the two slices
         let key = vec![7u8; 100];
         let value: Vec<u8> = (0..=255).collect();
         let p = Payload::new(Some(&key), Some(&value));
