@@ -173,6 +173,15 @@ pub enum Msg {
     /// A broker is cut off from the other brokers and the controller until this time (the
     /// network does it; the message only lets the broker note it in the history).
     Partitioned(Time),
+    /// An application inside a consumer process hands a record to the producer of the same
+    /// process (consume–transform–produce): the producer partitions it and sends it as its
+    /// own. Travels inside the process, not over the network.
+    AppProduce {
+        /// The topic to write to.
+        topic: Arc<str>,
+        /// Key and value.
+        payload: Payload,
+    },
 
     // ---- client → broker ----
     /// `Metadata`.
