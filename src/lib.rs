@@ -18,12 +18,14 @@
 pub mod adapter;
 pub mod builtin;
 pub mod compare;
+#[cfg(feature = "cli")]
 pub mod graph;
 pub mod load;
 pub mod render;
 pub mod replay;
 pub mod strategy;
 pub mod sweep;
+#[cfg(feature = "cli")]
 pub mod timeline;
 
 pub use models;

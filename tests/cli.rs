@@ -192,6 +192,34 @@ fn unknown_config_key() {
 }
 
 #[test]
+fn session_and_heartbeat_are_checked_together_in_any_key_order() {
+    // heartbeat.interval.ms sorts first and is above the default session.timeout.ms (45 s)
+    let consumer = "[[topics]]\nname = \"t\"\npartitions = 1\n[[consumers]]\nname = \"c\"\ngroup = \"g\"\ntopics = [\"t\"]\n";
+    let p = temp_file(
+        "hb-ok.toml",
+        &format!(
+            "{consumer}config = {{ \"session.timeout.ms\" = 60000, \"heartbeat.interval.ms\" = 50000 }}\n"
+        ),
+    );
+    let o = kafka_sim(&["--scenario", &p]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p = temp_file(
+        "hb-bad.toml",
+        &format!(
+            "{consumer}config = {{ \"session.timeout.ms\" = 60000, \"heartbeat.interval.ms\" = 60000 }}\n"
+        ),
+    );
+    let o = kafka_sim(&["--scenario", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr_line(&o),
+        format!(
+            "error: {p}: consumers[0].config: heartbeat.interval.ms must be lower than session.timeout.ms"
+        )
+    );
+}
+
+#[test]
 fn malformed_json() {
     let p = temp_file(
         "bad.json",

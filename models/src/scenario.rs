@@ -514,6 +514,8 @@ impl Scenario {
             cfg.set(k, v)
                 .map_err(|m| err(format!("consumers[{i}].config.\"{k}\""), m))?;
         }
+        cfg.finish()
+            .map_err(|m| err(format!("consumers[{i}].config"), m))?;
         Ok(cfg)
     }
 
