@@ -76,6 +76,49 @@ impl fmt::Display for ConfigValue {
     }
 }
 
+impl From<bool> for ConfigValue {
+    fn from(v: bool) -> Self {
+        ConfigValue::Bool(v)
+    }
+}
+
+impl From<i64> for ConfigValue {
+    fn from(v: i64) -> Self {
+        ConfigValue::Int(v)
+    }
+}
+
+impl From<i32> for ConfigValue {
+    fn from(v: i32) -> Self {
+        ConfigValue::Int(v.into())
+    }
+}
+
+impl From<u32> for ConfigValue {
+    fn from(v: u32) -> Self {
+        ConfigValue::Int(v.into())
+    }
+}
+
+impl From<u64> for ConfigValue {
+    /// Values beyond `i64::MAX` saturate.
+    fn from(v: u64) -> Self {
+        ConfigValue::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<&str> for ConfigValue {
+    fn from(v: &str) -> Self {
+        ConfigValue::Str(v.into())
+    }
+}
+
+impl From<String> for ConfigValue {
+    fn from(v: String) -> Self {
+        ConfigValue::Str(v)
+    }
+}
+
 fn as_ms(v: &ConfigValue) -> Result<u64, String> {
     match v {
         ConfigValue::Int(i) if *i >= 0 => Ok(*i as u64),

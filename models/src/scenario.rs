@@ -35,8 +35,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-/// A whole scenario.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+mod builder;
+pub use builder::{ConsumerBuilder, ProducerBuilder, ScenarioBuilder, TopicBuilder};
+
+/// A whole scenario. The default has no topic yet (and so does not validate); in Rust,
+/// [`Scenario::builder`] puts one together without a file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Short name.
@@ -213,7 +217,7 @@ impl Default for NetworkSpec {
     }
 }
 
-/// A topic.
+/// A topic. The default: one partition, the broker's replication factor, no settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TopicSpec {
@@ -231,8 +235,8 @@ pub struct TopicSpec {
     pub config: BTreeMap<String, ConfigValue>,
 }
 
-/// One record to send.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One record to send. The default: null key, null value, the partitioner's choice.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessageSpec {
     /// Key; absent = null key.
@@ -264,8 +268,8 @@ fn default_value() -> String {
     "value-{i}".into()
 }
 
-/// A producer process.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A producer process. The default (a file's defaults) has no name, topic or records yet.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProducerSpec {
     /// Process name (unique).
@@ -292,8 +296,8 @@ pub struct ProducerSpec {
     pub config: BTreeMap<String, ConfigValue>,
 }
 
-/// A consumer process.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A consumer process. The default (a file's defaults) has no name, group or topic yet.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerSpec {
     /// Process name (unique).
@@ -329,7 +333,7 @@ fn is_default<T: Default + PartialEq>(v: &T) -> bool {
 /// What goes wrong, and when. `at_ms` fixes the time; `between_ms = [a, b]` instead draws it
 /// from the seed (uniformly, from the `faults` RNG stream), so a seed sweep explores fault
 /// timings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
     /// What happens.
@@ -351,10 +355,11 @@ pub struct FaultSpec {
     pub restart_after_ms: Option<u64>,
 }
 
-/// Kinds of fault.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Kinds of fault (the default: a crash).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
+    #[default]
     /// The process dies: no LeaveGroup, no commit; the group notices after
     /// `session.timeout.ms`. With `restart_after_ms`, a new process starts. A broker keeps
     /// its logs and loses what it held in memory.
