@@ -25,6 +25,7 @@ pub mod render;
 pub mod replay;
 pub mod strategy;
 pub mod sweep;
+pub mod testing;
 #[cfg(feature = "cli")]
 pub mod timeline;
 
