@@ -312,7 +312,7 @@ fn graph_is_dot_with_causal_edges() {
 #[test]
 fn readme_demo2_output_is_current() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let marker = "The first command prints, for seed 7:\n\n```\n";
+    let marker = "The first command prints, for seed 7:\n\n```text\n";
     let start = readme.find(marker).expect("README shows demo2's output") + marker.len();
     let block = &readme[start..start + readme[start..].find("```").unwrap()];
     let o = kafka_sim(&["--scenario", "demo2", "--seed", "7"]);
