@@ -404,7 +404,7 @@ impl Consumer {
     fn send_cg_heartbeat(&mut self, ctx: Cx, epoch: i32) {
         let corr = self.next_corr(ctx);
         self.join_corr = Some(corr);
-        let req = crate::kip848::Heartbeat {
+        let req = crate::protocol::ConsumerHeartbeat {
             corr,
             group: self.group(),
             member_id: self.member_id.clone(),
@@ -419,7 +419,7 @@ impl Consumer {
 
     /// KIP-848 reconciliation on the client: give up what the answer leaves out (then say so
     /// at once, so the partitions can move), take what it adds.
-    fn on_cg_answer(&mut self, ctx: Cx, r: crate::kip848::HeartbeatOk) {
+    fn on_cg_answer(&mut self, ctx: Cx, r: crate::protocol::ConsumerHeartbeatOk) {
         if self.member_id.as_ref() != Some(&r.member_id) {
             ctx.record(Event::Joined {
                 group: self.group(),

@@ -34,8 +34,9 @@
 //! events) for the broker actor to carry out.
 
 use crate::assignor::MemberSubscription;
+use crate::group_metadata::{GroupMetadata, MemberMetadata};
 use crate::history::{Event, Protocol, StaticReplacement};
-use crate::protocol::{ErrorCode, JoinGroup, JoinOk, Msg};
+use crate::protocol::{ErrorCode, GroupTimer, JoinGroup, JoinOk, Msg};
 use crate::types::{MemberId, Tp};
 use sim::{ActorId, Time};
 use std::collections::{BTreeMap, BTreeSet};
@@ -52,16 +53,6 @@ pub enum GroupState {
     CompletingRebalance,
     /// Assignment handed out.
     Stable,
-}
-
-/// Timers the coordinator sets.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum GroupTimer {
-    /// End of a join round's wait (initial delay or rebalance timeout); the number is the
-    /// round it belongs to.
-    JoinDeadline(u64),
-    /// Check a member's session.
-    Session(MemberId),
 }
 
 /// What the coordinator asks its broker to do.
@@ -151,20 +142,87 @@ impl Group {
         }
     }
 
+    /// The metadata Kafka writes to `__consumer_offsets` for this group.
+    pub fn metadata(&self) -> GroupMetadata {
+        let members = self
+            .members
+            .iter()
+            .map(|(id, m)| MemberMetadata {
+                member_id: id.clone(),
+                client: m.client,
+                instance_id: m.instance_id.clone(),
+                protocols: m.protocols.clone(),
+                topics: m.topics.clone(),
+                owned: m.owned.clone(),
+                owned_generation: m.owned_generation,
+                session_timeout_us: m.session_timeout_us,
+                rebalance_timeout_us: m.rebalance_timeout_us,
+                joined_at: m.joined_at,
+            })
+            .collect();
+        GroupMetadata {
+            group: self.name.clone(),
+            empty: self.state == GroupState::Empty,
+            generation: self.generation,
+            protocol: self.protocol,
+            leader: self.leader.clone(),
+            members,
+            assignment: self
+                .assignment
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            static_members: self
+                .static_members
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            fenced: self.fenced.iter().cloned().collect(),
+            joins: self.joins,
+        }
+    }
+
     /// A group restored from its last persisted metadata by a new coordinator (Kafka's
     /// `GroupMetadataManager` loading a partition): same generation, members and assignment;
     /// every member's session starts again now.
-    pub fn loaded(mut self, now: Time, out: &mut Vec<Output>) -> Group {
-        self.pending.clear();
-        self.initial_remaining_us = None;
-        self.new_member_added = false;
-        for (id, m) in &mut self.members {
-            m.awaiting_join = false;
-            m.awaiting_sync = false;
-            m.deadline = now + Time::us(m.session_timeout_us);
-            out.push(Output::Timer(m.deadline, GroupTimer::Session(id.clone())));
+    pub fn loaded(meta: &GroupMetadata, cfg: GroupConfig, now: Time, out: &mut Vec<Output>) -> Group {
+        let mut g = Group::new(meta.group.clone(), cfg);
+        g.state = if meta.empty {
+            GroupState::Empty
+        } else {
+            GroupState::Stable
+        };
+        g.generation = meta.generation;
+        g.protocol = meta.protocol;
+        g.leader = meta.leader.clone();
+        g.joins = meta.joins;
+        g.static_members = meta.static_members.iter().cloned().collect();
+        g.fenced = meta.fenced.iter().cloned().collect();
+        g.assignment = meta.assignment.iter().cloned().collect();
+        for m in &meta.members {
+            let deadline = now + Time::us(m.session_timeout_us);
+            g.members.insert(
+                m.member_id.clone(),
+                Member {
+                    client: m.client,
+                    join_corr: 0,
+                    sync_corr: 0,
+                    owned: m.owned.clone(),
+                    owned_generation: m.owned_generation,
+                    instance_id: m.instance_id.clone(),
+                    protocols: m.protocols.clone(),
+                    topics: m.topics.clone(),
+                    session_timeout_us: m.session_timeout_us,
+                    rebalance_timeout_us: m.rebalance_timeout_us,
+                    deadline,
+                    awaiting_join: false,
+                    awaiting_sync: false,
+                    joined_at: m.joined_at,
+                },
+            );
+            out.push(Output::Timer(deadline, GroupTimer::Session(m.member_id.clone())));
         }
-        self
+        g
     }
 
     /// The group's id.
@@ -796,6 +854,38 @@ mod tests {
             Output::Timer(t, g @ GroupTimer::JoinDeadline(_)) => Some((*t, g.clone())),
             _ => None,
         })
+    }
+
+    #[test]
+    fn persisted_metadata_restores_the_same_group() {
+        let mut h = Harness::new(0);
+        let (a, out) = h.join_new(0, 1);
+        let (_, t) = deadline(&out).unwrap();
+        h.timer(0, t);
+        let assignment = [(a.clone(), vec![Tp::new(0, 0), Tp::new(0, 1)])];
+        h.g.sync(Time::ms(1), ActorId(1), 0, &a, 1, &assignment, &mut h.out);
+        h.out.clear();
+        assert_eq!(h.g.state(), GroupState::Stable);
+        let meta = h.g.metadata();
+        assert_eq!(meta.generation, 1);
+        assert_eq!(meta.leader.as_ref(), Some(&a));
+        assert_eq!(meta.assignment, assignment.to_vec());
+        let mut out = Vec::new();
+        let cfg = GroupConfig {
+            initial_rebalance_delay_us: 0,
+        };
+        let loaded = Group::loaded(&meta, cfg, Time::ms(500), &mut out);
+        assert_eq!(loaded.metadata(), meta, "the record round-trips");
+        assert_eq!(loaded.state(), GroupState::Stable);
+        assert_eq!(loaded.assignment_of(&a), Some(&assignment[0].1[..]));
+        // the member's session starts again at the load
+        match &out[..] {
+            [Output::Timer(at, GroupTimer::Session(id))] => {
+                assert_eq!(*at, Time::ms(500) + Time::us(SESSION));
+                assert_eq!(id, &a);
+            }
+            other => panic!("expected one session timer, got {other:?}"),
+        }
     }
 
     #[test]
