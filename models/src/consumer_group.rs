@@ -20,7 +20,7 @@
 use crate::assignor::ServerAssignor;
 use crate::assignor::{self, MemberSubscription};
 use crate::coordinator::Output;
-use crate::history::{Event, Protocol};
+use crate::history::{Event, Protocol, RemovalReason};
 use crate::protocol::{ConsumerHeartbeat, ConsumerHeartbeatOk, GroupTimer};
 use crate::protocol::{ErrorCode, Msg};
 use crate::types::{MemberId, Tp};
@@ -171,7 +171,7 @@ impl ConsumerGroup {
                     out.push(Output::Event(Event::MemberRemoved {
                         group: self.name.clone(),
                         member_id: id.clone(),
-                        reason: "leave group",
+                        reason: RemovalReason::LeaveGroup,
                     }));
                     self.target.remove(id);
                     self.bump(out);
@@ -246,7 +246,7 @@ impl ConsumerGroup {
             out.push(Output::Event(Event::MemberRemoved {
                 group: self.name.clone(),
                 member_id: id.clone(),
-                reason: "session timeout",
+                reason: RemovalReason::SessionTimeout,
             }));
             self.bump(out);
         } else {
@@ -397,7 +397,7 @@ mod tests {
         assert!(out.iter().any(|o| matches!(
             o,
             Output::Event(Event::MemberRemoved {
-                reason: "session timeout",
+                reason: RemovalReason::SessionTimeout,
                 ..
             })
         )));

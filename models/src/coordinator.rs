@@ -35,7 +35,7 @@
 
 use crate::assignor::MemberSubscription;
 use crate::group_metadata::{GroupMetadata, MemberMetadata};
-use crate::history::{Event, Protocol, StaticReplacement};
+use crate::history::{Event, Protocol, RemovalReason, StaticReplacement};
 use crate::protocol::{ErrorCode, GroupTimer, JoinGroup, JoinOk, Msg};
 use crate::types::{MemberId, Tp};
 use sim::{ActorId, Time};
@@ -490,7 +490,7 @@ impl Group {
             .map(|(id, _)| id.clone())
             .collect();
         for id in gone {
-            self.remove_member(&id, "rebalance timeout", out);
+            self.remove_member(&id, RemovalReason::RebalanceTimeout, out);
         }
         self.pending.clear();
         self.initial_remaining_us = None;
@@ -583,7 +583,7 @@ impl Group {
         best
     }
 
-    fn remove_member(&mut self, id: &MemberId, reason: &'static str, out: &mut Vec<Output>) {
+    fn remove_member(&mut self, id: &MemberId, reason: RemovalReason, out: &mut Vec<Output>) {
         let Some(m) = self.members.remove(id) else {
             return;
         };
@@ -707,7 +707,7 @@ impl Group {
     pub fn leave(&mut self, now: Time, from: ActorId, member_id: &MemberId, out: &mut Vec<Output>) {
         out.push(Output::Reply(from, Msg::LeaveGroupResp));
         if self.members.contains_key(member_id) {
-            self.remove_member(member_id, "leave group", out);
+            self.remove_member(member_id, RemovalReason::LeaveGroup, out);
             self.after_removal(now, out);
         }
     }
@@ -752,7 +752,7 @@ impl Group {
                     let next = now + Time::us(m.session_timeout_us);
                     out.push(Output::Timer(next, GroupTimer::Session(id.clone())));
                 } else if m.deadline <= now {
-                    self.remove_member(id, "session timeout", out);
+                    self.remove_member(id, RemovalReason::SessionTimeout, out);
                     self.after_removal(now, out);
                 } else {
                     out.push(Output::Timer(m.deadline, GroupTimer::Session(id.clone())));
@@ -1036,7 +1036,7 @@ mod tests {
         assert!(out.iter().any(|o| matches!(
             o,
             Output::Event(Event::MemberRemoved {
-                reason: "session timeout",
+                reason: RemovalReason::SessionTimeout,
                 ..
             })
         )));
@@ -1103,7 +1103,7 @@ mod tests {
         assert!(out.iter().any(|o| matches!(
             o,
             Output::Event(Event::MemberRemoved {
-                reason: "rebalance timeout",
+                reason: RemovalReason::RebalanceTimeout,
                 ..
             })
         )));

@@ -120,6 +120,12 @@ impl Msg {
     }
 }
 
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl ErrorCode {
     /// Kafka's name for it.
     pub fn name(self) -> &'static str {
