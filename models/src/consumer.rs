@@ -35,7 +35,6 @@
 //! are processed); librdkafka commits on a timer the offsets of records handed to the
 //! application — including the one it is processing.
 
-use crate::assignor::AssignorKind;
 use crate::cluster::ClusterState;
 use crate::config::ConsumerConfig;
 use crate::history::{Event, LostReason, PositionSource};
@@ -391,7 +390,7 @@ impl Consumer {
             client_id: self.cfg.client_id.clone(),
             session_timeout_us: Time::ms(self.cfg.session_timeout_ms).as_us(),
             rebalance_timeout_us: Time::ms(self.cfg.max_poll_interval_ms).as_us(),
-            protocols: self.cfg.assignors.iter().map(|a| a.name()).collect(),
+            protocols: self.cfg.assignors.clone(),
             topics: self.topics.clone(),
             owned,
             owned_generation,
@@ -469,9 +468,8 @@ impl Consumer {
         let assignment = if leader && !j.members.is_empty() {
             let meta = self.meta.as_ref().expect("bootstrapped");
             let counts: Vec<u32> = meta.topics.iter().map(|t| t.partitions).collect();
-            let kind =
-                AssignorKind::parse(j.protocol).expect("the group chose a protocol this member offered");
-            kind.assign_keeping(&j.members, &counts, self.cfg.sticky_keeps)
+            j.protocol
+                .assign_keeping(&j.members, &counts, self.cfg.sticky_keeps)
                 .into_iter()
                 .collect()
         } else {

@@ -119,7 +119,7 @@ impl ConsumerGroup {
             out.push(Output::Event(Event::GenerationStarted {
                 group: self.name.clone(),
                 generation: self.group_epoch,
-                protocol: Protocol::named(self.assignor.name()),
+                protocol: Protocol::Server(self.assignor),
                 leader: self.members.keys().next().expect("a member").clone(),
                 members: self.members.keys().cloned().collect(),
             }));

@@ -33,7 +33,7 @@
 //! The machine is pure: each input returns [`Output`]s (replies, timers to set, history
 //! events) for the broker actor to carry out.
 
-use crate::assignor::MemberSubscription;
+use crate::assignor::{AssignorKind, MemberSubscription};
 use crate::group_metadata::{GroupMetadata, MemberMetadata};
 use crate::history::{Event, Protocol, RemovalReason, StaticReplacement};
 use crate::protocol::{ErrorCode, GroupTimer, JoinGroup, JoinOk, Msg};
@@ -81,7 +81,7 @@ struct Member {
     owned: Vec<Tp>,
     owned_generation: i32,
     instance_id: Option<Arc<str>>,
-    protocols: Vec<&'static str>,
+    protocols: Vec<AssignorKind>,
     topics: Vec<u32>,
     session_timeout_us: u64,
     rebalance_timeout_us: u64,
@@ -98,7 +98,7 @@ pub struct Group {
     cfg: GroupConfig,
     state: GroupState,
     generation: i32,
-    protocol: Option<&'static str>,
+    protocol: Option<AssignorKind>,
     leader: Option<MemberId>,
     members: BTreeMap<MemberId, Member>,
     pending: BTreeSet<MemberId>,
@@ -405,7 +405,7 @@ impl Group {
         }
     }
 
-    fn supports_common_protocol(&self, protocols: &[&'static str]) -> bool {
+    fn supports_common_protocol(&self, protocols: &[AssignorKind]) -> bool {
         protocols
             .iter()
             .any(|p| self.members.values().all(|m| m.protocols.contains(p)))
@@ -512,7 +512,7 @@ impl Group {
         out.push(Output::Event(Event::GenerationStarted {
             group: self.name.clone(),
             generation: self.generation,
-            protocol: Protocol::named(protocol),
+            protocol: Protocol::Classic(protocol),
             leader: self.leader.clone().expect("a non-empty group has a leader"),
             members: ids.clone().into(),
         }));
@@ -556,9 +556,9 @@ impl Group {
     }
 
     /// The protocol every member supports with the most first-choice votes.
-    fn select_protocol(&self) -> &'static str {
+    fn select_protocol(&self) -> AssignorKind {
         let leader = &self.members[self.leader.as_ref().expect("leader")];
-        let candidates: Vec<&'static str> = leader
+        let candidates: Vec<AssignorKind> = leader
             .protocols
             .iter()
             .copied()
@@ -568,7 +568,7 @@ impl Group {
             !candidates.is_empty(),
             "members were admitted only with a common protocol"
         );
-        let votes = |p: &str| {
+        let votes = |p: AssignorKind| {
             self.members
                 .values()
                 .filter(|m| m.protocols.iter().find(|q| candidates.contains(q)) == Some(&p))
@@ -777,7 +777,7 @@ mod tests {
             client_id: "client".into(),
             session_timeout_us: SESSION,
             rebalance_timeout_us: REBALANCE,
-            protocols: vec!["range", "roundrobin"],
+            protocols: vec![AssignorKind::Range, AssignorKind::Roundrobin],
             topics: vec![0],
             owned: Vec::new(),
             owned_generation: -1,
@@ -1114,7 +1114,7 @@ mod tests {
         let mut h = Harness::new(0);
         let (_a, out) = h.join_new(0, 1);
         let mut r = req(None);
-        r.protocols = vec!["sticky"];
+        r.protocols = vec![AssignorKind::Sticky];
         h.g.join(Time::ms(0), ActorId(3), &r, || "u".into(), &mut h.out);
         assert!(matches!(
             &h.out[..],
@@ -1129,7 +1129,7 @@ mod tests {
         h.out.clear();
         // b prefers roundrobin; a prefers range: tie goes to the leader's preference
         let mut r = req(None);
-        r.protocols = vec!["roundrobin", "range"];
+        r.protocols = vec![AssignorKind::Roundrobin, AssignorKind::Range];
         h.g.join(Time::ms(0), ActorId(2), &r, || "v".into(), &mut h.out);
         let id = match &h.out[0] {
             Output::Reply(
@@ -1150,7 +1150,7 @@ mod tests {
         let out = h.timer(0, deadline(&out).unwrap().1);
         let oks = join_oks(&out);
         assert_eq!(oks.len(), 2);
-        assert!(oks.iter().all(|(_, j)| j.protocol == "range"));
+        assert!(oks.iter().all(|(_, j)| j.protocol == AssignorKind::Range));
     }
 
     #[test]

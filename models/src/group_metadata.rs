@@ -11,6 +11,7 @@
 //! coordinator would: the fenced static member ids and the join counter that orders members
 //! for a leader election.
 
+use crate::assignor::AssignorKind;
 use crate::types::{MemberId, Tp};
 use sim::ActorId;
 use std::sync::Arc;
@@ -25,7 +26,7 @@ pub struct GroupMetadata {
     /// The generation.
     pub generation: i32,
     /// The elected protocol (assignor), once a generation has one.
-    pub protocol: Option<&'static str>,
+    pub protocol: Option<AssignorKind>,
     /// The leader's member id.
     pub leader: Option<MemberId>,
     /// Every member, by member id.
@@ -50,7 +51,7 @@ pub struct MemberMetadata {
     /// `group.instance.id`.
     pub instance_id: Option<Arc<str>>,
     /// Assignors it offered, most preferred first.
-    pub protocols: Vec<&'static str>,
+    pub protocols: Vec<AssignorKind>,
     /// Subscribed topics.
     pub topics: Vec<u32>,
     /// Partitions it reported owning (the sticky assignors' user data).

@@ -3,6 +3,7 @@
 //! The model never prints. Renderers (per-process text, JSON lines) and checkers read these
 //! records — and a run recorded against a real broker produces the same kind.
 
+use crate::assignor::{AssignorKind, ServerAssignor};
 use crate::protocol::ErrorCode;
 use crate::types::{MemberId, Payload, RecordId, Tp};
 use std::sync::Arc;
@@ -365,27 +366,23 @@ impl RemovalReason {
     }
 }
 
-/// A group protocol (assignor) name in one byte, so that a generation event stays small.
+/// The assignor a generation runs: the protocol a classic group elected, or a KIP-848
+/// group's server-side assignor (`group.remote.assignor`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Protocol(u8);
+pub enum Protocol {
+    /// A classic group's elected protocol (`partition.assignment.strategy`).
+    Classic(AssignorKind),
+    /// A KIP-848 group's broker-side assignor.
+    Server(ServerAssignor),
+}
 
 impl Protocol {
-    /// Every protocol the model's clients and coordinators name: the classic assignors
-    /// (`partition.assignment.strategy`) and the KIP-848 server assignors.
-    const NAMES: [&'static str; 5] = ["range", "roundrobin", "sticky", "cooperative-sticky", "uniform"];
-
-    /// The protocol called `name`; panics on a name no assignor of the model has.
-    pub fn named(name: &str) -> Protocol {
-        let i = Self::NAMES
-            .iter()
-            .position(|n| *n == name)
-            .unwrap_or_else(|| panic!("no assignor is called {name:?}"));
-        Protocol(i as u8)
-    }
-
-    /// Its name.
+    /// Its name, as Kafka's clients and brokers call it.
     pub fn name(self) -> &'static str {
-        Self::NAMES[self.0 as usize]
+        match self {
+            Protocol::Classic(a) => a.name(),
+            Protocol::Server(a) => a.name(),
+        }
     }
 }
 
@@ -445,8 +442,13 @@ mod tests {
 
     #[test]
     fn protocols_keep_their_names() {
-        for name in ["range", "roundrobin", "sticky", "cooperative-sticky", "uniform"] {
-            assert_eq!(Protocol::named(name).name(), name);
+        for name in ["range", "roundrobin", "sticky", "cooperative-sticky"] {
+            let kind = AssignorKind::parse(name).expect("a classic assignor");
+            assert_eq!(Protocol::Classic(kind).name(), name);
+        }
+        for name in ["uniform", "range"] {
+            let kind = ServerAssignor::parse(name).expect("a server assignor");
+            assert_eq!(Protocol::Server(kind).name(), name);
         }
     }
 }

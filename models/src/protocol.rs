@@ -4,7 +4,7 @@
 //! API carries that matters to semantics (no wire encoding). Client timers and broker
 //! timers travel as messages an actor sends to itself.
 
-use crate::assignor::MemberSubscription;
+use crate::assignor::{AssignorKind, MemberSubscription};
 use crate::cluster::ClusterState;
 use crate::types::{LogRecord, MemberId, Metadata, Payload, RecordId, Tp};
 use sim::Time;
@@ -177,8 +177,8 @@ pub struct JoinGroup {
     pub session_timeout_us: u64,
     /// `max.poll.interval.ms`, in µs.
     pub rebalance_timeout_us: u64,
-    /// Assignor names, most preferred first.
-    pub protocols: Vec<&'static str>,
+    /// Assignors, most preferred first.
+    pub protocols: Vec<AssignorKind>,
     /// Subscribed topics.
     pub topics: Vec<u32>,
     /// Partitions owned (cooperative) or last assigned (sticky's user data).
@@ -193,7 +193,7 @@ pub struct JoinOk {
     /// The new generation.
     pub generation: i32,
     /// The protocol (assignor) the group chose.
-    pub protocol: &'static str,
+    pub protocol: AssignorKind,
     /// The leader's member id.
     pub leader: MemberId,
     /// This member's id.
