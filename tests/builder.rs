@@ -6,7 +6,7 @@ use kafka_sim::models::scenario::Scenario;
 
 #[test]
 fn crash_autocommit_built_in_rust_is_the_file() {
-    let java = |c: kafka_sim::models::scenario::ConsumerBuilder| {
+    let java = |c: kafka_sim::models::builder::ConsumerBuilder| {
         c.profile(Profile::Java).config("session.timeout.ms", 10_000)
     };
     let built = Scenario::builder("crash-autocommit")
@@ -37,7 +37,7 @@ fn crash_autocommit_built_in_rust_is_the_file() {
 
 #[test]
 fn demo2_built_in_rust_is_the_file() {
-    let producer = |p: kafka_sim::models::scenario::ProducerBuilder| {
+    let producer = |p: kafka_sim::models::builder::ProducerBuilder| {
         let mut p = p.start_ms(20_000);
         for i in 1..=5 {
             p = p.message(Some(&format!("msg{i}_key")), Some(&format!("msg{i}_val")));

@@ -14,18 +14,21 @@
 //! * Output: [`history`] — the typed records every actor writes; renderers and checkers read
 //!   only these; [`query`] answers what several of them ask (partition ownership,
 //!   consumptions, acknowledged records), and [`check`] judges a history against a claim.
-//! * Input: [`scenario`] (what a run contains) and [`world`] (builds and runs it).
+//! * Input: [`scenario`] (what a run contains; [`builder`] puts one together in Rust) and
+//!   [`world`] (builds and runs it).
 
 pub mod assignor;
 pub mod broker;
+pub mod builder;
 pub mod check;
 pub mod cluster;
 pub mod config;
 pub mod consumer;
+pub mod consumer_group;
 pub mod controller;
 pub mod coordinator;
+pub mod group_metadata;
 pub mod history;
-pub mod kip848;
 pub mod log;
 pub mod partitioner;
 pub mod producer;

@@ -351,7 +351,7 @@ mod tests {
                     group: "g".into(),
                     generation: 1,
                     partitions: vec![tp(2)].into(),
-                    reason: "session timeout",
+                    reason: crate::history::LostReason::UnknownMember,
                 },
             ),
             (7, C2, assigned(2, &[1, 2])),

@@ -30,16 +30,45 @@
 //! ```
 
 use crate::config::{ConfigValue, ConsumerConfig, ProducerConfig, Profile};
-use crate::consumer::CommitPolicy;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-mod builder;
-pub use builder::{ConsumerBuilder, ProducerBuilder, ScenarioBuilder, TopicBuilder};
+/// When the application commits offsets.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommitPolicy {
+    /// `enable.auto.commit` (the default): every `auto.commit.interval.ms`, as the profile
+    /// does it, plus before an eager rebalance and on close.
+    #[default]
+    Auto,
+    /// `commitSync()` after processing each record: at-least-once, duplicates limited to the
+    /// record in hand.
+    AfterRecord,
+    /// `commitSync()` after processing each batch: at-least-once, duplicates limited to the
+    /// batch in hand.
+    AfterBatch,
+    /// `commitSync()` of the whole batch before processing it: at-most-once.
+    BeforeProcessing,
+    /// Never commit.
+    None,
+}
+
+impl CommitPolicy {
+    /// Its name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            CommitPolicy::Auto => "auto",
+            CommitPolicy::AfterRecord => "after-record",
+            CommitPolicy::AfterBatch => "after-batch",
+            CommitPolicy::BeforeProcessing => "before-processing",
+            CommitPolicy::None => "none",
+        }
+    }
+}
 
 /// A whole scenario. The default has no topic yet (and so does not validate); in Rust,
-/// [`Scenario::builder`] puts one together without a file.
+/// [`Scenario::builder`] ([`crate::builder`]) puts one together without a file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
@@ -264,7 +293,7 @@ pub struct GenerateSpec {
     pub value: String,
 }
 
-fn default_value() -> String {
+pub(crate) fn default_value() -> String {
     "value-{i}".into()
 }
 

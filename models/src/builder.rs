@@ -1,9 +1,9 @@
 //! Scenarios put together in Rust, without a file: the same [`Scenario`] a TOML file gives,
-//! with the same defaults, checked by the same [`Scenario::validate`].
+//! with the same defaults (the spec structs' `Default`), checked by the same
+//! [`Scenario::validate`].
 //!
 //! ```
-//! use kafka_sim_models::consumer::CommitPolicy;
-//! use kafka_sim_models::scenario::Scenario;
+//! use kafka_sim_models::scenario::{CommitPolicy, Scenario};
 //!
 //! let s = Scenario::builder("orders")
 //!     .topic("orders", 3)
@@ -20,12 +20,11 @@
 //! assert_eq!(s.topics[0].partitions, 3);
 //! ```
 
-use super::{
-    BrokerSpec, ConsumerSpec, FaultKind, FaultSpec, GenerateSpec, MessageSpec, ProducerSpec, Scenario,
-    ScenarioError, TopicSpec,
-};
 use crate::config::{ConfigValue, Profile};
-use crate::consumer::CommitPolicy;
+use crate::scenario::{
+    BrokerSpec, CommitPolicy, ConsumerSpec, FaultKind, FaultSpec, GenerateSpec, MessageSpec, ProducerSpec,
+    Scenario, ScenarioError, TopicSpec,
+};
 use std::collections::BTreeMap;
 
 impl Default for GenerateSpec {
@@ -34,7 +33,7 @@ impl Default for GenerateSpec {
         GenerateSpec {
             count: 0,
             key: None,
-            value: super::default_value(),
+            value: crate::scenario::default_value(),
         }
     }
 }
