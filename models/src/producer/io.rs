@@ -2,7 +2,7 @@
 //!
 //! The components are state machines that never see the engine: they take an input and
 //! emit their outputs — requests to brokers, timers, history events — through [`Io`], which
-//! the engine's context implements and tests replace with a [`Recorder`]. Outputs go out
+//! the engine's context implements and tests replace with a recorder. Outputs go out
 //! through one sink rather than as a returned list because the network draws each message's
 //! latency from the same seeded stream the partitioner and the retry jitter draw from: the
 //! order of sends and draws is part of a run's output, and a sink keeps it.
@@ -109,4 +109,29 @@ impl Io for Recorder {
     fn record(&mut self, event: Event) {
         self.out.push(Output::Event(event));
     }
+}
+
+/// A cluster of `brokers` brokers (actors 0..) with topics `a` and `b` of `partitions`
+/// partitions each, replication factor 1: its metadata and its image.
+#[cfg(test)]
+pub fn cluster(
+    brokers: u32,
+    partitions: u32,
+) -> (
+    std::sync::Arc<crate::types::Metadata>,
+    std::sync::Arc<crate::cluster::ClusterState>,
+) {
+    use crate::types::{Metadata, TopicMeta};
+    let meta = Metadata::new(
+        ["a", "b"]
+            .iter()
+            .map(|n| TopicMeta {
+                name: (*n).into(),
+                partitions,
+            })
+            .collect(),
+    );
+    let ids = (0..brokers).map(ActorId).collect();
+    let image = crate::cluster::ClusterState::initial(ids, &[(partitions, 1), (partitions, 1)], 1, 1);
+    (meta.into(), image.into())
 }

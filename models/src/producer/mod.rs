@@ -315,3 +315,164 @@ impl Actor<Msg, Event> for Producer {
         self.on_message(ctx, from, msg);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::io::{cluster, Output, Recorder};
+    use super::*;
+    use crate::config::Profile;
+    use crate::protocol::ErrorCode;
+
+    const B0: ActorId = ActorId(0);
+    const ME: ActorId = ActorId(9);
+
+    fn connect(p: &mut Producer, io: &mut Recorder) {
+        p.on_message(io, ME, Msg::Start);
+        assert!(matches!(io.out[0], Output::Send(B0, Msg::MetadataReq)));
+        let (meta, image) = cluster(1, 4);
+        p.on_message(io, B0, Msg::MetadataResp(meta, image));
+    }
+
+    /// A Produce request: send number, topic, sequence number, epoch.
+    type Request = (u32, u32, i32, i32);
+
+    /// The history events among `out`, by kind, and the Produce requests as (send number,
+    /// topic, sequence, epoch).
+    fn split(out: &[Output]) -> (Vec<&'static str>, Vec<Request>) {
+        let events = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Event(e) => Some(e.kind()),
+                _ => None,
+            })
+            .collect();
+        let sends = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Send(
+                    _,
+                    Msg::ProduceReq {
+                        id, tp, pseq, pepoch, ..
+                    },
+                ) => Some((id.seq, tp.topic, *pseq, *pepoch)),
+                _ => None,
+            })
+            .collect();
+        (events, sends)
+    }
+
+    fn ack(p: &mut Producer, io: &mut Recorder, seq: u32, result: Result<i64, ErrorCode>) {
+        let id = RecordId { producer: 0, seq };
+        let tp = Tp::new(0, 0);
+        p.on_message(io, B0, Msg::ProduceResp { tp, id, result });
+    }
+
+    #[test]
+    fn a_scripted_producer_sends_its_records_then_closes() {
+        let records = Records::Generated {
+            count: 2,
+            key: Some("k{i}".into()),
+            value: "v{i}".into(),
+        };
+        let cfg = ProducerConfig::defaults(Profile::Java);
+        let mut p = Producer::new(0, cfg, vec![B0], "b".into(), records, Time::ms(10));
+        let mut io = Recorder::new(0);
+        connect(&mut p, &mut io);
+        let out = io.take();
+        assert!(matches!(out.last(), Some(Output::Timer(t, ClientTimer::SendNext)) if *t == Time::ms(10)));
+        // topic "b" is index 1
+        assert_eq!(split(&out), (vec!["connected", "send"], vec![(0, 1, 0, 0)]));
+        io.now = Time::ms(10);
+        p.on_message(&mut io, ME, Msg::ClientTimer(ClientTimer::SendNext));
+        let out = io.take();
+        assert_eq!(split(&out).0, ["send"]);
+        assert!(!out
+            .iter()
+            .any(|o| matches!(o, Output::Timer(_, ClientTimer::SendNext))));
+        ack(&mut p, &mut io, 0, Ok(0));
+        assert_eq!(split(&io.take()).0, ["produce"]);
+        ack(&mut p, &mut io, 1, Ok(1));
+        assert_eq!(split(&io.take()).0, ["produce", "producer_done", "close"]);
+    }
+
+    #[test]
+    fn a_companion_sends_what_is_handed_over_and_stays_open() {
+        let cfg = ProducerConfig::defaults(Profile::Java);
+        let mut p = Producer::companion(4, cfg, vec![B0]);
+        let mut io = Recorder::new(0);
+        let hand = |topic: &str, v: &[u8]| Msg::AppProduce {
+            topic: topic.into(),
+            payload: Payload::new(Some(b"k"), Some(v)),
+        };
+        // before it is bootstrapped, records wait
+        p.on_message(&mut io, ME, hand("b", b"x"));
+        assert!(io.out.is_empty());
+        connect(&mut p, &mut io);
+        let out = io.take();
+        assert_eq!(split(&out), (vec!["connected", "send"], vec![(0, 1, 0, 0)]));
+        p.on_message(&mut io, ME, hand("a", b"y"));
+        let out = io.take();
+        assert_eq!(split(&out), (vec!["send"], vec![(1, 0, 0, 0)]));
+        let Some(Output::Event(Event::Send { id, .. })) = out.first() else {
+            panic!("{out:?}")
+        };
+        assert_eq!(id.producer, 4);
+        for seq in [0, 1] {
+            let id = RecordId { producer: 4, seq };
+            let tp = Tp::new(1 - seq, 0);
+            p.on_message(
+                &mut io,
+                B0,
+                Msg::ProduceResp {
+                    tp,
+                    id,
+                    result: Ok(0),
+                },
+            );
+        }
+        assert_eq!(split(&io.take()).0, ["produce", "produce"], "no producer_done");
+    }
+
+    /// Sends one record; sends a failed record again (at-least-once).
+    struct AtLeastOnce(bool);
+
+    impl ProducerApp for AtLeastOnce {
+        fn next(&mut self, _ctx: &mut ProducerCtx) -> Next {
+            if std::mem::replace(&mut self.0, true) {
+                return Next::Done;
+            }
+            Next::Send(OutRecord {
+                topic: None,
+                payload: Payload::new(None, Some(b"once")),
+                partition: Some(0),
+            })
+        }
+
+        fn on_failed(&mut self, ctx: &mut ProducerCtx, sent: &Sent, _error: ErrorCode) {
+            ctx.send(OutRecord {
+                topic: None,
+                payload: sent.payload.clone(),
+                partition: Some(sent.tp.partition),
+            });
+        }
+    }
+
+    #[test]
+    fn an_application_sends_a_failed_record_again_in_a_new_epoch() {
+        let cfg = ProducerConfig {
+            retries: 0,
+            ..ProducerConfig::defaults(Profile::Java)
+        };
+        let mut p = Producer::with_app(0, cfg, vec![B0], Some("a".into()), Box::new(AtLeastOnce(false)));
+        let mut io = Recorder::new(0);
+        connect(&mut p, &mut io);
+        assert_eq!(split(&io.take()).1, [(0, 0, 0, 0)]);
+        ack(&mut p, &mut io, 0, Err(ErrorCode::NotEnoughReplicas));
+        // failed for good: the epoch of the partition is bumped, the copy numbered from 0
+        let out = io.take();
+        assert_eq!(split(&out), (vec!["produce_failed", "send"], vec![(1, 0, 0, 1)]));
+        ack(&mut p, &mut io, 1, Ok(3));
+        assert_eq!(split(&io.take()).0, ["produce", "producer_done", "close"]);
+        assert_eq!((p.sent, p.acked), (2, 1));
+    }
+}

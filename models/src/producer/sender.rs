@@ -433,3 +433,6 @@ impl Sender {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
