@@ -265,11 +265,7 @@ impl Sender {
                 offset,
                 payload: record.payload.clone(),
             },
-            Err(e) => Event::ProduceFailed {
-                id,
-                tp,
-                error: e.name(),
-            },
+            Err(e) => Event::ProduceFailed { id, tp, error: e },
         });
         settled.push(Settled {
             sent: Sent {
@@ -319,7 +315,7 @@ impl Sender {
         io.record(Event::ProduceRetry {
             id: self.id(record.seq),
             tp: record.tp,
-            error: e.name(),
+            error: e,
         });
         self.backoff.insert(record.seq, (record, retry_at));
         if matches!(

@@ -114,7 +114,7 @@ fn a_retry_waits_out_a_jittered_backoff_then_goes_again() {
     assert!(matches!(
         &out[0],
         Output::Event(Event::ProduceRetry {
-            error: "NOT_ENOUGH_REPLICAS",
+            error: ErrorCode::NotEnoughReplicas,
             ..
         })
     ));
@@ -154,7 +154,7 @@ fn the_delivery_timeout_fails_a_record() {
         matches!(
             &out[..],
             [Output::Event(Event::ProduceFailed {
-                error: "DELIVERY_TIMEOUT",
+                error: ErrorCode::DeliveryTimedOut,
                 ..
             })]
         ),
@@ -231,7 +231,7 @@ fn a_request_timeout_retries_after_a_metadata_refresh() {
     assert!(matches!(
         &out[0],
         Output::Event(Event::ProduceRetry {
-            error: "REQUEST_TIMED_OUT",
+            error: ErrorCode::RequestTimedOut,
             ..
         })
     ));
@@ -271,7 +271,7 @@ fn acks_0_settles_when_sent_and_a_broken_connection_fails_requests() {
     assert!(matches!(
         &io.take()[0],
         Output::Event(Event::ProduceRetry {
-            error: "NETWORK_EXCEPTION",
+            error: ErrorCode::NetworkException,
             ..
         })
     ));
