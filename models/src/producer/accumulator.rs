@@ -89,38 +89,34 @@ impl Partitioner {
         if let Some(key) = payload.key() {
             return self.key_hash.partition(key, partitions);
         }
-        let sticky = self.sticky.get(&topic).copied();
-        let (partition, bytes) = match self.null_key {
-            NullKeyStrategy::RandomPerRecord => return rng.random_range(0..partitions),
+        match self.null_key {
+            NullKeyStrategy::RandomPerRecord => rng.random_range(0..partitions),
             NullKeyStrategy::UniformSticky { batch_size } => {
                 let size = payload.size_estimate();
-                match sticky {
+                match self.sticky.get_mut(&topic) {
                     Some(s) if s.bytes < batch_size => {
-                        self.sticky.insert(
-                            topic,
-                            Sticky {
-                                bytes: s.bytes + size,
-                                ..s
-                            },
-                        );
-                        return s.partition;
+                        s.bytes += size;
+                        s.partition
                     }
-                    _ => (rng.random_range(0..partitions), size),
+                    _ => self.stick(rng, now, topic, partitions, size),
                 }
             }
-            NullKeyStrategy::StickyLinger { linger_ms } => match sticky {
-                Some(s) if now < s.since + Time::ms(linger_ms) => return s.partition,
-                _ => (rng.random_range(0..partitions), 0),
+            NullKeyStrategy::StickyLinger { linger_ms } => match self.sticky.get(&topic) {
+                Some(s) if now < s.since + Time::ms(linger_ms) => s.partition,
+                _ => self.stick(rng, now, topic, partitions, 0),
             },
+        }
+    }
+
+    /// Draws the partition `topic`'s null-key records stick to from now, `bytes` sent to it.
+    fn stick(&mut self, rng: &mut impl Rng, now: Time, topic: u32, partitions: u32, bytes: usize) -> u32 {
+        let partition = rng.random_range(0..partitions);
+        let sticky = Sticky {
+            partition,
+            bytes,
+            since: now,
         };
-        self.sticky.insert(
-            topic,
-            Sticky {
-                partition,
-                bytes,
-                since: now,
-            },
-        );
+        self.sticky.insert(topic, sticky);
         partition
     }
 }
