@@ -277,3 +277,26 @@ fn acks_0_settles_when_sent_and_a_broken_connection_fails_requests() {
     ));
     assert_eq!(s.in_flight_to(B0), 0);
 }
+
+#[test]
+fn the_cap_of_one_broker_does_not_hold_back_another() {
+    let (_, image) = cluster(2, 4);
+    let leader = |p| image.leader_actor(Tp::new(0, p)).expect("led");
+    let (on_b0, on_b1): (Vec<u32>, Vec<u32>) = (0..4).partition(|p| leader(*p) == B0);
+    assert!(!on_b0.is_empty() && !on_b1.is_empty());
+    let mut s = Sender::new(3, cfg(), vec![B0, ActorId(1)]);
+    s.on_metadata(image.clone());
+    let mut acc = Accumulator::new(Partitioner::new(
+        KeyHash::Murmur2,
+        NullKeyStrategy::RandomPerRecord,
+    ));
+    let mut io = Recorder::new(1);
+    // three records for broker 0, then one for broker 1
+    for seq in 0..3 {
+        acc.append(record(seq, on_b0[0]));
+    }
+    acc.append(record(3, on_b1[0]));
+    s.pump(&mut acc, &mut io, &mut Vec::new());
+    assert_eq!(produced(&io.take()), [0, 1, 3]);
+    assert_eq!((s.in_flight_to(B0), s.in_flight_to(ActorId(1))), (2, 1));
+}
