@@ -204,3 +204,168 @@ impl GroupHost {
         self.offsets.retain(|(g, _), _| cluster.offsets_tp(g) != tp);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coordinator::GroupTimer;
+    use crate::log::Entry;
+    use crate::protocol::JoinGroup;
+    use crate::types::{LogRecord, Payload, RecordId};
+    use sim::ActorId;
+
+    const MEMBER: ActorId = ActorId(10);
+
+    fn host() -> GroupHost {
+        GroupHost::new(GroupConfig {
+            initial_rebalance_delay_us: 0,
+        })
+    }
+
+    fn join(member_id: Option<MemberId>) -> JoinGroup {
+        JoinGroup {
+            corr: 0,
+            group: "g".into(),
+            member_id,
+            instance_id: None,
+            client_id: "c".into(),
+            session_timeout_us: 10_000_000,
+            rebalance_timeout_us: 300_000_000,
+            protocols: vec!["range"],
+            topics: vec![0],
+            owned: Vec::new(),
+            owned_generation: -1,
+        }
+    }
+
+    fn group_timers(fx: &Effects) -> Vec<GroupTimer> {
+        fx.timers()
+            .into_iter()
+            .filter_map(|(_, m)| match m {
+                Msg::GroupTimer { timer, .. } => Some(timer.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn internal(seq: u32, i: Internal) -> Entry {
+        Entry {
+            record: LogRecord {
+                id: RecordId {
+                    producer: u32::MAX,
+                    seq,
+                },
+                payload: Payload::new(None, None),
+            },
+            epoch: 0,
+            pseq: -1,
+            pepoch: 0,
+            internal: Some(Arc::new(i)),
+        }
+    }
+
+    /// One member joins and syncs group `g`: returns its id and what the host wrote.
+    fn stable(h: &mut GroupHost, fx: &mut Effects) -> (MemberId, Vec<Internal>) {
+        let g: Arc<str> = "g".into();
+        let mut written = Vec::new();
+        let now = Time::ZERO;
+        written.extend(h.drive(
+            now,
+            &g,
+            |g, out| g.join(now, MEMBER, &join(None), || "u1".into(), out),
+            fx,
+        ));
+        let id: MemberId = "c-u1".into();
+        written.extend(h.drive(
+            now,
+            &g,
+            |g, out| g.join(now, MEMBER, &join(Some(id.clone())), || unreachable!(), out),
+            fx,
+        ));
+        let t = group_timers(fx).pop().expect("the join deadline");
+        written.extend(h.drive(now, &g, |g, out| g.on_timer(now, &t, out), fx));
+        let assignment = [(id.clone(), vec![Tp::new(0, 0)])];
+        written.extend(h.drive(
+            now,
+            &g,
+            |g, out| g.sync(now, MEMBER, 0, &id, 1, &assignment, out),
+            fx,
+        ));
+        (id, written)
+    }
+
+    #[test]
+    fn metadata_is_written_when_a_rebalance_completes_and_only_then() {
+        let mut h = host();
+        let mut fx = Effects::default();
+        let (id, written) = stable(&mut h, &mut fx);
+        // created empty (written), then stable in generation 1 (written)
+        assert_eq!(written.len(), 2);
+        assert!(matches!(&written[1], Internal::Group(g) if g.generation() == 1));
+        let g: Arc<str> = "g".into();
+        let again = h.drive(
+            Time::ms(1),
+            &g,
+            |g, out| g.heartbeat(Time::ms(1), MEMBER, &id, 1, out),
+            &mut fx,
+        );
+        assert!(again.is_none(), "a heartbeat changes nothing to persist");
+    }
+
+    #[test]
+    fn a_new_coordinator_loads_the_groups_and_offsets_of_the_offsets_log() {
+        let mut old = host();
+        let mut fx = Effects::default();
+        let (id, written) = stable(&mut old, &mut fx);
+        let g: Arc<str> = "g".into();
+        assert_eq!(old.validate_commit(&g, Some(&id), 1), Ok(()));
+        let commit = old.commit(&g, &[(Tp::new(0, 0), 42)]);
+        let mut log = PartitionLog::new();
+        for (i, e) in written.into_iter().chain([commit]).enumerate() {
+            log.append(internal(i as u32, e), Time::ZERO);
+        }
+
+        let mut new = host();
+        let mut fx = Effects::default();
+        new.load(Time::ms(100), &log, &mut fx);
+        assert_eq!(
+            new.committed(&g, &[Tp::new(0, 0), Tp::new(0, 1)]),
+            vec![(Tp::new(0, 0), Some(42)), (Tp::new(0, 1), None)]
+        );
+        assert!(
+            matches!(group_timers(&fx)[..], [GroupTimer::Session(_)]),
+            "the member's session restarts"
+        );
+        assert_eq!(
+            new.validate_commit(&g, Some(&id), 1),
+            Ok(()),
+            "same generation, no rebalance"
+        );
+        assert_eq!(
+            new.validate_commit(&g, Some(&id), 0),
+            Err(ErrorCode::IllegalGeneration)
+        );
+        let mut fx = Effects::default();
+        let again = new.drive(
+            Time::ms(101),
+            &g,
+            |g, out| g.heartbeat(Time::ms(101), MEMBER, &id, 1, out),
+            &mut fx,
+        );
+        assert!(again.is_none(), "loaded metadata counts as written");
+        assert!(matches!(fx.sent()[..], [(MEMBER, Msg::HeartbeatResp(Ok(())))]));
+    }
+
+    #[test]
+    fn unloading_an_offsets_partition_forgets_its_groups() {
+        let (_, cluster) = crate::broker::testkit::cluster(1);
+        let mut h = host();
+        let mut fx = Effects::default();
+        stable(&mut h, &mut fx);
+        let g: Arc<str> = "g".into();
+        h.commit(&g, &[(Tp::new(0, 0), 7)]);
+        h.unload(cluster.offsets_tp("g"), &cluster);
+        assert!(!h.is_classic_group("g"));
+        assert_eq!(h.committed(&g, &[Tp::new(0, 0)]), vec![(Tp::new(0, 0), None)]);
+    }
+}

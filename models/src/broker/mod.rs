@@ -3,8 +3,9 @@
 //!
 //! What one Kafka broker does, as far as it matters to what clients observe. The actor here
 //! is a thin shell, as Kafka's `KafkaApis` is: it routes each request to one handler per API
-//! ([`api`]), and the handlers drive components that own their state and return their
-//! effects ([`effects`]), each modelled after the Kafka class of the same role:
+//! (module `api`, a file per API or API family), and the handlers drive components that own
+//! their state and return their effects ([`effects`]), each modelled after the Kafka class
+//! of the same role:
 //!
 //! * [`replica_manager`] — partitions, logs, high watermark, ISR, leader epochs, the roles a
 //!   metadata image gives, appends with `acks`, `min.insync.replicas` and idempotent
@@ -29,6 +30,8 @@ pub mod purgatory;
 pub mod replica_fetcher;
 pub mod replica_manager;
 pub mod retention;
+#[cfg(test)]
+mod testkit;
 
 use crate::cluster::{ClusterState, NodeId};
 use crate::coordinator::GroupConfig;

@@ -244,3 +244,113 @@ impl Purgatory {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::testkit::{self, broker, follower_fetch, produce, CLIENT, TP};
+    use crate::protocol::Acks;
+
+    fn park(p: &mut Purgatory, now: Time, wait: Time, fetch_id: u64, pos: i64, fx: &mut Effects) {
+        let fetch = ParkedFetch {
+            deadline: now + wait,
+            client: CLIENT,
+            fetch_id,
+            positions: Arc::from(vec![(TP, pos)]),
+            max_records: 10,
+        };
+        p.park_fetch(now, fetch, fx);
+    }
+
+    fn fetch_answers(fx: &Effects) -> Vec<(u64, usize)> {
+        fx.sent()
+            .into_iter()
+            .filter_map(|(_, m)| match m {
+                Msg::FetchResp {
+                    fetch_id, records, ..
+                } => Some((*fetch_id, records.len())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn token(fx: &Effects) -> u64 {
+        match fx.timers().last() {
+            Some((_, Msg::FetchExpired { token })) => *token,
+            other => panic!("no purgatory timer: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_parked_fetch_expires_empty_at_its_deadline() {
+        let mut rm = testkit::replicas(1, 1, 1);
+        let mut p = Purgatory::default();
+        let mut fx = Effects::default();
+        park(&mut p, Time::ZERO, Time::ms(500), 1, 0, &mut fx);
+        assert_eq!(fx.timers().len(), 1);
+        assert_eq!(fx.timers()[0].0, Time::ms(500));
+        let t = token(&fx);
+        p.expire(t, Time::ms(500), &mut rm, &mut fx);
+        assert_eq!(fetch_answers(&fx), vec![(1, 0)]);
+        assert_eq!(p.len(), (0, 0));
+    }
+
+    #[test]
+    fn a_parked_fetch_is_woken_by_an_append_and_its_timer_then_does_nothing() {
+        let mut rm = testkit::replicas(1, 1, 1);
+        let mut p = Purgatory::default();
+        let mut fx = Effects::default();
+        park(&mut p, Time::ZERO, Time::ms(500), 1, 0, &mut fx);
+        let t = token(&fx);
+        produce(&mut rm, Acks::Leader, 1, 0, Time::ms(10), &mut fx);
+        p.wake_fetches(TP, &rm, &mut fx);
+        assert_eq!(fetch_answers(&fx), vec![(1, 1)], "answered with the new record");
+        p.expire(t, Time::ms(500), &mut rm, &mut fx);
+        assert_eq!(fetch_answers(&fx).len(), 1, "not answered twice");
+    }
+
+    #[test]
+    fn one_timer_for_the_earliest_deadline_and_a_stale_token_is_ignored() {
+        let mut rm = testkit::replicas(1, 1, 1);
+        let mut p = Purgatory::default();
+        let mut fx = Effects::default();
+        park(&mut p, Time::ZERO, Time::ms(500), 1, 0, &mut fx);
+        let first = token(&fx);
+        park(&mut p, Time::ZERO, Time::ms(800), 2, 0, &mut fx);
+        assert_eq!(fx.timers().len(), 1, "a later deadline needs no timer");
+        park(&mut p, Time::ZERO, Time::ms(100), 3, 0, &mut fx);
+        let earliest = token(&fx);
+        assert_eq!(fx.timers().len(), 2);
+        p.expire(first, Time::ms(500), &mut rm, &mut fx);
+        assert!(fetch_answers(&fx).is_empty(), "superseded timer");
+        p.expire(earliest, Time::ms(100), &mut rm, &mut fx);
+        assert_eq!(fetch_answers(&fx), vec![(3, 0)]);
+        let (delay, _) = *fx.timers().last().unwrap();
+        assert_eq!(delay, Time::ms(400), "re-armed for fetch 1");
+    }
+
+    #[test]
+    fn a_parked_replica_fetch_is_answered_when_the_leader_appends() {
+        let mut rm = testkit::replicas(2, 1, 1);
+        let mut p = Purgatory::default();
+        let mut fx = Effects::default();
+        follower_fetch(&mut rm, 2, 0, Time::ZERO, &mut fx);
+        p.park_replica(
+            Time::ZERO,
+            Time::ms(500),
+            broker(2),
+            4,
+            vec![(TP, 0, -1)],
+            &mut fx,
+        );
+        p.wake_replicas(Time::ZERO, &mut rm, &mut fx);
+        assert_eq!(p.len(), (0, 1), "nothing new: still parked");
+        produce(&mut rm, Acks::Leader, 1, 0, Time::ms(1), &mut fx);
+        p.wake_replicas(Time::ms(1), &mut rm, &mut fx);
+        assert_eq!(p.len(), (0, 0));
+        let answered = fx.sent().into_iter().any(|(to, m)| {
+            to == broker(2) && matches!(m, Msg::ReplicaFetchResp { fetch_id: 4, parts } if has_data(parts))
+        });
+        assert!(answered);
+    }
+}

@@ -211,3 +211,125 @@ fn apply(p: &mut Partition, tp: Tp, user: bool, data: ReplicaData, now: Time, fx
         ReplicaData::NotLeader => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::testkit::{self, broker, entry, TP};
+
+    /// Broker 2 of two, following broker 1, with its fetch in flight; returns its id.
+    fn follower() -> (ReplicaManager, ReplicaFetcher, u64) {
+        let rm = testkit::replicas(2, 2, 1);
+        let mut f = ReplicaFetcher::new(Time::ms(30_000));
+        let mut fx = Effects::default();
+        f.start(Time::ZERO, &rm, &mut fx);
+        let id = f.in_flight(1).expect("a fetch to broker 1");
+        (rm, f, id)
+    }
+
+    /// A replica fetch request: to whom, and its positions.
+    type Request = (ActorId, Vec<(Tp, i64, i32)>);
+
+    fn requests(fx: &Effects) -> Vec<Request> {
+        fx.sent()
+            .into_iter()
+            .filter_map(|(to, m)| match m {
+                Msg::ReplicaFetchReq { parts, .. } => Some((to, parts.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_fetch_session_asks_the_leader_for_every_partition_it_follows() {
+        let rm = testkit::replicas(2, 2, 1);
+        let mut f = ReplicaFetcher::new(Time::ms(30_000));
+        let mut fx = Effects::default();
+        f.start(Time::ZERO, &rm, &mut fx);
+        let offsets_tp = Tp::new(1, 0);
+        assert_eq!(
+            requests(&fx),
+            vec![(broker(1), vec![(TP, 0, -1), (offsets_tp, 0, -1)])]
+        );
+        assert!(matches!(
+            fx.timers()[..],
+            [(d, Msg::ServerTimer(ServerTimer::ReplicaFetchTimeout(1)))] if d == Time::ms(30_000)
+        ));
+        // unanswered: sent again
+        f.on_timeout(1, Time::ms(30_000), &rm, &mut fx);
+        assert_eq!(requests(&fx).len(), 2);
+        assert_eq!(f.in_flight(1), Some(2));
+    }
+
+    #[test]
+    fn a_follower_truncates_to_the_end_of_a_diverging_epoch() {
+        let (mut rm, mut f, id) = follower();
+        let p = rm.part_mut(TP).unwrap();
+        for seq in 0..3 {
+            p.log.append(entry(1, seq, 0), Time::ZERO);
+        }
+        p.hw = 3;
+        let mut fx = Effects::default();
+        let data = ReplicaData::Diverging {
+            epoch: 0,
+            end_offset: 1,
+        };
+        f.on_data(Time::ms(1), broker(1), id, vec![(TP, data)], &mut rm, &mut fx);
+        let p = rm.part(TP).unwrap();
+        assert_eq!((p.log.end_offset(), p.hw), (1, 1));
+        match fx.records()[..] {
+            [Event::Truncated {
+                offset: 1, removed, ..
+            }] => assert_eq!(removed.len(), 2),
+            ref other => panic!("expected one truncation, got {other:?}"),
+        }
+        assert_eq!(
+            requests(&fx)[0].1[0],
+            (TP, 1, 0),
+            "fetches again from the new end"
+        );
+    }
+
+    #[test]
+    fn leader_entries_are_appended_with_its_high_watermark() {
+        let (mut rm, mut f, id) = follower();
+        let mut fx = Effects::default();
+        let data = ReplicaData::Entries {
+            entries: vec![entry(1, 0, 0), entry(1, 1, 0)],
+            hw: 1,
+            log_start: 0,
+        };
+        f.on_data(Time::ms(1), broker(1), id, vec![(TP, data)], &mut rm, &mut fx);
+        let p = rm.part(TP).unwrap();
+        assert_eq!((p.log.end_offset(), p.hw), (2, 1));
+        // a stale answer (not the fetch in flight) is ignored
+        let again = ReplicaData::Entries {
+            entries: vec![entry(1, 2, 0)],
+            hw: 2,
+            log_start: 0,
+        };
+        f.on_data(Time::ms(2), broker(1), id, vec![(TP, again)], &mut rm, &mut fx);
+        assert_eq!(rm.part(TP).unwrap().log.end_offset(), 2);
+    }
+
+    #[test]
+    fn a_stalled_follower_applies_nothing_and_resumes_after_the_stall() {
+        let (mut rm, mut f, id) = follower();
+        let mut fx = Effects::default();
+        assert_eq!(f.stall(Time::ms(1), Time::ms(5000)), Time::ms(5001));
+        let data = ReplicaData::Entries {
+            entries: vec![entry(1, 0, 0)],
+            hw: 1,
+            log_start: 0,
+        };
+        f.on_data(Time::ms(2), broker(1), id, vec![(TP, data)], &mut rm, &mut fx);
+        assert_eq!(rm.part(TP).unwrap().log.end_offset(), 0, "not applied");
+        assert!(requests(&fx).is_empty(), "no fetch while stalled");
+        assert!(matches!(
+            fx.timers()[..],
+            [(d, Msg::ServerTimer(ServerTimer::FetchersResume))] if d == Time::ms(4999)
+        ));
+        f.resume(Time::ms(5001), &rm, &mut fx);
+        assert_eq!(requests(&fx).len(), 1);
+    }
+}

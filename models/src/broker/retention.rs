@@ -72,3 +72,45 @@ impl Retention {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::testkit::{self, produce, TP};
+    use crate::protocol::Acks;
+
+    #[test]
+    fn retention_deletes_old_records_and_keeps_checking() {
+        let mut rm = testkit::replicas(1, 1, 1);
+        let mut r = Retention::new(vec![Some(Time::ms(1000))], Time::ms(50));
+        let mut fx = Effects::default();
+        // the time index has spans of a second: [0, 1] from 0 s, [2] from 2 s
+        for (seq, at) in [(0, 0), (1, 500), (2, 2000)] {
+            r.on_append(TP, 0, &mut fx);
+            produce(&mut rm, Acks::Leader, 1, seq, Time::ms(at), &mut fx);
+        }
+        assert_eq!(fx.timers().len(), 1, "one check scheduled");
+        r.check(Time::ms(3500), &mut rm, 0, &mut fx);
+        let p = rm.part(TP).unwrap();
+        assert_eq!(p.log.start_offset(), 2, "the span older than 1 s is gone");
+        assert_eq!(p.hw, 3);
+        assert_eq!(fx.timers().len(), 2, "the next check");
+        assert!(matches!(
+            fx.timers()[1],
+            (d, Msg::ServerTimer(ServerTimer::RetentionCheck(0))) if d == Time::ms(50)
+        ));
+    }
+
+    #[test]
+    fn topics_without_retention_schedule_nothing() {
+        let mut rm = testkit::replicas(1, 1, 1);
+        let mut r = Retention::new(vec![None], Time::ms(50));
+        let mut fx = Effects::default();
+        r.on_append(TP, 0, &mut fx);
+        produce(&mut rm, Acks::Leader, 1, 0, Time::ZERO, &mut fx);
+        assert!(fx.timers().is_empty());
+        r.check(Time::ms(1000), &mut rm, 0, &mut fx);
+        assert_eq!(rm.part(TP).unwrap().log.start_offset(), 0);
+        assert!(fx.timers().is_empty());
+    }
+}
