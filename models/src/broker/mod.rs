@@ -26,12 +26,15 @@
 mod api;
 pub mod effects;
 pub mod group_host;
+pub mod interceptor;
 pub mod purgatory;
 pub mod replica_fetcher;
 pub mod replica_manager;
 pub mod retention;
 #[cfg(test)]
 mod testkit;
+#[cfg(test)]
+mod tests;
 
 use crate::cluster::{ClusterState, NodeId};
 use crate::coordinator::GroupConfig;
@@ -41,6 +44,7 @@ use crate::protocol::{Acks, Msg, ServerTimer};
 use crate::types::{Metadata, Tp};
 use effects::Effects;
 use group_host::GroupHost;
+use interceptor::{InjectRule, Interceptor, Verdict};
 use purgatory::Purgatory;
 use replica_fetcher::ReplicaFetcher;
 use replica_manager::{ReplicaManager, RoleChange};
@@ -71,6 +75,9 @@ pub struct BrokerConfig {
     pub retention: Vec<Option<Time>>,
     /// `log.retention.check.interval.ms`.
     pub retention_check: Time,
+    /// Fault injection: requests this broker answers with an error or holds back (empty:
+    /// none; see [`interceptor`]).
+    pub inject: Vec<InjectRule>,
 }
 
 /// A broker.
@@ -81,6 +88,7 @@ pub struct Broker {
     fetcher: ReplicaFetcher,
     groups: GroupHost,
     retention: Retention,
+    interceptor: Interceptor,
     crashed: bool,
     /// After a restart: the next metadata image is taken whatever its version.
     needs_image: bool,
@@ -109,6 +117,7 @@ impl Broker {
             fetcher: ReplicaFetcher::new(cfg.replica_socket_timeout),
             groups: GroupHost::new(cfg.group),
             retention: Retention::new(cfg.retention.clone(), cfg.retention_check),
+            interceptor: Interceptor::new(cfg.inject.clone()),
             cfg,
             crashed: false,
             needs_image: false,
@@ -222,6 +231,7 @@ impl Broker {
         self.crashed = false;
         self.fx.record(Event::Restarted);
         self.groups.clear();
+        self.interceptor.clear_held();
         self.purgatory.clear();
         self.fetcher.reset();
         self.retention.reset();
@@ -364,8 +374,47 @@ impl Broker {
                 max_wait_us,
                 max_records,
             } => self.on_fetch(now, from, fetch_id, positions, max_wait_us, max_records),
+            Msg::FetchExpired { token } if Interceptor::owns(token) => {
+                if let Some((from, msg)) = self.interceptor.release(token) {
+                    self.dispatch(ctx, from, msg);
+                }
+            }
             Msg::FetchExpired { token } => self.purgatory.expire(token, now, &mut self.rm, &mut self.fx),
             other => panic!("broker got a message it does not serve: {other:?}"),
+        }
+    }
+}
+
+impl Broker {
+    /// Consults the fault-injection rules before request `msg` of `from` is handled.
+    fn intercept(&mut self, ctx: &mut Ctx<'_, Msg, Event>, from: ActorId, msg: Msg) {
+        let Some(api) = interceptor::ApiKey::of(&msg) else {
+            return self.dispatch(ctx, from, msg);
+        };
+        let partitions = interceptor::request_partitions(&msg, self.rm.cluster());
+        match self.interceptor.inspect(ctx.now(), api, &partitions) {
+            Verdict::Pass => self.dispatch(ctx, from, msg),
+            Verdict::Hold(delay) => self.interceptor.hold(from, msg, delay, &mut self.fx),
+            Verdict::Fail { partition, .. } if api == interceptor::ApiKey::ListOffsets => {
+                let Msg::ListOffsetsReq {
+                    partitions,
+                    spec,
+                    tag,
+                } = msg
+                else {
+                    unreachable!("a ListOffsets request")
+                };
+                let kept: Vec<_> = partitions
+                    .into_iter()
+                    .filter(|tp| partition.is_some_and(|p| p != *tp))
+                    .collect();
+                self.on_list_offsets(from, &kept, spec, tag);
+            }
+            Verdict::Fail { error, partition } => {
+                if let Some(resp) = interceptor::error_response(msg, error, partition) {
+                    self.fx.send(from, resp);
+                }
+            }
         }
     }
 }
@@ -375,10 +424,15 @@ impl Actor<Msg, Event> for Broker {
         if self.crashed {
             self.handle_crashed(ctx.me(), from, msg);
         } else {
-            if from != ctx.me() && msg.is_request() {
+            let request = from != ctx.me() && msg.is_request();
+            if request {
                 self.note_peer(from);
             }
-            self.dispatch(ctx, from, msg);
+            if request && !self.interceptor.is_empty() {
+                self.intercept(ctx, from, msg);
+            } else {
+                self.dispatch(ctx, from, msg);
+            }
         }
         self.fx.apply(ctx);
     }
