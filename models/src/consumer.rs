@@ -35,49 +35,15 @@
 //! are processed); librdkafka commits on a timer the offsets of records handed to the
 //! application — including the one it is processing.
 
-use crate::assignor::AssignorKind;
 use crate::cluster::ClusterState;
 use crate::config::ConsumerConfig;
-use crate::history::Event;
+use crate::history::{Event, LostReason, PositionSource};
 use crate::protocol::{ClientTimer, ErrorCode, FetchedRecords, JoinGroup, JoinOk, Msg, OffsetSpec};
+pub use crate::scenario::CommitPolicy;
 use crate::types::{LogRecord, MemberId, Metadata, Tp, VecMap};
-use serde::{Deserialize, Serialize};
 use sim::{Actor, ActorId, Ctx, Time};
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
-
-/// When the application commits offsets.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CommitPolicy {
-    /// `enable.auto.commit` (the default): every `auto.commit.interval.ms`, as the profile
-    /// does it, plus before an eager rebalance and on close.
-    #[default]
-    Auto,
-    /// `commitSync()` after processing each record: at-least-once, duplicates limited to the
-    /// record in hand.
-    AfterRecord,
-    /// `commitSync()` after processing each batch: at-least-once, duplicates limited to the
-    /// batch in hand.
-    AfterBatch,
-    /// `commitSync()` of the whole batch before processing it: at-most-once.
-    BeforeProcessing,
-    /// Never commit.
-    None,
-}
-
-impl CommitPolicy {
-    /// Its name in scenario files.
-    pub fn name(self) -> &'static str {
-        match self {
-            CommitPolicy::Auto => "auto",
-            CommitPolicy::AfterRecord => "after-record",
-            CommitPolicy::AfterBatch => "after-batch",
-            CommitPolicy::BeforeProcessing => "before-processing",
-            CommitPolicy::None => "none",
-        }
-    }
-}
 
 /// What the application around the consumer does.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -132,7 +98,7 @@ enum Rejoin {
     /// A rebalance is in progress; membership is intact.
     Rebalance,
     /// Membership is gone; partitions are lost.
-    Lost(&'static str),
+    Lost(LostReason),
 }
 
 /// `retry.backoff.ms` (100 in every client) between looking the cluster up again.
@@ -391,7 +357,7 @@ impl Consumer {
             client_id: self.cfg.client_id.clone(),
             session_timeout_us: Time::ms(self.cfg.session_timeout_ms).as_us(),
             rebalance_timeout_us: Time::ms(self.cfg.max_poll_interval_ms).as_us(),
-            protocols: self.cfg.assignors.iter().map(|a| a.name()).collect(),
+            protocols: self.cfg.assignors.clone(),
             topics: self.topics.clone(),
             owned,
             owned_generation,
@@ -404,7 +370,7 @@ impl Consumer {
     fn send_cg_heartbeat(&mut self, ctx: Cx, epoch: i32) {
         let corr = self.next_corr(ctx);
         self.join_corr = Some(corr);
-        let req = crate::kip848::Heartbeat {
+        let req = crate::protocol::ConsumerHeartbeat {
             corr,
             group: self.group(),
             member_id: self.member_id.clone(),
@@ -419,7 +385,7 @@ impl Consumer {
 
     /// KIP-848 reconciliation on the client: give up what the answer leaves out (then say so
     /// at once, so the partitions can move), take what it adds.
-    fn on_cg_answer(&mut self, ctx: Cx, r: crate::kip848::HeartbeatOk) {
+    fn on_cg_answer(&mut self, ctx: Cx, r: crate::protocol::ConsumerHeartbeatOk) {
         if self.member_id.as_ref() != Some(&r.member_id) {
             ctx.record(Event::Joined {
                 group: self.group(),
@@ -469,9 +435,8 @@ impl Consumer {
         let assignment = if leader && !j.members.is_empty() {
             let meta = self.meta.as_ref().expect("bootstrapped");
             let counts: Vec<u32> = meta.topics.iter().map(|t| t.partitions).collect();
-            let kind =
-                AssignorKind::parse(j.protocol).expect("the group chose a protocol this member offered");
-            kind.assign_keeping(&j.members, &counts, self.cfg.sticky_keeps)
+            j.protocol
+                .assign_keeping(&j.members, &counts, self.cfg.sticky_keeps)
                 .into_iter()
                 .collect()
         } else {
@@ -548,7 +513,7 @@ impl Consumer {
     }
 
     /// Loses every owned partition: membership ended under the consumer.
-    fn lose_all(&mut self, ctx: Cx, reason: &'static str) {
+    fn lose_all(&mut self, ctx: Cx, reason: LostReason) {
         let tps: Vec<Tp> = self.owned.iter().copied().collect();
         if !tps.is_empty() {
             ctx.record(Event::Lost {
@@ -574,8 +539,9 @@ impl Consumer {
                 self.lose_all(ctx, reason);
                 // the member id survives an illegal generation, and a static member's poll
                 // timeout (it sent no LeaveGroup); otherwise the consumer joins as a new member
-                let static_poll_timeout = self.cfg.group_instance_id.is_some() && reason == "poll timeout";
-                if reason != "illegal generation" && !static_poll_timeout {
+                let static_poll_timeout =
+                    self.cfg.group_instance_id.is_some() && reason == LostReason::PollTimeout;
+                if reason != LostReason::IllegalGeneration && !static_poll_timeout {
                     self.member_id = None;
                 }
                 self.fetches.clear();
@@ -585,7 +551,7 @@ impl Consumer {
     }
 
     fn fatal(&mut self, ctx: Cx, e: ErrorCode) {
-        ctx.record(Event::Fatal { error: e.name() });
+        ctx.record(Event::Fatal { error: e });
         let tps: Vec<Tp> = self.owned.iter().copied().collect();
         self.drop_partitions(&tps);
         self.phase = Phase::Failed;
@@ -650,7 +616,7 @@ impl Consumer {
         );
     }
 
-    fn set_position(&mut self, ctx: Cx, tp: Tp, offset: i64, from: &'static str) {
+    fn set_position(&mut self, ctx: Cx, tp: Tp, offset: i64, from: PositionSource) {
         if self.owned.contains(&tp) && !self.positions.contains_key(&tp) {
             self.positions.insert(tp, offset);
             ctx.record(Event::PositionSet {
@@ -821,7 +787,7 @@ impl Consumer {
             if let App::Committing(_, then) = self.app {
                 ctx.record(Event::CommitFailed {
                     group: self.group(),
-                    error: ErrorCode::NetworkException.name(),
+                    error: ErrorCode::NetworkException,
                 });
                 self.commit_moved(ctx, then);
             }
@@ -1036,7 +1002,7 @@ impl Consumer {
             None => {
                 ctx.record(Event::CommitFailed {
                     group: self.group(),
-                    error: ErrorCode::UnknownMemberId.name(),
+                    error: ErrorCode::UnknownMemberId,
                 });
                 self.app = App::Polling;
                 self.commit_failed(ctx, then);
@@ -1140,7 +1106,7 @@ impl Consumer {
                 self.send_leave(ctx, member_id);
             }
             self.phase = Phase::Unjoined;
-            self.rejoin = Some(Rejoin::Lost("poll timeout"));
+            self.rejoin = Some(Rejoin::Lost(LostReason::PollTimeout));
             return;
         }
         if self.cfg.group_protocol_consumer {
@@ -1178,7 +1144,7 @@ impl Consumer {
             };
             ctx.record(Event::CommitFailed {
                 group: self.group(),
-                error: ErrorCode::RequestTimedOut.name(),
+                error: ErrorCode::RequestTimedOut,
             });
             self.app = App::Polling;
             self.commit_failed(ctx, then);
@@ -1306,7 +1272,7 @@ impl Actor<Msg, Event> for Consumer {
                     Ok(r) => self.on_cg_answer(ctx, r),
                     Err(ErrorCode::NotCoordinator) => self.coordinator_lost(ctx),
                     Err(_) => {
-                        self.lose_all(ctx, "unknown member");
+                        self.lose_all(ctx, LostReason::UnknownMember);
                         self.member_id = None;
                         self.send_join(ctx);
                     }
@@ -1323,11 +1289,11 @@ impl Actor<Msg, Event> for Consumer {
                     Err(ErrorCode::NotCoordinator) => self.coordinator_lost(ctx),
                     Err(ErrorCode::FencedInstanceId) => self.fatal(ctx, ErrorCode::FencedInstanceId),
                     Err(ErrorCode::IllegalGeneration) => {
-                        self.lose_all(ctx, "illegal generation");
+                        self.lose_all(ctx, LostReason::IllegalGeneration);
                         self.send_join(ctx);
                     }
                     Err(_) => {
-                        self.lose_all(ctx, "unknown member");
+                        self.lose_all(ctx, LostReason::UnknownMember);
                         self.member_id = None;
                         self.send_join(ctx);
                     }
@@ -1345,9 +1311,9 @@ impl Actor<Msg, Event> for Consumer {
                     Err(ErrorCode::RebalanceInProgress) => self.rejoin = Some(Rejoin::Rebalance),
                     Err(ErrorCode::FencedInstanceId) => return self.fatal(ctx, ErrorCode::FencedInstanceId),
                     Err(ErrorCode::IllegalGeneration) => {
-                        self.rejoin = Some(Rejoin::Lost("illegal generation"))
+                        self.rejoin = Some(Rejoin::Lost(LostReason::IllegalGeneration))
                     }
-                    Err(_) => self.rejoin = Some(Rejoin::Lost("unknown member")),
+                    Err(_) => self.rejoin = Some(Rejoin::Lost(LostReason::UnknownMember)),
                 }
                 self.hb_epoch += 1;
                 if self.app == App::Polling {
@@ -1391,7 +1357,7 @@ impl Actor<Msg, Event> for Consumer {
                     }),
                     Err(e) => ctx.record(Event::CommitFailed {
                         group: self.group(),
-                        error: e.name(),
+                        error: e,
                     }),
                 }
                 if let App::Committing(c, then) = self.app {
@@ -1419,7 +1385,7 @@ impl Actor<Msg, Event> for Consumer {
                 let mut missing = Vec::new();
                 for (tp, committed) in offsets {
                     match committed {
-                        Some(o) => self.set_position(ctx, tp, o, "committed"),
+                        Some(o) => self.set_position(ctx, tp, o, PositionSource::Committed),
                         None if self.owned.contains(&tp) => missing.push(tp),
                         None => {}
                     }
@@ -1434,16 +1400,14 @@ impl Actor<Msg, Event> for Consumer {
                     return;
                 }
                 self.offsets_corr = None;
-                let from = match self.cfg.auto_offset_reset {
-                    OffsetSpec::Earliest => "earliest",
-                    OffsetSpec::Latest => "latest",
-                };
+                let earliest = self.cfg.auto_offset_reset == OffsetSpec::Earliest;
                 for (tp, o) in offsets {
                     // a position the log no longer had (OFFSET_OUT_OF_RANGE), reset mid-assignment
-                    let from = match (self.to_reset.remove(&tp), from) {
-                        (true, "earliest") => "out-of-range:earliest",
-                        (true, _) => "out-of-range:latest",
-                        (false, from) => from,
+                    let from = match (self.to_reset.remove(&tp), earliest) {
+                        (true, true) => PositionSource::OutOfRangeEarliest,
+                        (true, false) => PositionSource::OutOfRangeLatest,
+                        (false, true) => PositionSource::Earliest,
+                        (false, false) => PositionSource::Latest,
                     };
                     self.set_position(ctx, tp, o, from);
                 }

@@ -33,9 +33,10 @@
 //! The machine is pure: each input returns [`Output`]s (replies, timers to set, history
 //! events) for the broker actor to carry out.
 
-use crate::assignor::MemberSubscription;
-use crate::history::{Event, Protocol, StaticReplacement};
-use crate::protocol::{ErrorCode, JoinGroup, JoinOk, Msg};
+use crate::assignor::{AssignorKind, MemberSubscription};
+use crate::group_metadata::{GroupMetadata, MemberMetadata};
+use crate::history::{Event, Protocol, RemovalReason, StaticReplacement};
+use crate::protocol::{ErrorCode, GroupTimer, JoinGroup, JoinOk, Msg};
 use crate::types::{MemberId, Tp};
 use sim::{ActorId, Time};
 use std::collections::{BTreeMap, BTreeSet};
@@ -52,16 +53,6 @@ pub enum GroupState {
     CompletingRebalance,
     /// Assignment handed out.
     Stable,
-}
-
-/// Timers the coordinator sets.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum GroupTimer {
-    /// End of a join round's wait (initial delay or rebalance timeout); the number is the
-    /// round it belongs to.
-    JoinDeadline(u64),
-    /// Check a member's session.
-    Session(MemberId),
 }
 
 /// What the coordinator asks its broker to do.
@@ -90,7 +81,7 @@ struct Member {
     owned: Vec<Tp>,
     owned_generation: i32,
     instance_id: Option<Arc<str>>,
-    protocols: Vec<&'static str>,
+    protocols: Vec<AssignorKind>,
     topics: Vec<u32>,
     session_timeout_us: u64,
     rebalance_timeout_us: u64,
@@ -107,7 +98,7 @@ pub struct Group {
     cfg: GroupConfig,
     state: GroupState,
     generation: i32,
-    protocol: Option<&'static str>,
+    protocol: Option<AssignorKind>,
     leader: Option<MemberId>,
     members: BTreeMap<MemberId, Member>,
     pending: BTreeSet<MemberId>,
@@ -151,20 +142,87 @@ impl Group {
         }
     }
 
+    /// The metadata Kafka writes to `__consumer_offsets` for this group.
+    pub fn metadata(&self) -> GroupMetadata {
+        let members = self
+            .members
+            .iter()
+            .map(|(id, m)| MemberMetadata {
+                member_id: id.clone(),
+                client: m.client,
+                instance_id: m.instance_id.clone(),
+                protocols: m.protocols.clone(),
+                topics: m.topics.clone(),
+                owned: m.owned.clone(),
+                owned_generation: m.owned_generation,
+                session_timeout_us: m.session_timeout_us,
+                rebalance_timeout_us: m.rebalance_timeout_us,
+                joined_at: m.joined_at,
+            })
+            .collect();
+        GroupMetadata {
+            group: self.name.clone(),
+            empty: self.state == GroupState::Empty,
+            generation: self.generation,
+            protocol: self.protocol,
+            leader: self.leader.clone(),
+            members,
+            assignment: self
+                .assignment
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            static_members: self
+                .static_members
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            fenced: self.fenced.iter().cloned().collect(),
+            joins: self.joins,
+        }
+    }
+
     /// A group restored from its last persisted metadata by a new coordinator (Kafka's
     /// `GroupMetadataManager` loading a partition): same generation, members and assignment;
     /// every member's session starts again now.
-    pub fn loaded(mut self, now: Time, out: &mut Vec<Output>) -> Group {
-        self.pending.clear();
-        self.initial_remaining_us = None;
-        self.new_member_added = false;
-        for (id, m) in &mut self.members {
-            m.awaiting_join = false;
-            m.awaiting_sync = false;
-            m.deadline = now + Time::us(m.session_timeout_us);
-            out.push(Output::Timer(m.deadline, GroupTimer::Session(id.clone())));
+    pub fn loaded(meta: &GroupMetadata, cfg: GroupConfig, now: Time, out: &mut Vec<Output>) -> Group {
+        let mut g = Group::new(meta.group.clone(), cfg);
+        g.state = if meta.empty {
+            GroupState::Empty
+        } else {
+            GroupState::Stable
+        };
+        g.generation = meta.generation;
+        g.protocol = meta.protocol;
+        g.leader = meta.leader.clone();
+        g.joins = meta.joins;
+        g.static_members = meta.static_members.iter().cloned().collect();
+        g.fenced = meta.fenced.iter().cloned().collect();
+        g.assignment = meta.assignment.iter().cloned().collect();
+        for m in &meta.members {
+            let deadline = now + Time::us(m.session_timeout_us);
+            g.members.insert(
+                m.member_id.clone(),
+                Member {
+                    client: m.client,
+                    join_corr: 0,
+                    sync_corr: 0,
+                    owned: m.owned.clone(),
+                    owned_generation: m.owned_generation,
+                    instance_id: m.instance_id.clone(),
+                    protocols: m.protocols.clone(),
+                    topics: m.topics.clone(),
+                    session_timeout_us: m.session_timeout_us,
+                    rebalance_timeout_us: m.rebalance_timeout_us,
+                    deadline,
+                    awaiting_join: false,
+                    awaiting_sync: false,
+                    joined_at: m.joined_at,
+                },
+            );
+            out.push(Output::Timer(deadline, GroupTimer::Session(m.member_id.clone())));
         }
-        self
+        g
     }
 
     /// The group's id.
@@ -347,7 +405,7 @@ impl Group {
         }
     }
 
-    fn supports_common_protocol(&self, protocols: &[&'static str]) -> bool {
+    fn supports_common_protocol(&self, protocols: &[AssignorKind]) -> bool {
         protocols
             .iter()
             .any(|p| self.members.values().all(|m| m.protocols.contains(p)))
@@ -432,7 +490,7 @@ impl Group {
             .map(|(id, _)| id.clone())
             .collect();
         for id in gone {
-            self.remove_member(&id, "rebalance timeout", out);
+            self.remove_member(&id, RemovalReason::RebalanceTimeout, out);
         }
         self.pending.clear();
         self.initial_remaining_us = None;
@@ -454,7 +512,7 @@ impl Group {
         out.push(Output::Event(Event::GenerationStarted {
             group: self.name.clone(),
             generation: self.generation,
-            protocol: Protocol::named(protocol),
+            protocol: Protocol::Classic(protocol),
             leader: self.leader.clone().expect("a non-empty group has a leader"),
             members: ids.clone().into(),
         }));
@@ -498,9 +556,9 @@ impl Group {
     }
 
     /// The protocol every member supports with the most first-choice votes.
-    fn select_protocol(&self) -> &'static str {
+    fn select_protocol(&self) -> AssignorKind {
         let leader = &self.members[self.leader.as_ref().expect("leader")];
-        let candidates: Vec<&'static str> = leader
+        let candidates: Vec<AssignorKind> = leader
             .protocols
             .iter()
             .copied()
@@ -510,7 +568,7 @@ impl Group {
             !candidates.is_empty(),
             "members were admitted only with a common protocol"
         );
-        let votes = |p: &str| {
+        let votes = |p: AssignorKind| {
             self.members
                 .values()
                 .filter(|m| m.protocols.iter().find(|q| candidates.contains(q)) == Some(&p))
@@ -525,7 +583,7 @@ impl Group {
         best
     }
 
-    fn remove_member(&mut self, id: &MemberId, reason: &'static str, out: &mut Vec<Output>) {
+    fn remove_member(&mut self, id: &MemberId, reason: RemovalReason, out: &mut Vec<Output>) {
         let Some(m) = self.members.remove(id) else {
             return;
         };
@@ -649,7 +707,7 @@ impl Group {
     pub fn leave(&mut self, now: Time, from: ActorId, member_id: &MemberId, out: &mut Vec<Output>) {
         out.push(Output::Reply(from, Msg::LeaveGroupResp));
         if self.members.contains_key(member_id) {
-            self.remove_member(member_id, "leave group", out);
+            self.remove_member(member_id, RemovalReason::LeaveGroup, out);
             self.after_removal(now, out);
         }
     }
@@ -694,7 +752,7 @@ impl Group {
                     let next = now + Time::us(m.session_timeout_us);
                     out.push(Output::Timer(next, GroupTimer::Session(id.clone())));
                 } else if m.deadline <= now {
-                    self.remove_member(id, "session timeout", out);
+                    self.remove_member(id, RemovalReason::SessionTimeout, out);
                     self.after_removal(now, out);
                 } else {
                     out.push(Output::Timer(m.deadline, GroupTimer::Session(id.clone())));
@@ -719,7 +777,7 @@ mod tests {
             client_id: "client".into(),
             session_timeout_us: SESSION,
             rebalance_timeout_us: REBALANCE,
-            protocols: vec!["range", "roundrobin"],
+            protocols: vec![AssignorKind::Range, AssignorKind::Roundrobin],
             topics: vec![0],
             owned: Vec::new(),
             owned_generation: -1,
@@ -796,6 +854,38 @@ mod tests {
             Output::Timer(t, g @ GroupTimer::JoinDeadline(_)) => Some((*t, g.clone())),
             _ => None,
         })
+    }
+
+    #[test]
+    fn persisted_metadata_restores_the_same_group() {
+        let mut h = Harness::new(0);
+        let (a, out) = h.join_new(0, 1);
+        let (_, t) = deadline(&out).unwrap();
+        h.timer(0, t);
+        let assignment = [(a.clone(), vec![Tp::new(0, 0), Tp::new(0, 1)])];
+        h.g.sync(Time::ms(1), ActorId(1), 0, &a, 1, &assignment, &mut h.out);
+        h.out.clear();
+        assert_eq!(h.g.state(), GroupState::Stable);
+        let meta = h.g.metadata();
+        assert_eq!(meta.generation, 1);
+        assert_eq!(meta.leader.as_ref(), Some(&a));
+        assert_eq!(meta.assignment, assignment.to_vec());
+        let mut out = Vec::new();
+        let cfg = GroupConfig {
+            initial_rebalance_delay_us: 0,
+        };
+        let loaded = Group::loaded(&meta, cfg, Time::ms(500), &mut out);
+        assert_eq!(loaded.metadata(), meta, "the record round-trips");
+        assert_eq!(loaded.state(), GroupState::Stable);
+        assert_eq!(loaded.assignment_of(&a), Some(&assignment[0].1[..]));
+        // the member's session starts again at the load
+        match &out[..] {
+            [Output::Timer(at, GroupTimer::Session(id))] => {
+                assert_eq!(*at, Time::ms(500) + Time::us(SESSION));
+                assert_eq!(id, &a);
+            }
+            other => panic!("expected one session timer, got {other:?}"),
+        }
     }
 
     #[test]
@@ -946,7 +1036,7 @@ mod tests {
         assert!(out.iter().any(|o| matches!(
             o,
             Output::Event(Event::MemberRemoved {
-                reason: "session timeout",
+                reason: RemovalReason::SessionTimeout,
                 ..
             })
         )));
@@ -1013,7 +1103,7 @@ mod tests {
         assert!(out.iter().any(|o| matches!(
             o,
             Output::Event(Event::MemberRemoved {
-                reason: "rebalance timeout",
+                reason: RemovalReason::RebalanceTimeout,
                 ..
             })
         )));
@@ -1024,7 +1114,7 @@ mod tests {
         let mut h = Harness::new(0);
         let (_a, out) = h.join_new(0, 1);
         let mut r = req(None);
-        r.protocols = vec!["sticky"];
+        r.protocols = vec![AssignorKind::Sticky];
         h.g.join(Time::ms(0), ActorId(3), &r, || "u".into(), &mut h.out);
         assert!(matches!(
             &h.out[..],
@@ -1039,7 +1129,7 @@ mod tests {
         h.out.clear();
         // b prefers roundrobin; a prefers range: tie goes to the leader's preference
         let mut r = req(None);
-        r.protocols = vec!["roundrobin", "range"];
+        r.protocols = vec![AssignorKind::Roundrobin, AssignorKind::Range];
         h.g.join(Time::ms(0), ActorId(2), &r, || "v".into(), &mut h.out);
         let id = match &h.out[0] {
             Output::Reply(
@@ -1060,7 +1150,7 @@ mod tests {
         let out = h.timer(0, deadline(&out).unwrap().1);
         let oks = join_oks(&out);
         assert_eq!(oks.len(), 2);
-        assert!(oks.iter().all(|(_, j)| j.protocol == "range"));
+        assert!(oks.iter().all(|(_, j)| j.protocol == AssignorKind::Range));
     }
 
     #[test]

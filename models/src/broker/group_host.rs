@@ -4,7 +4,7 @@
 //! Kafka's `GroupCoordinator` / `GroupMetadataManager`: the coordinator of a group is the
 //! leader of partition `abs(groupId.hashCode()) % offsets.topic.num.partitions`. It runs the
 //! classic protocol's state machine ([`crate::coordinator::Group`]) and KIP-848's
-//! ([`crate::kip848::ConsumerGroup`]) for each group, keeps the committed offsets, and writes
+//! ([`crate::consumer_group::ConsumerGroup`]) for each group, keeps the committed offsets, and writes
 //! commits and a classic group's metadata (after a completed rebalance, or when it empties) as
 //! entries of the offsets partition. A broker that becomes leader of an offsets partition
 //! loads it (replays the commits and the last metadata of each group: same offsets, same
@@ -15,8 +15,9 @@
 
 use super::effects::Effects;
 use crate::cluster::ClusterState;
+use crate::consumer_group::{self, ConsumerGroup};
 use crate::coordinator::{Group, GroupConfig, Output};
-use crate::kip848::{self, ConsumerGroup};
+use crate::group_metadata::GroupMetadata;
 use crate::log::{Internal, PartitionLog};
 use crate::protocol::{ErrorCode, Msg};
 use crate::types::{MemberId, Tp};
@@ -95,7 +96,7 @@ impl GroupHost {
             return None;
         }
         self.persisted.insert(group.clone(), key);
-        Some(Internal::Group(Box::new(g.clone())))
+        Some(Internal::Group(Box::new(g.metadata())))
     }
 
     /// Runs one input through KIP-848 group `group`'s state machine (created if new, over
@@ -109,10 +110,9 @@ impl GroupHost {
         fx: &mut Effects,
     ) {
         let mut out = std::mem::take(&mut self.out);
-        let g = self
-            .consumer_groups
-            .entry(group.clone())
-            .or_insert_with(|| ConsumerGroup::new(group.clone(), kip848::Config::default(), partitions()));
+        let g = self.consumer_groups.entry(group.clone()).or_insert_with(|| {
+            ConsumerGroup::new(group.clone(), consumer_group::Config::default(), partitions())
+        });
         input(g, &mut out);
         self.out = out;
         self.flush(now, group, fx);
@@ -171,14 +171,14 @@ impl GroupHost {
     /// and restores the last metadata of each group in it, in name order.
     pub fn load(&mut self, now: Time, log: &PartitionLog, fx: &mut Effects) {
         let mut offsets = Vec::new();
-        let mut groups: BTreeMap<Arc<str>, Group> = BTreeMap::new();
+        let mut groups: BTreeMap<Arc<str>, Box<GroupMetadata>> = BTreeMap::new();
         for e in log.all() {
             match e.internal.as_deref() {
                 Some(Internal::Commit { group, offsets: o }) => {
                     offsets.extend(o.iter().map(|(t, off)| ((group.clone(), *t), *off)));
                 }
                 Some(Internal::Group(g)) => {
-                    groups.insert(g.name().clone(), (**g).clone());
+                    groups.insert(g.group.clone(), g.clone());
                 }
                 None => {}
             }
@@ -186,7 +186,7 @@ impl GroupHost {
         self.offsets.extend(offsets);
         for (name, g) in groups {
             let mut out = std::mem::take(&mut self.out);
-            let loaded = g.loaded(now, &mut out);
+            let loaded = Group::loaded(&g, self.cfg, now, &mut out);
             self.out = out;
             if let Some(key) = loaded.persist_key() {
                 self.persisted.insert(name.clone(), key);
@@ -208,8 +208,9 @@ impl GroupHost {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::coordinator::GroupTimer;
+    use crate::assignor::AssignorKind;
     use crate::log::Entry;
+    use crate::protocol::GroupTimer;
     use crate::protocol::JoinGroup;
     use crate::types::{LogRecord, Payload, RecordId};
     use sim::ActorId;
@@ -231,7 +232,7 @@ mod tests {
             client_id: "c".into(),
             session_timeout_us: 10_000_000,
             rebalance_timeout_us: 300_000_000,
-            protocols: vec!["range"],
+            protocols: vec![AssignorKind::Range],
             topics: vec![0],
             owned: Vec::new(),
             owned_generation: -1,
@@ -301,7 +302,7 @@ mod tests {
         let (id, written) = stable(&mut h, &mut fx);
         // created empty (written), then stable in generation 1 (written)
         assert_eq!(written.len(), 2);
-        assert!(matches!(&written[1], Internal::Group(g) if g.generation() == 1));
+        assert!(matches!(&written[1], Internal::Group(g) if g.generation == 1));
         let g: Arc<str> = "g".into();
         let again = h.drive(
             Time::ms(1),

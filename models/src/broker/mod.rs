@@ -14,7 +14,7 @@
 //!   `replica.fetch.wait.max.ms`);
 //! * [`replica_fetcher`] — the follower side: fetch sessions to leaders, diverging-epoch
 //!   truncation (KIP-101/279/595), stalls;
-//! * [`group_host`] — the classic ([`crate::coordinator`]) and KIP-848 ([`crate::kip848`])
+//! * [`group_host`] — the classic ([`crate::coordinator`]) and KIP-848 ([`crate::consumer_group`])
 //!   groups whose `__consumer_offsets` partition this broker leads, and their offsets;
 //! * [`retention`] — `retention.ms`.
 //!

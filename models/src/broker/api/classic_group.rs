@@ -4,8 +4,8 @@
 
 use super::uuid_from;
 use crate::broker::Broker;
-use crate::coordinator::{Group, GroupTimer, Output};
-use crate::protocol::{ErrorCode, JoinGroup, Msg};
+use crate::coordinator::{Group, Output};
+use crate::protocol::{ErrorCode, GroupTimer, JoinGroup, Msg};
 use crate::types::{MemberId, Tp};
 use rand::RngCore;
 use sim::{ActorId, Time};
@@ -109,8 +109,9 @@ impl Broker {
             return;
         }
         if self.groups.is_consumer_group(group) {
-            let input =
-                |g: &mut crate::kip848::ConsumerGroup, out: &mut Vec<Output>| g.on_timer(now, timer, out);
+            let input = |g: &mut crate::consumer_group::ConsumerGroup, out: &mut Vec<Output>| {
+                g.on_timer(now, timer, out)
+            };
             self.groups
                 .drive_consumer_group(now, group, Vec::new, input, &mut self.fx);
         } else if self.groups.is_classic_group(group) {

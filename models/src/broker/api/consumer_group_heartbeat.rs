@@ -1,11 +1,10 @@
 //! ConsumerGroupHeartbeat (KIP-848): the consumer protocol's one API, at the coordinator of
-//! the group ([`crate::kip848::ConsumerGroup`] hosted by [`crate::broker::group_host`]);
+//! the group ([`crate::consumer_group::ConsumerGroup`] hosted by [`crate::broker::group_host`]);
 //! elsewhere `NOT_COORDINATOR`.
 
 use super::uuid_from;
 use crate::broker::Broker;
-use crate::kip848::Heartbeat;
-use crate::protocol::{ErrorCode, Msg};
+use crate::protocol::{ConsumerHeartbeat, ErrorCode, Msg};
 use rand::RngCore;
 use sim::{ActorId, Time};
 
@@ -15,7 +14,7 @@ impl Broker {
         &mut self,
         now: Time,
         from: ActorId,
-        req: &Heartbeat,
+        req: &ConsumerHeartbeat,
         rng: &mut impl RngCore,
     ) {
         if !self.rm.coordinates(&req.group) {
@@ -31,7 +30,7 @@ impl Broker {
         }
         let meta = self.rm.meta();
         let partitions = || meta.topics.iter().map(|t| t.partitions).collect();
-        let input = |g: &mut crate::kip848::ConsumerGroup, out: &mut Vec<_>| {
+        let input = |g: &mut crate::consumer_group::ConsumerGroup, out: &mut Vec<_>| {
             g.heartbeat(now, from, req, || uuid_from(rng), out)
         };
         self.groups
