@@ -16,7 +16,9 @@
 //!   truncation (KIP-101/279/595), stalls;
 //! * [`group_host`] — the classic ([`crate::coordinator`]) and KIP-848 ([`crate::consumer_group`])
 //!   groups whose `__consumer_offsets` partition this broker leads, and their offsets;
-//! * [`retention`] — `retention.ms`.
+//! * [`retention`] — `retention.ms`;
+//! * [`interceptor`] — request-level fault injection ([`BrokerConfig::inject`]): an API
+//!   answered with a Kafka error, or held back, before its handler runs.
 //!
 //! The controller link (several brokers only): a heartbeat every
 //! `broker.heartbeat.interval.ms`; the controller's metadata image decides who leads.
