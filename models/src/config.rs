@@ -54,8 +54,9 @@ impl Profile {
     }
 }
 
-/// A configuration value as written in a scenario file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A configuration value as written in a scenario file: a boolean, an integer or a string
+/// (anything else is refused in those words).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum ConfigValue {
     /// `true` / `false`.
@@ -64,6 +65,44 @@ pub enum ConfigValue {
     Int(i64),
     /// A string.
     Str(String),
+}
+
+impl<'de> Deserialize<'de> for ConfigValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ConfigValueVisitor)
+    }
+}
+
+struct ConfigValueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ConfigValueVisitor {
+    type Value = ConfigValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a boolean, an integer or a string")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<ConfigValue, E> {
+        Ok(ConfigValue::Bool(v))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ConfigValue, E> {
+        Ok(ConfigValue::Int(v))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ConfigValue, E> {
+        i64::try_from(v)
+            .map(ConfigValue::Int)
+            .map_err(|_| E::custom(format!("{v} is larger than any Kafka setting allows")))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ConfigValue, E> {
+        Ok(ConfigValue::Str(v.to_string()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<ConfigValue, E> {
+        Ok(ConfigValue::Str(v))
+    }
 }
 
 impl fmt::Display for ConfigValue {
@@ -125,6 +164,38 @@ fn as_ms(v: &ConfigValue) -> Result<u64, String> {
         ConfigValue::Str(s) => s.parse().map_err(|_| format!("expected milliseconds, got {v}")),
         _ => Err(format!("expected a non-negative integer, got {v}")),
     }
+}
+
+/// A setting of Kafka's `INT` type with its `atLeast(min)` (or the simulator's, where a
+/// zero would spin a timer): `min..=2147483647`.
+fn int(v: &ConfigValue, min: u64) -> Result<u64, String> {
+    let n = as_ms(v)?;
+    if n < min || n > crate::limits::KAFKA_INT_MAX {
+        return Err(format!(
+            "must be between {min} and {} ({v} given)",
+            crate::limits::KAFKA_INT_MAX
+        ));
+    }
+    Ok(n)
+}
+
+/// A setting of Kafka's `LONG` type in milliseconds, within the simulator's virtual time.
+fn long_ms(v: &ConfigValue, min: u64) -> Result<u64, String> {
+    let n = as_ms(v)?;
+    if n < min || n > crate::limits::MAX_TIME_MS {
+        return Err(format!(
+            "must be between {min} and {} ms ({v} given)",
+            crate::limits::MAX_TIME_MS
+        ));
+    }
+    Ok(n)
+}
+
+/// A name the client sends (`client.id`, `group.instance.id`): printable characters.
+fn as_name(v: &ConfigValue) -> Result<&str, String> {
+    let s = as_str(v)?;
+    crate::limits::name("", "name", s).map_err(|e| e.message)?;
+    Ok(s)
 }
 
 fn as_bool(v: &ConfigValue) -> Result<bool, String> {
@@ -247,8 +318,8 @@ impl ConsumerConfig {
     /// Sets `key` (a Kafka consumer config name) to `value`.
     pub fn set(&mut self, key: &str, value: &ConfigValue) -> Result<(), String> {
         match key {
-            "client.id" => self.client_id = as_str(value)?.into(),
-            "group.instance.id" => self.group_instance_id = Some(as_str(value)?.into()),
+            "client.id" => self.client_id = as_name(value)?.into(),
+            "group.instance.id" => self.group_instance_id = Some(as_name(value)?.into()),
             "auto.offset.reset" => {
                 self.auto_offset_reset = match as_str(value)? {
                     "earliest" | "smallest" | "beginning" => OffsetSpec::Earliest,
@@ -257,13 +328,19 @@ impl ConsumerConfig {
                 }
             }
             "enable.auto.commit" => self.enable_auto_commit = as_bool(value)?,
-            "auto.commit.interval.ms" => self.auto_commit_interval_ms = positive(as_ms(value)?)?,
-            "session.timeout.ms" => self.session_timeout_ms = positive(as_ms(value)?)?,
-            "heartbeat.interval.ms" => self.heartbeat_interval_ms = positive(as_ms(value)?)?,
-            "max.poll.interval.ms" => self.max_poll_interval_ms = positive(as_ms(value)?)?,
-            "fetch.max.wait.ms" => self.fetch_max_wait_ms = as_ms(value)?,
-            "max.poll.records" => self.max_poll_records = positive(as_ms(value)?)? as usize,
-            "request.timeout.ms" | "socket.timeout.ms" => self.request_timeout_ms = positive(as_ms(value)?)?,
+            // Kafka: INT atLeast(0); the simulator's timer needs 1 ms
+            "auto.commit.interval.ms" => self.auto_commit_interval_ms = int(value, 1)?,
+            // Kafka: INT, no validator; the simulator's heartbeat timer needs 1 ms
+            "session.timeout.ms" => self.session_timeout_ms = int(value, 1)?,
+            "heartbeat.interval.ms" => self.heartbeat_interval_ms = int(value, 1)?,
+            // Kafka: INT atLeast(1)
+            "max.poll.interval.ms" => self.max_poll_interval_ms = int(value, 1)?,
+            // Kafka: INT atLeast(0)
+            "fetch.max.wait.ms" => self.fetch_max_wait_ms = int(value, 0)?,
+            // Kafka: INT atLeast(1); the value is at most 2^31 - 1, so it fits a usize
+            "max.poll.records" => self.max_poll_records = int(value, 1)? as usize,
+            // Kafka: INT atLeast(0); the simulator's watchdog needs 1 ms
+            "request.timeout.ms" | "socket.timeout.ms" => self.request_timeout_ms = int(value, 1)?,
             "group.protocol" => {
                 self.group_protocol_consumer = match as_str(value)? {
                     "classic" => false,
@@ -311,14 +388,6 @@ impl ConsumerConfig {
             return Err("heartbeat.interval.ms must be lower than session.timeout.ms".into());
         }
         Ok(())
-    }
-}
-
-fn positive(v: u64) -> Result<u64, String> {
-    if v == 0 {
-        Err("must be greater than 0".into())
-    } else {
-        Ok(v)
     }
 }
 
@@ -463,7 +532,7 @@ impl ProducerConfig {
     /// `fnv1a`, `random`; for the other profiles only the keyed hash changes.
     pub fn set(&mut self, key: &str, value: &ConfigValue) -> Result<(), String> {
         match key {
-            "client.id" => self.client_id = as_str(value)?.into(),
+            "client.id" => self.client_id = as_name(value)?.into(),
             "partitioner" => {
                 let name = as_str(value)?;
                 let base = name.strip_suffix("_random").unwrap_or(name);
@@ -478,13 +547,18 @@ impl ProducerConfig {
                 }
             }
             "batch.size" => {
-                let size = positive(as_ms(value)?)? as usize;
+                // Kafka: INT atLeast(0); a zero-byte batch would re-draw for every record
+                let size = int(value, 1)? as usize;
                 if let NullKeyStrategy::UniformSticky { batch_size } = &mut self.null_key {
                     *batch_size = size;
                 }
             }
             "sticky.partitioning.linger.ms" => {
+                // librdkafka: 0 to 900000
                 let ms = as_ms(value)?;
+                if ms > 900_000 {
+                    return Err(format!("must be between 0 and 900000 ({value} given)"));
+                }
                 if let NullKeyStrategy::StickyLinger { linger_ms } = &mut self.null_key {
                     *linger_ms = ms;
                 }
@@ -506,17 +580,24 @@ impl ProducerConfig {
                 self.idempotence_explicit = true;
             }
             "retries" | "message.send.max.retries" => {
-                self.retries = u32::try_from(as_ms(value)?).unwrap_or(u32::MAX)
+                // Kafka: INT between(0, Integer.MAX_VALUE); at most 2^31 - 1, so it fits
+                self.retries = int(value, 0)? as u32
             }
-            "request.timeout.ms" => self.request_timeout_ms = positive(as_ms(value)?)?,
-            "retry.backoff.ms" => self.retry_backoff_ms = as_ms(value)?,
-            "retry.backoff.max.ms" => self.retry_backoff_max_ms = as_ms(value)?,
+            // Kafka: INT atLeast(0); the simulator's watchdog needs 1 ms
+            "request.timeout.ms" => self.request_timeout_ms = int(value, 1)?,
+            // Kafka: LONG atLeast(0)
+            "retry.backoff.ms" => self.retry_backoff_ms = long_ms(value, 0)?,
+            "retry.backoff.max.ms" => self.retry_backoff_max_ms = long_ms(value, 0)?,
+            // Kafka: INT atLeast(1); librdkafka allows up to 1000000
             "max.in.flight.requests.per.connection" | "max.in.flight" => {
-                self.max_in_flight = u32::try_from(positive(as_ms(value)?)?).unwrap_or(u32::MAX)
+                let n = as_ms(value)?;
+                if n == 0 || n > 1_000_000 {
+                    return Err(format!("must be between 1 and 1000000 ({value} given)"));
+                }
+                self.max_in_flight = n as u32
             }
-            "delivery.timeout.ms" | "message.timeout.ms" => {
-                self.delivery_timeout_ms = positive(as_ms(value)?)?
-            }
+            // Kafka: INT atLeast(0); the simulator needs 1 ms
+            "delivery.timeout.ms" | "message.timeout.ms" => self.delivery_timeout_ms = int(value, 1)?,
             _ => {
                 return Err(format!(
                     "unknown producer setting (known: {})",

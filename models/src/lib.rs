@@ -29,6 +29,7 @@ pub mod controller;
 pub mod coordinator;
 pub mod group_metadata;
 pub mod history;
+pub mod limits;
 pub mod log;
 pub mod partitioner;
 pub mod producer;

@@ -465,26 +465,22 @@ pub fn broker_name(node: u32) -> String {
 }
 
 impl Scenario {
-    /// The virtual time the run stops at.
+    /// The virtual time the run stops at: `[stop] at_ms`, or 30 s after the last start,
+    /// close, send or fault (saturating; [`Scenario::validate`] keeps every one of them
+    /// within [`crate::limits::MAX_TIME_MS`]).
     pub fn stop_ms(&self) -> u64 {
+        use crate::limits::{fault_end, producer_end, record_count};
         self.stop.at_ms.unwrap_or_else(|| {
             let last = self
                 .producers
                 .iter()
-                .map(|p| p.start_ms + p.interval_ms * u64::from(self.record_count(p)))
+                .map(|p| producer_end(p, record_count(p)).unwrap_or(u64::MAX))
                 .chain(self.consumers.iter().map(|c| c.close_ms.unwrap_or(c.start_ms)))
-                .chain(self.faults.iter().map(|f| {
-                    let at = f.at_ms.or(f.between_ms.map(|w| w[1])).unwrap_or(0);
-                    at + f.duration_ms.unwrap_or(0) + f.restart_after_ms.unwrap_or(0)
-                }))
+                .chain(self.faults.iter().map(|f| fault_end(f).unwrap_or(u64::MAX)))
                 .max()
                 .unwrap_or(0);
-            last + 30_000
+            last.saturating_add(30_000)
         })
-    }
-
-    fn record_count(&self, p: &ProducerSpec) -> u32 {
-        p.generate.as_ref().map_or(p.messages.len() as u32, |g| g.count)
     }
 
     /// Topic `name`'s replication factor.
@@ -496,7 +492,10 @@ impl Scenario {
     /// Topic `t`'s `min.insync.replicas`.
     pub fn min_insync_replicas(&self, t: &TopicSpec) -> u32 {
         match t.config.get("min.insync.replicas") {
-            Some(ConfigValue::Int(i)) if *i > 0 => *i as u32,
+            Some(ConfigValue::Int(i)) => u32::try_from(*i)
+                .ok()
+                .filter(|n| *n > 0)
+                .unwrap_or(self.broker.min_insync_replicas),
             _ => self.broker.min_insync_replicas,
         }
     }
@@ -504,7 +503,7 @@ impl Scenario {
     /// Topic `t`'s `retention.ms`, if it sets one.
     pub fn retention_ms(&self, t: &TopicSpec) -> Option<u64> {
         match t.config.get("retention.ms") {
-            Some(ConfigValue::Int(i)) if *i > 0 => Some(*i as u64),
+            Some(ConfigValue::Int(i)) => u64::try_from(*i).ok().filter(|ms| *ms > 0),
             _ => None,
         }
     }
@@ -568,16 +567,18 @@ impl Scenario {
 
     /// Checks everything a run relies on; the first problem found is returned.
     pub fn validate(&self) -> Result<(), ScenarioError> {
-        if self.cluster.brokers == 0 || self.cluster.brokers > 64 {
-            return Err(err("cluster.brokers", "a cluster has 1 to 64 brokers"));
-        }
+        crate::limits::check(self)?;
         if self.topics.is_empty() {
             return Err(err("topics", "a scenario needs at least one topic"));
         }
         let mut topics = BTreeSet::new();
         for (i, t) in self.topics.iter().enumerate() {
-            if t.name.is_empty() {
-                return Err(err(format!("topics[{i}].name"), "a topic name cannot be empty"));
+            crate::limits::name(format!("topics[{i}].name"), "topic name", &t.name)?;
+            if t.name.starts_with("__") {
+                return Err(err(
+                    format!("topics[{i}].name"),
+                    format!("{:?}: names starting with __ are Kafka's internal topics", t.name),
+                ));
             }
             if !topics.insert(t.name.as_str()) {
                 return Err(err(
@@ -594,10 +595,14 @@ impl Scenario {
                     ),
                 ));
             }
-            if t.partitions > 100_000 {
+            if t.partitions > crate::limits::MAX_PARTITIONS {
                 return Err(err(
                     format!("topics[{i}].partitions"),
-                    "more than 100000 partitions",
+                    format!(
+                        "{} partitions: the simulator runs at most {} per topic",
+                        t.partitions,
+                        crate::limits::MAX_PARTITIONS
+                    ),
                 ));
             }
             let rf = self.replication_factor(t);
@@ -612,9 +617,15 @@ impl Scenario {
             }
             for (k, v) in &t.config {
                 let ok = match k.as_str() {
-                    "min.insync.replicas" => matches!(v, ConfigValue::Int(i) if *i >= 1),
-                                        "unclean.leader.election.enable" => matches!(v, ConfigValue::Bool(_)),
-                    "retention.ms" => matches!(v, ConfigValue::Int(i) if *i >= 1),
+                    // Kafka: INT, atLeast(1)
+                    "min.insync.replicas" => {
+                        matches!(v, ConfigValue::Int(i) if (1..=i64::from(i32::MAX)).contains(i))
+                    }
+                    "unclean.leader.election.enable" => matches!(v, ConfigValue::Bool(_)),
+                    // Kafka: LONG, at least 1 (or -1, forever: leave it out); the simulator:
+                    // within its virtual time
+                    "retention.ms" => matches!(v, ConfigValue::Int(i)
+                        if (1..=crate::limits::MAX_TIME_MS as i64).contains(i)),
                     _ => return Err(err(
                         format!("topics[{i}].config.\"{k}\""),
                                                     "unknown topic setting (known: min.insync.replicas, unclean.leader.election.enable, retention.ms)",
@@ -623,28 +634,13 @@ impl Scenario {
                 if !ok {
                     return Err(err(
                         format!("topics[{i}].config.\"{k}\""),
-                        format!("invalid value {v}"),
+                        format!(
+                            "invalid value {v} (min.insync.replicas: 1 to 2147483647; retention.ms: 1 to {} ms; unclean.leader.election.enable: true or false)",
+                            crate::limits::MAX_TIME_MS
+                        ),
                     ));
                 }
             }
-        }
-        if self.broker.log_retention_check_interval_ms == 0 {
-            return Err(err(
-                "broker.\"log.retention.check.interval.ms\"",
-                "must be at least 1",
-            ));
-        }
-        if self.broker.offsets_topic_num_partitions == 0 {
-            return Err(err(
-                "broker.\"offsets.topic.num.partitions\"",
-                "must be at least 1",
-            ));
-        }
-        if self.broker.offsets_topic_replication_factor == 0 || self.broker.min_insync_replicas == 0 {
-            return Err(err(
-                "broker",
-                "replication factors and min.insync.replicas must be at least 1",
-            ));
         }
         let mut names: BTreeSet<String> = BTreeSet::new();
         names.insert(BROKER_NAME.to_string());
@@ -653,9 +649,7 @@ impl Scenario {
             names.insert(broker_name(n));
         }
         let mut check_name = |path: String, name: &str| {
-            if name.is_empty() {
-                return Err(err(path, "a process name cannot be empty"));
-            }
+            crate::limits::name(path.clone(), "process name", name)?;
             if !names.insert(name.to_string()) {
                 return Err(err(
                     path,
@@ -704,9 +698,7 @@ impl Scenario {
         }
         for (i, c) in self.consumers.iter().enumerate() {
             check_name(format!("consumers[{i}].name"), &c.name)?;
-            if c.group.is_empty() {
-                return Err(err(format!("consumers[{i}].group"), "group.id cannot be empty"));
-            }
+            crate::limits::name(format!("consumers[{i}].group"), "group.id", &c.group)?;
             if c.topics.is_empty() {
                 return Err(err(format!("consumers[{i}].topics"), "subscribes to no topic"));
             }
@@ -761,11 +753,6 @@ impl Scenario {
             }
             if f.restart_after_ms.is_some() && f.kind != FaultKind::Crash {
                 return Err(err(path("restart_after_ms"), "only a crash restarts"));
-            }
-        }
-        if let Some(at) = self.stop.at_ms {
-            if at > 10_000_000_000 {
-                return Err(err("stop.at_ms", "more than 10^10 ms of virtual time"));
             }
         }
         Ok(())
