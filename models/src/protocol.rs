@@ -525,6 +525,9 @@ pub enum ServerTimer {
     RetentionCheck(u32),
     /// Controller: check brokers' sessions (`broker.session.timeout.ms`).
     SessionCheck,
+    /// Broker: a request held back by an injected delay is handled now (the number is its
+    /// token in the interceptor).
+    Release(u64),
 }
 
 /// Timers a client sets for itself. The `u64` is an epoch: a timer whose epoch is stale (the

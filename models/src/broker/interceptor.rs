@@ -33,7 +33,7 @@
 
 use super::effects::Effects;
 use crate::cluster::ClusterState;
-use crate::protocol::{Acks, ErrorCode, FetchedRecords, Msg};
+use crate::protocol::{Acks, ErrorCode, FetchedRecords, Msg, ServerTimer};
 use crate::types::{Tp, VecMap};
 use sim::{ActorId, Time};
 
@@ -148,8 +148,13 @@ pub enum InjectAction {
 /// Which matching requests a rule applies to.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum InjectWhen {
-    /// The next `n` (each one it applies to counts).
-    Times(u32),
+    /// The next `left` arriving at or after `from` (each one it applies to counts).
+    Times {
+        /// From when.
+        from: Time,
+        /// How many more.
+        left: u32,
+    },
     /// Every one arriving at or after `from` and before `until`.
     Window {
         /// Start (inclusive).
@@ -182,7 +187,10 @@ impl InjectRule {
             api,
             partition: None,
             action: InjectAction::Error(error),
-            when: InjectWhen::Times(1),
+            when: InjectWhen::Times {
+                from: Time::ZERO,
+                left: 1,
+            },
         }
     }
 
@@ -192,14 +200,33 @@ impl InjectRule {
             api,
             partition: None,
             action: InjectAction::Delay(delay),
-            when: InjectWhen::Times(1),
+            when: InjectWhen::Times {
+                from: Time::ZERO,
+                left: 1,
+            },
         }
     }
 
-    /// Applies to the next `n` matching requests.
+    /// Applies to the next `n` matching requests (from the start, or from [`InjectRule::from`]).
     pub fn times(self, n: u32) -> InjectRule {
+        let from = match self.when {
+            InjectWhen::Times { from, .. } => from,
+            InjectWhen::Window { from, .. } => from,
+        };
         InjectRule {
-            when: InjectWhen::Times(n),
+            when: InjectWhen::Times { from, left: n },
+            ..self
+        }
+    }
+
+    /// Counts the next requests only from `from` on (for [`InjectRule::times`]).
+    pub fn from(self, from: Time) -> InjectRule {
+        let left = match self.when {
+            InjectWhen::Times { left, .. } => left,
+            InjectWhen::Window { .. } => 1,
+        };
+        InjectRule {
+            when: InjectWhen::Times { from, left },
             ..self
         }
     }
@@ -241,7 +268,7 @@ impl InjectRule {
         self.api == api
             && self.partition.is_none_or(|tp| partitions.contains(&tp))
             && match self.when {
-                InjectWhen::Times(n) => n > 0,
+                InjectWhen::Times { from, left } => from <= now && left > 0,
                 InjectWhen::Window { from, until } => from <= now && now < until,
             }
     }
@@ -262,9 +289,6 @@ pub enum Verdict {
     /// Hold it this long.
     Hold(Time),
 }
-
-/// The tokens of held requests have this bit set; the purgatory's count up from 0.
-const HELD: u64 = 1 << 63;
 
 /// A broker's fault-injection rules and the requests they hold back.
 #[derive(Debug, Default)]
@@ -297,8 +321,8 @@ impl Interceptor {
         let Some(rule) = self.rules.iter_mut().find(|r| r.matches(now, api, partitions)) else {
             return Verdict::Pass;
         };
-        if let InjectWhen::Times(n) = &mut rule.when {
-            *n -= 1;
+        if let InjectWhen::Times { left, .. } = &mut rule.when {
+            *left -= 1;
         }
         match rule.action {
             InjectAction::Error(error) => Verdict::Fail {
@@ -312,15 +336,10 @@ impl Interceptor {
     /// Holds request `msg` of `from` for `delay`: a timer brings it back (see
     /// [`Interceptor::release`]).
     pub fn hold(&mut self, from: ActorId, msg: Msg, delay: Time, fx: &mut Effects) {
-        let token = HELD | self.next_held;
+        let token = self.next_held;
         self.next_held += 1;
         self.held.insert(token, (from, msg));
-        fx.timer(delay, Msg::FetchExpired { token });
-    }
-
-    /// Whether a `FetchExpired` timer with `token` is a held request's (not the purgatory's).
-    pub fn owns(token: u64) -> bool {
-        token & HELD != 0
+        fx.timer(delay, Msg::ServerTimer(ServerTimer::Release(token)));
     }
 
     /// The held request of `token`, to handle now (`None`: forgotten by a crash).
@@ -508,7 +527,38 @@ mod tests {
     }
 
     #[test]
-    fn a_held_request_comes_back_by_a_timer_the_purgatory_ignores() {
+    fn counted_rules_count_from_their_start() {
+        let rule = InjectRule::error(ApiKey::Heartbeat, ErrorCode::RebalanceInProgress)
+            .times(2)
+            .from(Time::ms(5));
+        assert_eq!(
+            rule.when,
+            InjectWhen::Times {
+                from: Time::ms(5),
+                left: 2
+            }
+        );
+        let mut i = Interceptor::new(vec![rule]);
+        let fail = Verdict::Fail {
+            error: ErrorCode::RebalanceInProgress,
+            partition: None,
+        };
+        assert_eq!(
+            i.inspect(Time::ms(1), ApiKey::Heartbeat, &[]),
+            Verdict::Pass,
+            "before its start"
+        );
+        assert_eq!(i.inspect(Time::ms(5), ApiKey::Heartbeat, &[]), fail);
+        assert_eq!(i.inspect(Time::ms(6), ApiKey::Heartbeat, &[]), fail);
+        assert_eq!(
+            i.inspect(Time::ms(7), ApiKey::Heartbeat, &[]),
+            Verdict::Pass,
+            "used up"
+        );
+    }
+
+    #[test]
+    fn a_held_request_comes_back_by_its_own_timer() {
         let mut i = Interceptor::new(vec![InjectRule::delay(ApiKey::OffsetCommit, Time::ms(250))]);
         let mut fx = Effects::default();
         assert_eq!(
@@ -517,11 +567,9 @@ mod tests {
         );
         i.hold(CLIENT, commit(7), Time::ms(250), &mut fx);
         let token = match fx.timers()[..] {
-            [(d, Msg::FetchExpired { token })] if d == Time::ms(250) => *token,
+            [(d, Msg::ServerTimer(ServerTimer::Release(token)))] if d == Time::ms(250) => *token,
             ref other => panic!("expected the release timer, got {other:?}"),
         };
-        assert!(Interceptor::owns(token));
-        assert!(!Interceptor::owns(0), "purgatory tokens count from 0");
         let (from, msg) = i.release(token).expect("held");
         assert_eq!(from, CLIENT);
         assert!(matches!(msg, Msg::OffsetCommitReq { corr: 7, .. }));
@@ -529,7 +577,7 @@ mod tests {
         i.hold(CLIENT, commit(8), Time::ms(250), &mut fx);
         i.clear_held();
         assert!(fx.timers().iter().all(|(_, m)| match m {
-            Msg::FetchExpired { token } => i.held.get(token).is_none(),
+            Msg::ServerTimer(ServerTimer::Release(token)) => i.held.get(token).is_none(),
             _ => true,
         }));
     }
