@@ -33,108 +33,10 @@
 
 use super::effects::Effects;
 use crate::cluster::ClusterState;
+pub use crate::protocol::ApiKey;
 use crate::protocol::{Acks, ErrorCode, FetchedRecords, Msg, ServerTimer};
 use crate::types::{Tp, VecMap};
 use sim::{ActorId, Time};
-
-/// A Kafka API a rule applies to (Kafka's API keys).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ApiKey {
-    /// `Produce` (0).
-    Produce,
-    /// `Fetch` (1) from a consumer.
-    Fetch,
-    /// `ListOffsets` (2).
-    ListOffsets,
-    /// `Metadata` (3). Only delays: its answer has no error here.
-    Metadata,
-    /// `OffsetCommit` (8).
-    OffsetCommit,
-    /// `OffsetFetch` (9).
-    OffsetFetch,
-    /// `FindCoordinator` (10). An error answers "no coordinator" (the client retries).
-    FindCoordinator,
-    /// `JoinGroup` (11).
-    JoinGroup,
-    /// `Heartbeat` (12).
-    Heartbeat,
-    /// `LeaveGroup` (13). Only delays: the member leaves whatever the answer.
-    LeaveGroup,
-    /// `SyncGroup` (14).
-    SyncGroup,
-    /// `ConsumerGroupHeartbeat` (68, KIP-848).
-    ConsumerGroupHeartbeat,
-    /// `Fetch` (1) from a follower replica. Only delays.
-    ReplicaFetch,
-}
-
-impl ApiKey {
-    /// Every API, in Kafka's key order.
-    pub const ALL: [ApiKey; 13] = [
-        ApiKey::Produce,
-        ApiKey::Fetch,
-        ApiKey::ReplicaFetch,
-        ApiKey::ListOffsets,
-        ApiKey::Metadata,
-        ApiKey::OffsetCommit,
-        ApiKey::OffsetFetch,
-        ApiKey::FindCoordinator,
-        ApiKey::JoinGroup,
-        ApiKey::Heartbeat,
-        ApiKey::LeaveGroup,
-        ApiKey::SyncGroup,
-        ApiKey::ConsumerGroupHeartbeat,
-    ];
-
-    /// Kafka's name for it (`ReplicaFetch`: a Fetch from a replica).
-    pub fn name(self) -> &'static str {
-        match self {
-            ApiKey::Produce => "Produce",
-            ApiKey::Fetch => "Fetch",
-            ApiKey::ListOffsets => "ListOffsets",
-            ApiKey::Metadata => "Metadata",
-            ApiKey::OffsetCommit => "OffsetCommit",
-            ApiKey::OffsetFetch => "OffsetFetch",
-            ApiKey::FindCoordinator => "FindCoordinator",
-            ApiKey::JoinGroup => "JoinGroup",
-            ApiKey::Heartbeat => "Heartbeat",
-            ApiKey::LeaveGroup => "LeaveGroup",
-            ApiKey::SyncGroup => "SyncGroup",
-            ApiKey::ConsumerGroupHeartbeat => "ConsumerGroupHeartbeat",
-            ApiKey::ReplicaFetch => "ReplicaFetch",
-        }
-    }
-
-    /// The API named `name` (as [`ApiKey::name`] spells it).
-    pub fn from_name(name: &str) -> Option<ApiKey> {
-        ApiKey::ALL.into_iter().find(|k| k.name() == name)
-    }
-
-    /// The API of request `msg` (`None`: not a request a broker serves).
-    pub fn of(msg: &Msg) -> Option<ApiKey> {
-        Some(match msg {
-            Msg::ProduceReq { .. } => ApiKey::Produce,
-            Msg::FetchReq { .. } => ApiKey::Fetch,
-            Msg::ListOffsetsReq { .. } => ApiKey::ListOffsets,
-            Msg::MetadataReq => ApiKey::Metadata,
-            Msg::OffsetCommitReq { .. } => ApiKey::OffsetCommit,
-            Msg::OffsetFetchReq { .. } => ApiKey::OffsetFetch,
-            Msg::FindCoordinatorReq { .. } => ApiKey::FindCoordinator,
-            Msg::JoinGroupReq(_) => ApiKey::JoinGroup,
-            Msg::HeartbeatReq { .. } => ApiKey::Heartbeat,
-            Msg::LeaveGroupReq { .. } => ApiKey::LeaveGroup,
-            Msg::SyncGroupReq { .. } => ApiKey::SyncGroup,
-            Msg::ConsumerHeartbeatReq(_) => ApiKey::ConsumerGroupHeartbeat,
-            Msg::ReplicaFetchReq { .. } => ApiKey::ReplicaFetch,
-            _ => return None,
-        })
-    }
-
-    /// Whether its answer can carry an error here.
-    pub fn can_fail(self) -> bool {
-        !matches!(self, ApiKey::Metadata | ApiKey::LeaveGroup | ApiKey::ReplicaFetch)
-    }
-}
 
 /// What a rule does to a request it matches.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
