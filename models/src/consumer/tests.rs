@@ -1,0 +1,1 @@
+//! Tests of the consumer shell (the components have their own).
