@@ -291,7 +291,7 @@ mod tests {
         let own = owned(&[0, 1]);
         f.set_position(&own, tp(0), 10);
         f.set_position(&own, tp(1), 3);
-        let records = vec![(tp(1), 3, rec(1)), (tp(0), 10, rec(2))];
+        let records = FetchedRecords::from_vec(vec![(tp(1), 3, rec(1)), (tp(0), 10, rec(2))]);
         let out = f.on_fetched(records, vec![(tp(0), ErrorCode::OffsetOutOfRange)], 4, true);
         assert_eq!(
             out,
@@ -318,11 +318,21 @@ mod tests {
         let mut f = Fetcher::default();
         let own = owned(&[0]);
         f.set_position(&own, tp(0), 2);
-        f.on_fetched(vec![(tp(0), 1, rec(1)), (tp(0), 2, rec(2))], vec![], 1, true);
+        f.on_fetched(
+            FetchedRecords::from_vec(vec![(tp(0), 1, rec(1)), (tp(0), 2, rec(2))]),
+            vec![],
+            1,
+            true,
+        );
         assert_eq!(f.buffer.len(), 1);
         assert_eq!(f.buffer[0].offset, 2);
         assert_eq!(f.buffer[0].generation, 1);
-        f.on_fetched(vec![(tp(0), 3, rec(3))], vec![], 1, false);
+        f.on_fetched(
+            FetchedRecords::from_vec(vec![(tp(0), 3, rec(3))]),
+            vec![],
+            1,
+            false,
+        );
         assert_eq!(f.buffer.len(), 1, "not accepted while the consumer may not fetch");
     }
 
