@@ -34,6 +34,9 @@ pub struct ConsumedRecord {
     pub generation: i32,
 }
 
+/// A Fetch to send: the leader, and the positions of the partitions it leads.
+pub type FetchTo = (ActorId, Arc<[(Tp, i64)]>);
+
 /// What the positions still missing need next.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lookup {
@@ -157,11 +160,7 @@ impl Fetcher {
 
     /// The Fetches to send now: one per leader with none in flight (`busy`), for the
     /// partitions it leads; and whether a partition has no leader (look the cluster up).
-    pub fn plan(
-        &mut self,
-        cluster: &ClusterState,
-        busy: impl Fn(ActorId) -> bool,
-    ) -> (Vec<(ActorId, Arc<[(Tp, i64)]>)>, bool) {
+    pub fn plan(&mut self, cluster: &ClusterState, busy: impl Fn(ActorId) -> bool) -> (Vec<FetchTo>, bool) {
         if cluster.broker_count() == 1 {
             // one broker leads everything (the common case, without a look-up per partition)
             let b = cluster.brokers[0];

@@ -42,7 +42,7 @@ pub use fetcher::ConsumedRecord;
 use crate::config::ConsumerConfig;
 use crate::history::Event;
 use crate::protocol::{ClientTimer, ErrorCode, Msg};
-use crate::types::{Metadata, Tp};
+use crate::types::{MemberId, Metadata, Tp};
 use app::{AppLoop, State};
 use client::{Client, Req};
 use fetcher::Fetcher;
@@ -225,14 +225,7 @@ impl Consumer {
                     self.apply(ctx, out);
                 }
             }
-            Msg::ClientTimer(ClientTimer::Heartbeat(epoch)) => {
-                let idle = ctx.now().saturating_sub(self.app.last_poll);
-                let overdue =
-                    self.app.state != State::Polling && idle > Time::ms(self.cfg.max_poll_interval_ms);
-                let mut out = Vec::new();
-                self.member.on_heartbeat_timer(epoch, overdue, &mut out);
-                self.apply(ctx, out);
-            }
+            Msg::ClientTimer(ClientTimer::Heartbeat(epoch)) => self.on_heartbeat_timer(ctx, epoch),
             Msg::HeartbeatResp(result) => {
                 self.client.cancel(Req::Heartbeat);
                 let mut out = Vec::new();
@@ -259,11 +252,8 @@ impl Consumer {
                 fetch_id,
                 records,
                 errors,
-            } => {
-                if self.client.answer(fetch_id, Req::Fetch) {
-                    self.on_fetch(ctx, records, errors);
-                }
-            }
+            } if self.client.answer(fetch_id, Req::Fetch) => self.on_fetch(ctx, records, errors),
+            Msg::FetchResp { .. } => {}
             Msg::ClientTimer(ClientTimer::ProcessDone) => {
                 if self.app.state == State::Processing {
                     self.run(ctx);
@@ -274,6 +264,14 @@ impl Consumer {
             Msg::LeaveGroupResp => {}
             other => panic!("consumer got an unexpected message: {other:?}"),
         }
+    }
+
+    fn on_heartbeat_timer(&mut self, ctx: Cx, epoch: u64) {
+        let idle = ctx.now().saturating_sub(self.app.last_poll);
+        let overdue = self.app.state != State::Polling && idle > Time::ms(self.cfg.max_poll_interval_ms);
+        let mut out = Vec::new();
+        self.member.on_heartbeat_timer(epoch, overdue, &mut out);
+        self.apply(ctx, out);
     }
 
     fn on_watchdog(&mut self, ctx: Cx) {
@@ -345,21 +343,7 @@ impl Consumer {
                     member_id,
                     generation,
                     assignment,
-                } => {
-                    let to = self.client.coord();
-                    let corr = self.request(ctx, Req::Sync, to);
-                    let group = self.group();
-                    ctx.send(
-                        to,
-                        Msg::SyncGroupReq {
-                            corr,
-                            group,
-                            member_id,
-                            generation,
-                            assignment,
-                        },
-                    );
-                }
+                } => self.send_sync(ctx, member_id, generation, assignment),
                 Out::Heartbeat {
                     member_id,
                     generation,
@@ -382,18 +366,7 @@ impl Consumer {
                     partitions,
                     generation,
                     reason,
-                } => {
-                    if !partitions.is_empty() {
-                        ctx.record(Event::Lost {
-                            group: self.group(),
-                            generation,
-                            partitions: partitions.as_slice().into(),
-                            reason,
-                        });
-                        self.listener(ctx, Listener::Lost, &partitions);
-                    }
-                    self.drop_partitions(&partitions);
-                }
+                } => self.lose(ctx, partitions, generation, reason),
                 Out::Assigned {
                     generation,
                     partitions,
@@ -418,9 +391,29 @@ impl Consumer {
         }
     }
 
+    fn send_sync(
+        &mut self,
+        ctx: Cx,
+        member_id: MemberId,
+        generation: i32,
+        assignment: Vec<(MemberId, Vec<Tp>)>,
+    ) {
+        let to = self.client.coord();
+        let corr = self.request(ctx, Req::Sync, to);
+        let group = self.group();
+        let req = Msg::SyncGroupReq {
+            corr,
+            group,
+            member_id,
+            generation,
+            assignment,
+        };
+        ctx.send(to, req);
+    }
+
     /// A classic heartbeat, unless the coordinator stopped answering (then it is looked for
     /// again).
-    fn send_heartbeat(&mut self, ctx: Cx, member_id: crate::types::MemberId, generation: i32) {
+    fn send_heartbeat(&mut self, ctx: Cx, member_id: MemberId, generation: i32) {
         if let Some(since) = self.client.oldest(Req::Heartbeat) {
             if self.client.multi_broker() && ctx.now().saturating_sub(since) > self.client.timeout() {
                 self.client.cancel(Req::Heartbeat);
@@ -444,7 +437,7 @@ impl Consumer {
 
     /// Partitions given up: commit first under auto-commit, then the `revoked` event and
     /// listener, then their positions are forgotten.
-    fn revoke(&mut self, ctx: Cx, tps: Vec<Tp>, generation: i32, member_id: Option<crate::types::MemberId>) {
+    fn revoke(&mut self, ctx: Cx, tps: Vec<Tp>, generation: i32, member_id: Option<MemberId>) {
         if self.auto_commit {
             let offsets: Vec<(Tp, i64)> = tps
                 .iter()
@@ -459,6 +452,20 @@ impl Consumer {
         });
         self.listener(ctx, Listener::Revoked, &tps);
         self.drop_partitions(&tps);
+    }
+
+    /// Partitions lost: the `lost` event and listener (if any), no commit.
+    fn lose(&mut self, ctx: Cx, partitions: Vec<Tp>, generation: i32, reason: &'static str) {
+        if !partitions.is_empty() {
+            ctx.record(Event::Lost {
+                group: self.group(),
+                generation,
+                partitions: partitions.as_slice().into(),
+                reason,
+            });
+            self.listener(ctx, Listener::Lost, &partitions);
+        }
+        self.drop_partitions(&partitions);
     }
 
     fn drop_partitions(&mut self, tps: &[Tp]) {
