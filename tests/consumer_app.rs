@@ -229,3 +229,51 @@ fn closing_from_the_app_ends_the_consumer() {
     assert_eq!(consumed, 10);
     assert!(matches!(mine.last(), Some(Event::Closed)));
 }
+
+#[test]
+fn a_manually_assigned_consumer_reads_its_partition_without_a_group() {
+    let apps = Apps::new().assign("consumer-2", &[("orders", 0)]);
+    let mut scenario = scenario();
+    scenario.faults.clear();
+    let run = world::run_with_apps(&scenario, 2, &apps).expect("runs");
+    let actor = |name: &str| run.clients.iter().find(|c| c.name == name).unwrap().actor;
+    let (c1, c2) = (actor("consumer-1"), actor("consumer-2"));
+    let of = |a| {
+        run.trace
+            .entries()
+            .iter()
+            .filter(move |e| e.actor == a)
+            .map(|e| &e.record)
+    };
+    assert!(!of(c2).any(|e| matches!(e, Event::Joined { .. } | Event::Committed { .. })));
+    let p0: Vec<i64> = of(c2)
+        .filter_map(|e| match e {
+            Event::Consumed { tp, offset, .. } => {
+                assert_eq!(tp.partition, 0);
+                Some(*offset)
+            }
+            _ => None,
+        })
+        .collect();
+    let produced_p0 = run
+        .trace
+        .entries()
+        .iter()
+        .filter(|e| matches!(&e.record, Event::Produced { tp, .. } if tp.partition == 0))
+        .count();
+    assert_eq!(
+        p0,
+        (0..produced_p0 as i64).collect::<Vec<_>>(),
+        "all of partition 0, in order"
+    );
+    // the group is consumer-1 alone: it owns both partitions
+    let c1_partitions: std::collections::BTreeSet<u32> = of(c1)
+        .filter_map(|e| match e {
+            Event::Consumed { tp, .. } => Some(tp.partition),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(c1_partitions.len(), 2);
+    let bad = Apps::new().assign("consumer-2", &[("orders", 5)]);
+    assert!(world::run_with_apps(&scenario, 2, &bad).is_err());
+}

@@ -105,6 +105,7 @@ pub type AppFactory = Arc<dyn Fn() -> Box<dyn ConsumerApp> + Send + Sync>;
 pub struct Apps {
     consumers: BTreeMap<String, AppFactory>,
     producers: BTreeMap<String, String>,
+    assignments: BTreeMap<String, Vec<(String, u32)>>,
 }
 
 impl Apps {
@@ -132,10 +133,33 @@ impl Apps {
         self
     }
 
-    /// Every name must be one of `scenario`'s consumers (and producers).
+    /// The consumer named `consumer` reads `partitions` (topic, partition) by Kafka's
+    /// `assign()`, with no group membership, instead of subscribing to its topics (see
+    /// [`Consumer::assign`]); its application, built-in or the user's, runs as usual.
+    pub fn assign(mut self, consumer: &str, partitions: &[(&str, u32)]) -> Apps {
+        let partitions = partitions.iter().map(|(t, p)| (t.to_string(), *p)).collect();
+        self.assignments.insert(consumer.to_string(), partitions);
+        self
+    }
+
+    /// Every name must be one of `scenario`'s consumers (and producers, topics, partitions).
     fn check(&self, scenario: &Scenario) -> Result<(), ScenarioError> {
         let unknown = |path: String, message: String| Err(ScenarioError { path, message });
         let consumer = |name: &str| scenario.consumers.iter().any(|c| c.name == name);
+        for (c, tps) in &self.assignments {
+            if !consumer(c) {
+                return unknown(
+                    format!("apps.{c}"),
+                    format!("the scenario has no consumer named `{c}`"),
+                );
+            }
+            for (topic, partition) in tps {
+                if scenario.topic(topic).is_none_or(|t| *partition >= t.partitions) {
+                    let message = format!("the scenario has no partition {partition} of a topic `{topic}`");
+                    return unknown(format!("apps.{c}.assign"), message);
+                }
+            }
+        }
         for name in self.consumers.keys() {
             if !consumer(name) {
                 return unknown(
@@ -387,7 +411,7 @@ impl<'a> Prepared<'a> {
 
 /// The consumer of scenario entry `c`: running the user's app if `apps` has one for it,
 /// else the built-in application the entry describes.
-fn consumer_actor(
+fn consumer_with_app(
     c: &crate::scenario::ConsumerSpec,
     cfg: &ConsumerConfig,
     broker_ids: &[ActorId],
@@ -409,6 +433,21 @@ fn consumer_actor(
         q.expect("checked").actor
     });
     Consumer::with_app(cfg.clone(), broker_ids.to_vec(), topics, make(), producer)
+}
+
+/// The consumer of scenario entry `c`, manually assigned if `apps` says so.
+fn consumer_actor(
+    c: &crate::scenario::ConsumerSpec,
+    cfg: &ConsumerConfig,
+    broker_ids: &[ActorId],
+    clients: &[ClientInfo],
+    apps: &Apps,
+) -> Consumer {
+    let consumer = consumer_with_app(c, cfg, broker_ids, clients, apps);
+    match apps.assignments.get(&c.name) {
+        Some(tps) => consumer.assign(tps.iter().map(|(t, p)| (t.as_str().into(), *p)).collect()),
+        None => consumer,
+    }
 }
 
 /// Schedules `scenario`'s faults (times drawn from the seed's `faults` stream, in order).

@@ -47,8 +47,25 @@ impl Consumer {
             .collect();
         let counts = meta.topics.iter().map(|t| t.partitions).collect();
         self.member.subscribe(topics, counts);
-        self.meta = Some(meta);
         ctx.record(Event::Connected);
+        if let Some(manual) = &self.manual {
+            let mut tps: Vec<Tp> = manual
+                .iter()
+                .map(|(topic, partition)| Tp {
+                    topic: meta
+                        .topic_index(topic)
+                        .expect("checked when the consumer was built"),
+                    partition: *partition,
+                })
+                .collect();
+            tps.sort_unstable();
+            tps.dedup();
+            self.meta = Some(meta);
+            let mut out = Vec::new();
+            self.member.assign(tps, &mut out);
+            return self.apply(ctx, out);
+        }
+        self.meta = Some(meta);
         self.member.phase = Phase::FindingCoordinator;
         self.find_coordinator(ctx);
     }
@@ -163,6 +180,7 @@ impl Consumer {
         match self.fetcher.lookup(&self.member.owned) {
             Lookup::Done => {}
             Lookup::Reset(tps) => self.list_offsets(ctx, tps),
+            Lookup::Committed(tps) if self.member.manual => self.list_offsets(ctx, tps),
             Lookup::Committed(partitions) => {
                 let to = self.client.coord();
                 let tag = self.request(ctx, Req::Offsets, to);

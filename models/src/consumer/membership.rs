@@ -159,6 +159,8 @@ pub struct Membership {
     pub rejoin: Option<Rejoin>,
     /// The heartbeat timers' epoch: a timer of an older epoch is stale.
     pub hb_epoch: u64,
+    /// Manually assigned (`assign()`): no group membership at all.
+    pub manual: bool,
 }
 
 impl Membership {
@@ -178,6 +180,7 @@ impl Membership {
             counts: Vec::new(),
             rejoin: None,
             hb_epoch,
+            manual: false,
         }
     }
 
@@ -523,10 +526,24 @@ impl Membership {
         out.push(Out::Record(Event::Closed));
     }
 
+    /// `assign(partitions)` (Kafka's manual assignment): the consumer owns `partitions` with
+    /// no group — no JoinGroup, no heartbeats, no rebalance, no listener on close.
+    pub fn assign(&mut self, partitions: Vec<Tp>, out: &mut Vec<Out>) {
+        self.manual = true;
+        self.phase = Phase::Stable;
+        self.owned = partitions.iter().copied().collect();
+        out.push(Out::Assigned {
+            generation: self.generation,
+            partitions,
+        });
+        out.push(Out::LookupPositions);
+        out.push(Out::Poll);
+    }
+
     /// The application closes the consumer: revocation, LeaveGroup (dynamic members only —
     /// static members leave it to the session timeout).
     pub fn close(&mut self, out: &mut Vec<Out>) {
-        if self.phase == Phase::Stable {
+        if self.phase == Phase::Stable && !self.manual {
             let all: Vec<Tp> = self.owned.iter().copied().collect();
             self.revoke(&all, out);
         }

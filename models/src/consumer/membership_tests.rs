@@ -303,3 +303,24 @@ fn closing_revokes_then_leaves() {
     assert!(matches!(out[3], Out::Record(Event::Closed)));
     assert_eq!(m.phase, Phase::Closed);
 }
+
+#[test]
+fn manual_assignment_owns_its_partitions_without_a_group() {
+    let mut m = eager();
+    let mut out = Vec::new();
+    m.assign(vec![tp(1), tp(3)], &mut out);
+    assert_eq!(m.phase, Phase::Stable);
+    assert!(m.can_fetch());
+    assert!(joins(&out).is_empty(), "no JoinGroup");
+    assert!(
+        !out.iter().any(|o| matches!(o, Out::HeartbeatTimer(..))),
+        "no heartbeats"
+    );
+    out.clear();
+    m.close(&mut out);
+    assert!(revoked(&out).is_empty(), "no rebalance listener on close");
+    assert!(
+        !out.iter().any(|o| matches!(o, Out::Leave { .. })),
+        "no group to leave"
+    );
+}

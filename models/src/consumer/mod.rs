@@ -108,6 +108,8 @@ pub struct Consumer {
     auto_commit: bool,
     /// The producer of the same process, for [`AppCtx::produce`].
     producer: Option<ActorId>,
+    /// Manual assignment (`assign()`): topic and partition, instead of a subscription.
+    manual: Option<Vec<(Arc<str>, u32)>>,
     user: Box<dyn ConsumerApp>,
     client: Client,
     member: Membership,
@@ -167,8 +169,20 @@ impl Consumer {
             meta: None,
             auto_commit,
             producer,
+            manual: None,
             user,
         }
+    }
+
+    /// Kafka's `assign()` instead of `subscribe()`: the consumer reads `partitions` (topic,
+    /// partition) with no group membership — no FindCoordinator, JoinGroup or heartbeats, no
+    /// rebalance listener; positions come from `auto.offset.reset` (no committed offsets are
+    /// looked up), auto-commit is off and commits are refused (`UNKNOWN_MEMBER_ID`: the
+    /// consumer has no member id).
+    pub fn assign(mut self, partitions: Vec<(Arc<str>, u32)>) -> Consumer {
+        self.manual = Some(partitions);
+        self.auto_commit = false;
+        self
     }
 
     fn group(&self) -> Arc<str> {
