@@ -95,7 +95,7 @@ pub fn happens_before(run: &Run) -> DiGraph<String, &'static str> {
                 group,
                 tp,
                 offset,
-                from: "committed",
+                from: models::history::PositionSource::Committed,
             } => {
                 if let Some(c) = commits.get(&(group.clone(), *tp, *offset)) {
                     g.add_edge(*c, n, "offset");

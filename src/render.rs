@@ -135,7 +135,7 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
         } => {
             put("group", json!(&**group));
             put("member_id", json!(&**member_id));
-            put("reason", json!(reason));
+            put("reason", json!(reason.name()));
         }
         Event::Joined {
             group,
@@ -172,7 +172,7 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
             put("topic", json!(meta.topic_name(tp.topic)));
             put("partition", json!(tp.partition));
             put("offset", json!(offset));
-            put("from", json!(from));
+            put("from", json!(from.name()));
         }
         Event::Consumed {
             group,
@@ -210,13 +210,13 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
         }
         Event::CommitFailed { group, error } => {
             put("group", json!(&**group));
-            put("error", json!(error));
+            put("error", json!(error.name()));
         }
         Event::Left { group, member_id } => {
             put("group", json!(&**group));
             put("member_id", json!(&**member_id));
         }
-        Event::Fatal { error } => put("error", json!(error)),
+        Event::Fatal { error } => put("error", json!(error.name())),
         Event::Lost {
             group,
             generation,
@@ -226,7 +226,7 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
             put("group", json!(&**group));
             put("generation", json!(generation));
             put("partitions", tps_json(meta, partitions));
-            put("reason", json!(reason));
+            put("reason", json!(reason.name()));
         }
         Event::StaticReplaced(r) => {
             put("group", json!(&*r.group));
@@ -244,7 +244,7 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
             put("topic", json!(meta.topic_name(tp.topic)));
             put("partition", json!(tp.partition));
             put("record", record(*id));
-            put("error", json!(error));
+            put("error", json!(error.name()));
         }
         Event::LeaderElected {
             tp,

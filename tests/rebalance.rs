@@ -21,7 +21,7 @@ fn takeover_positions(run: &models::world::Run, client: &str, after: sim::Time) 
             Event::PositionSet {
                 tp,
                 offset,
-                from: "committed",
+                from: models::history::PositionSource::Committed,
                 ..
             } => Some((*tp, *offset)),
             _ => None,
@@ -274,7 +274,7 @@ fn stalled_member_loses_its_partitions() {
             .find_map(|(t, e)| match e {
                 Event::Lost {
                     partitions,
-                    reason: "poll timeout",
+                    reason: models::history::LostReason::PollTimeout,
                     ..
                 } => Some((t, partitions.clone())),
                 _ => None,
@@ -306,7 +306,7 @@ fn network_cut_removes_the_member_and_it_rejoins_after() {
             matches!(
                 e.record,
                 Event::MemberRemoved {
-                    reason: "session timeout",
+                    reason: models::history::RemovalReason::SessionTimeout,
                     ..
                 }
             )

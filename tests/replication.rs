@@ -8,6 +8,7 @@ mod common;
 use common::*;
 use models::check::{check, final_log, AnomalyKind, Claim};
 use models::history::Event;
+use models::protocol::ErrorCode;
 use models::scenario::Scenario;
 use models::types::{RecordId, Tp};
 use models::world::{run, Run};
@@ -146,7 +147,7 @@ fn acks_all_refuses_writes_while_the_isr_is_below_min_insync() {
             matches!(
                 e,
                 Event::ProduceRetry {
-                    error: "NOT_ENOUGH_REPLICAS",
+                    error: ErrorCode::NotEnoughReplicas,
                     ..
                 }
             )
@@ -309,7 +310,7 @@ fn coordinator_failover_keeps_committed_offsets_and_the_generation() {
             Event::PositionSet {
                 tp,
                 offset,
-                from: "committed",
+                from: models::history::PositionSource::Committed,
                 ..
             } if e.time > at => {
                 assert_eq!(Some(offset), last.get(tp), "{tp:?} at {}", e.time);
@@ -376,7 +377,7 @@ fn commit_sync_in_flight_when_the_coordinator_moves_is_retried_on_the_new_one() 
                 let Event::CommitFailed { error, .. } = e else {
                     continue;
                 };
-                if !matches!(*error, "NOT_COORDINATOR" | "NETWORK_EXCEPTION") {
+                if !matches!(*error, ErrorCode::NotCoordinator | ErrorCode::NetworkException) {
                     continue;
                 }
                 // the application's next commit outcome is a success, after the failover

@@ -326,6 +326,34 @@ pub fn cooperative_sticky_keeping(
     out
 }
 
+/// Broker-side assignors of KIP-848.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ServerAssignor {
+    /// `uniform`: balanced, keeping partitions with their current owner where it can.
+    Uniform,
+    /// `range`: per topic, consecutive ranges to members sorted by id.
+    Range,
+}
+
+impl ServerAssignor {
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerAssignor::Uniform => "uniform",
+            ServerAssignor::Range => "range",
+        }
+    }
+
+    /// Parses `uniform` or `range`.
+    pub fn parse(s: &str) -> Option<ServerAssignor> {
+        match s {
+            "uniform" => Some(ServerAssignor::Uniform),
+            "range" => Some(ServerAssignor::Range),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@
 //!   of that epoch and the follower truncates there (KIP-101/KIP-279, fetch-based since
 //!   KIP-595) — which is how records an unclean or acks=1 leader had vanish.
 //! * **Coordinator** of the groups whose `__consumer_offsets` partition it leads: the classic
-//!   protocol ([`crate::coordinator`]) and KIP-848 ([`crate::kip848`]). Offset commits and
+//!   protocol ([`crate::coordinator`]) and KIP-848 ([`crate::consumer_group`]). Offset commits and
 //!   group metadata are entries of that partition, replicated like any other and acknowledged
 //!   at its high watermark (commits use `acks=all`); a new leader replays the partition and
 //!   serves the same offsets and groups. Other brokers answer `NOT_COORDINATOR`.
@@ -28,9 +28,10 @@
 //! pauses the replica fetchers (the slow follower).
 
 use crate::cluster::{ClusterState, NodeId};
+use crate::consumer_group::{self, ConsumerGroup};
 use crate::coordinator::{Group, GroupConfig, Output};
+use crate::group_metadata::GroupMetadata;
 use crate::history::Event;
-use crate::kip848::{self, ConsumerGroup};
 use crate::log::{Entry, Internal, PartitionLog, SeqCheck};
 use crate::protocol::{Acks, ErrorCode, FetchedRecords, Msg, OffsetSpec, ReplicaData, ServerTimer};
 use crate::types::{LogRecord, Metadata, Payload, RecordId, Tp, VecMap};
@@ -457,14 +458,14 @@ impl Broker {
     fn load_offsets_partition(&mut self, ctx: &mut Ctx<'_, Msg, Event>, tp: Tp) {
         let Some(p) = self.part(tp) else { return };
         let mut offsets = Vec::new();
-        let mut groups: BTreeMap<Arc<str>, Group> = BTreeMap::new();
+        let mut groups: BTreeMap<Arc<str>, Box<GroupMetadata>> = BTreeMap::new();
         for e in p.log.all() {
             match e.internal.as_deref() {
                 Some(Internal::Commit { group, offsets: o }) => {
                     offsets.extend(o.iter().map(|(t, off)| ((group.clone(), *t), *off)));
                 }
                 Some(Internal::Group(g)) => {
-                    groups.insert(g.name().clone(), (**g).clone());
+                    groups.insert(g.group.clone(), g.clone());
                 }
                 None => {}
             }
@@ -473,7 +474,7 @@ impl Broker {
         let now = ctx.now();
         for (name, g) in groups {
             let mut out = std::mem::take(&mut self.out);
-            let loaded = g.loaded(now, &mut out);
+            let loaded = Group::loaded(&g, self.cfg.group, now, &mut out);
             self.out = out;
             if let Some(key) = loaded.persist_key() {
                 self.persisted.insert(name.clone(), key);
@@ -629,7 +630,7 @@ impl Broker {
         if let Some(key) = g.persist_key() {
             if self.persisted.get(group) != Some(&key) {
                 self.persisted.insert(group.clone(), key);
-                let snapshot = Box::new(g.clone());
+                let snapshot = Box::new(g.metadata());
                 let tp = self.cluster.offsets_tp(group);
                 self.append_internal(ctx, tp, Internal::Group(snapshot));
                 self.advance_high_watermark(ctx, tp);
@@ -1439,7 +1440,7 @@ impl Actor<Msg, Event> for Broker {
                 let partitions: Vec<u32> = self.meta.topics.iter().map(|t| t.partitions).collect();
                 let mut out = std::mem::take(&mut self.out);
                 let g = self.consumer_groups.entry(group.clone()).or_insert_with(|| {
-                    ConsumerGroup::new(group.clone(), kip848::Config::default(), partitions)
+                    ConsumerGroup::new(group.clone(), consumer_group::Config::default(), partitions)
                 });
                 g.heartbeat(now, from, &req, || uuid_from(ctx.rng()), &mut out);
                 self.out = out;

@@ -538,7 +538,7 @@ impl Checker {
                 g.first_position.entry(*tp).or_insert((t, *offset));
                 // where an assignment starts; a reset inside one (the log changed under the
                 // consumer) is what the consumer then sees: going back, or skipping ahead
-                if !from.starts_with("out-of-range") {
+                if !from.is_out_of_range_reset() {
                     if let Some((_, last)) = open.get_mut(&(client, *tp)) {
                         *last = Some((offset - 1, offset - 1));
                     }
@@ -891,7 +891,7 @@ mod tests {
                     group: g(),
                     tp: tp(0),
                     offset,
-                    from: "latest",
+                    from: crate::history::PositionSource::Latest,
                 },
             )
         }

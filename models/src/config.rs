@@ -134,7 +134,7 @@ pub struct ConsumerConfig {
     /// `group.protocol`: `classic` (JoinGroup/SyncGroup) or `consumer` (KIP-848).
     pub group_protocol_consumer: bool,
     /// `group.remote.assignor` for the KIP-848 protocol (the broker's default: uniform).
-    pub group_remote_assignor: Option<crate::kip848::ServerAssignor>,
+    pub group_remote_assignor: Option<crate::assignor::ServerAssignor>,
     /// Whether auto-commit runs on a background timer and commits the offsets of records
     /// already handed to the application (librdkafka), rather than inside `poll()` with the
     /// positions of records the application has finished with (Java, kafka-python).
@@ -231,7 +231,7 @@ impl ConsumerConfig {
             "group.remote.assignor" => {
                 let name = as_str(value)?;
                 self.group_remote_assignor =
-                    Some(crate::kip848::ServerAssignor::parse(name).ok_or_else(|| {
+                    Some(crate::assignor::ServerAssignor::parse(name).ok_or_else(|| {
                         format!("unknown group.remote.assignor {name:?} (uniform or range)")
                     })?);
             }

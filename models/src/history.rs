@@ -3,6 +3,8 @@
 //! The model never prints. Renderers (per-process text, JSON lines) and checkers read these
 //! records — and a run recorded against a real broker produces the same kind.
 
+use crate::assignor::{AssignorKind, ServerAssignor};
+use crate::protocol::ErrorCode;
 use crate::types::{MemberId, Payload, RecordId, Tp};
 use std::sync::Arc;
 
@@ -66,7 +68,7 @@ pub enum Event {
         /// Member.
         member_id: MemberId,
         /// Why.
-        reason: &'static str,
+        reason: RemovalReason,
     },
     /// A consumer got a member id and joined a generation.
     Joined {
@@ -108,7 +110,7 @@ pub enum Event {
         /// `committed`, `earliest` or `latest` when an assignment starts;
         /// `out-of-range:earliest` / `out-of-range:latest` when the fetch position was beyond
         /// the log (after a truncation) and `auto.offset.reset` moved it.
-        from: &'static str,
+        from: PositionSource,
     },
     /// The application received a record from `poll()`.
     Consumed {
@@ -138,8 +140,8 @@ pub enum Event {
     CommitFailed {
         /// Group.
         group: Arc<str>,
-        /// Kafka error name.
-        error: &'static str,
+        /// The Kafka error.
+        error: ErrorCode,
     },
     /// A consumer left its group (LeaveGroup on close).
     Left {
@@ -159,7 +161,7 @@ pub enum Event {
         /// Partitions.
         partitions: Box<[Tp]>,
         /// Why.
-        reason: &'static str,
+        reason: LostReason,
     },
     /// A static member restarted and took its old place without a rebalance (KIP-345).
     /// (Boxed: a rare event, kept out of the size of every other.)
@@ -188,8 +190,8 @@ pub enum Event {
         id: RecordId,
         /// Partition.
         tp: Tp,
-        /// Kafka error name.
-        error: &'static str,
+        /// The Kafka error.
+        error: ErrorCode,
     },
     /// A producer gave up on a record (`retries` or `delivery.timeout.ms` exhausted): the
     /// application's callback gets an error.
@@ -198,8 +200,8 @@ pub enum Event {
         id: RecordId,
         /// Partition.
         tp: Tp,
-        /// Kafka error name.
-        error: &'static str,
+        /// The Kafka error.
+        error: ErrorCode,
     },
     /// A broker became the leader of a partition (written by that broker).
     LeaderElected {
@@ -250,8 +252,8 @@ pub enum Event {
     /// A client hit an error it cannot recover from and stopped (e.g. no assignor in common
     /// with its group: `INCONSISTENT_GROUP_PROTOCOL`).
     Fatal {
-        /// Kafka error name.
-        error: &'static str,
+        /// The Kafka error.
+        error: ErrorCode,
     },
 }
 
@@ -288,27 +290,122 @@ pub struct StaticReplacement {
     pub new: MemberId,
 }
 
-/// A group protocol (assignor) name in one byte, so that a generation event stays small.
+/// Where a consumer's position for a partition came from (`Event::PositionSet`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Protocol(u8);
+pub enum PositionSource {
+    /// The group's committed offset (OffsetFetch).
+    Committed,
+    /// `auto.offset.reset=earliest`: no committed offset, the log start (ListOffsets).
+    Earliest,
+    /// `auto.offset.reset=latest`: no committed offset, the log end (ListOffsets).
+    Latest,
+    /// The fetch position was beyond the log (`OFFSET_OUT_OF_RANGE`, after a truncation) and
+    /// `auto.offset.reset=earliest` moved it.
+    OutOfRangeEarliest,
+    /// Likewise with `auto.offset.reset=latest`.
+    OutOfRangeLatest,
+}
 
-impl Protocol {
-    /// Every protocol the model's clients and coordinators name: the classic assignors
-    /// (`partition.assignment.strategy`) and the KIP-848 server assignors.
-    const NAMES: [&'static str; 5] = ["range", "roundrobin", "sticky", "cooperative-sticky", "uniform"];
+impl std::fmt::Display for PositionSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
-    /// The protocol called `name`; panics on a name no assignor of the model has.
-    pub fn named(name: &str) -> Protocol {
-        let i = Self::NAMES
-            .iter()
-            .position(|n| *n == name)
-            .unwrap_or_else(|| panic!("no assignor is called {name:?}"));
-        Protocol(i as u8)
+impl PositionSource {
+    /// Its name in the JSON output.
+    pub fn name(self) -> &'static str {
+        match self {
+            PositionSource::Committed => "committed",
+            PositionSource::Earliest => "earliest",
+            PositionSource::Latest => "latest",
+            PositionSource::OutOfRangeEarliest => "out-of-range:earliest",
+            PositionSource::OutOfRangeLatest => "out-of-range:latest",
+        }
     }
 
-    /// Its name.
+    /// Whether an `OFFSET_OUT_OF_RANGE` reset moved the position mid-assignment.
+    pub fn is_out_of_range_reset(self) -> bool {
+        matches!(
+            self,
+            PositionSource::OutOfRangeEarliest | PositionSource::OutOfRangeLatest
+        )
+    }
+}
+
+/// Why a consumer lost its partitions without revoking them (`Event::Lost`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum LostReason {
+    /// `max.poll.interval.ms` passed without a `poll()`: the heartbeat thread left the group.
+    PollTimeout,
+    /// `ILLEGAL_GENERATION`: the group moved to a newer generation (the member id survives).
+    IllegalGeneration,
+    /// `UNKNOWN_MEMBER_ID` (or another error that ends membership): the member is gone.
+    UnknownMember,
+}
+
+impl std::fmt::Display for LostReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl LostReason {
+    /// Its name in the JSON output.
     pub fn name(self) -> &'static str {
-        Self::NAMES[self.0 as usize]
+        match self {
+            LostReason::PollTimeout => "poll timeout",
+            LostReason::IllegalGeneration => "illegal generation",
+            LostReason::UnknownMember => "unknown member",
+        }
+    }
+}
+
+/// Why the coordinator removed a member (`Event::MemberRemoved`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RemovalReason {
+    /// No heartbeat within `session.timeout.ms`.
+    SessionTimeout,
+    /// It did not rejoin within the rebalance timeout (`max.poll.interval.ms`).
+    RebalanceTimeout,
+    /// LeaveGroup (or a KIP-848 heartbeat with epoch -1).
+    LeaveGroup,
+}
+
+impl std::fmt::Display for RemovalReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl RemovalReason {
+    /// Its name in the JSON output.
+    pub fn name(self) -> &'static str {
+        match self {
+            RemovalReason::SessionTimeout => "session timeout",
+            RemovalReason::RebalanceTimeout => "rebalance timeout",
+            RemovalReason::LeaveGroup => "leave group",
+        }
+    }
+}
+
+/// The assignor a generation runs: the protocol a classic group elected, or a KIP-848
+/// group's server-side assignor (`group.remote.assignor`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// A classic group's elected protocol (`partition.assignment.strategy`).
+    Classic(AssignorKind),
+    /// A KIP-848 group's broker-side assignor.
+    Server(ServerAssignor),
+}
+
+impl Protocol {
+    /// Its name, as Kafka's clients and brokers call it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Classic(a) => a.name(),
+            Protocol::Server(a) => a.name(),
+        }
     }
 }
 
@@ -369,8 +466,13 @@ mod tests {
 
     #[test]
     fn protocols_keep_their_names() {
-        for name in ["range", "roundrobin", "sticky", "cooperative-sticky", "uniform"] {
-            assert_eq!(Protocol::named(name).name(), name);
+        for name in ["range", "roundrobin", "sticky", "cooperative-sticky"] {
+            let kind = AssignorKind::parse(name).expect("a classic assignor");
+            assert_eq!(Protocol::Classic(kind).name(), name);
+        }
+        for name in ["uniform", "range"] {
+            let kind = ServerAssignor::parse(name).expect("a server assignor");
+            assert_eq!(Protocol::Server(kind).name(), name);
         }
     }
 }

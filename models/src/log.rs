@@ -33,7 +33,7 @@ pub enum Internal {
     },
     /// The group's metadata after a completed rebalance (or when it becomes empty), from which
     /// a new coordinator restores the group without a rebalance.
-    Group(Box<crate::coordinator::Group>),
+    Group(Box<crate::group_metadata::GroupMetadata>),
 }
 
 /// One log entry.

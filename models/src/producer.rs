@@ -486,11 +486,7 @@ impl Producer {
                     payload,
                 });
             }
-            Err(e) => ctx.record(Event::ProduceFailed {
-                id,
-                tp,
-                error: e.name(),
-            }),
+            Err(e) => ctx.record(Event::ProduceFailed { id, tp, error: e }),
         }
         self.settled += 1;
         if self.settled == self.records.len() {
@@ -532,11 +528,7 @@ impl Producer {
         let p = self.pending.get_mut(&seq).expect("pending");
         p.retry_at = Some(retry_at);
         let tp = p.tp;
-        ctx.record(Event::ProduceRetry {
-            id,
-            tp,
-            error: e.name(),
-        });
+        ctx.record(Event::ProduceRetry { id, tp, error: e });
         if matches!(
             e,
             ErrorCode::NotLeaderOrFollower | ErrorCode::RequestTimedOut | ErrorCode::NetworkException

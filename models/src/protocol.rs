@@ -4,11 +4,55 @@
 //! API carries that matters to semantics (no wire encoding). Client timers and broker
 //! timers travel as messages an actor sends to itself.
 
-use crate::assignor::MemberSubscription;
+use crate::assignor::{AssignorKind, MemberSubscription};
 use crate::cluster::ClusterState;
 use crate::types::{LogRecord, MemberId, Metadata, Payload, RecordId, Tp};
 use sim::Time;
 use std::sync::Arc;
+
+/// Timers the group coordinator sets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupTimer {
+    /// End of a join round's wait (initial delay or rebalance timeout); the number is the
+    /// round it belongs to.
+    JoinDeadline(u64),
+    /// Check a member's session.
+    Session(MemberId),
+}
+
+/// A `ConsumerGroupHeartbeat` request.
+#[derive(Clone, Debug)]
+pub struct ConsumerHeartbeat {
+    /// Correlation id.
+    pub corr: u64,
+    /// Group.
+    pub group: Arc<str>,
+    /// Member id (none on the first heartbeat).
+    pub member_id: Option<MemberId>,
+    /// 0 to join, -1 to leave, else the member's current epoch.
+    pub member_epoch: i32,
+    /// `client.id`, for the member id.
+    pub client_id: Arc<str>,
+    /// Subscribed topics.
+    pub topics: Vec<u32>,
+    /// Partitions the member owns now.
+    pub owned: Vec<Tp>,
+    /// Preferred server assignor (`group.remote.assignor`).
+    pub assignor: Option<crate::assignor::ServerAssignor>,
+}
+
+/// A `ConsumerGroupHeartbeat` answer.
+#[derive(Clone, Debug)]
+pub struct ConsumerHeartbeatOk {
+    /// The member's id.
+    pub member_id: MemberId,
+    /// Its epoch.
+    pub member_epoch: i32,
+    /// The partitions it should own now.
+    pub assignment: Vec<Tp>,
+    /// When to heartbeat next, µs.
+    pub heartbeat_interval_us: u64,
+}
 
 /// The records of a fetch response: one (the common answer to a long-poll woken by an
 /// append) travels inline, more on the heap.
@@ -76,6 +120,12 @@ impl Msg {
     }
 }
 
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl ErrorCode {
     /// Kafka's name for it.
     pub fn name(self) -> &'static str {
@@ -127,8 +177,8 @@ pub struct JoinGroup {
     pub session_timeout_us: u64,
     /// `max.poll.interval.ms`, in µs.
     pub rebalance_timeout_us: u64,
-    /// Assignor names, most preferred first.
-    pub protocols: Vec<&'static str>,
+    /// Assignors, most preferred first.
+    pub protocols: Vec<AssignorKind>,
     /// Subscribed topics.
     pub topics: Vec<u32>,
     /// Partitions owned (cooperative) or last assigned (sticky's user data).
@@ -143,7 +193,7 @@ pub struct JoinOk {
     /// The new generation.
     pub generation: i32,
     /// The protocol (assignor) the group chose.
-    pub protocol: &'static str,
+    pub protocol: AssignorKind,
     /// The leader's member id.
     pub leader: MemberId,
     /// This member's id.
@@ -269,7 +319,7 @@ pub enum Msg {
         pepoch: i32,
     },
     /// `ConsumerGroupHeartbeat` (KIP-848).
-    ConsumerHeartbeatReq(Box<crate::kip848::Heartbeat>),
+    ConsumerHeartbeatReq(Box<ConsumerHeartbeat>),
     /// `Fetch` from the given positions; the broker holds it up to `max_wait_us` for data.
     FetchReq {
         /// Client's fetch number, echoed back.
@@ -290,7 +340,7 @@ pub enum Msg {
         /// The request's correlation id.
         corr: u64,
         /// The member's id, epoch and assignment, or an error.
-        result: Result<crate::kip848::HeartbeatOk, ErrorCode>,
+        result: Result<ConsumerHeartbeatOk, ErrorCode>,
     },
     /// FindCoordinator response: the coordinating broker, if the group's offsets partition
     /// has a leader.
@@ -399,7 +449,7 @@ pub enum Msg {
         /// Group.
         group: Arc<str>,
         /// What it is for.
-        timer: crate::coordinator::GroupTimer,
+        timer: GroupTimer,
     },
     /// The broker's fetch purgatory timer: the earliest parked fetch's `fetch.max.wait.ms`
     /// (or `replica.fetch.wait.max.ms`) may have run out.

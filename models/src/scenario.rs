@@ -30,10 +30,42 @@
 //! ```
 
 use crate::config::{ConfigValue, ConsumerConfig, ProducerConfig, Profile};
-use crate::consumer::CommitPolicy;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+
+/// When the application commits offsets.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommitPolicy {
+    /// `enable.auto.commit` (the default): every `auto.commit.interval.ms`, as the profile
+    /// does it, plus before an eager rebalance and on close.
+    #[default]
+    Auto,
+    /// `commitSync()` after processing each record: at-least-once, duplicates limited to the
+    /// record in hand.
+    AfterRecord,
+    /// `commitSync()` after processing each batch: at-least-once, duplicates limited to the
+    /// batch in hand.
+    AfterBatch,
+    /// `commitSync()` of the whole batch before processing it: at-most-once.
+    BeforeProcessing,
+    /// Never commit.
+    None,
+}
+
+impl CommitPolicy {
+    /// Its name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            CommitPolicy::Auto => "auto",
+            CommitPolicy::AfterRecord => "after-record",
+            CommitPolicy::AfterBatch => "after-batch",
+            CommitPolicy::BeforeProcessing => "before-processing",
+            CommitPolicy::None => "none",
+        }
+    }
+}
 
 /// A whole scenario.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use super::fetcher::{Fetcher, Lookup};
 use super::membership::Phase;
 use super::{Consumer, Cx};
 use crate::cluster::ClusterState;
-use crate::history::Event;
+use crate::history::{Event, PositionSource};
 use crate::protocol::{ClientTimer, ErrorCode, FetchedRecords, Msg, OffsetSpec};
 use crate::types::{Metadata, Tp};
 use sim::{ActorId, Time};
@@ -114,7 +114,7 @@ impl Consumer {
                 self.client.cancel(Req::Commit);
                 ctx.record(Event::CommitFailed {
                     group: self.group(),
-                    error: ErrorCode::NetworkException.name(),
+                    error: ErrorCode::NetworkException,
                 });
                 self.commit_moved(ctx);
             }
@@ -218,7 +218,7 @@ impl Consumer {
         );
     }
 
-    fn set_position(&mut self, ctx: Cx, tp: Tp, offset: i64, from: &'static str) {
+    fn set_position(&mut self, ctx: Cx, tp: Tp, offset: i64, from: PositionSource) {
         if self.fetcher.set_position(&self.member.owned, tp, offset) {
             ctx.record(Event::PositionSet {
                 group: self.group(),
@@ -240,7 +240,7 @@ impl Consumer {
         let mut missing = Vec::new();
         for (tp, committed) in offsets {
             match committed {
-                Some(o) => self.set_position(ctx, tp, o, "committed"),
+                Some(o) => self.set_position(ctx, tp, o, PositionSource::Committed),
                 None if self.member.owned.contains(&tp) => missing.push(tp),
                 None => {}
             }
@@ -252,16 +252,14 @@ impl Consumer {
     }
 
     pub(super) fn on_reset_offsets(&mut self, ctx: Cx, offsets: Vec<(Tp, i64)>) {
-        let from = match self.cfg.auto_offset_reset {
-            OffsetSpec::Earliest => "earliest",
-            OffsetSpec::Latest => "latest",
-        };
+        let earliest = self.cfg.auto_offset_reset == OffsetSpec::Earliest;
         for (tp, o) in offsets {
             // a position the log no longer had (OFFSET_OUT_OF_RANGE), reset mid-assignment
-            let from = match (self.fetcher.take_reset(tp), from) {
-                (true, "earliest") => "out-of-range:earliest",
-                (true, _) => "out-of-range:latest",
-                (false, from) => from,
+            let from = match (self.fetcher.take_reset(tp), earliest) {
+                (true, true) => PositionSource::OutOfRangeEarliest,
+                (true, false) => PositionSource::OutOfRangeLatest,
+                (false, true) => PositionSource::Earliest,
+                (false, false) => PositionSource::Latest,
             };
             self.set_position(ctx, tp, o, from);
         }

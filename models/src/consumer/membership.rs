@@ -21,11 +21,11 @@
 //! history events, timers, and what the rest of the consumer must do) in the order they
 //! happen.
 
-use crate::assignor::AssignorKind;
 use crate::config::ConsumerConfig;
-use crate::history::Event;
-use crate::kip848::{Heartbeat, HeartbeatOk};
-use crate::protocol::{ErrorCode, JoinGroup, JoinOk};
+use crate::history::{Event, LostReason};
+use crate::protocol::{
+    ConsumerHeartbeat as Heartbeat, ConsumerHeartbeatOk as HeartbeatOk, ErrorCode, JoinGroup, JoinOk,
+};
 use crate::types::{MemberId, Tp};
 use sim::Time;
 use std::collections::BTreeSet;
@@ -62,7 +62,7 @@ pub enum Rejoin {
     /// A rebalance is in progress; membership is intact.
     Rebalance,
     /// Membership is gone; partitions are lost.
-    Lost(&'static str),
+    Lost(LostReason),
 }
 
 /// What membership asks of the rest of the consumer, in order.
@@ -115,7 +115,7 @@ pub enum Out {
         /// Generation they were owned in.
         generation: i32,
         /// Why.
-        reason: &'static str,
+        reason: LostReason,
     },
     /// Partitions added to the assignment: the `assign` event and listener.
     Assigned {
@@ -236,7 +236,7 @@ impl Membership {
             client_id: cfg.client_id.clone(),
             session_timeout_us: Time::ms(cfg.session_timeout_ms).as_us(),
             rebalance_timeout_us: Time::ms(cfg.max_poll_interval_ms).as_us(),
-            protocols: cfg.assignors.iter().map(|a| a.name()).collect(),
+            protocols: cfg.assignors.clone(),
             topics: self.topics.clone(),
             owned,
             owned_generation,
@@ -291,9 +291,8 @@ impl Membership {
             leader,
         }));
         let assignment = if leader && !j.members.is_empty() {
-            let kind =
-                AssignorKind::parse(j.protocol).expect("the group chose a protocol this member offered");
-            kind.assign_keeping(&j.members, &self.counts, self.cfg.sticky_keeps)
+            j.protocol
+                .assign_keeping(&j.members, &self.counts, self.cfg.sticky_keeps)
                 .into_iter()
                 .collect()
         } else {
@@ -315,11 +314,11 @@ impl Membership {
             Err(ErrorCode::NotCoordinator) => out.push(Out::CoordinatorLost),
             Err(ErrorCode::FencedInstanceId) => self.fatal(ErrorCode::FencedInstanceId, out),
             Err(ErrorCode::IllegalGeneration) => {
-                self.lose_all("illegal generation", out);
+                self.lose_all(LostReason::IllegalGeneration, out);
                 self.send_join(out);
             }
             Err(_) => {
-                self.lose_all("unknown member", out);
+                self.lose_all(LostReason::UnknownMember, out);
                 self.member_id = None;
                 self.send_join(out);
             }
@@ -359,7 +358,7 @@ impl Membership {
             Ok(r) => self.reconcile(r, out),
             Err(ErrorCode::NotCoordinator) => out.push(Out::CoordinatorLost),
             Err(_) => {
-                self.lose_all("unknown member", out);
+                self.lose_all(LostReason::UnknownMember, out);
                 self.member_id = None;
                 self.send_join(out);
             }
@@ -412,8 +411,10 @@ impl Membership {
             Err(ErrorCode::NotCoordinator) => return out.push(Out::CoordinatorLost),
             Err(ErrorCode::RebalanceInProgress) => self.rejoin = Some(Rejoin::Rebalance),
             Err(ErrorCode::FencedInstanceId) => return self.fatal(ErrorCode::FencedInstanceId, out),
-            Err(ErrorCode::IllegalGeneration) => self.rejoin = Some(Rejoin::Lost("illegal generation")),
-            Err(_) => self.rejoin = Some(Rejoin::Lost("unknown member")),
+            Err(ErrorCode::IllegalGeneration) => {
+                self.rejoin = Some(Rejoin::Lost(LostReason::IllegalGeneration))
+            }
+            Err(_) => self.rejoin = Some(Rejoin::Lost(LostReason::UnknownMember)),
         }
         self.hb_epoch += 1;
         out.push(Out::Poll);
@@ -436,7 +437,7 @@ impl Membership {
                 self.send_leave(member_id, out);
             }
             self.phase = Phase::Unjoined;
-            self.rejoin = Some(Rejoin::Lost("poll timeout"));
+            self.rejoin = Some(Rejoin::Lost(LostReason::PollTimeout));
             return;
         }
         if self.cfg.group_protocol_consumer {
@@ -484,8 +485,9 @@ impl Membership {
                 self.lose_all(reason, out);
                 // the member id survives an illegal generation, and a static member's poll
                 // timeout (it sent no LeaveGroup); otherwise the consumer joins as a new member
-                let static_poll_timeout = self.cfg.group_instance_id.is_some() && reason == "poll timeout";
-                if reason != "illegal generation" && !static_poll_timeout {
+                let static_poll_timeout =
+                    self.cfg.group_instance_id.is_some() && reason == LostReason::PollTimeout;
+                if reason != LostReason::IllegalGeneration && !static_poll_timeout {
                     self.member_id = None;
                 }
                 out.push(Out::ClearFetches);
@@ -508,7 +510,7 @@ impl Membership {
         }
     }
 
-    fn lose_all(&mut self, reason: &'static str, out: &mut Vec<Out>) {
+    fn lose_all(&mut self, reason: LostReason, out: &mut Vec<Out>) {
         let partitions: Vec<Tp> = std::mem::take(&mut self.owned).into_iter().collect();
         out.push(Out::Lose {
             partitions,
@@ -519,7 +521,7 @@ impl Membership {
     }
 
     fn fatal(&mut self, e: ErrorCode, out: &mut Vec<Out>) {
-        out.push(Out::Record(Event::Fatal { error: e.name() }));
+        out.push(Out::Record(Event::Fatal { error: e }));
         let tps: Vec<Tp> = std::mem::take(&mut self.owned).into_iter().collect();
         out.push(Out::Forget(tps));
         self.phase = Phase::Failed;

@@ -42,7 +42,7 @@ fn stable(m: &mut Membership, generation: i32, partitions: &[u32]) -> Vec<Out> {
     m.on_join_answer(
         Ok(JoinOk {
             generation,
-            protocol: m.cfg.assignors[0].name(),
+            protocol: m.cfg.assignors[0],
             leader: "other".into(),
             member_id: "me".into(),
             members: Vec::new(),
@@ -111,7 +111,7 @@ fn the_leader_assigns_and_a_follower_sends_an_empty_sync() {
     m.on_join_answer(
         Ok(JoinOk {
             generation: 1,
-            protocol: "range",
+            protocol: AssignorKind::Range,
             leader: "me".into(),
             member_id: "me".into(),
             members: subs,
@@ -160,7 +160,7 @@ fn a_cooperative_rebalance_revokes_only_what_moves_and_rejoins() {
     m.on_join_answer(
         Ok(JoinOk {
             generation: 2,
-            protocol: "cooperative-sticky",
+            protocol: AssignorKind::CooperativeSticky,
             leader: "other".into(),
             member_id: "me".into(),
             members: Vec::new(),

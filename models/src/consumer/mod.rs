@@ -36,6 +36,7 @@ pub mod fetcher;
 pub mod membership;
 mod poll;
 
+pub use crate::scenario::CommitPolicy;
 pub use app::{AppCtx, ConsumerApp, PolicyApp};
 pub use fetcher::ConsumedRecord;
 
@@ -48,42 +49,8 @@ use client::{Client, Req};
 use fetcher::Fetcher;
 use membership::{Membership, Out, Phase};
 use poll::Listener;
-use serde::{Deserialize, Serialize};
 use sim::{Actor, ActorId, Ctx, Time};
 use std::sync::Arc;
-
-/// When the application commits offsets.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CommitPolicy {
-    /// `enable.auto.commit` (the default): every `auto.commit.interval.ms`, as the profile
-    /// does it, plus before an eager rebalance and on close.
-    #[default]
-    Auto,
-    /// `commitSync()` after processing each record: at-least-once, duplicates limited to the
-    /// record in hand.
-    AfterRecord,
-    /// `commitSync()` after processing each batch: at-least-once, duplicates limited to the
-    /// batch in hand.
-    AfterBatch,
-    /// `commitSync()` of the whole batch before processing it: at-most-once.
-    BeforeProcessing,
-    /// Never commit.
-    None,
-}
-
-impl CommitPolicy {
-    /// Its name in scenario files.
-    pub fn name(self) -> &'static str {
-        match self {
-            CommitPolicy::Auto => "auto",
-            CommitPolicy::AfterRecord => "after-record",
-            CommitPolicy::AfterBatch => "after-batch",
-            CommitPolicy::BeforeProcessing => "before-processing",
-            CommitPolicy::None => "none",
-        }
-    }
-}
 
 /// What the built-in application around the consumer does (scenario files).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -305,7 +272,7 @@ impl Consumer {
             Req::Commit => {
                 ctx.record(Event::CommitFailed {
                     group: self.group(),
-                    error: ErrorCode::RequestTimedOut.name(),
+                    error: ErrorCode::RequestTimedOut,
                 });
                 self.app.state = State::Polling;
                 self.commit_failed(ctx);
@@ -469,7 +436,7 @@ impl Consumer {
     }
 
     /// Partitions lost: the `lost` event and listener (if any), no commit.
-    fn lose(&mut self, ctx: Cx, partitions: Vec<Tp>, generation: i32, reason: &'static str) {
+    fn lose(&mut self, ctx: Cx, partitions: Vec<Tp>, generation: i32, reason: crate::history::LostReason) {
         if !partitions.is_empty() {
             ctx.record(Event::Lost {
                 group: self.group(),

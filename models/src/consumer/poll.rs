@@ -271,7 +271,7 @@ impl Consumer {
             None => {
                 ctx.record(Event::CommitFailed {
                     group: self.group(),
-                    error: ErrorCode::UnknownMemberId.name(),
+                    error: ErrorCode::UnknownMemberId,
                 });
                 self.app.state = State::Polling;
                 self.commit_failed(ctx);
@@ -302,7 +302,7 @@ impl Consumer {
             }),
             Err(e) => ctx.record(Event::CommitFailed {
                 group: self.group(),
-                error: e.name(),
+                error: e,
             }),
         }
         if self.client.answer(corr, Req::Commit) {

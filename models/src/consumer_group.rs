@@ -17,76 +17,16 @@
 //! * a member silent for `session.timeout.ms` (broker side, 45 s) is removed, which bumps the
 //!   group epoch. Heartbeats are every `group.consumer.heartbeat.interval.ms` (5 s).
 
+use crate::assignor::ServerAssignor;
 use crate::assignor::{self, MemberSubscription};
-use crate::coordinator::{GroupTimer, Output};
-use crate::history::{Event, Protocol};
+use crate::coordinator::Output;
+use crate::history::{Event, Protocol, RemovalReason};
+use crate::protocol::{ConsumerHeartbeat, ConsumerHeartbeatOk, GroupTimer};
 use crate::protocol::{ErrorCode, Msg};
 use crate::types::{MemberId, Tp};
 use sim::{ActorId, Time};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-
-/// Broker-side assignors of KIP-848.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum ServerAssignor {
-    /// `uniform`: balanced, keeping partitions with their current owner where it can.
-    Uniform,
-    /// `range`: per topic, consecutive ranges to members sorted by id.
-    Range,
-}
-
-impl ServerAssignor {
-    /// Its name.
-    pub fn name(self) -> &'static str {
-        match self {
-            ServerAssignor::Uniform => "uniform",
-            ServerAssignor::Range => "range",
-        }
-    }
-
-    /// Parses `uniform` or `range`.
-    pub fn parse(s: &str) -> Option<ServerAssignor> {
-        match s {
-            "uniform" => Some(ServerAssignor::Uniform),
-            "range" => Some(ServerAssignor::Range),
-            _ => None,
-        }
-    }
-}
-
-/// A `ConsumerGroupHeartbeat` request.
-#[derive(Clone, Debug)]
-pub struct Heartbeat {
-    /// Correlation id.
-    pub corr: u64,
-    /// Group.
-    pub group: Arc<str>,
-    /// Member id (none on the first heartbeat).
-    pub member_id: Option<MemberId>,
-    /// 0 to join, -1 to leave, else the member's current epoch.
-    pub member_epoch: i32,
-    /// `client.id`, for the member id.
-    pub client_id: Arc<str>,
-    /// Subscribed topics.
-    pub topics: Vec<u32>,
-    /// Partitions the member owns now.
-    pub owned: Vec<Tp>,
-    /// Preferred server assignor (`group.remote.assignor`).
-    pub assignor: Option<ServerAssignor>,
-}
-
-/// A `ConsumerGroupHeartbeat` answer.
-#[derive(Clone, Debug)]
-pub struct HeartbeatOk {
-    /// The member's id.
-    pub member_id: MemberId,
-    /// Its epoch.
-    pub member_epoch: i32,
-    /// The partitions it should own now.
-    pub assignment: Vec<Tp>,
-    /// When to heartbeat next, µs.
-    pub heartbeat_interval_us: u64,
-}
 
 #[derive(Clone, Debug)]
 struct Member {
@@ -179,7 +119,7 @@ impl ConsumerGroup {
             out.push(Output::Event(Event::GenerationStarted {
                 group: self.name.clone(),
                 generation: self.group_epoch,
-                protocol: Protocol::named(self.assignor.name()),
+                protocol: Protocol::Server(self.assignor),
                 leader: self.members.keys().next().expect("a member").clone(),
                 members: self.members.keys().cloned().collect(),
             }));
@@ -216,7 +156,7 @@ impl ConsumerGroup {
         &mut self,
         now: Time,
         from: ActorId,
-        req: &Heartbeat,
+        req: &ConsumerHeartbeat,
         fresh_uuid: impl FnOnce() -> String,
         out: &mut Vec<Output>,
     ) {
@@ -231,7 +171,7 @@ impl ConsumerGroup {
                     out.push(Output::Event(Event::MemberRemoved {
                         group: self.name.clone(),
                         member_id: id.clone(),
-                        reason: "leave group",
+                        reason: RemovalReason::LeaveGroup,
                     }));
                     self.target.remove(id);
                     self.bump(out);
@@ -255,7 +195,7 @@ impl ConsumerGroup {
                 out.push(Output::Timer(deadline, GroupTimer::Session(id.clone())));
                 self.bump(out);
                 let (epoch, assignment) = self.reconcile(&id);
-                out.push(reply(Ok(HeartbeatOk {
+                out.push(reply(Ok(ConsumerHeartbeatOk {
                     member_id: id,
                     member_epoch: epoch,
                     assignment,
@@ -274,7 +214,7 @@ impl ConsumerGroup {
                     self.bump(out);
                 }
                 let (epoch, assignment) = self.reconcile(id);
-                out.push(reply(Ok(HeartbeatOk {
+                out.push(reply(Ok(ConsumerHeartbeatOk {
                     member_id: id.clone(),
                     member_epoch: epoch,
                     assignment,
@@ -306,7 +246,7 @@ impl ConsumerGroup {
             out.push(Output::Event(Event::MemberRemoved {
                 group: self.name.clone(),
                 member_id: id.clone(),
-                reason: "session timeout",
+                reason: RemovalReason::SessionTimeout,
             }));
             self.bump(out);
         } else {
@@ -319,8 +259,8 @@ impl ConsumerGroup {
 mod tests {
     use super::*;
 
-    fn hb(corr: u64, member: Option<&MemberId>, epoch: i32, owned: &[Tp]) -> Heartbeat {
-        Heartbeat {
+    fn hb(corr: u64, member: Option<&MemberId>, epoch: i32, owned: &[Tp]) -> ConsumerHeartbeat {
+        ConsumerHeartbeat {
             corr,
             group: "g".into(),
             member_id: member.cloned(),
@@ -332,7 +272,7 @@ mod tests {
         }
     }
 
-    fn ok(out: &mut Vec<Output>) -> HeartbeatOk {
+    fn ok(out: &mut Vec<Output>) -> ConsumerHeartbeatOk {
         let o = std::mem::take(out);
         o.into_iter()
             .find_map(|o| match o {
@@ -457,7 +397,7 @@ mod tests {
         assert!(out.iter().any(|o| matches!(
             o,
             Output::Event(Event::MemberRemoved {
-                reason: "session timeout",
+                reason: RemovalReason::SessionTimeout,
                 ..
             })
         )));
