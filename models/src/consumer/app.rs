@@ -19,6 +19,7 @@ use super::CommitPolicy;
 use crate::history::{AppEvent, AppValue};
 use crate::types::{Payload, Tp, VecMap};
 use sim::Time;
+use smallvec::SmallVec;
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
@@ -105,8 +106,11 @@ pub struct AppCtx<'a> {
     now: Time,
     positions: &'a VecMap<Tp, i64>,
     assignment: &'a BTreeSet<Tp>,
-    steps: Vec<Step>,
+    steps: Steps,
 }
+
+/// What one callback asks for (most ask for one or two things: no allocation then).
+pub(crate) type Steps = SmallVec<[Step; 2]>;
 
 impl<'a> AppCtx<'a> {
     pub(crate) fn new(now: Time, positions: &'a VecMap<Tp, i64>, assignment: &'a BTreeSet<Tp>) -> AppCtx<'a> {
@@ -114,11 +118,11 @@ impl<'a> AppCtx<'a> {
             now,
             positions,
             assignment,
-            steps: Vec::new(),
+            steps: Steps::new(),
         }
     }
 
-    pub(crate) fn into_steps(self) -> Vec<Step> {
+    pub(crate) fn into_steps(self) -> Steps {
         self.steps
     }
 
@@ -297,7 +301,7 @@ impl AppLoop {
     }
 
     /// Takes what `on_record` asked for: the record is consumed after its last `process()`.
-    pub(crate) fn plan_record(&mut self, steps: Vec<Step>) {
+    pub(crate) fn plan_record(&mut self, steps: Steps) {
         let at = steps
             .iter()
             .rposition(|s| matches!(s, Step::Process(_)))
@@ -309,7 +313,7 @@ impl AppLoop {
     }
 
     /// Takes what `on_records` or `on_batch_done` asked for.
-    pub(crate) fn plan(&mut self, steps: Vec<Step>, stage: Stage) {
+    pub(crate) fn plan(&mut self, steps: Steps, stage: Stage) {
         self.plan.clear();
         self.plan.extend(steps);
         self.stage = stage;
@@ -336,7 +340,7 @@ mod tests {
         }
     }
 
-    fn steps(app: &mut dyn ConsumerApp, call: impl FnOnce(&mut dyn ConsumerApp, &mut AppCtx)) -> Vec<Step> {
+    fn steps(app: &mut dyn ConsumerApp, call: impl FnOnce(&mut dyn ConsumerApp, &mut AppCtx)) -> Steps {
         let (positions, owned) = (VecMap::default(), BTreeSet::new());
         let mut ctx = AppCtx::new(Time::ZERO, &positions, &owned);
         call(app, &mut ctx);

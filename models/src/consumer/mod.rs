@@ -500,5 +500,3 @@ impl Actor<Msg, Event> for Consumer {
     }
 }
 
-#[cfg(test)]
-mod tests;

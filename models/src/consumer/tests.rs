@@ -1,1 +1,0 @@
-//! Tests of the consumer shell (the components have their own).
