@@ -96,6 +96,16 @@ pub enum ErrorCode {
     DeliveryTimedOut,
     /// `NETWORK_EXCEPTION` (13): the connection broke (the broker's process is gone).
     NetworkException,
+    /// `COORDINATOR_LOAD_IN_PROGRESS` (14): the coordinator is still loading the group's
+    /// offsets partition; retriable.
+    CoordinatorLoadInProgress,
+    /// `LEADER_NOT_AVAILABLE` (5): the partition has no leader right now (an election is
+    /// under way); retriable.
+    LeaderNotAvailable,
+    /// `KAFKA_STORAGE_ERROR` (56): the replica's log directory is offline; retriable.
+    KafkaStorageError,
+    /// `UNKNOWN_SERVER_ERROR` (−1): an unexpected error on the broker.
+    UnknownServerError,
 }
 
 impl Msg {
@@ -147,6 +157,10 @@ impl ErrorCode {
             ErrorCode::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
             ErrorCode::DeliveryTimedOut => "DELIVERY_TIMEOUT",
             ErrorCode::NetworkException => "NETWORK_EXCEPTION",
+            ErrorCode::CoordinatorLoadInProgress => "COORDINATOR_LOAD_IN_PROGRESS",
+            ErrorCode::LeaderNotAvailable => "LEADER_NOT_AVAILABLE",
+            ErrorCode::KafkaStorageError => "KAFKA_STORAGE_ERROR",
+            ErrorCode::UnknownServerError => "UNKNOWN_SERVER_ERROR",
         }
     }
 }
