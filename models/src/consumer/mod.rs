@@ -499,4 +499,3 @@ impl Actor<Msg, Event> for Consumer {
         }
     }
 }
-
