@@ -1,6 +1,6 @@
 //! Renderers of a run's history: what each process printed, or JSON lines.
 
-use models::history::Event;
+use models::history::{AppValue, Event};
 use models::types::{show_bytes, Metadata, Tp};
 use models::world::{ClientKind, Run};
 use serde_json::{json, Map, Value};
@@ -273,6 +273,18 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
             );
         }
         Event::BrokerFenced { node } | Event::BrokerUnfenced { node } => put("node", json!(node)),
+        Event::App(a) => {
+            put("name", json!(&*a.name));
+            let fields = a.fields.iter().map(|(k, v)| {
+                let v = match v {
+                    AppValue::Int(i) => json!(i),
+                    AppValue::Text(t) => json!(&**t),
+                    AppValue::Tp(tp) => json!([meta.topic_name(tp.topic), tp.partition]),
+                };
+                (k.to_string(), v)
+            });
+            put("fields", Value::Object(fields.collect()));
+        }
     }
     Value::Object(m)
 }

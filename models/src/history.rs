@@ -246,12 +246,35 @@ pub enum Event {
         /// Node id.
         node: u32,
     },
+    /// An application inside a consumer wrote an event of its own
+    /// (`consumer::AppCtx::record`).
+    App(Box<AppEvent>),
     /// A client hit an error it cannot recover from and stopped (e.g. no assignor in common
     /// with its group: `INCONSISTENT_GROUP_PROTOCOL`).
     Fatal {
         /// The Kafka error.
         error: ErrorCode,
     },
+}
+
+/// What [`Event::App`] says: an application's own event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppEvent {
+    /// The app's name for it.
+    pub name: Arc<str>,
+    /// Its fields, in the order the app gave them.
+    pub fields: Vec<(Arc<str>, AppValue)>,
+}
+
+/// A field's value in an [`AppEvent`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum AppValue {
+    /// An integer.
+    Int(i64),
+    /// A text.
+    Text(Arc<str>),
+    /// A partition.
+    Tp(Tp),
 }
 
 /// What [`Event::StaticReplaced`] says.
@@ -421,6 +444,7 @@ impl Event {
             Event::Partitioned { .. } => "partitioned",
             Event::BrokerFenced { .. } => "fenced",
             Event::BrokerUnfenced { .. } => "unfenced",
+            Event::App(_) => "app",
         }
     }
 }
