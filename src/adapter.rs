@@ -382,7 +382,11 @@ pub fn run(scenario: &Scenario, seed: u64, target: &Target, opts: &Options) -> R
         .set("bootstrap.servers", &bootstrap)
         .set(
             "socket.connection.setup.timeout.ms",
-            opts.connect_timeout.as_millis().to_string(),
+            // librdkafka's range: 1000 to 2147483647 ms
+            opts.connect_timeout
+                .as_millis()
+                .clamp(1_000, i32::MAX as u128)
+                .to_string(),
         )
         .create()
         .map_err(failed("cannot create an admin client"))?;
@@ -560,7 +564,7 @@ fn drive(
             &mut live,
             names,
             &rec,
-            Duration::from_secs_f64((at - last_virtual.min(at)) as f64 / 1000.0 * opts.scale),
+            scaled(at - last_virtual.min(at), opts.scale),
         )?;
         last_virtual = at;
         if kind == 2 {
@@ -716,12 +720,7 @@ fn drive(
                 producer.poll(Duration::ZERO);
                 pump(&mut live, names, &rec)?;
                 if p.interval_ms > 0 {
-                    pause(
-                        &mut live,
-                        names,
-                        &rec,
-                        Duration::from_secs_f64(p.interval_ms as f64 / 1000.0 * opts.scale),
-                    )?;
+                    pause(&mut live, names, &rec, scaled(p.interval_ms, opts.scale))?;
                 }
             }
             producer.flush(Duration::from_secs(30)).map_err(failed("flush"))?;
@@ -867,6 +866,16 @@ fn record_positions(c: &LiveConsumer, tps: &[Tp], names: &Names, rec: &Recorder)
         );
     }
     Ok(())
+}
+
+/// `virtual_ms` of virtual time as real time at `scale` real seconds per virtual second:
+/// zero for a scale that is not a non-negative number, at most an hour.
+fn scaled(virtual_ms: u64, scale: f64) -> Duration {
+    let secs = virtual_ms as f64 / 1000.0 * scale;
+    if secs.is_nan() || secs <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(secs.min(3600.0)).unwrap_or(Duration::ZERO)
 }
 
 fn pause(live: &mut [LiveConsumer], names: &Names, rec: &Recorder, d: Duration) -> Result<(), AdapterError> {

@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use kafka_sim::{builtin, graph, load, render, sweep, timeline};
 use models::check::{self, Claim};
+use models::limits::RunError;
 use models::partitioner::KeyHash;
 use models::world::History;
 use std::io::IsTerminal;
@@ -28,23 +29,47 @@ struct RunArgs {
     /// The seed every random choice of the run derives from.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// `text`: what each process printed; `json`: one JSON object per history event.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    /// `text` (default): what each process printed; `json`: one JSON object per history
+    /// event; `stats`: one line of counts.
+    #[arg(long, value_enum)]
+    format: Option<Format>,
     /// Check the run's history and print the verdict table instead; exit 1 when the claim
     /// is violated.
     #[arg(long)]
     check: bool,
-    /// The guarantee claimed, for --check: exactly-once-per-group, at-least-once,
-    /// at-most-once.
-    #[arg(long, default_value = "at-least-once", value_parser = parse_claim)]
-    expect: Claim,
+    /// The guarantee claimed, for --check (default at-least-once): exactly-once-per-group,
+    /// at-least-once, at-most-once.
+    #[arg(long, value_parser = parse_claim)]
+    expect: Option<Claim>,
     /// `full`: keep every event; `summary`: count the per-record events (send, append,
     /// produce, consume) instead of keeping them — for `--format stats` on long runs, whose
     /// memory is then the model's, not the history's.
     #[arg(long, value_enum, default_value_t = HistoryArg::Full)]
     history: HistoryArg,
+    #[command(flatten)]
+    bounds: Bounds,
 }
+
+/// The bounds of every run (`--max-events`).
+#[derive(Args, Debug, Clone, Copy)]
+struct Bounds {
+    /// End a run with an error after this many engine events (the million-record
+    /// `examples/large.toml` takes about 8 million).
+    #[arg(long, default_value_t = 100_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_events: u64,
+}
+
+impl Bounds {
+    fn limits(self) -> sim::Limits {
+        sim::Limits {
+            events: self.max_events,
+            ..sim::Limits::default()
+        }
+    }
+}
+
+/// The most worker threads a sweep starts.
+const MAX_JOBS: usize = 256;
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
 enum HistoryArg {
@@ -67,6 +92,13 @@ enum Format {
     Stats,
 }
 
+/// A sweep's summary: for people, or for `sweep-merge`.
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum SummaryFormat {
+    Text,
+    Json,
+}
+
 fn parse_range(s: &str) -> Result<(u64, u64), String> {
     let (a, b) = s
         .split_once("..")
@@ -77,6 +109,14 @@ fn parse_range(s: &str) -> Result<(u64, u64), String> {
         return Err("the range is empty".into());
     }
     Ok((a, b))
+}
+
+fn parse_scale(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if !(0.0..=100.0).contains(&v) {
+        return Err("the scale is a number from 0 to 100".into());
+    }
+    Ok(v)
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
@@ -108,11 +148,12 @@ enum Command {
         /// Override the real producers' partitioner (e.g. `consistent_random`).
         #[arg(long)]
         partitioner: Option<String>,
-        /// Real seconds per virtual second for the pauses between client starts and sends.
-        #[arg(long, default_value_t = 0.01)]
+        /// Real seconds per virtual second for the pauses between client starts and sends
+        /// (0 to 100).
+        #[arg(long, default_value_t = 0.01, value_parser = parse_scale)]
         scale: f64,
-        /// Seconds to wait for the broker to answer.
-        #[arg(long, default_value_t = 10)]
+        /// Seconds to wait for the broker to answer (1 to 3600).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
         connect_timeout: u64,
     },
     /// Draw a run: lanes per consumer, ownership bars, rebalance marks, consumed records.
@@ -126,6 +167,8 @@ enum Command {
         /// Output file: `.svg`, or `.html` for a self-contained page.
         #[arg(long, short)]
         output: std::path::PathBuf,
+        #[command(flatten)]
+        bounds: Bounds,
     },
     /// Run a scenario under every seed of a range, in parallel, and summarise the outcomes.
     Sweep {
@@ -135,21 +178,23 @@ enum Command {
         /// Seeds `A..B` (B exclusive).
         #[arg(long, value_parser = parse_range)]
         seeds: (u64, u64),
-        /// Worker threads (default: the machine's cores).
+        /// Worker threads (default: the machine's cores; at most 256).
         #[arg(long)]
         jobs: Option<usize>,
         /// Check every run against the claim and list the seeds that violate it.
         #[arg(long)]
         check: bool,
-        /// The claim, for --check.
-        #[arg(long, default_value = "at-least-once", value_parser = parse_claim)]
-        expect: Claim,
+        /// The claim, for --check (default at-least-once).
+        #[arg(long, value_parser = parse_claim)]
+        expect: Option<Claim>,
         /// Only every N-th seed, starting at the K-th (0-based): `K/N`.
         #[arg(long, value_parser = parse_shard)]
         shard: Option<(u64, u64)>,
         /// `text` or `json` (the form `sweep-merge` reads).
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+        format: SummaryFormat,
+        #[command(flatten)]
+        bounds: Bounds,
     },
     /// Merge the JSON summaries of a sweep's shards into the summary of the whole sweep.
     SweepMerge {
@@ -157,8 +202,8 @@ enum Command {
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
         /// `text` or `json`.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+        format: SummaryFormat,
     },
     /// Write a run's happens-before graph as Graphviz DOT.
     Graph {
@@ -171,6 +216,8 @@ enum Command {
         /// Output file (default: standard output).
         #[arg(long, short)]
         output: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        bounds: Bounds,
     },
     /// List the built-in scenarios.
     List,
@@ -204,33 +251,43 @@ fn write_out(s: &str) -> ExitCode {
     }
 }
 
-fn simulate(name: &str, seed: u64, history: History) -> Result<models::world::Run, ExitCode> {
+fn simulate(name: &str, seed: u64, history: History, bounds: Bounds) -> Result<models::world::Run, ExitCode> {
     let scenario = load::scenario(name).map_err(fail)?;
-    models::world::run_with(&scenario, seed, history).map_err(|e| fail(format!("{name}: {e}")))
+    models::world::run_limited(&scenario, seed, history, bounds.limits()).map_err(|e| match e {
+        RunError::Scenario(e) => fail(format!("{name}: {e}")),
+        RunError::Stuck(s) => fail(format!("{name}, seed {seed}: {s}")),
+    })
 }
 
 fn run(args: RunArgs) -> ExitCode {
     let Some(name) = args.scenario else {
         return fail("no scenario given: use --scenario <demo1|demo2|demo3|PATH>, or `kafka-sim list`");
     };
+    if args.expect.is_some() && !args.check {
+        return fail("--expect names the claim --check judges: add --check");
+    }
+    if args.check && matches!(args.format, Some(Format::Json | Format::Stats)) {
+        return fail("--check prints a verdict table: leave out --format");
+    }
+    let format = args.format.unwrap_or(Format::Text);
     let history = match args.history {
         HistoryArg::Full => History::Full,
-        HistoryArg::Summary if args.check || !matches!(args.format, Format::Stats) => {
+        HistoryArg::Summary if args.check || !matches!(format, Format::Stats) => {
             return fail("--history summary keeps no per-record events: use it with --format stats only");
         }
         HistoryArg::Summary => History::Summary,
     };
-    let run = match simulate(&name, args.seed, history) {
+    let run = match simulate(&name, args.seed, history, args.bounds) {
         Ok(r) => r,
         Err(code) => return code,
     };
     if args.check {
-        let report = check::check(&run.trace, args.expect);
+        let report = check::check(&run.trace, args.expect.unwrap_or(Claim::AtLeastOnce));
         let header = format!("check: scenario {name}, seed {}\n", args.seed);
         let code = write_out(&(header + &report.table(&run.meta)));
         return if report.passed() { code } else { ExitCode::from(1) };
     }
-    match args.format {
+    match format {
         Format::Text => write_out(&render::text(&run)),
         Format::Json => write_out(&render::json_lines(&run)),
         Format::Stats => write_out(&render::stats(&run)),
@@ -287,10 +344,10 @@ fn compare(_: &str, _: u64, _: &str, _: Claim, _: Option<String>, _: f64, _: u64
     fail("this kafka-sim was built without the rdkafka feature; build it with `cargo build --release --features rdkafka`")
 }
 
-fn print_summary(summary: &sweep::Summary, format: Format) -> ExitCode {
+fn print_summary(summary: &sweep::Summary, format: SummaryFormat) -> ExitCode {
     let out = match format {
-        Format::Text | Format::Stats => summary.text(),
-        Format::Json => serde_json::to_string(summary).expect("serialisable") + "\n",
+        SummaryFormat::Text => summary.text(),
+        SummaryFormat::Json => serde_json::to_string(summary).expect("serialisable") + "\n",
     };
     let code = write_out(&out);
     if summary.passed() {
@@ -300,8 +357,119 @@ fn print_summary(summary: &sweep::Summary, format: Format) -> ExitCode {
     }
 }
 
+/// clap's error on one line (its usage and "--help" lines left out), or its help text.
+fn parse_cli() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|e| {
+        use clap::error::ErrorKind;
+        if matches!(
+            e.kind(),
+            ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ) {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        let text = e.render().to_string();
+        let parts: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"))
+            .collect();
+        let line = parts.join(" ");
+        eprintln!("{} (see kafka-sim --help)", line.trim_end_matches('.'));
+        ExitCode::from(2)
+    })
+}
+
+fn sweep_command(
+    scenario: &str,
+    seeds: (u64, u64),
+    shard: Option<(u64, u64)>,
+    claim: Option<Claim>,
+    jobs: Option<usize>,
+    bounds: Bounds,
+    format: SummaryFormat,
+) -> ExitCode {
+    let jobs = jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_JOBS)
+    });
+    if jobs == 0 || jobs > MAX_JOBS {
+        return fail(format!("--jobs must be between 1 and {MAX_JOBS} ({jobs} given)"));
+    }
+    let total = sweep::shard_len(seeds.0, seeds.1, shard);
+    if total > sweep::MAX_SEEDS {
+        return fail(format!(
+            "--seeds {}..{}: {total} runs; a sweep runs at most {} (split it with --shard)",
+            seeds.0,
+            seeds.1,
+            sweep::MAX_SEEDS
+        ));
+    }
+    let sc = match load::scenario(scenario) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} seeds  {per_sec}  eta {eta}")
+                .expect("template"),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let tick = || bar.inc(1);
+    let plan = sweep::Plan {
+        from: seeds.0,
+        to: seeds.1,
+        shard,
+        claim,
+        limits: bounds.limits(),
+    };
+    let summary = sweep::sweep(scenario, &sc, plan, jobs, &tick);
+    bar.finish_and_clear();
+    match summary {
+        Ok(summary) => print_summary(&summary, format),
+        Err(e) => fail(format!("{scenario}: {e}")),
+    }
+}
+
+fn sweep_merge(files: &[std::path::PathBuf], format: SummaryFormat) -> ExitCode {
+    let mut merged = sweep::Summary::default();
+    for f in files {
+        let text = match load::read_bounded(&f.display().to_string(), f) {
+            Ok(t) => t,
+            Err(e) => return fail(e),
+        };
+        let part: sweep::Summary = match serde_json::from_str(&text) {
+            Ok(p) => p,
+            Err(e) => return fail(format!("{}: not a sweep summary: {e}", f.display())),
+        };
+        if let Err(e) = merged.merge_shard(part) {
+            return fail(format!("{}: {e}", f.display()));
+        }
+    }
+    let missing = merged.missing_shards();
+    if !missing.is_empty() {
+        return fail(format!(
+            "shards missing: {} (of the sweep of {} over seeds {})",
+            missing.join(", "),
+            merged.scenario,
+            merged.seeds
+        ));
+    }
+    print_summary(&merged.whole(), format)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_cli() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     match cli.command {
         None => run(cli.run),
         Some(Command::Compare {
@@ -325,8 +493,9 @@ fn main() -> ExitCode {
             scenario,
             seed,
             output,
+            bounds,
         }) => {
-            let run = match simulate(&scenario, seed, History::Full) {
+            let run = match simulate(&scenario, seed, History::Full, bounds) {
                 Ok(r) => r,
                 Err(code) => return code,
             };
@@ -354,67 +523,22 @@ fn main() -> ExitCode {
             expect,
             shard,
             format,
+            bounds,
         }) => {
-            let sc = match load::scenario(&scenario) {
-                Ok(s) => s,
-                Err(e) => return fail(e),
-            };
-            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            if jobs == 0 {
-                return fail("--jobs must be at least 1");
+            if expect.is_some() && !check {
+                return fail("--expect names the claim --check judges: add --check");
             }
-            let total = sweep::shard_seeds(seeds.0, seeds.1, shard).len() as u64;
-            let bar = if std::io::stderr().is_terminal() {
-                let bar = indicatif::ProgressBar::new(total);
-                bar.set_style(
-                    indicatif::ProgressStyle::with_template(
-                        "{bar:40} {pos}/{len} seeds  {per_sec}  eta {eta}",
-                    )
-                    .expect("template"),
-                );
-                bar
-            } else {
-                indicatif::ProgressBar::hidden()
-            };
-            let claim = check.then_some(expect);
-            let tick = || bar.inc(1);
-            let summary = sweep::sweep(&scenario, &sc, seeds.0, seeds.1, shard, claim, jobs, &tick);
-            bar.finish_and_clear();
-            print_summary(&summary, format)
+            let claim = check.then(|| expect.unwrap_or(Claim::AtLeastOnce));
+            sweep_command(&scenario, seeds, shard, claim, jobs, bounds, format)
         }
-        Some(Command::SweepMerge { files, format }) => {
-            let mut merged = sweep::Summary::default();
-            for f in &files {
-                let text = match std::fs::read_to_string(f) {
-                    Ok(t) => t,
-                    Err(e) => return fail(format!("{}: cannot read: {e}", f.display())),
-                };
-                let part: sweep::Summary = match serde_json::from_str(&text) {
-                    Ok(p) => p,
-                    Err(e) => return fail(format!("{}: not a sweep summary: {e}", f.display())),
-                };
-                if !merged.scenario.is_empty()
-                    && (merged.scenario != part.scenario
-                        || merged.seeds != part.seeds
-                        || merged.claim != part.claim)
-                {
-                    return fail(format!(
-                        "{}: a shard of another sweep ({} {})",
-                        f.display(),
-                        part.scenario,
-                        part.seeds
-                    ));
-                }
-                merged.merge(part);
-            }
-            print_summary(&merged, format)
-        }
+        Some(Command::SweepMerge { files, format }) => sweep_merge(&files, format),
         Some(Command::Graph {
             scenario,
             seed,
             output,
+            bounds,
         }) => {
-            let run = match simulate(&scenario, seed, History::Full) {
+            let run = match simulate(&scenario, seed, History::Full, bounds) {
                 Ok(r) => r,
                 Err(code) => return code,
             };

@@ -136,7 +136,7 @@ fn replication_factor_beyond_the_cluster() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(
         stderr_line(&o),
-        format!("error: {p}: cluster.brokers: a cluster has 1 to 64 brokers")
+        format!("error: {p}: cluster.brokers: a cluster has 1 to 64 brokers (0 given)")
     );
 }
 

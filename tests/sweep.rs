@@ -161,3 +161,80 @@ fn final_assignment_keeps_crashed_members_with_nothing() {
     assert_eq!(open, listed);
     assert_eq!(billing["consumer-2"].len(), 2);
 }
+
+/// Shards given twice, shards of different splits and missing shards are refused with the
+/// shard named; a summary says which shard it holds.
+#[test]
+fn merging_refuses_overlaps_and_names_missing_shards() {
+    let shard = |spec: &str| {
+        let (code, json) = kafka_sim(&[
+            "sweep",
+            "--scenario",
+            "demo1",
+            "--seeds",
+            "0..12",
+            "--shard",
+            spec,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code, 0);
+        let f = dir().join(format!("demo1-{}.json", spec.replace('/', "of")));
+        std::fs::write(&f, json).unwrap();
+        f.to_string_lossy().into_owned()
+    };
+    let (s0of2, s1of2, s0of3) = (shard("0/2"), shard("1/2"), shard("0/3"));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&s1of2).unwrap()).unwrap();
+    assert_eq!(json["seeds"], "0..12");
+    assert_eq!(json["shard_count"], 2);
+    assert_eq!(json["shards"], serde_json::json!([1]));
+    let (code, text) = kafka_sim(&[
+        "sweep",
+        "--scenario",
+        "demo1",
+        "--seeds",
+        "0..12",
+        "--shard",
+        "1/2",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        text.starts_with("sweep: scenario demo1, seeds 0..12 (shard 1/2), 6 runs"),
+        "{text}"
+    );
+    let merge_err = |files: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_kafka-sim"))
+            .arg("sweep-merge")
+            .args(files)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{files:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        err
+    };
+    assert!(merge_err(&[&s0of2, &s0of2]).contains("shard 0/2 is given twice"));
+    assert!(merge_err(&[&s0of2, &s0of3]).contains("a shard of 3 where the others are shards of 2"));
+    assert!(merge_err(&[&s0of2]).contains("shards missing: 1/2"));
+    let (code, whole) = kafka_sim(&["sweep-merge", &s1of2, &s0of2]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        whole,
+        kafka_sim(&["sweep", "--scenario", "demo1", "--seeds", "0..12"]).1
+    );
+}
+
+#[test]
+fn shard_lengths_are_counted_without_listing_the_seeds() {
+    use kafka_sim::sweep::{shard_len, shard_seeds};
+    for (from, to) in [(0, 10), (5, 6), (3, 17)] {
+        for n in 1..5 {
+            for k in 0..n {
+                let listed: Vec<u64> = (from..to).filter(|s| (s - from) % n == k).collect();
+                assert_eq!(shard_seeds(from, to, Some((k, n))), listed);
+                assert_eq!(shard_len(from, to, Some((k, n))), listed.len() as u64);
+            }
+        }
+    }
+    assert_eq!(shard_len(0, u64::MAX, None), u64::MAX);
+}

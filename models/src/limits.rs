@@ -119,6 +119,17 @@ fn sizes(s: &Scenario) -> Result<(), ScenarioError> {
             format!("must be between 1 and {MAX_OFFSETS_PARTITIONS} ({offsets} given)"),
         ));
     }
+    for (i, t) in s.topics.iter().enumerate() {
+        if t.partitions > MAX_PARTITIONS {
+            return Err(err(
+                format!("topics[{i}].partitions"),
+                format!(
+                    "{} partitions: the simulator runs at most {MAX_PARTITIONS} per topic",
+                    t.partitions
+                ),
+            ));
+        }
+    }
     let total: u64 = s.topics.iter().map(|t| u64::from(t.partitions)).sum::<u64>() + u64::from(offsets);
     if total > MAX_TOTAL_PARTITIONS {
         return Err(err(

@@ -294,7 +294,6 @@ impl ApiKey {
     }
 }
 
-
 /// Errors are written by their Kafka names in scenario files.
 impl serde::Serialize for ErrorCode {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -307,7 +306,10 @@ impl<'de> serde::Deserialize<'de> for ErrorCode {
         let name = String::deserialize(d)?;
         ErrorCode::from_name(&name).ok_or_else(|| {
             let names: Vec<&str> = ErrorCode::ALL.iter().map(|e| e.name()).collect();
-            serde::de::Error::custom(format!("unknown Kafka error {name:?} (one of {})", names.join(", ")))
+            serde::de::Error::custom(format!(
+                "unknown Kafka error {name:?} (one of {})",
+                names.join(", ")
+            ))
         })
     }
 }
@@ -324,7 +326,10 @@ impl<'de> serde::Deserialize<'de> for ApiKey {
         let name = String::deserialize(d)?;
         ApiKey::from_name(&name).ok_or_else(|| {
             let names: Vec<&str> = ApiKey::ALL.iter().map(|k| k.name()).collect();
-            serde::de::Error::custom(format!("unknown Kafka API {name:?} (one of {})", names.join(", ")))
+            serde::de::Error::custom(format!(
+                "unknown Kafka API {name:?} (one of {})",
+                names.join(", ")
+            ))
         })
     }
 }

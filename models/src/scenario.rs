@@ -595,16 +595,6 @@ impl Scenario {
                     ),
                 ));
             }
-            if t.partitions > crate::limits::MAX_PARTITIONS {
-                return Err(err(
-                    format!("topics[{i}].partitions"),
-                    format!(
-                        "{} partitions: the simulator runs at most {} per topic",
-                        t.partitions,
-                        crate::limits::MAX_PARTITIONS
-                    ),
-                ));
-            }
             let rf = self.replication_factor(t);
             if rf == 0 || rf > self.cluster.brokers {
                 return Err(err(

@@ -17,12 +17,13 @@ use crate::consumer::{Behaviour, Consumer, ConsumerApp};
 use crate::controller::{Controller, ControllerConfig};
 use crate::coordinator::GroupConfig;
 use crate::history::Event;
+use crate::limits::RunError;
 use crate::producer::{Producer, Records};
 use crate::protocol::Msg;
 use crate::scenario::{broker_name, FaultKind, Scenario, ScenarioError, CONTROLLER_NAME};
 use crate::types::Metadata;
 use rand::Rng;
-use sim::{ActorId, NetConfig, Sim, Time, Trace};
+use sim::{ActorId, Limits, NetConfig, Sim, Stuck, Time, Trace};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -374,18 +375,36 @@ impl<'a> Prepared<'a> {
         }
     }
 
-    /// Runs the scenario under `seed` to its stop time, keeping `history` of it.
+    /// Runs the scenario under `seed` to its stop time, keeping `history` of it, within
+    /// [`Limits::default`].
+    ///
+    /// # Panics
+    ///
+    /// When the run hits those limits; [`Prepared::run_bounded`] returns them instead.
     pub fn run(&self, seed: u64, history: History) -> Run {
-        self.run_built(self.build(seed), seed, history)
+        self.run_bounded(seed, history, Limits::default())
+            .unwrap_or_else(|stuck| panic!("seed {seed}: {stuck}"))
+    }
+
+    /// Runs the scenario under `seed` to its stop time, or until it hits `limits`.
+    pub fn run_bounded(&self, seed: u64, history: History, limits: Limits) -> Result<Run, Stuck> {
+        self.run_built(self.build(seed), seed, history, limits)
     }
 
     /// Runs the scenario under `seed` with the user's `apps`, keeping `history` of it. An
     /// app for a consumer (or a producer) the scenario does not have is an error.
+    ///
+    /// # Panics
+    ///
+    /// When the run hits [`Limits::default`].
     pub fn run_with_apps(&self, seed: u64, history: History, apps: &Apps) -> Result<Run, ScenarioError> {
-        Ok(self.run_built(self.build_with_apps(seed, apps)?, seed, history))
+        let built = self.build_with_apps(seed, apps)?;
+        Ok(self
+            .run_built(built, seed, history, Limits::default())
+            .unwrap_or_else(|stuck| panic!("seed {seed}: {stuck}")))
     }
 
-    fn run_built(&self, built: Built, seed: u64, history: History) -> Run {
+    fn run_built(&self, built: Built, seed: u64, history: History, limits: Limits) -> Result<Run, Stuck> {
         let Built {
             mut sim,
             meta,
@@ -396,8 +415,8 @@ impl<'a> Prepared<'a> {
         if history == History::Summary {
             sim.set_trace_filter(per_record);
         }
-        sim.run_until(Time::ms(self.scenario.stop_ms()));
-        Run {
+        sim.run_bounded(Time::ms(self.scenario.stop_ms()), limits)?;
+        Ok(Run {
             events: sim.events_handled(),
             end: sim.now(),
             trace: sim.into_trace(),
@@ -406,7 +425,7 @@ impl<'a> Prepared<'a> {
             broker,
             brokers,
             seed,
-        }
+        })
     }
 }
 
@@ -531,14 +550,26 @@ fn per_record(e: &Event) -> Option<&'static str> {
     }
 }
 
-/// Runs `scenario` under `seed` to its stop time.
-pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, ScenarioError> {
+/// Runs `scenario` under `seed` to its stop time, within [`Limits::default`].
+pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, RunError> {
     run_with(scenario, seed, History::Full)
 }
 
-/// Runs `scenario` under `seed` to its stop time, keeping `history` of it.
-pub fn run_with(scenario: &Scenario, seed: u64, history: History) -> Result<Run, ScenarioError> {
-    Ok(Prepared::new(scenario)?.run(seed, history))
+/// Runs `scenario` under `seed` to its stop time, keeping `history` of it, within
+/// [`Limits::default`].
+pub fn run_with(scenario: &Scenario, seed: u64, history: History) -> Result<Run, RunError> {
+    run_limited(scenario, seed, history, Limits::default())
+}
+
+/// Runs `scenario` under `seed` to its stop time, keeping `history` of it, or until the
+/// run hits `limits` (virtual time stopped advancing, the event budget used up).
+pub fn run_limited(
+    scenario: &Scenario,
+    seed: u64,
+    history: History,
+    limits: Limits,
+) -> Result<Run, RunError> {
+    Ok(Prepared::new(scenario)?.run_bounded(seed, history, limits)?)
 }
 
 /// Runs `scenario` under `seed` to its stop time, with the user's `apps` in the consumers
