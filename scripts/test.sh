@@ -7,6 +7,41 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The prerequisites (README, "Set-up"), each checked first, with one line for each missing.
+missing=0
+need() { # need <what> <how to get it>
+  echo "missing: $1 — $2" >&2
+  missing=1
+}
+if ! command -v cargo > /dev/null; then
+  need "Rust (cargo, 1.85 or later)" "install rustup from https://rustup.rs, then: rustup default stable"
+else
+  rust=$(rustc --version 2> /dev/null | awk '{print $2}' || true)
+  if [ -z "$rust" ] || [ "$(printf '%s\n1.85.0\n' "$rust" | sort -V | head -1)" != "1.85.0" ]; then
+    need "Rust 1.85 or later (found $rust)" "rustup update stable"
+  fi
+  cargo fmt --version > /dev/null 2>&1 || need "rustfmt" "rustup component add rustfmt"
+  cargo clippy --version > /dev/null 2>&1 || need "clippy" "rustup component add clippy"
+fi
+if ! command -v java > /dev/null; then
+  need "Java 17 or later (runs the Kafka broker)" "apt-get install openjdk-17-jre-headless, brew install openjdk@17, or https://adoptium.net"
+else
+  java_major=$(java -version 2>&1 | awk -F'"' '/version/ {split($2, v, "."); print (v[1] == 1 ? v[2] : v[1]); exit}' || true)
+  if [ "${java_major:-0}" -lt 17 ]; then
+    need "Java 17 or later (found ${java_major:-an unknown version})" "apt-get install openjdk-17-jre-headless, brew install openjdk@17, or https://adoptium.net"
+  fi
+fi
+if [ ! -f "${KAFKA_SIM_CACHE:-.ci-cache}/kafka-libs/.complete" ] && ! command -v mvn > /dev/null; then
+  need "Maven (fetches Apache Kafka from Maven Central)" "apt-get install maven, brew install maven, or https://maven.apache.org/download.cgi"
+fi
+for tool in cc make; do
+  command -v "$tool" > /dev/null || need "$tool (builds librdkafka for the rdkafka feature)" "apt-get install build-essential, or xcode-select --install on macOS"
+done
+if [ "$missing" -ne 0 ]; then
+  echo "scripts/test.sh: install what is missing above, then run it again" >&2
+  exit 1
+fi
+
 log=$(mktemp)
 cleanup() {
   scripts/kafka-broker.sh stop || true

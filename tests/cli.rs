@@ -366,3 +366,80 @@ fn summary_history_refuses_outputs_that_need_the_records() {
         assert!(stderr_line(&o).contains("--history summary"), "{extra:?}");
     }
 }
+
+/// On a machine without the prerequisites, the README's test command names each missing
+/// one on a line of its own, with how to get it, and runs nothing else.
+#[test]
+fn the_test_command_names_each_missing_prerequisite() {
+    let bin = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bare-path");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["dirname", "awk", "sort", "head", "tr"] {
+        let Some(found) = ["/usr/bin", "/bin"]
+            .iter()
+            .map(|d| std::path::Path::new(d).join(tool))
+            .find(|p| p.exists())
+        else {
+            return; // not a usual Unix layout: nothing to check
+        };
+        let link = bin.join(tool);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(found, link).unwrap();
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test.sh");
+    let o = Command::new("/bin/bash")
+        .arg(script)
+        .env("PATH", &bin)
+        .env("KAFKA_SIM_CACHE", bin.join("no-cache"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for what in ["Rust", "Java 17", "Maven", "cc ", "make "] {
+        let line = err.lines().find(|l| l.starts_with(&format!("missing: {what}")));
+        assert!(line.is_some_and(|l| l.contains(" — ")), "{what}: {err}");
+    }
+    assert!(String::from_utf8_lossy(&o.stdout).is_empty(), "ran nothing");
+}
+
+fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+}
+
+/// The sweep the README quotes prints what the README shows, event count included.
+#[test]
+fn readme_sweep_output_is_current() {
+    let readme = readme();
+    let command = "kafka-sim sweep --scenario demo3 --seeds 0..1000 --check";
+    let marker = format!("  $ {command}\n");
+    let start = readme.find(&marker).expect("README shows a sweep") + marker.len();
+    let block: String = readme[start..]
+        .lines()
+        .take_while(|l| l.trim() != "```")
+        .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
+        .collect();
+    let args: Vec<&str> = command.split(' ').skip(1).collect();
+    let o = kafka_sim(&args);
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), block);
+}
+
+/// The README's synopsis names every command `--help` lists, and links nothing outside the
+/// repository.
+#[test]
+fn readme_synopsis_lists_every_command_and_links_stay_inside() {
+    let readme = readme();
+    let help = String::from_utf8(kafka_sim(&["--help"]).stdout).unwrap();
+    let commands = help.split("Commands:").nth(1).expect("--help lists commands");
+    for line in commands.lines().take_while(|l| !l.trim().is_empty()) {
+        let name = line.split_whitespace().next().unwrap();
+        if name != "help" {
+            assert!(
+                readme.contains(&format!("kafka-sim {name} ")),
+                "synopsis lacks {name}"
+            );
+        }
+    }
+    for flag in ["--history", "--max-events", "kafka-sim list"] {
+        assert!(readme.contains(flag), "{flag}");
+    }
+    assert!(!readme.contains("../shared"), "a clone has no ../shared");
+}
