@@ -11,7 +11,9 @@
 //! KAFKA_SIM_FUZZ_CASES=100000 cargo test --release --test fuzz -- --nocapture
 //! ```
 //!
-//! `KAFKA_SIM_FUZZ_SEED` picks another sequence of cases.
+//! `KAFKA_SIM_FUZZ_SEED` picks another sequence of cases, `KAFKA_SIM_FUZZ_FROM` the first
+//! case; `KAFKA_SIM_FUZZ_TRACE=1` prints each case's number before it runs (`=input`: and
+//! its scenario file).
 
 use kafka_sim::models::check::{check, Claim};
 use kafka_sim::models::world::{run_limited, History};
@@ -175,6 +177,9 @@ fn scenario_case(case: u64, rng: &mut Rng) -> bool {
     for _ in 0..1 + rng.below(3) {
         text = mutate(rng, &text);
     }
+    if std::env::var_os("KAFKA_SIM_FUZZ_TRACE").is_some_and(|v| v == "input") {
+        eprintln!("{text}");
+    }
     let parsed = if rng.below(8) == 0 {
         load::parse_json(name, &text)
     } else {
@@ -325,7 +330,12 @@ fn mutated_scenarios_and_command_lines_end_with_a_result_or_one_line() {
     let seed = env_u64("KAFKA_SIM_FUZZ_SEED", 19);
     let start = Instant::now();
     let mut ran = 0;
-    for case in 0..cases {
+    let trace = std::env::var_os("KAFKA_SIM_FUZZ_TRACE").is_some();
+    let first = env_u64("KAFKA_SIM_FUZZ_FROM", 0);
+    for case in first..cases {
+        if trace {
+            eprintln!("case {case}");
+        }
         let mut rng = Rng(seed ^ case.wrapping_mul(0xA076_1D64_78BD_642F));
         if scenario_case(case, &mut rng) {
             ran += 1;
@@ -350,8 +360,9 @@ fn mutated_scenarios_and_command_lines_end_with_a_result_or_one_line() {
         }
     }
     eprintln!(
-        "fuzz: {cases} scenario files ({ran} ran, {} refused) in {:.1} s, {lines} command lines in {:.1} s",
-        cases - ran,
+        "fuzz: {} scenario files ({ran} ran, {} refused) in {:.1} s, {lines} command lines in {:.1} s",
+        cases - first,
+        cases - first - ran,
         scenarios_took.as_secs_f64(),
         (start.elapsed() - scenarios_took).as_secs_f64()
     );

@@ -317,3 +317,33 @@ fn options_that_mean_nothing_together_are_refused() {
     ]);
     assert!(e.contains("--check"), "{e}");
 }
+
+#[test]
+fn record_text_is_printable_and_bounded() {
+    let e = refused_scenario(
+        "key-ctl",
+        "",
+        "[[producers]]\nname = \"q\"\ntopic = \"t\"\nmessages = [{ key = \"\\u001b[31m\" }]\n",
+    );
+    assert!(
+        e.contains("producers[1].messages[0].key") && e.contains("printable"),
+        "{e}"
+    );
+    let big = "v".repeat(200);
+    let e = refused_scenario(
+        "bytes",
+        "",
+        &format!("[[producers]]\nname = \"q\"\ntopic = \"t\"\ngenerate = {{ count = 9000000, value = \"{big}\" }}\n"),
+    );
+    assert!(e.contains("bytes"), "{e}");
+}
+
+#[test]
+fn a_replicated_cluster_has_fewer_partitions() {
+    let e = refused_scenario(
+        "replicated",
+        "[cluster]\nbrokers = 3\n[broker]\n\"offsets.topic.num.partitions\" = 10000\n",
+        "",
+    );
+    assert!(e.contains("with more than one broker"), "{e}");
+}

@@ -20,6 +20,10 @@ pub const MAX_PARTITIONS: u32 = 100_000;
 pub const MAX_OFFSETS_PARTITIONS: u32 = 10_000;
 /// Partitions of all topics together, the offsets topic included.
 pub const MAX_TOTAL_PARTITIONS: u64 = 200_000;
+/// The same, in a cluster of more than one broker: the controller sends every broker the
+/// whole cluster image on each change, so a failover costs the square of the partitions
+/// (2000 take about 400 MB with three brokers).
+pub const MAX_REPLICATED_PARTITIONS: u64 = 2_000;
 /// Records all producers of a scenario send together (the large benchmark sends 10^6).
 pub const MAX_RECORDS: u64 = 10_000_000;
 /// Producers plus consumers.
@@ -28,8 +32,11 @@ pub const MAX_CLIENTS: usize = 10_000;
 pub const MAX_TIME_MS: u64 = 10_000_000_000;
 /// The largest value of Kafka's `INT` config type.
 pub const KAFKA_INT_MAX: u64 = i32::MAX as u64;
-/// Length of a name (topic, process, group, key template), in bytes.
+/// Length of a name (topic, process, group), in bytes.
 pub const MAX_NAME_LEN: usize = 249;
+/// The bytes of all records' keys and values together (a generated record's template
+/// counted with its number): what the logs would hold.
+pub const MAX_RECORD_BYTES: u64 = 1 << 30;
 
 fn err(path: impl Into<String>, message: impl Into<String>) -> ScenarioError {
     ScenarioError {
@@ -137,6 +144,12 @@ fn sizes(s: &Scenario) -> Result<(), ScenarioError> {
             format!("{total} partitions in all, the offsets topic included: the simulator runs at most {MAX_TOTAL_PARTITIONS}"),
         ));
     }
+    if s.cluster.brokers > 1 && total > MAX_REPLICATED_PARTITIONS {
+        return Err(err(
+            "topics",
+            format!("{total} partitions in all, the offsets topic included: with more than one broker the simulator runs at most {MAX_REPLICATED_PARTITIONS}"),
+        ));
+    }
     let clients = s.producers.len() + s.consumers.len();
     if clients > MAX_CLIENTS {
         return Err(err(
@@ -144,7 +157,7 @@ fn sizes(s: &Scenario) -> Result<(), ScenarioError> {
             format!("{clients} producers and consumers: the simulator runs at most {MAX_CLIENTS}"),
         ));
     }
-    let mut records = 0u64;
+    let (mut records, mut bytes) = (0u64, 0u64);
     for (i, p) in s.producers.iter().enumerate() {
         records += record_count(p);
         if records > MAX_RECORDS {
@@ -153,8 +166,49 @@ fn sizes(s: &Scenario) -> Result<(), ScenarioError> {
                 format!("more than {MAX_RECORDS} records in all (the simulator's limit)"),
             ));
         }
+        bytes += record_bytes(i, p)?;
+        if bytes > MAX_RECORD_BYTES {
+            return Err(err(
+                format!("producers[{i}]"),
+                format!("the records' keys and values come to more than {MAX_RECORD_BYTES} bytes in all (the simulator's limit)"),
+            ));
+        }
     }
     Ok(())
+}
+
+/// Text written into a record: printable characters (so that every output, the timeline's
+/// XML included, can show it as it is).
+fn text(path: String, t: &str) -> Result<u64, ScenarioError> {
+    if let Some(c) = t.chars().find(|c| !printable(*c)) {
+        return Err(err(
+            path,
+            format!("record keys and values are printable text, not {c:?}"),
+        ));
+    }
+    Ok(t.len() as u64)
+}
+
+/// The bytes producer `i`'s records hold, their text checked.
+fn record_bytes(i: usize, p: &ProducerSpec) -> Result<u64, ScenarioError> {
+    let mut bytes = 0u64;
+    if let Some(g) = &p.generate {
+        let key = match &g.key {
+            Some(k) => text(format!("producers[{i}].generate.key"), k)?,
+            None => 0,
+        };
+        let value = text(format!("producers[{i}].generate.value"), &g.value)?;
+        // `{i}` becomes up to 10 digits
+        bytes += u64::from(g.count) * (key + value + 20);
+    }
+    for (j, m) in p.messages.iter().enumerate() {
+        for (field, t) in [("key", &m.key), ("value", &m.value)] {
+            if let Some(t) = t {
+                bytes += text(format!("producers[{i}].messages[{j}].{field}"), t)?;
+            }
+        }
+    }
+    Ok(bytes)
 }
 
 /// Broker settings: Kafka's `INT` type, `KafkaConfig`'s cross checks, and the simulator's
