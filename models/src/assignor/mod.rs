@@ -150,21 +150,38 @@ impl AssignorKind {
         self.assign_keeping(members, partitions_per_topic, StickyKeeps::Lowest)
     }
 
-    /// Runs the assignor as a leader whose library keeps `keeps` does.
+    /// Runs the assignor over named topics, as a leader whose library keeps `keeps` does;
+    /// with the real topic names, Java's topic order (by name, UTF-16) and hashes apply.
+    /// `members` in the JoinGroup response's order (the order the leader fills its
+    /// `HashMap` of subscriptions in).
+    pub fn assign_topics(
+        self,
+        members: &[MemberSubscription],
+        topics: &[Topic],
+        keeps: StickyKeeps,
+    ) -> Assignment {
+        let counts = || topics.iter().map(|t| t.partitions).collect::<Vec<u32>>();
+        match (self, keeps) {
+            (AssignorKind::Range, _) => range::assign(members, topics),
+            (AssignorKind::Roundrobin, _) => roundrobin::assign(members, topics),
+            (AssignorKind::Sticky, StickyKeeps::Lowest) => sticky::assign(members, topics, false),
+            (AssignorKind::CooperativeSticky, StickyKeeps::Lowest) => sticky::assign(members, topics, true),
+            (AssignorKind::Sticky, StickyKeeps::Highest) => librdkafka::sticky(members, &counts()),
+            (AssignorKind::CooperativeSticky, StickyKeeps::Highest) => {
+                librdkafka::cooperative_sticky(members, &counts())
+            }
+        }
+    }
+
+    /// Runs the assignor as a leader whose library keeps `keeps` does, over topics given by
+    /// partition counts (named by their zero-padded index: [`topics_from_counts`]).
     pub fn assign_keeping(
         self,
         members: &[MemberSubscription],
         partitions_per_topic: &[u32],
         keeps: StickyKeeps,
     ) -> Assignment {
-        match self {
-            AssignorKind::Range => range(members, partitions_per_topic),
-            AssignorKind::Roundrobin => roundrobin(members, partitions_per_topic),
-            AssignorKind::Sticky => sticky_keeping(members, partitions_per_topic, keeps),
-            AssignorKind::CooperativeSticky => {
-                cooperative_sticky_keeping(members, partitions_per_topic, keeps)
-            }
-        }
+        self.assign_topics(members, &topics_from_counts(partitions_per_topic), keeps)
     }
 }
 

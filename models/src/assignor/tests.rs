@@ -243,3 +243,107 @@ fn parse_names() {
     );
     assert_eq!(AssignorKind::parse("uniform"), None);
 }
+
+// The cases below are answers of Apache Kafka 4.4.0's own classes, obtained through
+// scripts/assignor-oracle.
+
+fn topics(spec: &[(&str, u32)]) -> Vec<Topic> {
+    spec.iter()
+        .enumerate()
+        .map(|(i, (name, partitions))| Topic {
+            name: (*name).into(),
+            id: java::Uuid {
+                msb: 2 * i as i64 + 1,
+                lsb: 2 * i as i64 + 2,
+            },
+            partitions: *partitions,
+        })
+        .collect()
+}
+
+fn parts(a: &Assignment, m: &str) -> Vec<(u32, u32)> {
+    a[&MemberId::from(m)]
+        .iter()
+        .map(|t| (t.topic, t.partition))
+        .collect()
+}
+
+/// Topics `a`:1 and `b`:1; M1 subscribes to both and owns b-0, M2 only to `b` and claims
+/// a-0: Java's `GeneralAssignmentBuilder` gives one each.
+#[test]
+fn sticky_unequal_subscriptions_balance() {
+    let t = topics(&[("a", 1), ("b", 1)]);
+    let got = sticky::assign(
+        &[
+            owning("M1", &[0, 1], &[(1, 0)], 1),
+            owning("M2", &[1], &[(0, 0)], 1),
+        ],
+        &t,
+        false,
+    );
+    assert_eq!(parts(&got, "M1"), vec![(0, 0)]);
+    assert_eq!(parts(&got, "M2"), vec![(1, 0)]);
+}
+
+/// Two members of one generation claim t-0: both claims are void, and the cooperative
+/// assignor gives t-0 to nobody this round.
+#[test]
+fn same_generation_claims_are_voided() {
+    let t = topics(&[("t", 2)]);
+    let ms = [owning("A", &[0], &[(0, 0)], 3), owning("B", &[0], &[(0, 0)], 3)];
+    let got = sticky::assign(&ms, &t, true);
+    assert_eq!(parts(&got, "A"), vec![]);
+    assert_eq!(parts(&got, "B"), vec![(0, 1)]);
+}
+
+/// U+1F600 (UTF-16 D83D DE00) sorts before U+FF01 in Java, after it in UTF-8.
+#[test]
+fn member_ids_compare_as_utf16() {
+    let t = topics(&[("t", 2)]);
+    let got = range::assign(&[member("\u{FF01}", &[0]), member("\u{1F600}", &[0])], &t);
+    assert_eq!(parts(&got, "\u{1F600}"), vec![(0, 0)]);
+    assert_eq!(parts(&got, "\u{FF01}"), vec![(0, 1)]);
+}
+
+/// KIP-848's server range assignor puts static members first.
+#[test]
+fn server_range_sorts_static_members_first() {
+    let t = topics(&[("t", 2)]);
+    let mut z = member("z", &[0]);
+    z.instance_id = Some("i".into());
+    let got = ServerAssignor::Range.assign(&[member("a", &[0]), z], &t);
+    assert_eq!(parts(&got, "z"), vec![(0, 0)]);
+    assert_eq!(parts(&got, "a"), vec![(0, 1)]);
+}
+
+/// Kafka's quirk, reproduced: P owned t0-0 in an older generation and now subscribes only
+/// to t1; `performReassignments` hands t0-0 back to it anyway.
+#[test]
+fn sticky_hands_back_to_an_older_owner_not_subscribed() {
+    let t = topics(&[("t0", 3), ("t1", 2)]);
+    let ms = [
+        owning("A", &[0], &[(0, 0), (0, 1), (0, 2)], 2),
+        owning("B", &[0, 1], &[], 2),
+        owning("P", &[1], &[(0, 0)], 1),
+    ];
+    let got = sticky::assign(&ms, &t, false);
+    assert_eq!(parts(&got, "A"), vec![(0, 1), (0, 2)]);
+    assert_eq!(parts(&got, "B"), vec![(1, 0)]);
+    assert_eq!(parts(&got, "P"), vec![(0, 0), (1, 1)]);
+}
+
+/// Uniform, equal subscriptions, 5 partitions over a, b, c (in that `HashMap` order): `a`
+/// owns nothing and passes its extra slot on, so b keeps two of its three and c both.
+#[test]
+fn uniform_homogeneous_passes_unfilled_extra_slots_on() {
+    let t = topics(&[("t", 5)]);
+    let ms = [
+        owning("a", &[0], &[], 0),
+        owning("b", &[0], &[(0, 0), (0, 1), (0, 2)], 0),
+        owning("c", &[0], &[(0, 3), (0, 4)], 0),
+    ];
+    let got = ServerAssignor::Uniform.assign(&ms, &t);
+    assert_eq!(parts(&got, "a"), vec![(0, 2)]);
+    assert_eq!(parts(&got, "b"), vec![(0, 0), (0, 1)]);
+    assert_eq!(parts(&got, "c"), vec![(0, 3), (0, 4)]);
+}
