@@ -4,7 +4,8 @@
 //! its path; `scripts/test.sh` exports it). Without it the test says so and passes; with it set
 //! but broken, it fails. `KAFKA_SIM_ORACLE_CASES` sets the number of cases (default 3000).
 //!
-//! Cases come from a fixed seed: 1–4 topics with 1–8 partitions, 1–7 members, ids and topic
+//! Cases come from a fixed seed: 1–4 topics with 1–8 partitions and 1–7 members (one group
+//! in ten: up to 24 partitions and 8–20 members, so Java's tables resize), ids and topic
 //! names with non-ASCII characters (above U+FFFF and in U+E000–U+FFFF, where UTF-16 and UTF-8
 //! order disagree), static members, equal and unequal subscriptions. Each group lives several
 //! rounds: the previous round's answer becomes the members' owned partitions, then members
@@ -115,6 +116,8 @@ fn new_member(rng: &mut Rng, g: &Group, topics: Vec<u32>, statics: bool) -> Opti
 }
 
 fn new_group(rng: &mut Rng, kind: &'static str) -> Group {
+    // now and then a group large enough to resize Java's tables (13 or more members)
+    let big = rng.chance(10);
     let n_topics = 1 + rng.below(4);
     let mut topics: Vec<Topic> = Vec::new();
     while topics.len() < n_topics {
@@ -128,7 +131,7 @@ fn new_group(rng: &mut Rng, kind: &'static str) -> Group {
                 msb: rng.next() as i64,
                 lsb: rng.next() as i64,
             },
-            partitions: 1 + rng.below(8) as u32,
+            partitions: if big { 1 + rng.below(24) } else { 1 + rng.below(8) } as u32,
         });
     }
     let mut g = Group {
@@ -139,7 +142,7 @@ fn new_group(rng: &mut Rng, kind: &'static str) -> Group {
     };
     let equal = rng.chance(50).then(|| subscription(rng, n_topics, &None));
     let statics = rng.chance(30);
-    let n_members = 1 + rng.below(7);
+    let n_members = if big { 8 + rng.below(13) } else { 1 + rng.below(7) };
     while g.members.len() < n_members {
         let topics = subscription(rng, n_topics, &equal);
         if let Some(m) = new_member(rng, &g, topics, statics) {

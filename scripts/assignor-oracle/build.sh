@@ -2,7 +2,9 @@
 # Builds the assignor oracle (Apache Kafka 4.4.0's own assignors behind a JSON-lines pipe,
 # for tests/assignor_oracle.rs): the jars from Maven Central through pom.xml into
 # .ci-cache/assignor-oracle/libs, AssignorOracle.java compiled next to them, and a launcher
-# whose path it prints (scripts/test.sh exports it as KAFKA_SIM_ORACLE).
+# whose path it prints (scripts/test.sh exports it as KAFKA_SIM_ORACLE). The JVM keeps every
+# exception's stack trace (-XX:-OmitStackTraceInFastThrow): the test recognises Java's one
+# known failure by the method that throws.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -21,7 +23,7 @@ mkdir -p "$cache/classes"
 javac -nowarn -Xlint:-removal -d "$cache/classes" -cp "$cp" "$here/src/AssignorOracle.java" >&2
 cat > "$cache/oracle" <<LAUNCH
 #!/usr/bin/env bash
-exec java -Dslf4j.internal.verbosity=ERROR -cp "$cache/classes:$cp" AssignorOracle
+exec java -XX:-OmitStackTraceInFastThrow -Dslf4j.internal.verbosity=ERROR -cp "$cache/classes:$cp" AssignorOracle
 LAUNCH
 chmod +x "$cache/oracle"
 echo "$cache/oracle"
