@@ -6,14 +6,34 @@
 # Kafka itself (org.apache.kafka:kafka_2.13 and its runtime dependencies) comes from Maven
 # Central through scripts/kafka/pom.xml, cached in .ci-cache/kafka-libs. The broker is a
 # single KRaft node (broker + controller) on 127.0.0.1 with its storage in a temporary
-# directory, group.initial.rebalance.delay.ms=0, and no topic auto-creation.
+# directory, group.initial.rebalance.delay.ms=0, and no topic auto-creation. It listens on two
+# free ports it picks (or KAFKA_SIM_BROKER_PORT and the one after), so two checkouts never
+# collide; the port of a running broker is kept in its state directory.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cache="${KAFKA_SIM_CACHE:-$root/.ci-cache}"
 libs="$cache/kafka-libs"
 state="$cache/broker"
-port="${KAFKA_SIM_BROKER_PORT:-19092}"
-cport=$((port + 1))
+
+# Whether something listens on 127.0.0.1:$1.
+in_use() {
+  (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null
+}
+
+# Two adjacent free ports, from a start that differs per process.
+pick_ports() {
+  local p=$((20000 + ($$ * 7919) % 40000))
+  for _ in $(seq 1 200); do
+    if ! in_use "$p" && ! in_use $((p + 1)); then
+      echo "$p"
+      return
+    fi
+    p=$((p + 2))
+    if [ "$p" -ge 65000 ]; then p=20000; fi
+  done
+  echo "error: found no two free adjacent ports on 127.0.0.1" >&2
+  exit 1
+}
 
 fetch() {
   if [ -f "$libs/.complete" ]; then return; fi
@@ -25,15 +45,39 @@ fetch() {
   touch "$libs/.complete"
 }
 
+# Whether the pid file names a live Kafka broker of this state directory (a stale pid file,
+# whose number the system may have given to another process since, is never trusted).
 running() {
-  [ -f "$state/pid" ] && kill -0 "$(cat "$state/pid")" 2> /dev/null
+  [ -f "$state/pid" ] || return 1
+  local pid
+  pid=$(cat "$state/pid")
+  [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "kafka.Kafka $state/server.properties"
+}
+
+port_of_running() {
+  cat "$state/port"
 }
 
 start() {
-  if running; then echo "127.0.0.1:$port"; return; fi
+  if running; then echo "127.0.0.1:$(port_of_running)"; return; fi
+  local port cport
+  if [ -n "${KAFKA_SIM_BROKER_PORT:-}" ]; then
+    port=$KAFKA_SIM_BROKER_PORT
+    for p in "$port" $((port + 1)); do
+      if in_use "$p"; then
+        echo "error: port $p on 127.0.0.1 is taken (KAFKA_SIM_BROKER_PORT=$port needs it and the next); unset KAFKA_SIM_BROKER_PORT to let the script pick free ones" >&2
+        exit 1
+      fi
+    done
+  else
+    port=$(pick_ports)
+  fi
+  cport=$((port + 1))
   fetch
   rm -rf "$state"
   mkdir -p "$state/data"
+  echo "$port" > "$state/port"
   cat > "$state/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
@@ -78,8 +122,10 @@ LOG
       return
     fi
     if ! running; then
-      echo "error: the Kafka broker exited during start-up; see $state/stdout.log and $state/server.log" >&2
-      tail -5 "$state/stdout.log" >&2 || true
+      local cause
+      cause=$(grep -h -m1 -E " (ERROR|FATAL) " "$state/server.log" "$state/stdout.log" 2> /dev/null | head -1 || true)
+      echo "error: the Kafka broker exited during start-up: ${cause:-no error in its log}; see $state/server.log" >&2
+      rm -f "$state/pid"
       exit 1
     fi
     sleep 1
@@ -106,7 +152,7 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  status) if running; then echo "running on 127.0.0.1:$port"; else echo "stopped"; exit 1; fi ;;
+  status) if running; then echo "running on 127.0.0.1:$(port_of_running)"; else echo "stopped"; exit 1; fi ;;
   fetch) fetch ;;
   *) echo "usage: $0 start|stop|status|fetch" >&2; exit 2 ;;
 esac

@@ -20,6 +20,9 @@ cargo fmt --all -- --check
 echo "== default build: no C toolchain, no broker"
 cargo check --workspace --all-targets --locked
 
+echo "== the library alone: no command-line dependencies (--no-default-features)"
+cargo check -p kafka-sim --no-default-features --lib --locked
+
 echo "== Apache Kafka broker (Maven Central, KRaft, 127.0.0.1)"
 broker=$(scripts/kafka-broker.sh start)
 echo "broker at $broker"

@@ -19,13 +19,19 @@ pub struct Counterexample {
 impl Counterexample {
     /// The command that replays it and prints the verdict.
     pub fn command(&self) -> String {
-        format!(
-            "kafka-sim --scenario {} --seed {} --check --expect {}",
-            self.path.display(),
-            self.seed,
-            self.claim.name()
-        )
+        command(&self.path, self.seed, Some(self.claim))
     }
+}
+
+/// The command that replays the scenario file `path` under `seed` and prints the checker's
+/// verdict (on `claim`, or the CLI's default claim).
+pub fn command(path: &Path, seed: u64, claim: Option<Claim>) -> String {
+    let mut s = format!("kafka-sim --scenario {} --seed {seed} --check", path.display());
+    if let Some(claim) = claim {
+        s.push_str(" --expect ");
+        s.push_str(claim.name());
+    }
+    s
 }
 
 /// Writes `scenario` as TOML into `dir` (created if needed), named after `label` and the
@@ -37,6 +43,21 @@ pub fn write(
     seed: u64,
     claim: Claim,
 ) -> std::io::Result<Counterexample> {
+    let what = format!("A shrunk counterexample to the claim {}.", claim.name());
+    let path = write_file(dir, label, scenario, seed, &what, Some(claim))?;
+    Ok(Counterexample { path, seed, claim })
+}
+
+/// Writes `scenario` as TOML into `dir` (created if needed) as `<label>-seed<seed>.toml`,
+/// headed by the comment `what` and the replay command, and returns its path.
+pub fn write_file(
+    dir: &Path,
+    label: &str,
+    scenario: &Scenario,
+    seed: u64,
+    what: &str,
+    claim: Option<Claim>,
+) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let text = toml::to_string(scenario).map_err(|e| std::io::Error::other(e.to_string()))?;
     let safe: String = label
@@ -50,14 +71,9 @@ pub fn write(
         })
         .collect();
     let path = dir.join(format!("{safe}-seed{seed}.toml"));
-    let header = format!(
-        "# A shrunk counterexample to the claim {}.\n# Replay: kafka-sim --scenario {} --seed {seed} --check --expect {}\n\n",
-        claim.name(),
-        path.display(),
-        claim.name()
-    );
+    let header = format!("# {what}\n# Replay: {}\n\n", command(&path, seed, claim));
     std::fs::write(&path, header + &text)?;
-    Ok(Counterexample { path, seed, claim })
+    Ok(path)
 }
 
 /// Where counterexamples go: `$KAFKA_SIM_COUNTEREXAMPLES`, else `target/counterexamples`

@@ -6,7 +6,7 @@
 //! same bytes.
 
 use models::check::{check, Claim};
-use models::history::Event;
+use models::query;
 use models::scenario::Scenario;
 use models::types::Tp;
 use models::world::{History, Prepared, Run};
@@ -96,40 +96,19 @@ impl Summary {
     }
 }
 
-/// Which partitions each consumer owns at the end of the run, per group, by client name.
+/// Which partitions each consumer owns at the end of the run, per group, by client name
+/// ([`models::query::final_assignment`]).
 pub fn final_assignment(run: &Run) -> BTreeMap<String, BTreeMap<String, BTreeSet<Tp>>> {
-    let mut owned: BTreeMap<String, (String, BTreeSet<Tp>)> = BTreeMap::new();
-    for e in run.trace.entries() {
-        let client = run.trace.name(e.actor);
-        match &e.record {
-            Event::Assigned {
-                group, partitions, ..
-            } => {
-                let entry = owned
-                    .entry(client.to_string())
-                    .or_insert_with(|| (group.to_string(), BTreeSet::new()));
-                entry.1.extend(partitions.iter().copied());
-            }
-            Event::Revoked { partitions, .. } | Event::Lost { partitions, .. } => {
-                if let Some(entry) = owned.get_mut(client) {
-                    for tp in partitions {
-                        entry.1.remove(tp);
-                    }
-                }
-            }
-            Event::Crashed | Event::Closed | Event::Fatal { .. } => {
-                if let Some(entry) = owned.get_mut(client) {
-                    entry.1.clear();
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut out: BTreeMap<String, BTreeMap<String, BTreeSet<Tp>>> = BTreeMap::new();
-    for (client, (group, tps)) in owned {
-        out.entry(group).or_default().insert(client, tps);
-    }
-    out
+    query::final_assignment(&run.trace)
+        .into_iter()
+        .map(|(group, members)| {
+            let members = members
+                .into_iter()
+                .map(|(client, tps)| (run.trace.name(client).to_string(), tps))
+                .collect();
+            (group.to_string(), members)
+        })
+        .collect()
 }
 
 /// One run's outcome signature: the final assignment of every group (and, when checking,

@@ -14,6 +14,7 @@
 
 use models::check::{check, AnomalyKind, Claim};
 use models::history::Event;
+use models::query::{self, Ownership};
 use models::types::{show_bytes, Tp};
 use models::world::{ClientKind, Run};
 use sim::{ActorId, Time};
@@ -33,6 +34,8 @@ struct Lane {
     name: String,
     group: String,
     actor: ActorId,
+    /// The partitions it owned, in the order the ownerships ended.
+    owned: Vec<Ownership>,
 }
 
 fn r2(v: f64) -> f64 {
@@ -111,6 +114,7 @@ pub fn svg(run: &Run, title: &str) -> String {
             groups.push(g);
         }
     }
+    let owned = query::ownership(&run.trace);
     let lanes: Vec<Lane> = groups
         .iter()
         .flat_map(|g| {
@@ -121,6 +125,7 @@ pub fn svg(run: &Run, title: &str) -> String {
                     name: c.name.clone(),
                     group: g.clone(),
                     actor: c.actor,
+                    owned: owned.iter().filter(|o| o.client == c.actor).cloned().collect(),
                 })
         })
         .collect();
@@ -500,37 +505,11 @@ fn lane_group(
         .collect();
 
     // ownership bars
-    let mut open: BTreeMap<Tp, (Time, i32)> = BTreeMap::new();
-    let mut bars: Vec<(Tp, Time, Time, i32)> = Vec::new();
-    for (t, e) in &events {
-        match e {
-            Event::Assigned {
-                partitions,
-                generation,
-                ..
-            } => {
-                for tp in partitions {
-                    open.insert(*tp, (*t, *generation));
-                }
-            }
-            Event::Revoked { partitions, .. } | Event::Lost { partitions, .. } => {
-                for tp in partitions {
-                    if let Some((s, gen)) = open.remove(tp) {
-                        bars.push((*tp, s, *t, gen));
-                    }
-                }
-            }
-            Event::Crashed | Event::Closed | Event::Fatal { .. } => {
-                for (tp, (s, gen)) in std::mem::take(&mut open) {
-                    bars.push((tp, s, *t, gen));
-                }
-            }
-            _ => {}
-        }
-    }
-    for (tp, (s, gen)) in open {
-        bars.push((tp, s, end, gen));
-    }
+    let mut bars: Vec<(Tp, Time, Time, i32)> = lane
+        .owned
+        .iter()
+        .map(|o| (o.tp, o.start, o.end_or(end), o.generation))
+        .collect();
     bars.sort_by_key(|b| (b.1, b.0));
     for (tp, s, e, gen) in bars {
         let i = row_of.get(&tp).copied().unwrap_or(0);

@@ -192,6 +192,34 @@ fn unknown_config_key() {
 }
 
 #[test]
+fn session_and_heartbeat_are_checked_together_in_any_key_order() {
+    // heartbeat.interval.ms sorts first and is above the default session.timeout.ms (45 s)
+    let consumer = "[[topics]]\nname = \"t\"\npartitions = 1\n[[consumers]]\nname = \"c\"\ngroup = \"g\"\ntopics = [\"t\"]\n";
+    let p = temp_file(
+        "hb-ok.toml",
+        &format!(
+            "{consumer}config = {{ \"session.timeout.ms\" = 60000, \"heartbeat.interval.ms\" = 50000 }}\n"
+        ),
+    );
+    let o = kafka_sim(&["--scenario", &p]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p = temp_file(
+        "hb-bad.toml",
+        &format!(
+            "{consumer}config = {{ \"session.timeout.ms\" = 60000, \"heartbeat.interval.ms\" = 60000 }}\n"
+        ),
+    );
+    let o = kafka_sim(&["--scenario", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr_line(&o),
+        format!(
+            "error: {p}: consumers[0].config: heartbeat.interval.ms must be lower than session.timeout.ms"
+        )
+    );
+}
+
+#[test]
 fn malformed_json() {
     let p = temp_file(
         "bad.json",
@@ -284,7 +312,7 @@ fn graph_is_dot_with_causal_edges() {
 #[test]
 fn readme_demo2_output_is_current() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let marker = "The first command prints, for seed 7:\n\n```\n";
+    let marker = "The first command prints, for seed 7:\n\n```text\n";
     let start = readme.find(marker).expect("README shows demo2's output") + marker.len();
     let block = &readme[start..start + readme[start..].find("```").unwrap()];
     let o = kafka_sim(&["--scenario", "demo2", "--seed", "7"]);

@@ -139,3 +139,25 @@ fn a_sweep_without_check_reads_the_same_outcome_from_the_summary_history() {
         }
     }
 }
+
+/// The outcome's final assignment lists every member that was assigned, a crashed one with
+/// nothing, and agrees with the ownerships still open at the end.
+#[test]
+fn final_assignment_keeps_crashed_members_with_nothing() {
+    let scenario = kafka_sim::load::builtin_scenario("crash-autocommit").unwrap();
+    let run = kafka_sim::models::world::run(&scenario, 0).unwrap();
+    let end = kafka_sim::sweep::final_assignment(&run);
+    let billing = &end["billing"];
+    assert!(billing["consumer-1"].is_empty(), "{end:?}");
+    let open: std::collections::BTreeSet<_> = kafka_sim::models::query::ownership(&run.trace)
+        .into_iter()
+        .filter(|o| o.end.is_none())
+        .map(|o| (run.trace.name(o.client).to_string(), o.tp))
+        .collect();
+    let listed: std::collections::BTreeSet<_> = billing
+        .iter()
+        .flat_map(|(c, tps)| tps.iter().map(move |tp| (c.clone(), *tp)))
+        .collect();
+    assert_eq!(open, listed);
+    assert_eq!(billing["consumer-2"].len(), 2);
+}

@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use models::history::Event;
 use models::world::ClientKind;
 use std::process::Command;
 
@@ -38,15 +37,13 @@ fn check_svg(name: &str, seed: u64) {
             "{name}: lane {c} unlabelled"
         );
     }
-    let consumed = run
-        .trace
-        .entries()
-        .iter()
-        .filter(|e| matches!(e.record, Event::Consumed { .. }))
-        .count();
+    let consumed = models::query::consumptions(&run.trace).count();
     let dots = doc.descendants().filter(|n| class_has(n, "consume")).count();
     assert_eq!(dots, consumed, "{name}: one mark per consumed record");
     assert!(consumed > 0);
+    let owned = models::query::ownership(&run.trace).len();
+    let bars = doc.descendants().filter(|n| class_has(n, "owned")).count();
+    assert_eq!(bars, owned, "{name}: one bar per ownership of a partition");
     // every dot says which record it is
     for dot in doc.descendants().filter(|n| class_has(n, "consume")) {
         let title = dot

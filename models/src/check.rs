@@ -27,6 +27,7 @@
 //! when a zombie member keeps fetching); `at-most-once` allows losses.
 
 use crate::history::Event;
+use crate::query::{Owners, Ownership};
 use crate::types::{Metadata, RecordId, Tp};
 use serde::{Deserialize, Serialize};
 use sim::{ActorId, Time, Trace};
@@ -255,9 +256,8 @@ impl fmt::Display for Claim {
 /// One consumption: by which client, when, of which record.
 type Consumption = (ActorId, Time, RecordId);
 
-/// (client, tp) → (ownership start, (previous offset read, highest offset read) in this
-/// assignment).
-type Open = BTreeMap<(ActorId, Tp), (Time, Option<(i64, i64)>)>;
+/// Per open ownership: (previous offset read, highest offset read) in this assignment.
+type Open = Owners<Option<(i64, i64)>>;
 
 #[derive(Default)]
 struct GroupView {
@@ -281,22 +281,13 @@ fn group_mut<'a>(groups: &'a mut BTreeMap<Arc<str>, GroupView>, group: &Arc<str>
     groups.get_mut(group).expect("inserted above")
 }
 
-/// Ends `client`'s ownership of `tp` at `at`, if it owned it.
-fn close_ownership(
-    groups: &mut BTreeMap<Arc<str>, GroupView>,
-    open: &mut Open,
-    group: &Arc<str>,
-    client: ActorId,
-    tp: Tp,
-    at: Time,
-) {
-    if let Some((start, _)) = open.remove(&(client, tp)) {
-        group_mut(groups, group)
-            .owned
-            .entry(tp)
-            .or_default()
-            .push((client, start, at));
-    }
+/// Files an ownership under its group and partition (`Time::MAX`: until the end).
+fn file_ownership(groups: &mut BTreeMap<Arc<str>, GroupView>, o: Ownership) {
+    group_mut(groups, &o.group)
+        .owned
+        .entry(o.tp)
+        .or_default()
+        .push((o.client, o.start, o.end_or(Time::MAX)));
 }
 
 /// The log of each partition as the history tells it: appends by the partition's leader,
@@ -437,7 +428,7 @@ pub struct Checker {
     groups: BTreeMap<Arc<str>, GroupView>,
     /// consumer → group (a client is in one group).
     group_of: BTreeMap<ActorId, Arc<str>>,
-    /// (client, tp) → (open ownership start, last offset seen in this assignment).
+    /// Open ownerships, with the offsets read in each.
     open: Open,
     consumed_total: usize,
 }
@@ -488,38 +479,21 @@ impl Checker {
                     );
                 }
             }
-            Event::Assigned {
-                group, partitions, ..
-            } => {
+            Event::Assigned { group, .. } => {
                 self.group_of.insert(client, group.clone());
                 group_mut(groups, group).members.entry(client).or_insert(None);
-                for tp in partitions {
-                    open.insert((client, *tp), (t, None));
-                }
+                open.apply(e, |o| file_ownership(groups, o));
             }
-            Event::Revoked {
-                group, partitions, ..
-            }
-            | Event::Lost {
-                group, partitions, ..
-            } => {
-                for tp in partitions {
-                    close_ownership(groups, open, group, client, *tp, t);
-                }
+            Event::Revoked { .. } | Event::Lost { .. } => {
+                open.apply(e, |o| file_ownership(groups, o));
             }
             Event::Joined { group, .. } => {
                 self.group_of.insert(client, group.clone());
                 group_mut(groups, group).members.entry(client).or_insert(None);
             }
             Event::Closed | Event::Fatal { .. } | Event::Crashed => {
+                open.apply(e, |o| file_ownership(groups, o));
                 if let Some(group) = self.group_of.get(&client) {
-                    let held: Vec<Tp> = open
-                        .range((client, Tp::new(0, 0))..=(client, Tp::new(u32::MAX, u32::MAX)))
-                        .map(|((_, tp), _)| *tp)
-                        .collect();
-                    for tp in held {
-                        close_ownership(groups, open, group, client, tp, t);
-                    }
                     group_mut(groups, group).members.insert(client, Some(t));
                 }
             }
@@ -539,7 +513,7 @@ impl Checker {
                 // where an assignment starts; a reset inside one (the log changed under the
                 // consumer) is what the consumer then sees: going back, or skipping ahead
                 if !from.is_out_of_range_reset() {
-                    if let Some((_, last)) = open.get_mut(&(client, *tp)) {
+                    if let Some(last) = open.state_mut(client, *tp) {
                         *last = Some((offset - 1, offset - 1));
                     }
                 }
@@ -583,7 +557,7 @@ impl Checker {
                         ));
                     }
                 }
-                if let Some((_, last)) = open.get_mut(&(client, *tp)) {
+                if let Some(last) = open.state_mut(client, *tp) {
                     if let Some((prev, mark)) = *last {
                         let (kind, detail) = if *offset <= prev {
                             (
@@ -634,25 +608,13 @@ impl Checker {
             acks,
             appended,
             mut groups,
-            group_of,
             open,
             consumed_total,
             ..
         } = self;
         // close what is still open at the end of the run, in the order of the clients' names
-        let mut still_open: Vec<((ActorId, Tp), Time)> =
-            open.into_iter().map(|(k, (start, _))| (k, start)).collect();
-        still_open.sort_by(|((a, tp_a), _), ((b, tp_b), _)| {
-            (&names[a.index()], tp_a).cmp(&(&names[b.index()], tp_b))
-        });
-        for ((client, tp), start) in still_open {
-            if let Some(group) = group_of.get(&client) {
-                group_mut(&mut groups, group)
-                    .owned
-                    .entry(tp)
-                    .or_default()
-                    .push((client, start, Time::MAX));
-            }
+        for o in open.finish(names) {
+            file_ownership(&mut groups, o);
         }
         let client_name = |a: ActorId| names[a.index()].clone();
 

@@ -76,6 +76,49 @@ impl fmt::Display for ConfigValue {
     }
 }
 
+impl From<bool> for ConfigValue {
+    fn from(v: bool) -> Self {
+        ConfigValue::Bool(v)
+    }
+}
+
+impl From<i64> for ConfigValue {
+    fn from(v: i64) -> Self {
+        ConfigValue::Int(v)
+    }
+}
+
+impl From<i32> for ConfigValue {
+    fn from(v: i32) -> Self {
+        ConfigValue::Int(v.into())
+    }
+}
+
+impl From<u32> for ConfigValue {
+    fn from(v: u32) -> Self {
+        ConfigValue::Int(v.into())
+    }
+}
+
+impl From<u64> for ConfigValue {
+    /// Values beyond `i64::MAX` saturate.
+    fn from(v: u64) -> Self {
+        ConfigValue::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<&str> for ConfigValue {
+    fn from(v: &str) -> Self {
+        ConfigValue::Str(v.into())
+    }
+}
+
+impl From<String> for ConfigValue {
+    fn from(v: String) -> Self {
+        ConfigValue::Str(v)
+    }
+}
+
 fn as_ms(v: &ConfigValue) -> Result<u64, String> {
     match v {
         ConfigValue::Int(i) if *i >= 0 => Ok(*i as u64),
@@ -257,6 +300,13 @@ impl ConsumerConfig {
                 ))
             }
         }
+        Ok(())
+    }
+
+    /// Checks the settings that depend on each other, once every key is set (so the order
+    /// keys are given in does not matter): `heartbeat.interval.ms` must be lower than
+    /// `session.timeout.ms`, as the Java client requires.
+    pub fn finish(&self) -> Result<(), String> {
         if self.heartbeat_interval_ms >= self.session_timeout_ms {
             return Err("heartbeat.interval.ms must be lower than session.timeout.ms".into());
         }
@@ -514,10 +564,8 @@ mod tests {
             .set("auto.offset.reset", &ConfigValue::Str("none".into()))
             .is_err());
         assert!(c.set("session.timeout.ms", &ConfigValue::Int(0)).is_err());
-        assert!(
-            c.set("session.timeout.ms", &ConfigValue::Int(2000)).is_err(),
-            "below heartbeat"
-        );
+        c.set("session.timeout.ms", &ConfigValue::Int(2000)).unwrap();
+        assert!(c.finish().is_err(), "below heartbeat");
         assert!(c
             .set("no.such.key", &ConfigValue::Int(1))
             .unwrap_err()
@@ -527,5 +575,17 @@ mod tests {
             .unwrap();
         assert_eq!(p.key_hash, KeyHash::Murmur2);
         assert!(p.set("partitioner", &ConfigValue::Str("sha1".into())).is_err());
+    }
+
+    #[test]
+    fn cross_key_checks_wait_for_every_key() {
+        // keys come in name order: heartbeat before session, above the default session
+        let mut c = ConsumerConfig::defaults(Profile::Java, "g");
+        c.set("heartbeat.interval.ms", &ConfigValue::Int(50_000)).unwrap();
+        c.set("session.timeout.ms", &ConfigValue::Int(60_000)).unwrap();
+        assert_eq!(c.finish(), Ok(()));
+        assert_eq!((c.heartbeat_interval_ms, c.session_timeout_ms), (50_000, 60_000));
+        c.set("heartbeat.interval.ms", &ConfigValue::Int(60_000)).unwrap();
+        assert!(c.finish().unwrap_err().contains("lower than session.timeout.ms"));
     }
 }

@@ -12,11 +12,14 @@
 //!   [`config::Profile`] defaults (kafka-python, Java, librdkafka).
 //! * The wire: [`protocol`] (requests and responses, as Kafka names them).
 //! * Output: [`history`] — the typed records every actor writes; renderers and checkers read
-//!   only these.
-//! * Input: [`scenario`] (what a run contains) and [`world`] (builds and runs it).
+//!   only these; [`query`] answers what several of them ask (partition ownership,
+//!   consumptions, acknowledged records), and [`check`] judges a history against a claim.
+//! * Input: [`scenario`] (what a run contains; [`builder`] puts one together in Rust) and
+//!   [`world`] (builds and runs it).
 
 pub mod assignor;
 pub mod broker;
+pub mod builder;
 pub mod check;
 pub mod cluster;
 pub mod config;
@@ -30,6 +33,7 @@ pub mod log;
 pub mod partitioner;
 pub mod producer;
 pub mod protocol;
+pub mod query;
 pub mod scenario;
 pub mod types;
 pub mod world;

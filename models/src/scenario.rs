@@ -67,8 +67,9 @@ impl CommitPolicy {
     }
 }
 
-/// A whole scenario.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A whole scenario. The default has no topic yet (and so does not validate); in Rust,
+/// [`Scenario::builder`] ([`crate::builder`]) puts one together without a file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Short name.
@@ -245,7 +246,7 @@ impl Default for NetworkSpec {
     }
 }
 
-/// A topic.
+/// A topic. The default: one partition, the broker's replication factor, no settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TopicSpec {
@@ -263,8 +264,8 @@ pub struct TopicSpec {
     pub config: BTreeMap<String, ConfigValue>,
 }
 
-/// One record to send.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One record to send. The default: null key, null value, the partitioner's choice.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessageSpec {
     /// Key; absent = null key.
@@ -292,12 +293,12 @@ pub struct GenerateSpec {
     pub value: String,
 }
 
-fn default_value() -> String {
+pub(crate) fn default_value() -> String {
     "value-{i}".into()
 }
 
-/// A producer process.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A producer process. The default (a file's defaults) has no name, topic or records yet.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProducerSpec {
     /// Process name (unique).
@@ -324,8 +325,8 @@ pub struct ProducerSpec {
     pub config: BTreeMap<String, ConfigValue>,
 }
 
-/// A consumer process.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A consumer process. The default (a file's defaults) has no name, group or topic yet.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerSpec {
     /// Process name (unique).
@@ -361,7 +362,7 @@ fn is_default<T: Default + PartialEq>(v: &T) -> bool {
 /// What goes wrong, and when. `at_ms` fixes the time; `between_ms = [a, b]` instead draws it
 /// from the seed (uniformly, from the `faults` RNG stream), so a seed sweep explores fault
 /// timings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
     /// What happens.
@@ -383,10 +384,11 @@ pub struct FaultSpec {
     pub restart_after_ms: Option<u64>,
 }
 
-/// Kinds of fault.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Kinds of fault (the default: a crash).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
+    #[default]
     /// The process dies: no LeaveGroup, no commit; the group notices after
     /// `session.timeout.ms`. With `restart_after_ms`, a new process starts. A broker keeps
     /// its logs and loses what it held in memory.
@@ -546,6 +548,8 @@ impl Scenario {
             cfg.set(k, v)
                 .map_err(|m| err(format!("consumers[{i}].config.\"{k}\""), m))?;
         }
+        cfg.finish()
+            .map_err(|m| err(format!("consumers[{i}].config"), m))?;
         Ok(cfg)
     }
 

@@ -143,6 +143,7 @@ impl<'a> Prepared<'a> {
                 min_isr: min_isr.clone(),
                 retention: retention.clone(),
                 retention_check: Time::ms(b.log_retention_check_interval_ms),
+                inject: Vec::new(),
             })
             .collect();
         let controller = controller_id.map(|cid| {

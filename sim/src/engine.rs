@@ -5,6 +5,8 @@ use crate::queue::EventQueue;
 use crate::rng::{self, SimRng};
 use crate::time::Time;
 use crate::trace::Trace;
+use std::collections::BTreeMap;
+use std::fmt;
 
 /// An actor's index in its simulation.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -129,6 +131,74 @@ impl<M, R> Ctx<'_, M, R> {
     }
 }
 
+/// Bounds that make every run finite, for [`Sim::run_bounded`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Events a run may handle in all.
+    pub events: u64,
+    /// Events at one virtual instant: more means virtual time has stopped advancing (a
+    /// zero-delay loop between actors, a zero interval).
+    pub per_instant: u64,
+}
+
+impl Default for Limits {
+    /// A billion events in all (the million-record scenario takes eight million); a million
+    /// at one instant.
+    fn default() -> Self {
+        Limits {
+            events: 1_000_000_000,
+            per_instant: 1_000_000,
+        }
+    }
+}
+
+/// Which bound a run hit.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StuckCause {
+    /// More events than this at one virtual instant.
+    Instant(u64),
+    /// More events than this in all.
+    Budget(u64),
+}
+
+/// A run ended early by [`Limits`]: when, why, and the actors and message kinds that kept
+/// it busy (from a sample of the events that followed, most frequent first).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stuck {
+    /// Virtual time when the bound was hit.
+    pub at: Time,
+    /// Which bound.
+    pub cause: StuckCause,
+    /// `(actor, message kind, events in the sample)`.
+    pub busiest: Vec<(String, String, u64)>,
+}
+
+impl fmt::Display for Stuck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.cause {
+            StuckCause::Instant(n) => write!(
+                f,
+                "virtual time stopped advancing at {} ms: more than {n} events at one instant",
+                self.at.as_ms_f64()
+            )?,
+            StuckCause::Budget(n) => write!(
+                f,
+                "the run used its budget of {n} events by {} ms (raise it with --max-events)",
+                self.at.as_ms_f64()
+            )?,
+        }
+        let busy: Vec<String> = self
+            .busiest
+            .iter()
+            .map(|(actor, kind, n)| format!("{kind} to {actor} ({n})"))
+            .collect();
+        if !busy.is_empty() {
+            write!(f, "; busiest in a sample of what followed: {}", busy.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
 /// A simulation: actors, the event queue, the network and the trace.
 pub struct Sim<M, R> {
     actors: Vec<Box<dyn Actor<M, R>>>,
@@ -189,19 +259,23 @@ impl<M, R> Sim<M, R> {
         &mut self.core.net
     }
 
-    /// Runs the earliest event. Returns `false` when the queue is empty.
-    pub fn step(&mut self) -> bool {
-        let Some((time, _seq, env)) = self.core.queue.pop() else {
-            return false;
-        };
+    /// Takes the earliest event off the queue and moves the clock to it: `Some(None)` when it
+    /// was bound to a connection a crash has reset since (dropped), `None` when the queue is
+    /// empty.
+    fn pop_live(&mut self) -> Option<Option<Envelope<M>>> {
+        let (time, _seq, env) = self.core.queue.pop()?;
         assert!(time >= self.core.now, "event queue went back in time");
         self.core.now = time;
         if let Some((from, to)) = env.conns {
             if from != self.core.conn[env.from.index()] || to != self.core.conn[env.to.index()] {
                 self.core.dropped += 1;
-                return true;
+                return Some(None);
             }
         }
+        Some(Some(env))
+    }
+
+    fn deliver(&mut self, env: Envelope<M>) {
         self.core.handled += 1;
         let actor = &mut self.actors[env.to.index()];
         let mut ctx = Ctx {
@@ -209,7 +283,18 @@ impl<M, R> Sim<M, R> {
             me: env.to,
         };
         actor.handle(&mut ctx, env.from, env.msg);
-        true
+    }
+
+    /// Runs the earliest event. Returns `false` when the queue is empty.
+    pub fn step(&mut self) -> bool {
+        match self.pop_live() {
+            None => false,
+            Some(None) => true,
+            Some(Some(env)) => {
+                self.deliver(env);
+                true
+            }
+        }
     }
 
     /// Runs every event up to and including `end`, then sets the clock to `end`.
@@ -221,6 +306,64 @@ impl<M, R> Sim<M, R> {
             self.step();
         }
         self.core.now = self.core.now.max(end);
+    }
+
+    /// Like [`Sim::run_until`], but a run that stops advancing virtual time — more than
+    /// `limits.per_instant` events at one instant — or spends more than `limits.events`
+    /// events ends early with a [`Stuck`] that names what kept it busy.
+    pub fn run_bounded(&mut self, end: Time, limits: Limits) -> Result<(), Stuck>
+    where
+        M: fmt::Debug,
+    {
+        let start = self.core.handled;
+        let mut instant = self.core.now;
+        let mut at_instant = 0u64;
+        while let Some(t) = self.core.queue.peek_time() {
+            if t > end {
+                break;
+            }
+            if t != instant {
+                instant = t;
+                at_instant = 0;
+            }
+            at_instant += 1;
+            if at_instant > limits.per_instant {
+                return Err(self.stuck(StuckCause::Instant(limits.per_instant)));
+            }
+            if self.core.handled - start >= limits.events {
+                return Err(self.stuck(StuckCause::Budget(limits.events)));
+            }
+            self.step();
+        }
+        self.core.now = self.core.now.max(end);
+        Ok(())
+    }
+
+    /// Runs a sample of the events that follow and says which actors and messages they were.
+    fn stuck(&mut self, cause: StuckCause) -> Stuck
+    where
+        M: fmt::Debug,
+    {
+        const SAMPLE: usize = 1_000;
+        let at = self.core.now;
+        let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for _ in 0..SAMPLE {
+            let Some(next) = self.pop_live() else { break };
+            let Some(env) = next else { continue };
+            let to = self.core.trace.names()[env.to.index()].clone();
+            let debug = format!("{:?}", env.msg);
+            let kind: String = debug
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            *counts.entry((to, kind)).or_default() += 1;
+            self.deliver(env);
+        }
+        let mut busiest: Vec<(String, String, u64)> =
+            counts.into_iter().map(|((a, k), n)| (a, k, n)).collect();
+        busiest.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
+        busiest.truncate(4);
+        Stuck { at, cause, busiest }
     }
 
     /// The current virtual time.
@@ -314,6 +457,122 @@ mod tests {
             .iter()
             .map(|e| (e.time.0, e.actor.0, e.record.0, e.record.1))
             .collect()
+    }
+
+    /// Two actors that answer each other with no delay: virtual time never moves.
+    #[derive(Debug)]
+    struct Echo;
+
+    impl Actor<Echo, ()> for Echo {
+        fn handle(&mut self, ctx: &mut Ctx<'_, Echo, ()>, from: ActorId, _msg: Echo) {
+            let to = if from == ctx.me() {
+                ActorId(1 - ctx.me().0)
+            } else {
+                from
+            };
+            ctx.send(to, Echo);
+        }
+    }
+
+    fn echoes() -> Sim<Echo, ()> {
+        let mut sim = Sim::new(
+            1,
+            NetConfig {
+                base: Time::ZERO,
+                jitter: Time::ZERO,
+            },
+        );
+        let a = sim.add_actor("a", Box::new(Echo));
+        sim.add_actor("b", Box::new(Echo));
+        sim.schedule(Time::ms(5), a, Echo);
+        sim
+    }
+
+    #[test]
+    fn a_loop_at_one_instant_is_stopped_and_named() {
+        let mut sim = echoes();
+        let limits = Limits {
+            events: u64::MAX,
+            per_instant: 10_000,
+        };
+        let stuck = sim
+            .run_bounded(Time::ms(1_000), limits)
+            .expect_err("never advances");
+        assert_eq!(stuck.cause, StuckCause::Instant(10_000));
+        assert_eq!(stuck.at, Time::ms(5));
+        let actors: Vec<&str> = stuck.busiest.iter().map(|(a, _, _)| a.as_str()).collect();
+        assert_eq!(actors, ["a", "b"]);
+        assert!(stuck.busiest.iter().all(|(_, k, n)| k == "Echo" && *n == 500));
+        let line = stuck.to_string();
+        assert!(
+            line.contains("stopped advancing at 5 ms") && line.contains("Echo to a (500)"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn the_event_budget_ends_a_long_run() {
+        let mut sim = echoes();
+        let limits = Limits {
+            events: 777,
+            per_instant: u64::MAX,
+        };
+        let stuck = sim.run_bounded(Time::ms(1_000), limits).expect_err("budget");
+        assert_eq!(stuck.cause, StuckCause::Budget(777));
+        assert!(sim.events_handled() >= 777);
+    }
+
+    #[test]
+    fn a_bounded_run_that_fits_is_the_same_as_an_unbounded_one() {
+        let mut sim = Sim::new(
+            42,
+            NetConfig {
+                base: Time::us(100),
+                jitter: Time::us(300),
+            },
+        );
+        let a = sim.add_actor("a", Box::new(Pinger { peer: None, left: 50 }));
+        let b = sim.add_actor(
+            "b",
+            Box::new(Pinger {
+                peer: Some(a),
+                left: 50,
+            }),
+        );
+        sim.schedule(Time::ZERO, b, 0);
+        sim.run_bounded(Time::ms(1_000), Limits::default())
+            .expect("finite");
+        let bounded: Vec<_> = sim
+            .trace()
+            .entries()
+            .iter()
+            .map(|e| (e.time, e.actor, e.record))
+            .collect();
+        let mut sim = Sim::new(
+            42,
+            NetConfig {
+                base: Time::us(100),
+                jitter: Time::us(300),
+            },
+        );
+        let a = sim.add_actor("a", Box::new(Pinger { peer: None, left: 50 }));
+        let b = sim.add_actor(
+            "b",
+            Box::new(Pinger {
+                peer: Some(a),
+                left: 50,
+            }),
+        );
+        sim.schedule(Time::ZERO, b, 0);
+        sim.run_until(Time::ms(1_000));
+        let plain: Vec<_> = sim
+            .trace()
+            .entries()
+            .iter()
+            .map(|e| (e.time, e.actor, e.record))
+            .collect();
+        assert_eq!(bounded, plain);
+        assert_eq!(bounded.len(), 101);
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub mod rng;
 pub mod time;
 pub mod trace;
 
-pub use engine::{Actor, ActorId, Ctx, Sim};
+pub use engine::{Actor, ActorId, Ctx, Limits, Sim, Stuck, StuckCause};
 pub use net::NetConfig;
 pub use time::Time;
 pub use trace::{Filter, Trace, TraceEntry};

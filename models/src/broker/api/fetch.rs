@@ -1,0 +1,45 @@
+//! Fetch from a consumer: reads below the high watermark of the partitions this broker
+//! leads, long-polled (`fetch.min.bytes=1`, `fetch.max.wait.ms`) in the purgatory.
+
+use crate::broker::purgatory::ParkedFetch;
+use crate::broker::Broker;
+use crate::protocol::Msg;
+use crate::types::Tp;
+use sim::{ActorId, Time};
+use std::sync::Arc;
+
+impl Broker {
+    /// Handles a consumer Fetch: answered at once when it reads something or meets an
+    /// error (or does not wait), else parked for `max_wait_us`.
+    pub(in crate::broker) fn on_fetch(
+        &mut self,
+        now: Time,
+        from: ActorId,
+        fetch_id: u64,
+        positions: Arc<[(Tp, i64)]>,
+        max_wait_us: u64,
+        max_records: usize,
+    ) {
+        let (records, errors) = self.rm.collect(&positions, max_records);
+        if !records.is_empty() || !errors.is_empty() || max_wait_us == 0 {
+            self.fx.send(
+                from,
+                Msg::FetchResp {
+                    fetch_id,
+                    records,
+                    errors,
+                },
+            );
+        } else {
+            let deadline = now + Time::us(max_wait_us);
+            let fetch = ParkedFetch {
+                deadline,
+                client: from,
+                fetch_id,
+                positions,
+                max_records,
+            };
+            self.purgatory.park_fetch(now, fetch, &mut self.fx);
+        }
+    }
+}
