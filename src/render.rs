@@ -273,6 +273,19 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
             );
         }
         Event::BrokerFenced { node } | Event::BrokerUnfenced { node } => put("node", json!(node)),
+        Event::Injected {
+            api,
+            from,
+            error,
+            delay,
+        } => {
+            put("api", json!(api.name()));
+            put("from", json!(run.trace.name(*from)));
+            match error {
+                Some(e) => put("error", json!(e.name())),
+                None => put("delay_ms", json!(delay.as_ms_f64())),
+            }
+        }
         Event::App(a) => {
             put("name", json!(&*a.name));
             let fields = a.fields.iter().map(|(k, v)| {

@@ -405,6 +405,12 @@ pub struct FaultSpec {
     /// With `topic`: the partition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<u32>,
+    /// For `error` and `delay` on a coordinator API (OffsetCommit, OffsetFetch,
+    /// FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+    /// ConsumerGroupHeartbeat): only requests of this group — of every group whose
+    /// `__consumer_offsets` partition it shares, as a rule on that partition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 impl FaultSpec {
@@ -417,6 +423,7 @@ impl FaultSpec {
             ("count", self.count.is_some()),
             ("topic", self.topic.is_some()),
             ("partition", self.partition.is_some()),
+            ("group", self.group.is_some()),
         ]
         .into_iter()
         .find_map(|(field, set)| set.then_some(field))
@@ -623,6 +630,27 @@ impl Scenario {
             (Some(0), None) => return Err(err(path("count"), "must be at least 1")),
             (None, Some(0)) => return Err(err(path("duration_ms"), "must be at least 1")),
             _ => {}
+        }
+        if let Some(g) = &f.group {
+            if matches!(
+                api,
+                ApiKey::Produce
+                    | ApiKey::Fetch
+                    | ApiKey::ListOffsets
+                    | ApiKey::Metadata
+                    | ApiKey::ReplicaFetch
+            ) {
+                return Err(err(
+                    path("group"),
+                    format!("{} requests name no group", api.name()),
+                ));
+            }
+            if f.topic.is_some() {
+                return Err(err(path("group"), "give topic or group, not both"));
+            }
+            if !self.consumers.iter().any(|c| &c.group == g) {
+                return Err(err(path("group"), format!("no consumer is in group {g:?}")));
+            }
         }
         match (&f.topic, f.partition) {
             (None, None) => Ok(()),

@@ -254,7 +254,7 @@ impl<'a> Prepared<'a> {
                 min_isr: min_isr.clone(),
                 retention: retention.clone(),
                 retention_check: Time::ms(b.log_retention_check_interval_ms),
-                inject: inject_rules(scenario, &meta, node),
+                inject: inject_rules(scenario, &meta, &cluster, node),
             })
             .collect();
         let controller = controller_id.map(|cid| {
@@ -513,7 +513,7 @@ fn schedule_faults(
 
 /// The fault-injection rules of broker `node`: the scenario's `error` and `delay` faults
 /// that name it or no broker, in file order (the first that matches a request applies).
-fn inject_rules(scenario: &Scenario, meta: &Metadata, node: u32) -> Vec<InjectRule> {
+fn inject_rules(scenario: &Scenario, meta: &Metadata, cluster: &ClusterState, node: u32) -> Vec<InjectRule> {
     let mine = |f: &&crate::scenario::FaultSpec| {
         matches!(f.kind, FaultKind::Error | FaultKind::Delay)
             && (f.client.is_empty() || f.client == broker_name(node))
@@ -533,11 +533,12 @@ fn inject_rules(scenario: &Scenario, meta: &Metadata, node: u32) -> Vec<InjectRu
                 Some(d) => rule.during(from, from + Time::ms(d)),
                 None => rule.times(f.count.unwrap_or(1)).from(from),
             };
-            match (&f.topic, f.partition) {
-                (Some(t), Some(p)) => {
+            match (&f.topic, f.partition, &f.group) {
+                (Some(t), Some(p), _) => {
                     let topic = meta.topic_index(t).expect("validated");
                     rule.on_partition(crate::types::Tp::new(topic, p))
                 }
+                (_, _, Some(g)) => rule.on_partition(cluster.offsets_tp(g)),
                 _ => rule,
             }
         })
