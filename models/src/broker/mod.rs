@@ -307,6 +307,7 @@ impl Broker {
             }
             ServerTimer::RetentionCheck(_) => {}
             ServerTimer::SessionCheck => panic!("a broker got the controller's timer"),
+            ServerTimer::Release(_) => unreachable!("dispatched before"),
         }
     }
 
@@ -321,6 +322,11 @@ impl Broker {
             Msg::Stall(d) => {
                 let until = self.fetcher.stall(now, d);
                 self.fx.record(Event::Stalled { until });
+            }
+            Msg::ServerTimer(ServerTimer::Release(token)) => {
+                if let Some((from, msg)) = self.interceptor.release(token) {
+                    self.dispatch(ctx, from, msg);
+                }
             }
             Msg::ServerTimer(t) => self.on_server_timer(now, t),
             Msg::ClusterUpdate(state) => {
@@ -376,11 +382,6 @@ impl Broker {
                 max_wait_us,
                 max_records,
             } => self.on_fetch(now, from, fetch_id, positions, max_wait_us, max_records),
-            Msg::FetchExpired { token } if Interceptor::owns(token) => {
-                if let Some((from, msg)) = self.interceptor.release(token) {
-                    self.dispatch(ctx, from, msg);
-                }
-            }
             Msg::FetchExpired { token } => self.purgatory.expire(token, now, &mut self.rm, &mut self.fx),
             other => panic!("broker got a message it does not serve: {other:?}"),
         }
