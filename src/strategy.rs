@@ -211,6 +211,7 @@ pub fn arb_scenario(shape: ScenarioShape) -> impl Strategy<Value = Case> {
                     between_ms: None,
                     duration_ms: None,
                     restart_after_ms: restart,
+                    ..FaultSpec::default()
                 })
                 .fold(Vec::<FaultSpec>::new(), |mut acc, f| {
                     // one crash per consumer: a second would hit a dead process
@@ -356,6 +357,7 @@ pub fn arb_replicated(durability: Durability) -> impl Strategy<Value = Case> {
                 between_ms: None,
                 duration_ms,
                 restart_after_ms,
+                ..FaultSpec::default()
             });
         }
         s.stop.at_ms = Some(produce_at + 100 * 200 + 90_000);

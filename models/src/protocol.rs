@@ -162,6 +162,39 @@ impl ErrorCode {
         ErrorCode::UnknownServerError,
     ];
 
+    /// Whether Kafka's clients retry it: its exception is a `RetriableException`
+    /// (`org.apache.kafka.common.errors`).
+    pub fn is_retriable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::NotLeaderOrFollower
+                | ErrorCode::LeaderNotAvailable
+                | ErrorCode::KafkaStorageError
+                | ErrorCode::UnknownTopicOrPartition
+                | ErrorCode::NotEnoughReplicas
+                | ErrorCode::NotEnoughReplicasAfterAppend
+                | ErrorCode::RequestTimedOut
+                | ErrorCode::NetworkException
+                | ErrorCode::NotCoordinator
+                | ErrorCode::CoordinatorNotAvailable
+                | ErrorCode::CoordinatorLoadInProgress
+        )
+    }
+
+    /// Whether it says the client's metadata is stale (an `InvalidMetadataException`, or a
+    /// broken connection): the client refreshes it before retrying.
+    pub fn invalidates_metadata(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::NotLeaderOrFollower
+                | ErrorCode::LeaderNotAvailable
+                | ErrorCode::KafkaStorageError
+                | ErrorCode::UnknownTopicOrPartition
+                | ErrorCode::RequestTimedOut
+                | ErrorCode::NetworkException
+        )
+    }
+
     /// The error Kafka calls `name` (`NOT_COORDINATOR`).
     pub fn from_name(name: &str) -> Option<ErrorCode> {
         ErrorCode::ALL.into_iter().find(|e| e.name() == name)
@@ -294,7 +327,6 @@ impl ApiKey {
     }
 }
 
-
 /// Errors are written by their Kafka names in scenario files.
 impl serde::Serialize for ErrorCode {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -307,7 +339,10 @@ impl<'de> serde::Deserialize<'de> for ErrorCode {
         let name = String::deserialize(d)?;
         ErrorCode::from_name(&name).ok_or_else(|| {
             let names: Vec<&str> = ErrorCode::ALL.iter().map(|e| e.name()).collect();
-            serde::de::Error::custom(format!("unknown Kafka error {name:?} (one of {})", names.join(", ")))
+            serde::de::Error::custom(format!(
+                "unknown Kafka error {name:?} (one of {})",
+                names.join(", ")
+            ))
         })
     }
 }
@@ -324,7 +359,10 @@ impl<'de> serde::Deserialize<'de> for ApiKey {
         let name = String::deserialize(d)?;
         ApiKey::from_name(&name).ok_or_else(|| {
             let names: Vec<&str> = ApiKey::ALL.iter().map(|k| k.name()).collect();
-            serde::de::Error::custom(format!("unknown Kafka API {name:?} (one of {})", names.join(", ")))
+            serde::de::Error::custom(format!(
+                "unknown Kafka API {name:?} (one of {})",
+                names.join(", ")
+            ))
         })
     }
 }
@@ -717,4 +755,8 @@ pub enum ClientTimer {
     ProduceWatchdog,
     /// Consumer: look up the cluster again (a partition without a leader, a lost coordinator).
     Rediscover,
+    /// Consumer: send JoinGroup again after `retry.backoff.ms` (the coordinator answered
+    /// `COORDINATOR_LOAD_IN_PROGRESS` or `REBALANCE_IN_PROGRESS`); the number is the join
+    /// attempt it belongs to.
+    RetryJoin(u64),
 }

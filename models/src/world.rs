@@ -10,6 +10,7 @@
 //! [`Apps`] and passed to [`run_with_apps`] / [`Prepared::run_with_apps`]: the user's code
 //! then is the software of that consumer's process.
 
+use crate::broker::interceptor::InjectRule;
 use crate::broker::{Broker, BrokerConfig};
 use crate::cluster::ClusterState;
 use crate::config::{ConsumerConfig, ProducerConfig};
@@ -253,7 +254,7 @@ impl<'a> Prepared<'a> {
                 min_isr: min_isr.clone(),
                 retention: retention.clone(),
                 retention_check: Time::ms(b.log_retention_check_interval_ms),
-                inject: Vec::new(),
+                inject: inject_rules(scenario, &meta, node),
             })
             .collect();
         let controller = controller_id.map(|cid| {
@@ -462,6 +463,10 @@ fn schedule_faults(
 ) {
     let mut fault_rng = sim::rng::stream(seed, "faults");
     for f in &scenario.faults {
+        if matches!(f.kind, FaultKind::Error | FaultKind::Delay) {
+            // request-level faults are the brokers' rules (see inject_rules)
+            continue;
+        }
         let target_broker = (1..=scenario.cluster.brokers).find(|node| broker_name(*node) == f.client);
         let actor = match target_broker {
             Some(node) => broker_ids[(node - 1) as usize],
@@ -501,8 +506,42 @@ fn schedule_faults(
                     engine.network().cut(actor, *b, at, at + duration);
                 }
             }
+            FaultKind::Error | FaultKind::Delay => unreachable!("skipped above"),
         }
     }
+}
+
+/// The fault-injection rules of broker `node`: the scenario's `error` and `delay` faults
+/// that name it or no broker, in file order (the first that matches a request applies).
+fn inject_rules(scenario: &Scenario, meta: &Metadata, node: u32) -> Vec<InjectRule> {
+    let mine = |f: &&crate::scenario::FaultSpec| {
+        matches!(f.kind, FaultKind::Error | FaultKind::Delay)
+            && (f.client.is_empty() || f.client == broker_name(node))
+    };
+    scenario
+        .faults
+        .iter()
+        .filter(mine)
+        .map(|f| {
+            let api = f.api.expect("validated");
+            let rule = match (f.error, f.delay_ms) {
+                (Some(e), _) => InjectRule::error(api, e),
+                (None, d) => InjectRule::delay(api, Time::ms(d.expect("validated"))),
+            };
+            let from = Time::ms(f.at_ms.unwrap_or(0));
+            let rule = match f.duration_ms {
+                Some(d) => rule.during(from, from + Time::ms(d)),
+                None => rule.times(f.count.unwrap_or(1)).from(from),
+            };
+            match (&f.topic, f.partition) {
+                (Some(t), Some(p)) => {
+                    let topic = meta.topic_index(t).expect("validated");
+                    rule.on_partition(crate::types::Tp::new(topic, p))
+                }
+                _ => rule,
+            }
+        })
+        .collect()
 }
 
 /// Builds the simulation for `scenario` under `seed`, without running it.

@@ -165,6 +165,9 @@ impl Consumer {
                 .is_some_and(|(_, d)| ctx.now() >= *d)
         {
             self.resume_commit(ctx);
+        } else if self.app.state == super::State::CommitRetry && self.client.coordinator.is_some() {
+            // a retriable commit error from a coordinator that stays: send it again
+            self.resume_commit(ctx);
         }
         self.refresh_metadata(ctx);
         if self.client.coordinator.is_none()

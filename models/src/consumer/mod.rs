@@ -187,6 +187,11 @@ impl Consumer {
                 }
             }
             Msg::ClientTimer(ClientTimer::Rediscover) => self.on_rediscover(ctx),
+            Msg::ClientTimer(ClientTimer::RetryJoin(attempt)) => {
+                let mut out = Vec::new();
+                self.member.on_retry_join(attempt, &mut out);
+                self.apply(ctx, out);
+            }
             Msg::Disconnected => self.on_disconnected(ctx, from),
             Msg::JoinGroupResp { corr, result } => {
                 if self.client.answer(corr, Req::Join) {
@@ -371,6 +376,10 @@ impl Consumer {
                     self.client.cancel(Req::Fetch);
                 }
                 Out::CoordinatorLost => self.coordinator_lost(ctx),
+                Out::RetryJoin(attempt) => ctx.timer(
+                    Time::ms(client::RETRY_BACKOFF_MS),
+                    Msg::ClientTimer(ClientTimer::RetryJoin(attempt)),
+                ),
             }
         }
         // the buffer is used again by the next input (none allocated per heartbeat)

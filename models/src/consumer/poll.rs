@@ -294,6 +294,12 @@ impl Consumer {
         if moved {
             self.coordinator_lost(ctx);
         }
+        // retriable with the same coordinator (Java's RetriableCommitFailedException):
+        // commitSync sends it again after retry.backoff.ms
+        let retry = matches!(
+            result,
+            Err(ErrorCode::CoordinatorLoadInProgress | ErrorCode::RequestTimedOut)
+        );
         match result {
             Ok(()) => ctx.record(Event::Committed {
                 group: self.group(),
@@ -312,6 +318,9 @@ impl Consumer {
                 self.run(ctx);
             } else if moved {
                 self.commit_moved(ctx);
+            } else if retry {
+                self.commit_moved(ctx);
+                self.schedule_rediscover(ctx);
             } else {
                 self.commit_failed(ctx);
             }
