@@ -86,6 +86,9 @@ pub struct Built {
 /// Makes a fresh instance of a user's application (one per run: a run owns its apps).
 pub type AppFactory = Arc<dyn Fn() -> Box<dyn ConsumerApp> + Send + Sync>;
 
+/// Makes a fresh instance of a user's producer application.
+pub type ProducerAppFactory = Arc<dyn Fn() -> Box<dyn crate::producer::ProducerApp> + Send + Sync>;
+
 /// The user's applications, by the scenario name of the consumer each runs in; consumers not
 /// named here run their built-in application.
 ///
@@ -105,6 +108,7 @@ pub type AppFactory = Arc<dyn Fn() -> Box<dyn ConsumerApp> + Send + Sync>;
 #[derive(Clone, Default)]
 pub struct Apps {
     consumers: BTreeMap<String, AppFactory>,
+    producer_apps: BTreeMap<String, ProducerAppFactory>,
     producers: BTreeMap<String, String>,
     assignments: BTreeMap<String, Vec<(String, u32)>>,
 }
@@ -113,6 +117,15 @@ impl Apps {
     /// No user applications.
     pub fn new() -> Apps {
         Apps::default()
+    }
+
+    /// Whether it names no application, producer or assignment (every client runs its
+    /// built-in application).
+    pub fn is_empty(&self) -> bool {
+        self.consumers.is_empty()
+            && self.producer_apps.is_empty()
+            && self.producers.is_empty()
+            && self.assignments.is_empty()
     }
 
     /// Runs the application `make` builds in the consumer named `consumer`. The scenario's
@@ -124,6 +137,19 @@ impl Apps {
         make: impl Fn() -> Box<dyn ConsumerApp> + Send + Sync + 'static,
     ) -> Apps {
         self.consumers.insert(consumer.to_string(), Arc::new(make));
+        self
+    }
+
+    /// Runs the producer application `make` builds in the producer named `producer`: it
+    /// decides what to send and when, and how to react to acknowledgements and failures
+    /// (see [`crate::producer::ProducerApp`]). The scenario's `messages`, `generate` and
+    /// `interval_ms` for it no longer apply; its `topic` is where records that name none go.
+    pub fn producer_app(
+        mut self,
+        producer: &str,
+        make: impl Fn() -> Box<dyn crate::producer::ProducerApp> + Send + Sync + 'static,
+    ) -> Apps {
+        self.producer_apps.insert(producer.to_string(), Arc::new(make));
         self
     }
 
@@ -166,6 +192,14 @@ impl Apps {
                 return unknown(
                     format!("apps.{name}"),
                     format!("the scenario has no consumer named `{name}`"),
+                );
+            }
+        }
+        for p in self.producer_apps.keys() {
+            if !scenario.producers.iter().any(|q| &q.name == p) {
+                return unknown(
+                    format!("apps.{p}"),
+                    format!("the scenario has no producer named `{p}`"),
                 );
             }
         }
@@ -334,14 +368,23 @@ impl<'a> Prepared<'a> {
         let broker = broker_ids[0];
         let mut clients = Vec::new();
         for (i, (p, (cfg, records))) in scenario.producers.iter().zip(&self.producers).enumerate() {
-            let actor = Producer::new(
-                i as u32,
-                cfg.clone(),
-                broker_ids.clone(),
-                p.topic.as_str().into(),
-                records.clone(),
-                Time::ms(p.interval_ms),
-            );
+            let actor = match apps.producer_apps.get(&p.name) {
+                Some(make) => Producer::with_app(
+                    i as u32,
+                    cfg.clone(),
+                    broker_ids.clone(),
+                    Some(p.topic.as_str().into()),
+                    make(),
+                ),
+                None => Producer::new(
+                    i as u32,
+                    cfg.clone(),
+                    broker_ids.clone(),
+                    p.topic.as_str().into(),
+                    records.clone(),
+                    Time::ms(p.interval_ms),
+                ),
+            };
             let id = sim.add_actor(&p.name, Box::new(actor));
             sim.schedule(Time::ms(p.start_ms), id, Msg::Start);
             clients.push(ClientInfo {
