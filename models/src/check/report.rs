@@ -51,27 +51,27 @@ impl Claim {
     }
 }
 
-/// What kind of anomaly.
+/// What kind of anomaly (the table in [`crate::check`] says more of each).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AnomalyKind {
-    /// See the table in [`crate::check`].
+    /// A record the group should have consumed and moved past without consuming.
     Lost,
-    /// See the table in [`crate::check`].
+    /// Such a record not consumed by the end of the run, the group not past it (allowed).
     Unseen,
-    /// See the table in [`crate::check`].
+    /// A record consumed more than once by one group.
     Duplicate,
-    /// See the table in [`crate::check`].
+    /// A partition owned by two members of one group at once.
     DoubleOwnership,
-    /// See the table in [`crate::check`].
+    /// Inside one assignment, a consumer's offsets in a partition went back or repeated.
     Nonmonotonic,
-    /// See the table in [`crate::check`].
+    /// Inside one assignment, a consumer's offsets in a partition jumped past a record.
     Skip,
-    /// See the table in [`crate::check`].
+    /// Two different records seen at one offset of a partition.
     InconsistentOffsets,
-    /// See the table in [`crate::check`].
+    /// One produced record at two offsets of the log at the end.
     LogDuplicate,
-    /// See the table in [`crate::check`].
+    /// An acknowledged record not in the log at its acknowledged offset at the end.
     LostWrite,
 }
 
