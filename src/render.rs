@@ -1,6 +1,6 @@
 //! Renderers of a run's history: what each process printed, or JSON lines.
 
-use models::history::Event;
+use models::history::{AppValue, Event};
 use models::types::{show_bytes, Metadata, Payload, RecordId, Tp};
 use models::world::{ClientKind, Run};
 use serde_json::{json, Map, Value};
@@ -77,6 +77,7 @@ fn bytes_json(b: Option<&[u8]>) -> Value {
 
 /// The fields of one event's JSON object, in the order they are put.
 struct Fields<'a> {
+    run: &'a Run,
     meta: &'a Metadata,
     m: Map<String, Value>,
 }
@@ -119,6 +120,7 @@ fn record(id: RecordId) -> Value {
 /// The JSON object of one history event.
 pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Value {
     let mut f = Fields {
+        run,
         meta: &run.meta,
         m: Map::new(),
     };
@@ -143,7 +145,8 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
         | Event::IsrChanged { .. }
         | Event::Truncated { .. }
         | Event::BrokerFenced { .. }
-        | Event::BrokerUnfenced { .. } => replication_fields(&mut f, e),
+        | Event::BrokerUnfenced { .. }
+        | Event::Injected { .. } => broker_fields(&mut f, e),
         Event::GenerationStarted { .. }
         | Event::MemberRemoved { .. }
         | Event::StaticReplaced(_)
@@ -157,6 +160,7 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
         | Event::Consumed { .. }
         | Event::Committed { .. }
         | Event::CommitFailed { .. } => consumption_fields(&mut f, e),
+        Event::App(_) => app_fields(&mut f, e),
     }
     Value::Object(f.m)
 }
@@ -201,9 +205,9 @@ fn producer_fields(f: &mut Fields, e: &Event) {
     }
 }
 
-/// The brokers' logs and the controller: appends, elections, ISR changes, truncations,
-/// fencing.
-fn replication_fields(f: &mut Fields, e: &Event) {
+/// The brokers' logs and the controller — appends, elections, ISR changes, truncations,
+/// fencing — and the request faults brokers inject.
+fn broker_fields(f: &mut Fields, e: &Event) {
     match e {
         Event::Appended { id, tp, offset } => {
             f.tp(*tp);
@@ -232,7 +236,37 @@ fn replication_fields(f: &mut Fields, e: &Event) {
             f.put("removed", Value::Array(removed));
         }
         Event::BrokerFenced { node } | Event::BrokerUnfenced { node } => f.put("node", json!(node)),
+        Event::Injected {
+            api,
+            from,
+            error,
+            delay,
+        } => {
+            f.put("api", json!(api.name()));
+            f.put("from", json!(f.run.trace.name(*from)));
+            match error {
+                Some(e) => f.put("error", json!(e.name())),
+                None => f.put("delay_ms", json!(delay.as_ms_f64())),
+            }
+        }
         _ => {}
+    }
+}
+
+/// An application's own event: its name and fields.
+fn app_fields(f: &mut Fields, e: &Event) {
+    if let Event::App(a) = e {
+        f.put("name", json!(&*a.name));
+        let meta = f.meta;
+        let fields = a.fields.iter().map(|(k, v)| {
+            let v = match v {
+                AppValue::Int(i) => json!(i),
+                AppValue::Text(t) => json!(&**t),
+                AppValue::Tp(tp) => json!([meta.topic_name(tp.topic), tp.partition]),
+            };
+            (k.to_string(), v)
+        });
+        f.put("fields", Value::Object(fields.collect()));
     }
 }
 

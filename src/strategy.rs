@@ -262,6 +262,7 @@ fn crash_faults(crashes: Vec<(usize, u64, Option<u64>)>, consumers: &[ConsumerSp
             between_ms: None,
             duration_ms: None,
             restart_after_ms: restart,
+            ..FaultSpec::default()
         });
     }
     faults
@@ -382,6 +383,7 @@ pub fn arb_replicated(durability: Durability) -> impl Strategy<Value = Case> {
                 between_ms: None,
                 duration_ms,
                 restart_after_ms,
+                ..FaultSpec::default()
             });
         }
         s.stop.at_ms = Some(produce_at + 100 * 200 + 90_000);

@@ -4,7 +4,7 @@
 //! records — and a run recorded against a real broker produces the same kind.
 
 use crate::assignor::{AssignorKind, ServerAssignor};
-use crate::protocol::ErrorCode;
+use crate::protocol::{ApiKey, ErrorCode};
 use crate::types::{MemberId, Payload, RecordId, Tp};
 use std::sync::Arc;
 
@@ -246,12 +246,47 @@ pub enum Event {
         /// Node id.
         node: u32,
     },
+    /// A broker applied a scenario's `error` or `delay` fault to a request (written by the
+    /// broker; the client's reaction follows in its own events).
+    Injected {
+        /// The API of the request.
+        api: ApiKey,
+        /// The client (or broker) that sent it.
+        from: sim::ActorId,
+        /// The error answered instead of handling it; `None`: held for `delay`.
+        error: Option<ErrorCode>,
+        /// How long it was held (zero for an error).
+        delay: sim::Time,
+    },
+    /// An application inside a consumer wrote an event of its own
+    /// (`consumer::AppCtx::record`).
+    App(Box<AppEvent>),
     /// A client hit an error it cannot recover from and stopped (e.g. no assignor in common
     /// with its group: `INCONSISTENT_GROUP_PROTOCOL`).
     Fatal {
         /// The Kafka error.
         error: ErrorCode,
     },
+}
+
+/// What [`Event::App`] says: an application's own event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppEvent {
+    /// The app's name for it.
+    pub name: Arc<str>,
+    /// Its fields, in the order the app gave them.
+    pub fields: Vec<(Arc<str>, AppValue)>,
+}
+
+/// A field's value in an [`AppEvent`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum AppValue {
+    /// An integer.
+    Int(i64),
+    /// A text.
+    Text(Arc<str>),
+    /// A partition.
+    Tp(Tp),
 }
 
 /// What [`Event::StaticReplaced`] says.
@@ -421,6 +456,8 @@ impl Event {
             Event::Partitioned { .. } => "partitioned",
             Event::BrokerFenced { .. } => "fenced",
             Event::BrokerUnfenced { .. } => "unfenced",
+            Event::Injected { .. } => "injected",
+            Event::App(_) => "app",
         }
     }
 }

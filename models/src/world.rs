@@ -4,11 +4,17 @@
 //! actor per producer and consumer under its scenario name; start and close times and faults
 //! become scheduled inputs. The result is the trace plus what a
 //! renderer needs to name things. Same scenario and seed, same [`Run`], to the byte.
+//!
+//! A consumer runs the built-in application its scenario entry describes (`commit`,
+//! `processing_ms`), or the user's own [`ConsumerApp`], registered by consumer name in
+//! [`Apps`] and passed to [`run_with_apps`] / [`Prepared::run_with_apps`]: the user's code
+//! then is the software of that consumer's process.
 
+use crate::broker::interceptor::InjectRule;
 use crate::broker::{Broker, BrokerConfig};
 use crate::cluster::ClusterState;
 use crate::config::{ConsumerConfig, ProducerConfig};
-use crate::consumer::{Behaviour, Consumer};
+use crate::consumer::{Behaviour, Consumer, ConsumerApp};
 use crate::controller::{Controller, ControllerConfig};
 use crate::coordinator::GroupConfig;
 use crate::history::Event;
@@ -18,6 +24,7 @@ use crate::scenario::{broker_name, FaultKind, Scenario, ScenarioError, CONTROLLE
 use crate::types::Metadata;
 use rand::Rng;
 use sim::{ActorId, NetConfig, Sim, Time, Trace};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// What kind of process a client is.
@@ -74,6 +81,110 @@ pub struct Built {
     pub broker: ActorId,
     /// Every broker's actor, by node id − 1.
     pub brokers: Vec<ActorId>,
+}
+
+/// Makes a fresh instance of a user's application (one per run: a run owns its apps).
+pub type AppFactory = Arc<dyn Fn() -> Box<dyn ConsumerApp> + Send + Sync>;
+
+/// The user's applications, by the scenario name of the consumer each runs in; consumers not
+/// named here run their built-in application.
+///
+/// ```
+/// use kafka_sim_models::consumer::{AppCtx, ConsumedRecord, ConsumerApp};
+/// use kafka_sim_models::world::Apps;
+///
+/// /// Commits each record once it is processed.
+/// struct EachRecord;
+/// impl ConsumerApp for EachRecord {
+///     fn on_record(&mut self, ctx: &mut AppCtx, record: &ConsumedRecord) {
+///         ctx.commit_sync(&[(record.tp, record.offset + 1)]);
+///     }
+/// }
+/// let apps = Apps::new().consumer("consumer-1", || Box::new(EachRecord));
+/// ```
+#[derive(Clone, Default)]
+pub struct Apps {
+    consumers: BTreeMap<String, AppFactory>,
+    producers: BTreeMap<String, String>,
+    assignments: BTreeMap<String, Vec<(String, u32)>>,
+}
+
+impl Apps {
+    /// No user applications.
+    pub fn new() -> Apps {
+        Apps::default()
+    }
+
+    /// Runs the application `make` builds in the consumer named `consumer`. The scenario's
+    /// `commit` and `processing_ms` for it no longer apply; auto-commit follows its
+    /// `enable.auto.commit`.
+    pub fn consumer(
+        mut self,
+        consumer: &str,
+        make: impl Fn() -> Box<dyn ConsumerApp> + Send + Sync + 'static,
+    ) -> Apps {
+        self.consumers.insert(consumer.to_string(), Arc::new(make));
+        self
+    }
+
+    /// The producer named `producer` shares a process with the consumer named `consumer`:
+    /// what its application hands over with `AppCtx::produce` goes to that producer.
+    pub fn producer(mut self, consumer: &str, producer: &str) -> Apps {
+        self.producers.insert(consumer.to_string(), producer.to_string());
+        self
+    }
+
+    /// The consumer named `consumer` reads `partitions` (topic, partition) by Kafka's
+    /// `assign()`, with no group membership, instead of subscribing to its topics (see
+    /// [`Consumer::assign`]); its application, built-in or the user's, runs as usual.
+    pub fn assign(mut self, consumer: &str, partitions: &[(&str, u32)]) -> Apps {
+        let partitions = partitions.iter().map(|(t, p)| (t.to_string(), *p)).collect();
+        self.assignments.insert(consumer.to_string(), partitions);
+        self
+    }
+
+    /// Every name must be one of `scenario`'s consumers (and producers, topics, partitions).
+    fn check(&self, scenario: &Scenario) -> Result<(), ScenarioError> {
+        let unknown = |path: String, message: String| Err(ScenarioError { path, message });
+        let consumer = |name: &str| scenario.consumers.iter().any(|c| c.name == name);
+        for (c, tps) in &self.assignments {
+            if !consumer(c) {
+                return unknown(
+                    format!("apps.{c}"),
+                    format!("the scenario has no consumer named `{c}`"),
+                );
+            }
+            for (topic, partition) in tps {
+                if scenario.topic(topic).is_none_or(|t| *partition >= t.partitions) {
+                    let message = format!("the scenario has no partition {partition} of a topic `{topic}`");
+                    return unknown(format!("apps.{c}.assign"), message);
+                }
+            }
+        }
+        for name in self.consumers.keys() {
+            if !consumer(name) {
+                return unknown(
+                    format!("apps.{name}"),
+                    format!("the scenario has no consumer named `{name}`"),
+                );
+            }
+        }
+        for (c, p) in &self.producers {
+            if !consumer(c) {
+                return unknown(
+                    format!("apps.{c}"),
+                    format!("the scenario has no consumer named `{c}`"),
+                );
+            }
+            if !scenario.producers.iter().any(|q| &q.name == p) {
+                return unknown(
+                    format!("apps.{c}.producer"),
+                    format!("the scenario has no producer named `{p}`"),
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A scenario checked and turned into what every seed's run starts from — metadata, the
@@ -143,7 +254,7 @@ impl<'a> Prepared<'a> {
                 min_isr: min_isr.clone(),
                 retention: retention.clone(),
                 retention_check: Time::ms(b.log_retention_check_interval_ms),
-                inject: Vec::new(),
+                inject: inject_rules(scenario, &meta, &cluster, node),
             })
             .collect();
         let controller = controller_id.map(|cid| {
@@ -178,6 +289,16 @@ impl<'a> Prepared<'a> {
 
     /// Builds the simulation under `seed`, without running it.
     pub fn build(&self, seed: u64) -> Built {
+        self.build_apps(seed, &Apps::default())
+    }
+
+    /// Builds the simulation under `seed` with the user's `apps`, without running it.
+    pub fn build_with_apps(&self, seed: u64, apps: &Apps) -> Result<Built, ScenarioError> {
+        apps.check(self.scenario)?;
+        Ok(self.build_apps(seed, apps))
+    }
+
+    fn build_apps(&self, seed: u64, apps: &Apps) -> Built {
         let scenario = self.scenario;
         let meta = self.meta.clone();
         let cluster = &self.cluster;
@@ -231,15 +352,8 @@ impl<'a> Prepared<'a> {
             });
         }
         for (c, cfg) in scenario.consumers.iter().zip(&self.consumers) {
-            let topics = c.topics.iter().map(|t| t.as_str().into()).collect();
-            let behaviour = Behaviour {
-                commit: c.commit,
-                processing: Time::ms(c.processing_ms),
-            };
-            let id = sim.add_actor(
-                &c.name,
-                Box::new(Consumer::new(cfg.clone(), behaviour, broker_ids.clone(), topics)),
-            );
+            let consumer = consumer_actor(c, cfg, &broker_ids, &clients, apps);
+            let id = sim.add_actor(&c.name, Box::new(consumer));
             sim.schedule(Time::ms(c.start_ms), id, Msg::Start);
             if let Some(close) = c.close_ms {
                 sim.schedule(Time::ms(close), id, Msg::Close);
@@ -251,49 +365,7 @@ impl<'a> Prepared<'a> {
                 group: Some(c.group.clone()),
             });
         }
-        let mut fault_rng = sim::rng::stream(seed, "faults");
-        for f in &scenario.faults {
-            let target_broker = (1..=scenario.cluster.brokers).find(|node| broker_name(*node) == f.client);
-            let actor = match target_broker {
-                Some(node) => broker_ids[(node - 1) as usize],
-                None => {
-                    clients
-                        .iter()
-                        .find(|c| c.name == f.client)
-                        .expect("validated")
-                        .actor
-                }
-            };
-            let at = match (f.at_ms, f.between_ms) {
-                (Some(at), _) => Time::ms(at),
-                (None, Some([a, b])) => Time::ms(fault_rng.random_range(a..=b)),
-                (None, None) => unreachable!("validated"),
-            };
-            let duration = Time::ms(f.duration_ms.unwrap_or(0));
-            match f.kind {
-                FaultKind::Crash => {
-                    sim.schedule(at, actor, Msg::Crash);
-                    if let Some(after) = f.restart_after_ms {
-                        sim.schedule(at + Time::ms(after), actor, Msg::Restart);
-                    }
-                }
-                FaultKind::Stall => sim.schedule(at, actor, Msg::Stall(duration)),
-                FaultKind::Close => sim.schedule(at, actor, Msg::Close),
-                FaultKind::Cut if target_broker.is_some() => {
-                    sim.schedule(at, actor, Msg::Partitioned(at + duration));
-                    for other in broker_ids.iter().copied().chain(controller_id) {
-                        if other != actor {
-                            sim.network().cut(actor, other, at, at + duration);
-                        }
-                    }
-                }
-                FaultKind::Cut => {
-                    for b in &broker_ids {
-                        sim.network().cut(actor, *b, at, at + duration);
-                    }
-                }
-            }
-        }
+        schedule_faults(&mut sim, scenario, seed, &clients, &broker_ids, controller_id);
         Built {
             sim,
             meta,
@@ -305,13 +377,23 @@ impl<'a> Prepared<'a> {
 
     /// Runs the scenario under `seed` to its stop time, keeping `history` of it.
     pub fn run(&self, seed: u64, history: History) -> Run {
+        self.run_built(self.build(seed), seed, history)
+    }
+
+    /// Runs the scenario under `seed` with the user's `apps`, keeping `history` of it. An
+    /// app for a consumer (or a producer) the scenario does not have is an error.
+    pub fn run_with_apps(&self, seed: u64, history: History, apps: &Apps) -> Result<Run, ScenarioError> {
+        Ok(self.run_built(self.build_with_apps(seed, apps)?, seed, history))
+    }
+
+    fn run_built(&self, built: Built, seed: u64, history: History) -> Run {
         let Built {
             mut sim,
             meta,
             clients,
             broker,
             brokers,
-        } = self.build(seed);
+        } = built;
         if history == History::Summary {
             sim.set_trace_filter(per_record);
         }
@@ -327,6 +409,140 @@ impl<'a> Prepared<'a> {
             seed,
         }
     }
+}
+
+/// The consumer of scenario entry `c`: running the user's app if `apps` has one for it,
+/// else the built-in application the entry describes.
+fn consumer_with_app(
+    c: &crate::scenario::ConsumerSpec,
+    cfg: &ConsumerConfig,
+    broker_ids: &[ActorId],
+    clients: &[ClientInfo],
+    apps: &Apps,
+) -> Consumer {
+    let topics = c.topics.iter().map(|t| t.as_str().into()).collect();
+    let Some(make) = apps.consumers.get(&c.name) else {
+        let behaviour = Behaviour {
+            commit: c.commit,
+            processing: Time::ms(c.processing_ms),
+        };
+        return Consumer::new(cfg.clone(), behaviour, broker_ids.to_vec(), topics);
+    };
+    let producer = apps.producers.get(&c.name).map(|p| {
+        let q = clients
+            .iter()
+            .find(|q| &q.name == p && q.kind == ClientKind::Producer);
+        q.expect("checked").actor
+    });
+    Consumer::with_app(cfg.clone(), broker_ids.to_vec(), topics, make(), producer)
+}
+
+/// The consumer of scenario entry `c`, manually assigned if `apps` says so.
+fn consumer_actor(
+    c: &crate::scenario::ConsumerSpec,
+    cfg: &ConsumerConfig,
+    broker_ids: &[ActorId],
+    clients: &[ClientInfo],
+    apps: &Apps,
+) -> Consumer {
+    let consumer = consumer_with_app(c, cfg, broker_ids, clients, apps);
+    match apps.assignments.get(&c.name) {
+        Some(tps) => consumer.assign(tps.iter().map(|(t, p)| (t.as_str().into(), *p)).collect()),
+        None => consumer,
+    }
+}
+
+/// Schedules `scenario`'s faults (times drawn from the seed's `faults` stream, in order).
+fn schedule_faults(
+    engine: &mut Sim<Msg, Event>,
+    scenario: &Scenario,
+    seed: u64,
+    clients: &[ClientInfo],
+    broker_ids: &[ActorId],
+    controller_id: Option<ActorId>,
+) {
+    let mut fault_rng = sim::rng::stream(seed, "faults");
+    for f in &scenario.faults {
+        if matches!(f.kind, FaultKind::Error | FaultKind::Delay) {
+            // request-level faults are the brokers' rules (see inject_rules)
+            continue;
+        }
+        let target_broker = (1..=scenario.cluster.brokers).find(|node| broker_name(*node) == f.client);
+        let actor = match target_broker {
+            Some(node) => broker_ids[(node - 1) as usize],
+            None => {
+                clients
+                    .iter()
+                    .find(|c| c.name == f.client)
+                    .expect("validated")
+                    .actor
+            }
+        };
+        let at = match (f.at_ms, f.between_ms) {
+            (Some(at), _) => Time::ms(at),
+            (None, Some([a, b])) => Time::ms(fault_rng.random_range(a..=b)),
+            (None, None) => unreachable!("validated"),
+        };
+        let duration = Time::ms(f.duration_ms.unwrap_or(0));
+        match f.kind {
+            FaultKind::Crash => {
+                engine.schedule(at, actor, Msg::Crash);
+                if let Some(after) = f.restart_after_ms {
+                    engine.schedule(at + Time::ms(after), actor, Msg::Restart);
+                }
+            }
+            FaultKind::Stall => engine.schedule(at, actor, Msg::Stall(duration)),
+            FaultKind::Close => engine.schedule(at, actor, Msg::Close),
+            FaultKind::Cut if target_broker.is_some() => {
+                engine.schedule(at, actor, Msg::Partitioned(at + duration));
+                for other in broker_ids.iter().copied().chain(controller_id) {
+                    if other != actor {
+                        engine.network().cut(actor, other, at, at + duration);
+                    }
+                }
+            }
+            FaultKind::Cut => {
+                for b in broker_ids {
+                    engine.network().cut(actor, *b, at, at + duration);
+                }
+            }
+            FaultKind::Error | FaultKind::Delay => unreachable!("skipped above"),
+        }
+    }
+}
+
+/// The fault-injection rules of broker `node`: the scenario's `error` and `delay` faults
+/// that name it or no broker, in file order (the first that matches a request applies).
+fn inject_rules(scenario: &Scenario, meta: &Metadata, cluster: &ClusterState, node: u32) -> Vec<InjectRule> {
+    let mine = |f: &&crate::scenario::FaultSpec| {
+        matches!(f.kind, FaultKind::Error | FaultKind::Delay)
+            && (f.client.is_empty() || f.client == broker_name(node))
+    };
+    scenario
+        .faults
+        .iter()
+        .filter(mine)
+        .map(|f| {
+            let api = f.api.expect("validated");
+            let rule = match (f.error, f.delay_ms) {
+                (Some(e), _) => InjectRule::error(api, e),
+                (None, d) => InjectRule::delay(api, Time::ms(d.expect("validated"))),
+            };
+            let from = Time::ms(f.at_ms.unwrap_or(0));
+            let rule = match f.duration_ms {
+                Some(d) => rule.during(from, from + Time::ms(d)),
+                None => rule.times(f.count.unwrap_or(1)).from(from),
+            };
+            match (&f.topic, f.partition, &f.group) {
+                (Some(t), Some(p), _) => {
+                    let topic = meta.topic_index(t).expect("validated");
+                    rule.on_partition(crate::types::Tp::new(topic, p))
+                }
+                (_, _, Some(g)) => rule.on_partition(cluster.offsets_tp(g)),
+                _ => rule,
+            }
+        })
+        .collect()
 }
 
 /// Builds the simulation for `scenario` under `seed`, without running it.
@@ -363,4 +579,10 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, ScenarioError> {
 /// Runs `scenario` under `seed` to its stop time, keeping `history` of it.
 pub fn run_with(scenario: &Scenario, seed: u64, history: History) -> Result<Run, ScenarioError> {
     Ok(Prepared::new(scenario)?.run(seed, history))
+}
+
+/// Runs `scenario` under `seed` to its stop time, with the user's `apps` in the consumers
+/// they name.
+pub fn run_with_apps(scenario: &Scenario, seed: u64, apps: &Apps) -> Result<Run, ScenarioError> {
+    Prepared::new(scenario)?.run_with_apps(seed, History::Full, apps)
 }

@@ -33,108 +33,10 @@
 
 use super::effects::Effects;
 use crate::cluster::ClusterState;
-use crate::protocol::{Acks, ErrorCode, FetchedRecords, Msg};
+pub use crate::protocol::ApiKey;
+use crate::protocol::{Acks, ErrorCode, FetchedRecords, Msg, ServerTimer};
 use crate::types::{Tp, VecMap};
 use sim::{ActorId, Time};
-
-/// A Kafka API a rule applies to (Kafka's API keys).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ApiKey {
-    /// `Produce` (0).
-    Produce,
-    /// `Fetch` (1) from a consumer.
-    Fetch,
-    /// `ListOffsets` (2).
-    ListOffsets,
-    /// `Metadata` (3). Only delays: its answer has no error here.
-    Metadata,
-    /// `OffsetCommit` (8).
-    OffsetCommit,
-    /// `OffsetFetch` (9).
-    OffsetFetch,
-    /// `FindCoordinator` (10). An error answers "no coordinator" (the client retries).
-    FindCoordinator,
-    /// `JoinGroup` (11).
-    JoinGroup,
-    /// `Heartbeat` (12).
-    Heartbeat,
-    /// `LeaveGroup` (13). Only delays: the member leaves whatever the answer.
-    LeaveGroup,
-    /// `SyncGroup` (14).
-    SyncGroup,
-    /// `ConsumerGroupHeartbeat` (68, KIP-848).
-    ConsumerGroupHeartbeat,
-    /// `Fetch` (1) from a follower replica. Only delays.
-    ReplicaFetch,
-}
-
-impl ApiKey {
-    /// Every API, in Kafka's key order.
-    pub const ALL: [ApiKey; 13] = [
-        ApiKey::Produce,
-        ApiKey::Fetch,
-        ApiKey::ReplicaFetch,
-        ApiKey::ListOffsets,
-        ApiKey::Metadata,
-        ApiKey::OffsetCommit,
-        ApiKey::OffsetFetch,
-        ApiKey::FindCoordinator,
-        ApiKey::JoinGroup,
-        ApiKey::Heartbeat,
-        ApiKey::LeaveGroup,
-        ApiKey::SyncGroup,
-        ApiKey::ConsumerGroupHeartbeat,
-    ];
-
-    /// Kafka's name for it (`ReplicaFetch`: a Fetch from a replica).
-    pub fn name(self) -> &'static str {
-        match self {
-            ApiKey::Produce => "Produce",
-            ApiKey::Fetch => "Fetch",
-            ApiKey::ListOffsets => "ListOffsets",
-            ApiKey::Metadata => "Metadata",
-            ApiKey::OffsetCommit => "OffsetCommit",
-            ApiKey::OffsetFetch => "OffsetFetch",
-            ApiKey::FindCoordinator => "FindCoordinator",
-            ApiKey::JoinGroup => "JoinGroup",
-            ApiKey::Heartbeat => "Heartbeat",
-            ApiKey::LeaveGroup => "LeaveGroup",
-            ApiKey::SyncGroup => "SyncGroup",
-            ApiKey::ConsumerGroupHeartbeat => "ConsumerGroupHeartbeat",
-            ApiKey::ReplicaFetch => "ReplicaFetch",
-        }
-    }
-
-    /// The API named `name` (as [`ApiKey::name`] spells it).
-    pub fn from_name(name: &str) -> Option<ApiKey> {
-        ApiKey::ALL.into_iter().find(|k| k.name() == name)
-    }
-
-    /// The API of request `msg` (`None`: not a request a broker serves).
-    pub fn of(msg: &Msg) -> Option<ApiKey> {
-        Some(match msg {
-            Msg::ProduceReq { .. } => ApiKey::Produce,
-            Msg::FetchReq { .. } => ApiKey::Fetch,
-            Msg::ListOffsetsReq { .. } => ApiKey::ListOffsets,
-            Msg::MetadataReq => ApiKey::Metadata,
-            Msg::OffsetCommitReq { .. } => ApiKey::OffsetCommit,
-            Msg::OffsetFetchReq { .. } => ApiKey::OffsetFetch,
-            Msg::FindCoordinatorReq { .. } => ApiKey::FindCoordinator,
-            Msg::JoinGroupReq(_) => ApiKey::JoinGroup,
-            Msg::HeartbeatReq { .. } => ApiKey::Heartbeat,
-            Msg::LeaveGroupReq { .. } => ApiKey::LeaveGroup,
-            Msg::SyncGroupReq { .. } => ApiKey::SyncGroup,
-            Msg::ConsumerHeartbeatReq(_) => ApiKey::ConsumerGroupHeartbeat,
-            Msg::ReplicaFetchReq { .. } => ApiKey::ReplicaFetch,
-            _ => return None,
-        })
-    }
-
-    /// Whether its answer can carry an error here.
-    pub fn can_fail(self) -> bool {
-        !matches!(self, ApiKey::Metadata | ApiKey::LeaveGroup | ApiKey::ReplicaFetch)
-    }
-}
 
 /// What a rule does to a request it matches.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -148,8 +50,13 @@ pub enum InjectAction {
 /// Which matching requests a rule applies to.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum InjectWhen {
-    /// The next `n` (each one it applies to counts).
-    Times(u32),
+    /// The next `left` arriving at or after `from` (each one it applies to counts).
+    Times {
+        /// From when.
+        from: Time,
+        /// How many more.
+        left: u32,
+    },
     /// Every one arriving at or after `from` and before `until`.
     Window {
         /// Start (inclusive).
@@ -182,7 +89,10 @@ impl InjectRule {
             api,
             partition: None,
             action: InjectAction::Error(error),
-            when: InjectWhen::Times(1),
+            when: InjectWhen::Times {
+                from: Time::ZERO,
+                left: 1,
+            },
         }
     }
 
@@ -192,14 +102,33 @@ impl InjectRule {
             api,
             partition: None,
             action: InjectAction::Delay(delay),
-            when: InjectWhen::Times(1),
+            when: InjectWhen::Times {
+                from: Time::ZERO,
+                left: 1,
+            },
         }
     }
 
-    /// Applies to the next `n` matching requests.
+    /// Applies to the next `n` matching requests (from the start, or from [`InjectRule::from`]).
     pub fn times(self, n: u32) -> InjectRule {
+        let from = match self.when {
+            InjectWhen::Times { from, .. } => from,
+            InjectWhen::Window { from, .. } => from,
+        };
         InjectRule {
-            when: InjectWhen::Times(n),
+            when: InjectWhen::Times { from, left: n },
+            ..self
+        }
+    }
+
+    /// Counts the next requests only from `from` on (for [`InjectRule::times`]).
+    pub fn from(self, from: Time) -> InjectRule {
+        let left = match self.when {
+            InjectWhen::Times { left, .. } => left,
+            InjectWhen::Window { .. } => 1,
+        };
+        InjectRule {
+            when: InjectWhen::Times { from, left },
             ..self
         }
     }
@@ -241,7 +170,7 @@ impl InjectRule {
         self.api == api
             && self.partition.is_none_or(|tp| partitions.contains(&tp))
             && match self.when {
-                InjectWhen::Times(n) => n > 0,
+                InjectWhen::Times { from, left } => from <= now && left > 0,
                 InjectWhen::Window { from, until } => from <= now && now < until,
             }
     }
@@ -262,9 +191,6 @@ pub enum Verdict {
     /// Hold it this long.
     Hold(Time),
 }
-
-/// The tokens of held requests have this bit set; the purgatory's count up from 0.
-const HELD: u64 = 1 << 63;
 
 /// A broker's fault-injection rules and the requests they hold back.
 #[derive(Debug, Default)]
@@ -297,8 +223,8 @@ impl Interceptor {
         let Some(rule) = self.rules.iter_mut().find(|r| r.matches(now, api, partitions)) else {
             return Verdict::Pass;
         };
-        if let InjectWhen::Times(n) = &mut rule.when {
-            *n -= 1;
+        if let InjectWhen::Times { left, .. } = &mut rule.when {
+            *left -= 1;
         }
         match rule.action {
             InjectAction::Error(error) => Verdict::Fail {
@@ -312,15 +238,10 @@ impl Interceptor {
     /// Holds request `msg` of `from` for `delay`: a timer brings it back (see
     /// [`Interceptor::release`]).
     pub fn hold(&mut self, from: ActorId, msg: Msg, delay: Time, fx: &mut Effects) {
-        let token = HELD | self.next_held;
+        let token = self.next_held;
         self.next_held += 1;
         self.held.insert(token, (from, msg));
-        fx.timer(delay, Msg::FetchExpired { token });
-    }
-
-    /// Whether a `FetchExpired` timer with `token` is a held request's (not the purgatory's).
-    pub fn owns(token: u64) -> bool {
-        token & HELD != 0
+        fx.timer(delay, Msg::ServerTimer(ServerTimer::Release(token)));
     }
 
     /// The held request of `token`, to handle now (`None`: forgotten by a crash).
@@ -386,15 +307,27 @@ pub fn error_response(msg: Msg, error: ErrorCode, partition: Option<Tp>) -> Opti
 }
 
 /// The partitions request `msg` names, for rules on one partition: those of Produce, Fetch,
-/// ListOffsets, OffsetCommit and OffsetFetch; for the coordinator APIs the group's
-/// `__consumer_offsets` partition in `cluster`; none for Metadata and replica fetches.
+/// ListOffsets, OffsetCommit and OffsetFetch; for the coordinator APIs (OffsetCommit and
+/// OffsetFetch too) the group's `__consumer_offsets` partition in `cluster`; none for
+/// Metadata and replica fetches.
 pub fn request_partitions(msg: &Msg, cluster: &ClusterState) -> Vec<Tp> {
     match msg {
         Msg::ProduceReq { tp, .. } => vec![*tp],
         Msg::FetchReq { positions, .. } => positions.iter().map(|&(tp, _)| tp).collect(),
         Msg::ListOffsetsReq { partitions, .. } => partitions.clone(),
-        Msg::OffsetCommitReq { offsets, .. } => offsets.iter().map(|&(tp, _)| tp).collect(),
-        Msg::OffsetFetchReq { partitions, .. } => partitions.clone(),
+        // the committed partitions, and the group's offsets partition (rules on a group)
+        Msg::OffsetCommitReq { offsets, group, .. } => offsets
+            .iter()
+            .map(|&(tp, _)| tp)
+            .chain([cluster.offsets_tp(group)])
+            .collect(),
+        Msg::OffsetFetchReq {
+            partitions, group, ..
+        } => partitions
+            .iter()
+            .copied()
+            .chain([cluster.offsets_tp(group)])
+            .collect(),
         Msg::FindCoordinatorReq { group }
         | Msg::HeartbeatReq { group, .. }
         | Msg::LeaveGroupReq { group, .. }
@@ -508,7 +441,38 @@ mod tests {
     }
 
     #[test]
-    fn a_held_request_comes_back_by_a_timer_the_purgatory_ignores() {
+    fn counted_rules_count_from_their_start() {
+        let rule = InjectRule::error(ApiKey::Heartbeat, ErrorCode::RebalanceInProgress)
+            .times(2)
+            .from(Time::ms(5));
+        assert_eq!(
+            rule.when,
+            InjectWhen::Times {
+                from: Time::ms(5),
+                left: 2
+            }
+        );
+        let mut i = Interceptor::new(vec![rule]);
+        let fail = Verdict::Fail {
+            error: ErrorCode::RebalanceInProgress,
+            partition: None,
+        };
+        assert_eq!(
+            i.inspect(Time::ms(1), ApiKey::Heartbeat, &[]),
+            Verdict::Pass,
+            "before its start"
+        );
+        assert_eq!(i.inspect(Time::ms(5), ApiKey::Heartbeat, &[]), fail);
+        assert_eq!(i.inspect(Time::ms(6), ApiKey::Heartbeat, &[]), fail);
+        assert_eq!(
+            i.inspect(Time::ms(7), ApiKey::Heartbeat, &[]),
+            Verdict::Pass,
+            "used up"
+        );
+    }
+
+    #[test]
+    fn a_held_request_comes_back_by_its_own_timer() {
         let mut i = Interceptor::new(vec![InjectRule::delay(ApiKey::OffsetCommit, Time::ms(250))]);
         let mut fx = Effects::default();
         assert_eq!(
@@ -517,11 +481,9 @@ mod tests {
         );
         i.hold(CLIENT, commit(7), Time::ms(250), &mut fx);
         let token = match fx.timers()[..] {
-            [(d, Msg::FetchExpired { token })] if d == Time::ms(250) => *token,
+            [(d, Msg::ServerTimer(ServerTimer::Release(token)))] if d == Time::ms(250) => *token,
             ref other => panic!("expected the release timer, got {other:?}"),
         };
-        assert!(Interceptor::owns(token));
-        assert!(!Interceptor::owns(0), "purgatory tokens count from 0");
         let (from, msg) = i.release(token).expect("held");
         assert_eq!(from, CLIENT);
         assert!(matches!(msg, Msg::OffsetCommitReq { corr: 7, .. }));
@@ -529,7 +491,7 @@ mod tests {
         i.hold(CLIENT, commit(8), Time::ms(250), &mut fx);
         i.clear_held();
         assert!(fx.timers().iter().all(|(_, m)| match m {
-            Msg::FetchExpired { token } => i.held.get(token).is_none(),
+            Msg::ServerTimer(ServerTimer::Release(token)) => i.held.get(token).is_none(),
             _ => true,
         }));
     }

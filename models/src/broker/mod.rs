@@ -307,6 +307,7 @@ impl Broker {
             }
             ServerTimer::RetentionCheck(_) => {}
             ServerTimer::SessionCheck => panic!("a broker got the controller's timer"),
+            ServerTimer::Release(_) => unreachable!("dispatched before"),
         }
     }
 
@@ -321,6 +322,11 @@ impl Broker {
             Msg::Stall(d) => {
                 let until = self.fetcher.stall(now, d);
                 self.fx.record(Event::Stalled { until });
+            }
+            Msg::ServerTimer(ServerTimer::Release(token)) => {
+                if let Some((from, msg)) = self.interceptor.release(token) {
+                    self.dispatch(ctx, from, msg);
+                }
             }
             Msg::ServerTimer(t) => self.on_server_timer(now, t),
             Msg::ClusterUpdate(state) => {
@@ -376,11 +382,6 @@ impl Broker {
                 max_wait_us,
                 max_records,
             } => self.on_fetch(now, from, fetch_id, positions, max_wait_us, max_records),
-            Msg::FetchExpired { token } if Interceptor::owns(token) => {
-                if let Some((from, msg)) = self.interceptor.release(token) {
-                    self.dispatch(ctx, from, msg);
-                }
-            }
             Msg::FetchExpired { token } => self.purgatory.expire(token, now, &mut self.rm, &mut self.fx),
             other => panic!("broker got a message it does not serve: {other:?}"),
         }
@@ -394,7 +395,21 @@ impl Broker {
             return self.dispatch(ctx, from, msg);
         };
         let partitions = interceptor::request_partitions(&msg, self.rm.cluster());
-        match self.interceptor.inspect(ctx.now(), api, &partitions) {
+        let verdict = self.interceptor.inspect(ctx.now(), api, &partitions);
+        let (error, delay) = match verdict {
+            Verdict::Pass => (None, Time::ZERO),
+            Verdict::Hold(d) => (None, d),
+            Verdict::Fail { error, .. } => (Some(error), Time::ZERO),
+        };
+        if verdict != Verdict::Pass {
+            self.fx.record(Event::Injected {
+                api,
+                from,
+                error,
+                delay,
+            });
+        }
+        match verdict {
             Verdict::Pass => self.dispatch(ctx, from, msg),
             Verdict::Hold(delay) => self.interceptor.hold(from, msg, delay, &mut self.fx),
             Verdict::Fail { partition, .. } if api == interceptor::ApiKey::ListOffsets => {
@@ -411,6 +426,21 @@ impl Broker {
                     .filter(|tp| partition.is_some_and(|p| p != *tp))
                     .collect();
                 self.on_list_offsets(from, &kept, spec, tag);
+            }
+            Verdict::Fail {
+                error,
+                partition: Some(tp),
+            } if api == interceptor::ApiKey::Fetch => {
+                let Msg::FetchReq {
+                    fetch_id,
+                    positions,
+                    max_records,
+                    ..
+                } = msg
+                else {
+                    unreachable!("a Fetch request")
+                };
+                self.on_fetch_failing(from, fetch_id, &positions, max_records, (tp, error));
             }
             Verdict::Fail { error, partition } => {
                 if let Some(resp) = interceptor::error_response(msg, error, partition) {

@@ -1,0 +1,326 @@
+//! Membership alone: answers in, outputs out, no engine.
+
+use super::*;
+use crate::assignor::{AssignorKind, MemberSubscription};
+use crate::config::Profile;
+
+fn tp(p: u32) -> Tp {
+    Tp {
+        topic: 0,
+        partition: p,
+    }
+}
+
+fn member(assignors: Vec<AssignorKind>) -> Membership {
+    let mut cfg = ConsumerConfig::defaults(Profile::Java, "g");
+    cfg.assignors = assignors;
+    let mut m = Membership::new(Arc::new(cfg), 0);
+    m.subscribe(vec![0], vec![4]);
+    m
+}
+
+fn eager() -> Membership {
+    member(vec![AssignorKind::Range])
+}
+
+fn cooperative() -> Membership {
+    member(vec![AssignorKind::CooperativeSticky])
+}
+
+fn kip848() -> Membership {
+    let mut cfg = ConsumerConfig::defaults(Profile::Java, "g");
+    cfg.group_protocol_consumer = true;
+    let mut m = Membership::new(Arc::new(cfg), 0);
+    m.subscribe(vec![0], vec![4]);
+    m
+}
+
+/// Joined and synced into generation `generation` owning `partitions`.
+fn stable(m: &mut Membership, generation: i32, partitions: &[u32]) -> Vec<Out> {
+    let mut out = Vec::new();
+    m.send_join(&mut out);
+    m.on_join_answer(
+        Ok(JoinOk {
+            generation,
+            protocol: m.cfg.assignors[0],
+            leader: "other".into(),
+            member_id: "me".into(),
+            members: Vec::new(),
+        }),
+        &mut out,
+    );
+    out.clear();
+    m.on_sync_answer(Ok(partitions.iter().map(|p| tp(*p)).collect()), &mut out);
+    out
+}
+
+fn revoked(out: &[Out]) -> Vec<Tp> {
+    out.iter()
+        .filter_map(|o| match o {
+            Out::Revoke { partitions, .. } => Some(partitions.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+fn lost(out: &[Out]) -> Vec<Tp> {
+    out.iter()
+        .filter_map(|o| match o {
+            Out::Lose { partitions, .. } => Some(partitions.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+fn joins(out: &[Out]) -> Vec<&JoinGroup> {
+    out.iter()
+        .filter_map(|o| match o {
+            Out::Join(j) => Some(&**j),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_first_join_gets_member_id_required_then_joins_with_it() {
+    let mut m = eager();
+    let mut out = Vec::new();
+    m.send_join(&mut out);
+    assert_eq!(joins(&out)[0].member_id, None);
+    assert_eq!(m.phase, Phase::Joining);
+    out.clear();
+    m.on_join_answer(Err((ErrorCode::MemberIdRequired, Some("me".into()))), &mut out);
+    assert_eq!(joins(&out).len(), 1);
+    assert_eq!(joins(&out)[0].member_id.as_deref(), Some("me"));
+}
+
+#[test]
+fn the_leader_assigns_and_a_follower_sends_an_empty_sync() {
+    let mut m = eager();
+    let mut out = Vec::new();
+    m.send_join(&mut out);
+    let subs = vec![MemberSubscription {
+        member_id: "me".into(),
+        instance_id: None,
+        topics: vec![0],
+        owned: vec![],
+        generation: -1,
+    }];
+    m.on_join_answer(
+        Ok(JoinOk {
+            generation: 1,
+            protocol: AssignorKind::Range,
+            leader: "me".into(),
+            member_id: "me".into(),
+            members: subs,
+        }),
+        &mut out,
+    );
+    let sync = out.iter().find_map(|o| match o {
+        Out::Sync { assignment, .. } => Some(assignment.clone()),
+        _ => None,
+    });
+    let assignment = sync.expect("a SyncGroup");
+    assert_eq!(assignment.len(), 1);
+    assert_eq!(assignment[0].1.len(), 4, "the only member gets every partition");
+    assert_eq!(m.phase, Phase::Syncing);
+}
+
+#[test]
+fn an_eager_rebalance_revokes_everything_before_rejoining() {
+    let mut m = eager();
+    stable(&mut m, 1, &[0, 1]);
+    let mut out = Vec::new();
+    m.on_heartbeat_answer(Err(ErrorCode::RebalanceInProgress), &mut out);
+    assert!(revoked(&out).is_empty(), "joined at the next poll, not at once");
+    m.on_poll(&mut out);
+    assert_eq!(revoked(&out), vec![tp(0), tp(1)]);
+    assert!(m.owned.is_empty());
+    let j = joins(&out);
+    assert_eq!(
+        j[0].owned,
+        vec![tp(0), tp(1)],
+        "eager sticky: last assignment in the join"
+    );
+}
+
+#[test]
+fn a_cooperative_rebalance_revokes_only_what_moves_and_rejoins() {
+    let mut m = cooperative();
+    stable(&mut m, 1, &[0, 1, 2]);
+    let mut out = Vec::new();
+    m.on_heartbeat_answer(Err(ErrorCode::RebalanceInProgress), &mut out);
+    m.on_poll(&mut out);
+    assert!(revoked(&out).is_empty(), "keeps its partitions while rejoining");
+    assert!(m.can_fetch(), "and keeps fetching them");
+    assert_eq!(joins(&out)[0].owned, vec![tp(0), tp(1), tp(2)]);
+    let mut out = Vec::new();
+    m.on_join_answer(
+        Ok(JoinOk {
+            generation: 2,
+            protocol: AssignorKind::CooperativeSticky,
+            leader: "other".into(),
+            member_id: "me".into(),
+            members: Vec::new(),
+        }),
+        &mut out,
+    );
+    out.clear();
+    m.on_sync_answer(Ok(vec![tp(0), tp(1)]), &mut out);
+    assert_eq!(revoked(&out), vec![tp(2)]);
+    assert_eq!(
+        m.rejoin,
+        Some(Rejoin::Rebalance),
+        "rejoins so the partition can move"
+    );
+}
+
+#[test]
+fn illegal_generation_keeps_the_member_id_unknown_member_drops_it() {
+    let mut m = eager();
+    stable(&mut m, 3, &[0]);
+    let mut out = Vec::new();
+    m.on_heartbeat_answer(Err(ErrorCode::IllegalGeneration), &mut out);
+    m.on_poll(&mut out);
+    assert_eq!(lost(&out), vec![tp(0)], "lost, not revoked");
+    assert_eq!(joins(&out)[0].member_id.as_deref(), Some("me"));
+
+    let mut m = eager();
+    stable(&mut m, 3, &[0]);
+    let mut out = Vec::new();
+    m.on_heartbeat_answer(Err(ErrorCode::UnknownMemberId), &mut out);
+    m.on_poll(&mut out);
+    assert_eq!(lost(&out), vec![tp(0)]);
+    assert_eq!(joins(&out)[0].member_id, None);
+    assert_eq!(m.generation, -1);
+}
+
+#[test]
+fn a_poll_timeout_leaves_the_group_and_loses_the_partitions_at_the_next_poll() {
+    let mut m = eager();
+    stable(&mut m, 1, &[0, 1]);
+    let epoch = m.hb_epoch;
+    let mut out = Vec::new();
+    m.on_heartbeat_timer(epoch, true, &mut out);
+    assert!(matches!(out[0], Out::Record(Event::PollTimeout { .. })));
+    assert!(matches!(out[1], Out::Leave { .. }));
+    assert_eq!(m.phase, Phase::Unjoined);
+    out.clear();
+    m.on_poll(&mut out);
+    assert_eq!(lost(&out), vec![tp(0), tp(1)]);
+    assert_eq!(joins(&out)[0].member_id, None, "rejoins as a new member");
+}
+
+#[test]
+fn a_static_member_sends_no_leave_and_keeps_its_id_on_a_poll_timeout() {
+    let mut cfg = ConsumerConfig::defaults(Profile::Java, "g");
+    cfg.assignors = vec![AssignorKind::Range];
+    cfg.group_instance_id = Some("instance-1".into());
+    let mut m = Membership::new(Arc::new(cfg), 0);
+    stable(&mut m, 1, &[0]);
+    let mut out = Vec::new();
+    m.on_heartbeat_timer(m.hb_epoch, true, &mut out);
+    assert!(!out.iter().any(|o| matches!(o, Out::Leave { .. })));
+    m.on_poll(&mut out);
+    let j = joins(&out);
+    assert_eq!(j[0].member_id.as_deref(), Some("me"));
+    assert_eq!(j[0].instance_id.as_deref(), Some("instance-1"));
+}
+
+#[test]
+fn a_stale_heartbeat_timer_does_nothing_and_a_live_one_heartbeats() {
+    let mut m = eager();
+    stable(&mut m, 1, &[0]);
+    let mut out = Vec::new();
+    m.on_heartbeat_timer(m.hb_epoch - 1, false, &mut out);
+    assert!(out.is_empty());
+    m.on_heartbeat_timer(m.hb_epoch, false, &mut out);
+    assert!(matches!(out[0], Out::Heartbeat { generation: 1, .. }));
+    assert!(matches!(out[1], Out::HeartbeatTimer(..)));
+}
+
+#[test]
+fn fenced_instance_id_is_fatal() {
+    let mut m = eager();
+    stable(&mut m, 1, &[0]);
+    let mut out = Vec::new();
+    m.on_heartbeat_answer(Err(ErrorCode::FencedInstanceId), &mut out);
+    assert_eq!(m.phase, Phase::Failed);
+    assert!(m.ended());
+    assert!(m.owned.is_empty());
+}
+
+#[test]
+fn kip848_gives_up_a_partition_before_taking_new_ones() {
+    let mut m = kip848();
+    let mut out = Vec::new();
+    m.send_join(&mut out);
+    assert!(matches!(&out[0], Out::CgHeartbeat(h) if h.member_epoch == 0));
+    let answer = |epoch, parts: &[u32]| HeartbeatOk {
+        member_id: "me".into(),
+        member_epoch: epoch,
+        assignment: parts.iter().map(|p| tp(*p)).collect(),
+        heartbeat_interval_us: 5_000_000,
+    };
+    out.clear();
+    m.on_cg_answer(Ok(answer(1, &[0, 1])), &mut out);
+    assert_eq!(m.owned.len(), 2);
+    assert!(
+        out.iter().any(|o| matches!(o, Out::HeartbeatTimer(..))),
+        "nothing to report"
+    );
+    out.clear();
+    m.on_cg_answer(Ok(answer(2, &[1, 2])), &mut out);
+    let revoke_at = out
+        .iter()
+        .position(|o| matches!(o, Out::Revoke { .. }))
+        .expect("revokes 0");
+    let assign_at = out
+        .iter()
+        .position(|o| matches!(o, Out::Assigned { .. }))
+        .expect("takes 2");
+    assert!(revoke_at < assign_at);
+    assert_eq!(revoked(&out), vec![tp(0)]);
+    // and says so at once, owning only what it keeps and takes
+    let hb = out.iter().find_map(|o| match o {
+        Out::CgHeartbeat(h) => Some(h.owned.clone()),
+        _ => None,
+    });
+    assert_eq!(hb, Some(vec![tp(1), tp(2)]));
+}
+
+#[test]
+fn closing_revokes_then_leaves() {
+    let mut m = eager();
+    stable(&mut m, 1, &[0]);
+    let mut out = Vec::new();
+    m.close(&mut out);
+    assert!(matches!(out[0], Out::Revoke { .. }));
+    assert!(matches!(out[1], Out::Leave { .. }));
+    assert!(matches!(out[2], Out::Record(Event::Left { .. })));
+    assert!(matches!(out[3], Out::Record(Event::Closed)));
+    assert_eq!(m.phase, Phase::Closed);
+}
+
+#[test]
+fn manual_assignment_owns_its_partitions_without_a_group() {
+    let mut m = eager();
+    let mut out = Vec::new();
+    m.assign(vec![tp(1), tp(3)], &mut out);
+    assert_eq!(m.phase, Phase::Stable);
+    assert!(m.can_fetch());
+    assert!(joins(&out).is_empty(), "no JoinGroup");
+    assert!(
+        !out.iter().any(|o| matches!(o, Out::HeartbeatTimer(..))),
+        "no heartbeats"
+    );
+    out.clear();
+    m.close(&mut out);
+    assert!(revoked(&out).is_empty(), "no rebalance listener on close");
+    assert!(
+        !out.iter().any(|o| matches!(o, Out::Leave { .. })),
+        "no group to leave"
+    );
+}
