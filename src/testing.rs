@@ -243,7 +243,9 @@ impl<'a> Property<'a> {
         for &seed in &seeds {
             let run = match prepared.run_with_apps(seed, History::Full, &self.apps) {
                 Ok(run) => run,
-                Err(e) => return Err(self.failure(seed, format!("the applications do not fit the scenario: {e}"))),
+                Err(e) => {
+                    return Err(self.failure(seed, format!("the applications do not fit the scenario: {e}")))
+                }
             };
             let verdict = match catch_unwind(AssertUnwindSafe(|| property(&run))) {
                 Ok(v) => v,
@@ -283,7 +285,9 @@ impl<'a> Property<'a> {
         // through the property itself (KAFKA_SIM_SEED), which the message says
         let command = match self.apps.is_empty() {
             true => file.as_ref().map(|p| replay::command(p, seed, self.claim)),
-            false => Some(format!("{SEED_VAR}={seed} cargo test (the property runs the user's applications)")),
+            false => Some(format!(
+                "{SEED_VAR}={seed} cargo test (the property runs the user's applications)"
+            )),
         };
         Failure {
             label: self.label.clone(),

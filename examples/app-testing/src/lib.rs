@@ -79,9 +79,13 @@ pub fn scenario(case: Case) -> Result<Scenario, ScenarioError> {
                 .generate(RECORDS, Some("order-{i}"), "amount-{i}")
         })
         // the producer of consumer-1's process (its records come from the application)
-        .producer("enricher", "enriched", |p| p.message(Some("unused"), Some("unused")));
+        .producer("enricher", "enriched", |p| {
+            p.message(Some("unused"), Some("unused"))
+        });
     for (i, name) in CONSUMERS.iter().enumerate() {
-        b = b.consumer(*name, "app", &["orders"], |c| consumer(c).start_ms(i as u64 * 200));
+        b = b.consumer(*name, "app", &["orders"], |c| {
+            consumer(c).start_ms(i as u64 * 200)
+        });
     }
     b.fault(crash("consumer-1", [from, until], 1_500))
         .fault(crash("consumer-2", [from + 1_000, until + 1_000], 2_000))
@@ -236,7 +240,12 @@ impl TransformApp {
 impl ConsumerApp for TransformApp {
     fn on_record(&mut self, ctx: &mut AppCtx, record: &ConsumedRecord) {
         ctx.process(Time::ms(1));
-        let value = record.record.payload.value().unwrap_or_default().to_ascii_uppercase();
+        let value = record
+            .record
+            .payload
+            .value()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
         ctx.produce("enriched", record.record.payload.key(), Some(&value));
         self.processed.insert(record.tp, record.offset + 1);
         self.since_commit += 1;
