@@ -68,6 +68,10 @@ cargo clippy --workspace --all-targets --features rdkafka --locked -- -D warning
 echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features rdkafka --locked --quiet
 
+echo "== assignor oracle: Apache Kafka's own assignors (Maven Central) for tests/assignor_oracle.rs"
+KAFKA_SIM_ORACLE=$(scripts/assignor-oracle/build.sh)
+export KAFKA_SIM_ORACLE
+
 echo "== cargo test (with the cross-check against $broker and the mock cluster)"
 KAFKA_SIM_BROKER="$broker" cargo test --workspace --features rdkafka --locked 2>&1 | tee "$log"
 

@@ -33,6 +33,10 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "idempotent-retry",
     "coordinator-failover",
     "retention-skip",
+    "error-produce",
+    "error-fetch",
+    "error-group",
+    "error-commit",
 ];
 
 /// The TOML source of built-in scenario `name`.

@@ -12,11 +12,11 @@
 //! between any two runs and is shown, not compared.
 
 use crate::sweep::final_assignment;
-use models::check::{check, Claim};
+use models::check::{check, Claim, Report};
 use models::history::Event;
 use models::types::{show_bytes, RecordId, Tp};
 use models::world::Run;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The outcome of a comparison.
 #[derive(Clone, Debug)]
@@ -97,26 +97,41 @@ fn ok(b: bool) -> &'static str {
 
 /// Compares the simulator's run `sim` with the recorded `real` run of the same scenario.
 pub fn compare(sim: &Run, real: &Run, claim: Claim, real_name: &str) -> Comparison {
-    let meta = &sim.meta;
     let mut t = String::new();
-    // placement
+    let placement = compare_placement(&mut t, sim, real, real_name);
+    let coverage = compare_coverage(&mut t, sim, real);
+    let assignment = compare_assignment(&mut t, sim, real, real_name);
+    let verdict = compare_verdict(&mut t, sim, real, claim);
+    Comparison {
+        table: t,
+        placement,
+        coverage,
+        assignment,
+        verdict,
+    }
+}
+
+/// The placement part of the table: every record's partition and offset on both sides (the
+/// first 20, and every difference). Whether the keyed ones agree.
+fn compare_placement(t: &mut String, sim: &Run, real: &Run, real_name: &str) -> bool {
+    let meta = &sim.meta;
     let (ps, pr) = (placements(sim), placements(real));
     let mut placement = true;
     t.push_str(&format!(
         "placement (keyed records)          {:<22} {:<22}\n",
         "simulator", real_name
     ));
-    let ids: std::collections::BTreeSet<RecordId> = ps.keys().chain(pr.keys()).copied().collect();
+    let ids: BTreeSet<RecordId> = ps.keys().chain(pr.keys()).copied().collect();
+    let fmt = |x: Option<&(String, bool, Tp, i64)>| {
+        x.map_or("missing".to_string(), |(_, _, tp, o)| {
+            format!("{}@{o}", meta.display(*tp))
+        })
+    };
     let mut shown = 0;
     for id in ids {
         let s = ps.get(&id);
         let r = pr.get(&id);
         let keyed = s.or(r).is_some_and(|x| x.1);
-        let fmt = |x: Option<&(String, bool, Tp, i64)>| {
-            x.map_or("missing".to_string(), |(_, _, tp, o)| {
-                format!("{}@{o}", meta.display(*tp))
-            })
-        };
         let same = match (s, r) {
             (Some(a), Some(b)) => !keyed || (a.2 == b.2 && a.3 == b.3),
             _ => false,
@@ -147,11 +162,16 @@ pub fn compare(sim: &Run, real: &Run, claim: Claim, real_name: &str) -> Comparis
         t.push_str(&format!("  ... {} records in all\n", ps.len().max(pr.len())));
     }
     t.push_str(&format!("placement: {}\n\n", ok(placement)));
-    // coverage
+    placement
+}
+
+/// The coverage part: per group, distinct and total records consumed on both sides. Whether
+/// every group consumed the same records as often.
+fn compare_coverage(t: &mut String, sim: &Run, real: &Run) -> bool {
     let (cs, cr) = (coverage(sim), coverage(real));
     let mut covered = true;
     t.push_str("coverage per group                 consumed (distinct / total)\n");
-    let groups: std::collections::BTreeSet<&String> = cs.keys().chain(cr.keys()).collect();
+    let groups: BTreeSet<&String> = cs.keys().chain(cr.keys()).collect();
     for g in groups {
         let a = cs.get(g).cloned().unwrap_or_default();
         let b = cr.get(g).cloned().unwrap_or_default();
@@ -167,11 +187,16 @@ pub fn compare(sim: &Run, real: &Run, claim: Claim, real_name: &str) -> Comparis
         ));
     }
     t.push_str(&format!("coverage: {}\n\n", ok(covered)));
-    // assignment
+    covered
+}
+
+/// The assignment part: each group's final assignment on both sides. Whether they have the
+/// same shape.
+fn compare_assignment(t: &mut String, sim: &Run, real: &Run, real_name: &str) -> bool {
     let (ss, sr) = (shapes(sim), shapes(real));
     let assignment = ss == sr;
     t.push_str("final assignment per group (up to member order)\n");
-    let groups: std::collections::BTreeSet<&String> = ss.keys().chain(sr.keys()).collect();
+    let groups: BTreeSet<&String> = ss.keys().chain(sr.keys()).collect();
     let fmt = |sets: Option<&Vec<Vec<String>>>| {
         sets.map_or("-".to_string(), |sets| {
             sets.iter()
@@ -188,10 +213,14 @@ pub fn compare(sim: &Run, real: &Run, claim: Claim, real_name: &str) -> Comparis
         ));
     }
     t.push_str(&format!("assignment: {}\n\n", ok(assignment)));
-    // verdict
+    assignment
+}
+
+/// The verdict part: the checker's verdict under `claim` on both sides. Whether they agree.
+fn compare_verdict(t: &mut String, sim: &Run, real: &Run, claim: Claim) -> bool {
     let (vs, vr) = (check(&sim.trace, claim), check(&real.trace, claim));
     let verdict = vs.passed() == vr.passed();
-    let v = |r: &models::check::Report| {
+    let v = |r: &Report| {
         if r.passed() {
             "PASS".to_string()
         } else {
@@ -205,11 +234,5 @@ pub fn compare(sim: &Run, real: &Run, claim: Claim, real_name: &str) -> Comparis
         v(&vr)
     ));
     t.push_str(&format!("verdict: {}\n", ok(verdict)));
-    Comparison {
-        table: t,
-        placement,
-        coverage: covered,
-        assignment,
-        verdict,
-    }
+    verdict
 }

@@ -16,53 +16,58 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// The happens-before graph: node weights are labels, edge weights edge kinds.
-pub fn happens_before(run: &Run) -> DiGraph<String, &'static str> {
-    let mut g: DiGraph<String, &'static str> = DiGraph::new();
-    let mut last_of_actor: BTreeMap<u32, NodeIndex> = BTreeMap::new();
-    let mut send: BTreeMap<RecordId, NodeIndex> = BTreeMap::new();
-    let mut append: BTreeMap<(Tp, i64), NodeIndex> = BTreeMap::new();
-    let mut generation: BTreeMap<(Arc<str>, i32), NodeIndex> = BTreeMap::new();
-    let mut leader_join: BTreeMap<(Arc<str>, i32), NodeIndex> = BTreeMap::new();
-    let mut commits: BTreeMap<(Arc<str>, Tp, i64), NodeIndex> = BTreeMap::new();
-    for e in run.trace.entries() {
-        let v = crate::render::event_json(run, e.time.as_us(), e.actor, &e.record);
-        let mut label = format!("{} {}\nt={}", run.trace.name(e.actor), e.record.kind(), e.time);
-        for k in ["group", "generation", "topic", "partition", "offset", "key"] {
-            if let Some(x) = v.get(k).filter(|x| !x.is_null()) {
-                label.push_str(&format!("\n{k}={}", x.to_string().trim_matches('"')));
-            }
+/// A key for one generation of one group.
+type Generation = (Arc<str>, i32);
+
+/// The graph built so far, and what later events need to find their causes.
+#[derive(Default)]
+struct Builder {
+    g: DiGraph<String, &'static str>,
+    last_of_actor: BTreeMap<u32, NodeIndex>,
+    send: BTreeMap<RecordId, NodeIndex>,
+    append: BTreeMap<(Tp, i64), NodeIndex>,
+    generation: BTreeMap<Generation, NodeIndex>,
+    leader_join: BTreeMap<Generation, NodeIndex>,
+    commits: BTreeMap<(Arc<str>, Tp, i64), NodeIndex>,
+}
+
+impl Builder {
+    /// Edges from `from` (if it happened) to `n`.
+    fn edge(&mut self, from: Option<NodeIndex>, n: NodeIndex, kind: &'static str) {
+        if let Some(from) = from {
+            self.g.add_edge(from, n, kind);
         }
-        let n = g.add_node(label);
-        if let Some(prev) = last_of_actor.insert(e.actor.0, n) {
-            g.add_edge(prev, n, "po");
-        }
-        match &e.record {
+    }
+
+    /// `produce`, `ack`, `fetch`: a record's way from its send to its consumptions.
+    fn record_edges(&mut self, n: NodeIndex, e: &Event) {
+        match e {
             Event::Send { id, .. } => {
-                send.insert(*id, n);
+                self.send.insert(*id, n);
             }
             Event::Appended { id, tp, offset } => {
-                if let Some(s) = send.get(id) {
-                    g.add_edge(*s, n, "produce");
-                }
-                append.insert((*tp, *offset), n);
+                self.edge(self.send.get(id).copied(), n, "produce");
+                self.append.insert((*tp, *offset), n);
             }
             Event::Produced { tp, offset, .. } => {
-                if let Some(a) = append.get(&(*tp, *offset)) {
-                    g.add_edge(*a, n, "ack");
-                }
+                self.edge(self.append.get(&(*tp, *offset)).copied(), n, "ack");
             }
             Event::Consumed { tp, offset, .. } => {
-                if let Some(a) = append.get(&(*tp, *offset)) {
-                    g.add_edge(*a, n, "fetch");
-                }
+                self.edge(self.append.get(&(*tp, *offset)).copied(), n, "fetch");
             }
+            _ => {}
+        }
+    }
+
+    /// `join`, `sync`, `offset`: the group protocol's causes.
+    fn group_edges(&mut self, n: NodeIndex, e: &Event) {
+        match e {
             Event::GenerationStarted {
                 group,
                 generation: gen,
                 ..
             } => {
-                generation.insert((group.clone(), *gen), n);
+                self.generation.insert((group.clone(), *gen), n);
             }
             Event::Joined {
                 group,
@@ -70,11 +75,10 @@ pub fn happens_before(run: &Run) -> DiGraph<String, &'static str> {
                 leader,
                 ..
             } => {
-                if let Some(s) = generation.get(&(group.clone(), *gen)) {
-                    g.add_edge(*s, n, "join");
-                }
+                let key = (group.clone(), *gen);
+                self.edge(self.generation.get(&key).copied(), n, "join");
                 if *leader {
-                    leader_join.insert((group.clone(), *gen), n);
+                    self.leader_join.insert(key, n);
                 }
             }
             Event::Assigned {
@@ -82,13 +86,11 @@ pub fn happens_before(run: &Run) -> DiGraph<String, &'static str> {
                 generation: gen,
                 ..
             } => {
-                if let Some(l) = leader_join.get(&(group.clone(), *gen)) {
-                    g.add_edge(*l, n, "sync");
-                }
+                self.edge(self.leader_join.get(&(group.clone(), *gen)).copied(), n, "sync");
             }
             Event::Committed { group, offsets, .. } => {
                 for (tp, o) in offsets {
-                    commits.insert((group.clone(), *tp, *o), n);
+                    self.commits.insert((group.clone(), *tp, *o), n);
                 }
             }
             Event::PositionSet {
@@ -97,14 +99,38 @@ pub fn happens_before(run: &Run) -> DiGraph<String, &'static str> {
                 offset,
                 from: models::history::PositionSource::Committed,
             } => {
-                if let Some(c) = commits.get(&(group.clone(), *tp, *offset)) {
-                    g.add_edge(*c, n, "offset");
-                }
+                let c = self.commits.get(&(group.clone(), *tp, *offset)).copied();
+                self.edge(c, n, "offset");
             }
             _ => {}
         }
     }
-    g
+}
+
+/// A node's label: who, what, when, and the event's group, generation, partition, offset
+/// and key.
+fn label(run: &Run, e: &sim::TraceEntry<Event>) -> String {
+    let v = crate::render::event_json(run, e.time.as_us(), e.actor, &e.record);
+    let mut label = format!("{} {}\nt={}", run.trace.name(e.actor), e.record.kind(), e.time);
+    for k in ["group", "generation", "topic", "partition", "offset", "key"] {
+        if let Some(x) = v.get(k).filter(|x| !x.is_null()) {
+            label.push_str(&format!("\n{k}={}", x.to_string().trim_matches('"')));
+        }
+    }
+    label
+}
+
+/// The happens-before graph: node weights are labels, edge weights edge kinds.
+pub fn happens_before(run: &Run) -> DiGraph<String, &'static str> {
+    let mut b = Builder::default();
+    for e in run.trace.entries() {
+        let n = b.g.add_node(label(run, e));
+        let prev = b.last_of_actor.insert(e.actor.0, n);
+        b.edge(prev, n, "po");
+        b.record_edges(n, &e.record);
+        b.group_edges(n, &e.record);
+    }
+    b.g
 }
 
 /// The graph in Graphviz DOT.

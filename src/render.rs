@@ -1,7 +1,7 @@
 //! Renderers of a run's history: what each process printed, or JSON lines.
 
 use models::history::{AppValue, Event};
-use models::types::{show_bytes, Metadata, Tp};
+use models::types::{show_bytes, Metadata, Payload, RecordId, Tp};
 use models::world::{ClientKind, Run};
 use serde_json::{json, Map, Value};
 use std::fmt::Write;
@@ -75,25 +75,114 @@ fn bytes_json(b: Option<&[u8]>) -> Value {
     }
 }
 
+/// The fields of one event's JSON object, in the order they are put.
+struct Fields<'a> {
+    run: &'a Run,
+    meta: &'a Metadata,
+    m: Map<String, Value>,
+}
+
+impl Fields<'_> {
+    fn put(&mut self, k: &str, v: Value) {
+        self.m.insert(k.into(), v);
+    }
+
+    /// `topic`, `partition`.
+    fn tp(&mut self, tp: Tp) {
+        self.put("topic", json!(self.meta.topic_name(tp.topic)));
+        self.put("partition", json!(tp.partition));
+    }
+
+    /// `key`, `value`.
+    fn payload(&mut self, payload: &Payload) {
+        self.put("key", bytes_json(payload.key()));
+        self.put("value", bytes_json(payload.value()));
+    }
+
+    /// `group`, `generation`.
+    fn generation(&mut self, group: &str, generation: i32) {
+        self.put("group", json!(group));
+        self.put("generation", json!(generation));
+    }
+
+    /// `group`, `member_id`.
+    fn member(&mut self, group: &str, member_id: &str) {
+        self.put("group", json!(group));
+        self.put("member_id", json!(member_id));
+    }
+}
+
+/// A record as `p<producer>-<seq>`.
+fn record(id: RecordId) -> Value {
+    json!(format!("p{}-{}", id.producer, id.seq))
+}
+
 /// The JSON object of one history event.
 pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Value {
-    let meta = &*run.meta;
-    let mut m = Map::new();
-    m.insert("t_ms".into(), json!(time_us as f64 / 1000.0));
-    m.insert("client".into(), json!(run.trace.name(actor)));
-    m.insert("event".into(), json!(e.kind()));
-    let mut put = |k: &str, v: Value| {
-        m.insert(k.into(), v);
+    let mut f = Fields {
+        run,
+        meta: &run.meta,
+        m: Map::new(),
     };
-    let record = |id: models::types::RecordId| json!(format!("p{}-{}", id.producer, id.seq));
+    f.put("t_ms", json!(time_us as f64 / 1000.0));
+    f.put("client", json!(run.trace.name(actor)));
+    f.put("event", json!(e.kind()));
     match e {
-        Event::Connected | Event::Closed => {}
+        Event::Connected
+        | Event::Closed
+        | Event::Crashed
+        | Event::Restarted
+        | Event::Fatal { .. }
+        | Event::Stalled { .. }
+        | Event::Partitioned { .. } => process_fields(&mut f, e),
+        Event::Send { .. }
+        | Event::Produced { .. }
+        | Event::ProducerDone { .. }
+        | Event::ProduceRetry { .. }
+        | Event::ProduceFailed { .. } => producer_fields(&mut f, e),
+        Event::Appended { .. }
+        | Event::LeaderElected { .. }
+        | Event::IsrChanged { .. }
+        | Event::Truncated { .. }
+        | Event::BrokerFenced { .. }
+        | Event::BrokerUnfenced { .. }
+        | Event::Injected { .. } => broker_fields(&mut f, e),
+        Event::GenerationStarted { .. }
+        | Event::MemberRemoved { .. }
+        | Event::StaticReplaced(_)
+        | Event::Joined { .. }
+        | Event::Left { .. }
+        | Event::PollTimeout { .. }
+        | Event::Assigned { .. }
+        | Event::Revoked { .. }
+        | Event::Lost { .. } => group_fields(&mut f, e),
+        Event::PositionSet { .. }
+        | Event::Consumed { .. }
+        | Event::Committed { .. }
+        | Event::CommitFailed { .. } => consumption_fields(&mut f, e),
+        Event::App(_) => app_fields(&mut f, e),
+    }
+    Value::Object(f.m)
+}
+
+/// A process's life: connected, closed, crashed, restarted, failed, stalled, cut off.
+fn process_fields(f: &mut Fields, e: &Event) {
+    match e {
+        Event::Fatal { error } => f.put("error", json!(error.name())),
+        Event::Stalled { until } | Event::Partitioned { until } => {
+            f.put("until_ms", json!(until.as_ms_f64()))
+        }
+        _ => {}
+    }
+}
+
+/// A producer's records: sent, acknowledged, retried, failed.
+fn producer_fields(f: &mut Fields, e: &Event) {
+    match e {
         Event::Send { id, tp, payload } => {
-            put("topic", json!(meta.topic_name(tp.topic)));
-            put("partition", json!(tp.partition));
-            put("key", bytes_json(payload.key()));
-            put("value", bytes_json(payload.value()));
-            put("record", record(*id));
+            f.tp(*tp);
+            f.payload(payload);
+            f.put("record", record(*id));
         }
         Event::Produced {
             id,
@@ -101,20 +190,89 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
             offset,
             payload,
         } => {
-            put("topic", json!(meta.topic_name(tp.topic)));
-            put("partition", json!(tp.partition));
-            put("offset", json!(offset));
-            put("key", bytes_json(payload.key()));
-            put("value", bytes_json(payload.value()));
-            put("record", record(*id));
+            f.tp(*tp);
+            f.put("offset", json!(offset));
+            f.payload(payload);
+            f.put("record", record(*id));
         }
-        Event::ProducerDone { records } => put("records", json!(records)),
+        Event::ProducerDone { records } => f.put("records", json!(records)),
+        Event::ProduceRetry { id, tp, error } | Event::ProduceFailed { id, tp, error } => {
+            f.tp(*tp);
+            f.put("record", record(*id));
+            f.put("error", json!(error.name()));
+        }
+        _ => {}
+    }
+}
+
+/// The brokers' logs and the controller — appends, elections, ISR changes, truncations,
+/// fencing — and the request faults brokers inject.
+fn broker_fields(f: &mut Fields, e: &Event) {
+    match e {
         Event::Appended { id, tp, offset } => {
-            put("topic", json!(meta.topic_name(tp.topic)));
-            put("partition", json!(tp.partition));
-            put("offset", json!(offset));
-            put("record", record(*id));
+            f.tp(*tp);
+            f.put("offset", json!(offset));
+            f.put("record", record(*id));
         }
+        Event::LeaderElected {
+            tp,
+            epoch,
+            log_end,
+            unclean,
+        } => {
+            f.tp(*tp);
+            f.put("leader_epoch", json!(epoch));
+            f.put("log_end", json!(log_end));
+            f.put("unclean", json!(unclean));
+        }
+        Event::IsrChanged { tp, isr } => {
+            f.tp(*tp);
+            f.put("isr", json!(isr));
+        }
+        Event::Truncated { tp, offset, removed } => {
+            f.tp(*tp);
+            f.put("offset", json!(offset));
+            let removed = removed.iter().map(|id| record(*id)).collect();
+            f.put("removed", Value::Array(removed));
+        }
+        Event::BrokerFenced { node } | Event::BrokerUnfenced { node } => f.put("node", json!(node)),
+        Event::Injected {
+            api,
+            from,
+            error,
+            delay,
+        } => {
+            f.put("api", json!(api.name()));
+            f.put("from", json!(f.run.trace.name(*from)));
+            match error {
+                Some(e) => f.put("error", json!(e.name())),
+                None => f.put("delay_ms", json!(delay.as_ms_f64())),
+            }
+        }
+        _ => {}
+    }
+}
+
+/// An application's own event: its name and fields.
+fn app_fields(f: &mut Fields, e: &Event) {
+    if let Event::App(a) = e {
+        f.put("name", json!(&*a.name));
+        let meta = f.meta;
+        let fields = a.fields.iter().map(|(k, v)| {
+            let v = match v {
+                AppValue::Int(i) => json!(i),
+                AppValue::Text(t) => json!(&**t),
+                AppValue::Tp(tp) => json!([meta.topic_name(tp.topic), tp.partition]),
+            };
+            (k.to_string(), v)
+        });
+        f.put("fields", Value::Object(fields.collect()));
+    }
+}
+
+/// The group protocol: generations, members joining, leaving and removed, assignments.
+fn group_fields(f: &mut Fields, e: &Event) {
+    match e {
         Event::GenerationStarted {
             group,
             generation,
@@ -122,20 +280,24 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
             leader,
             members,
         } => {
-            put("group", json!(&**group));
-            put("generation", json!(generation));
-            put("protocol", json!(protocol.name()));
-            put("leader", json!(&**leader));
-            put("members", json!(members.iter().map(|m| &**m).collect::<Vec<_>>()));
+            f.generation(group, *generation);
+            f.put("protocol", json!(protocol.name()));
+            f.put("leader", json!(&**leader));
+            f.put("members", json!(members.iter().map(|m| &**m).collect::<Vec<_>>()));
         }
         Event::MemberRemoved {
             group,
             member_id,
             reason,
         } => {
-            put("group", json!(&**group));
-            put("member_id", json!(&**member_id));
-            put("reason", json!(reason.name()));
+            f.member(group, member_id);
+            f.put("reason", json!(reason.name()));
+        }
+        Event::StaticReplaced(r) => {
+            f.put("group", json!(&*r.group));
+            f.put("instance_id", json!(&*r.instance_id));
+            f.put("old_member_id", json!(&*r.old));
+            f.put("member_id", json!(&*r.new));
         }
         Event::Joined {
             group,
@@ -143,10 +305,12 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
             generation,
             leader,
         } => {
-            put("group", json!(&**group));
-            put("member_id", json!(&**member_id));
-            put("generation", json!(generation));
-            put("leader", json!(leader));
+            f.member(group, member_id);
+            f.put("generation", json!(generation));
+            f.put("leader", json!(leader));
+        }
+        Event::Left { group, member_id } | Event::PollTimeout { group, member_id } => {
+            f.member(group, member_id)
         }
         Event::Assigned {
             group,
@@ -158,21 +322,36 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
             generation,
             partitions,
         } => {
-            put("group", json!(&**group));
-            put("generation", json!(generation));
-            put("partitions", tps_json(meta, partitions));
+            f.generation(group, *generation);
+            f.put("partitions", tps_json(f.meta, partitions));
         }
+        Event::Lost {
+            group,
+            generation,
+            partitions,
+            reason,
+        } => {
+            f.generation(group, *generation);
+            f.put("partitions", tps_json(f.meta, partitions));
+            f.put("reason", json!(reason.name()));
+        }
+        _ => {}
+    }
+}
+
+/// A consumer's positions, the records it consumed, its commits.
+fn consumption_fields(f: &mut Fields, e: &Event) {
+    match e {
         Event::PositionSet {
             group,
             tp,
             offset,
             from,
         } => {
-            put("group", json!(&**group));
-            put("topic", json!(meta.topic_name(tp.topic)));
-            put("partition", json!(tp.partition));
-            put("offset", json!(offset));
-            put("from", json!(from.name()));
+            f.put("group", json!(&**group));
+            f.tp(*tp);
+            f.put("offset", json!(offset));
+            f.put("from", json!(from.name()));
         }
         Event::Consumed {
             group,
@@ -182,111 +361,31 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
             id,
             payload,
         } => {
-            put("group", json!(&**group));
-            put("generation", json!(generation));
-            put("topic", json!(meta.topic_name(tp.topic)));
-            put("partition", json!(tp.partition));
-            put("offset", json!(offset));
-            put("key", bytes_json(payload.key()));
-            put("value", bytes_json(payload.value()));
-            put("record", record(*id));
+            f.generation(group, *generation);
+            f.tp(*tp);
+            f.put("offset", json!(offset));
+            f.payload(payload);
+            f.put("record", record(*id));
         }
         Event::Committed {
             group,
             generation,
             offsets,
         } => {
-            put("group", json!(&**group));
-            put("generation", json!(generation));
-            put(
-                "offsets",
-                Value::Array(
-                    offsets
-                        .iter()
-                        .map(|(tp, o)| json!([meta.topic_name(tp.topic), tp.partition, o]))
-                        .collect(),
-                ),
-            );
+            f.generation(group, *generation);
+            let meta = f.meta;
+            let offsets = offsets
+                .iter()
+                .map(|(tp, o)| json!([meta.topic_name(tp.topic), tp.partition, o]))
+                .collect();
+            f.put("offsets", Value::Array(offsets));
         }
         Event::CommitFailed { group, error } => {
-            put("group", json!(&**group));
-            put("error", json!(error.name()));
+            f.put("group", json!(&**group));
+            f.put("error", json!(error.name()));
         }
-        Event::Left { group, member_id } => {
-            put("group", json!(&**group));
-            put("member_id", json!(&**member_id));
-        }
-        Event::Fatal { error } => put("error", json!(error.name())),
-        Event::Lost {
-            group,
-            generation,
-            partitions,
-            reason,
-        } => {
-            put("group", json!(&**group));
-            put("generation", json!(generation));
-            put("partitions", tps_json(meta, partitions));
-            put("reason", json!(reason.name()));
-        }
-        Event::StaticReplaced(r) => {
-            put("group", json!(&*r.group));
-            put("instance_id", json!(&*r.instance_id));
-            put("old_member_id", json!(&*r.old));
-            put("member_id", json!(&*r.new));
-        }
-        Event::Stalled { until } | Event::Partitioned { until } => put("until_ms", json!(until.as_ms_f64())),
-        Event::PollTimeout { group, member_id } => {
-            put("group", json!(&**group));
-            put("member_id", json!(&**member_id));
-        }
-        Event::Crashed | Event::Restarted => {}
-        Event::ProduceRetry { id, tp, error } | Event::ProduceFailed { id, tp, error } => {
-            put("topic", json!(meta.topic_name(tp.topic)));
-            put("partition", json!(tp.partition));
-            put("record", record(*id));
-            put("error", json!(error.name()));
-        }
-        Event::LeaderElected {
-            tp,
-            epoch,
-            log_end,
-            unclean,
-        } => {
-            put("topic", json!(meta.topic_name(tp.topic)));
-            put("partition", json!(tp.partition));
-            put("leader_epoch", json!(epoch));
-            put("log_end", json!(log_end));
-            put("unclean", json!(unclean));
-        }
-        Event::IsrChanged { tp, isr } => {
-            put("topic", json!(meta.topic_name(tp.topic)));
-            put("partition", json!(tp.partition));
-            put("isr", json!(isr));
-        }
-        Event::Truncated { tp, offset, removed } => {
-            put("topic", json!(meta.topic_name(tp.topic)));
-            put("partition", json!(tp.partition));
-            put("offset", json!(offset));
-            put(
-                "removed",
-                Value::Array(removed.iter().map(|id| record(*id)).collect()),
-            );
-        }
-        Event::BrokerFenced { node } | Event::BrokerUnfenced { node } => put("node", json!(node)),
-        Event::App(a) => {
-            put("name", json!(&*a.name));
-            let fields = a.fields.iter().map(|(k, v)| {
-                let v = match v {
-                    AppValue::Int(i) => json!(i),
-                    AppValue::Text(t) => json!(&**t),
-                    AppValue::Tp(tp) => json!([meta.topic_name(tp.topic), tp.partition]),
-                };
-                (k.to_string(), v)
-            });
-            put("fields", Value::Object(fields.collect()));
-        }
+        _ => {}
     }
-    Value::Object(m)
 }
 
 /// One JSON object per history event, one per line, in virtual-time order.

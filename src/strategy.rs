@@ -153,6 +153,16 @@ pub fn arb_crash() -> impl Strategy<Value = (usize, u64, Option<u64>)> {
     (0..8usize, 0..6_000u64, prop::option::of(500..8_000u64))
 }
 
+/// A group as [`arb_group`] draws it.
+type GroupDraw = (&'static str, Vec<(u64, Profile, CommitPolicy, u64)>);
+
+/// The producers' records as [`arb_scenario`] draws them: count per producer, keyed or not,
+/// interval (ms), profile.
+type RecordsDraw = (u32, bool, u64, Profile);
+
+/// When generated producers start (ms): after every consumer has joined.
+const PRODUCE_AT: u64 = 20_000;
+
 /// A whole case: a scenario of `shape` and a seed.
 pub fn arb_scenario(shape: ScenarioShape) -> impl Strategy<Value = Case> {
     let topics = arb_topics(shape.max_topics, shape.max_partitions);
@@ -166,59 +176,10 @@ pub fn arb_scenario(shape: ScenarioShape) -> impl Strategy<Value = Case> {
     let crashes = prop::collection::vec(arb_crash(), 0..=shape.max_crashes);
     let delay = select(vec![0u64, 3_000]);
     (topics, groups, records, crashes, delay, any::<u64>()).prop_map(
-        move |(topics, groups, (count, keyed, interval_ms, producer_profile), crashes, delay, seed)| {
-            let produce_at = 20_000;
-            let n_topics = topics.len();
-            let mut consumers = Vec::new();
-            for (g, (assignors, members)) in groups.into_iter().enumerate() {
-                for (m, (start_ms, profile, commit, processing_ms)) in members.into_iter().enumerate() {
-                    consumers.push(ConsumerSpec {
-                        name: format!("g{g}-c{m}"),
-                        profile,
-                        group: format!("group-{g}"),
-                        // every group reads every topic, so each record has a reader in each
-                        topics: topics.iter().map(|t| t.name.clone()).collect(),
-                        start_ms,
-                        close_ms: None,
-                        commit,
-                        processing_ms,
-                        config: consumer_config(assignors),
-                    });
-                }
-            }
-            let producers = (0..n_topics.min(2))
-                .map(|t| ProducerSpec {
-                    name: format!("producer-{t}"),
-                    profile: producer_profile,
-                    topic: topics[t].name.clone(),
-                    start_ms: produce_at,
-                    interval_ms,
-                    messages: Vec::new(),
-                    generate: Some(GenerateSpec {
-                        count,
-                        key: keyed.then(|| "key-{i}".to_string()),
-                        value: "value-{i}".into(),
-                    }),
-                    config: BTreeMap::new(),
-                })
-                .collect();
-            let faults = crashes
-                .into_iter()
-                .map(|(who, after, restart)| FaultSpec {
-                    kind: FaultKind::Crash,
-                    client: consumers[who % consumers.len()].name.clone(),
-                    at_ms: Some(produce_at + after),
-                    between_ms: None,
-                    duration_ms: None,
-                    restart_after_ms: restart,
-                })
-                .fold(Vec::<FaultSpec>::new(), |mut acc, f| {
-                    // one crash per consumer: a second would hit a dead process
-                    if !acc.iter().any(|x| x.client == f.client) {
-                        acc.push(f);
-                    }
-                    acc
-                });
+        |(topics, groups, records, crashes, delay, seed)| {
+            let consumers = consumers(&topics, groups);
+            let producers = producers(&topics, records);
+            let faults = crash_faults(crashes, &consumers);
             Case {
                 scenario: Scenario {
                     name: Some("generated".into()),
@@ -239,6 +200,72 @@ pub fn arb_scenario(shape: ScenarioShape) -> impl Strategy<Value = Case> {
             }
         },
     )
+}
+
+/// The consumers of the drawn groups: `g<group>-c<member>` in `group-<group>`, each reading
+/// every topic, so each record has a reader in each group.
+fn consumers(topics: &[TopicSpec], groups: Vec<GroupDraw>) -> Vec<ConsumerSpec> {
+    let mut consumers = Vec::new();
+    for (g, (assignors, members)) in groups.into_iter().enumerate() {
+        for (m, (start_ms, profile, commit, processing_ms)) in members.into_iter().enumerate() {
+            consumers.push(ConsumerSpec {
+                name: format!("g{g}-c{m}"),
+                profile,
+                group: format!("group-{g}"),
+                topics: topics.iter().map(|t| t.name.clone()).collect(),
+                start_ms,
+                close_ms: None,
+                commit,
+                processing_ms,
+                config: consumer_config(assignors),
+            });
+        }
+    }
+    consumers
+}
+
+/// One producer for each of the first two topics, writing the drawn records from
+/// [`PRODUCE_AT`] on.
+fn producers(topics: &[TopicSpec], records: RecordsDraw) -> Vec<ProducerSpec> {
+    let (count, keyed, interval_ms, producer_profile) = records;
+    (0..topics.len().min(2))
+        .map(|t| ProducerSpec {
+            name: format!("producer-{t}"),
+            profile: producer_profile,
+            topic: topics[t].name.clone(),
+            start_ms: PRODUCE_AT,
+            interval_ms,
+            messages: Vec::new(),
+            generate: Some(GenerateSpec {
+                count,
+                key: keyed.then(|| "key-{i}".to_string()),
+                value: "value-{i}".into(),
+            }),
+            config: BTreeMap::new(),
+        })
+        .collect()
+}
+
+/// The drawn crashes as faults of `consumers`, one per consumer (a second would hit a dead
+/// process).
+fn crash_faults(crashes: Vec<(usize, u64, Option<u64>)>, consumers: &[ConsumerSpec]) -> Vec<FaultSpec> {
+    let mut faults = Vec::<FaultSpec>::new();
+    for (who, after, restart) in crashes {
+        let client = &consumers[who % consumers.len()].name;
+        if faults.iter().any(|x| &x.client == client) {
+            continue;
+        }
+        faults.push(FaultSpec {
+            kind: FaultKind::Crash,
+            client: client.clone(),
+            at_ms: Some(PRODUCE_AT + after),
+            between_ms: None,
+            duration_ms: None,
+            restart_after_ms: restart,
+            ..FaultSpec::default()
+        });
+    }
+    faults
 }
 
 /// How the producers and topics of a replicated case trade durability for availability.
@@ -325,7 +352,7 @@ pub fn arb_replicated(durability: Durability) -> impl Strategy<Value = Case> {
                 ConfigValue::Bool(d.unclean),
             );
         }
-        let produce_at = s.producers.first().map_or(20_000, |p| p.start_ms);
+        let produce_at = s.producers.first().map_or(PRODUCE_AT, |p| p.start_ms);
         for p in &mut s.producers {
             p.interval_ms = 200;
             p.config.insert("acks".into(), ConfigValue::Str(d.acks.into()));
@@ -356,6 +383,7 @@ pub fn arb_replicated(durability: Durability) -> impl Strategy<Value = Case> {
                 between_ms: None,
                 duration_ms,
                 restart_after_ms,
+                ..FaultSpec::default()
             });
         }
         s.stop.at_ms = Some(produce_at + 100 * 200 + 90_000);

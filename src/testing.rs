@@ -26,7 +26,7 @@
 use crate::replay;
 use models::check::{check, Claim};
 use models::scenario::Scenario;
-use models::world::{History, Prepared, Run};
+use models::world::{Apps, History, Prepared, Run};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -83,12 +83,18 @@ pub fn claim(run: &Run, claim: Claim) -> Result<(), String> {
 /// the first line that differs.
 pub fn deterministic(scenario: &Scenario, seed: u64) -> Result<(), String> {
     let prepared = Prepared::new(scenario).map_err(|e| e.to_string())?;
-    same_twice(&prepared, seed)
+    same_twice(&prepared, seed, &Apps::new())
 }
 
-fn same_twice(prepared: &Prepared<'_>, seed: u64) -> Result<(), String> {
-    let a = crate::render::json_lines(&prepared.run(seed, History::Full));
-    let b = crate::render::json_lines(&prepared.run(seed, History::Full));
+fn same_twice(prepared: &Prepared<'_>, seed: u64, apps: &Apps) -> Result<(), String> {
+    let run = |seed| {
+        prepared
+            .run_with_apps(seed, History::Full, apps)
+            .map(|r| crate::render::json_lines(&r))
+            .map_err(|e| e.to_string())
+    };
+    let a = run(seed)?;
+    let b = run(seed)?;
     if a == b {
         return Ok(());
     }
@@ -138,16 +144,31 @@ impl fmt::Display for Failure {
 impl std::error::Error for Failure {}
 
 /// A property over the seeds of one scenario; see the module documentation.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[must_use]
 pub struct Property<'a> {
     label: String,
     scenario: &'a Scenario,
+    apps: Apps,
     default_count: u64,
     seeds: Option<Vec<u64>>,
     claim: Option<Claim>,
     deterministic: bool,
     dir: Option<PathBuf>,
+}
+
+impl fmt::Debug for Property<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Property")
+            .field("label", &self.label)
+            .field("scenario", &self.scenario.name)
+            .field("default_count", &self.default_count)
+            .field("seeds", &self.seeds)
+            .field("claim", &self.claim)
+            .field("deterministic", &self.deterministic)
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> Property<'a> {
@@ -157,12 +178,22 @@ impl<'a> Property<'a> {
         Property {
             label: label.into(),
             scenario,
+            apps: Apps::new(),
             default_count: 100,
             seeds: None,
             claim: None,
             deterministic: false,
             dir: None,
         }
+    }
+
+    /// Runs the user's applications (consumer and producer apps, manual assignments) in
+    /// every seed's run. The counterexample file then holds the scenario and seed; the CLI
+    /// replays it with the built-in applications, so replay a failure of the user's own code
+    /// with this property and `KAFKA_SIM_SEED` (the failure says so).
+    pub fn apps(mut self, apps: Apps) -> Self {
+        self.apps = apps;
+        self
     }
 
     /// Runs seeds `0..count` unless the environment says otherwise.
@@ -210,14 +241,19 @@ impl<'a> Property<'a> {
             command: None,
         })?;
         for &seed in &seeds {
-            let run = prepared.run(seed, History::Full);
+            let run = match prepared.run_with_apps(seed, History::Full, &self.apps) {
+                Ok(run) => run,
+                Err(e) => {
+                    return Err(self.failure(seed, format!("the applications do not fit the scenario: {e}")))
+                }
+            };
             let verdict = match catch_unwind(AssertUnwindSafe(|| property(&run))) {
                 Ok(v) => v,
                 Err(panic) => Err(panic_message(panic.as_ref())),
             };
             let verdict = verdict.and_then(|()| {
                 if self.deterministic {
-                    same_twice(&prepared, seed)
+                    same_twice(&prepared, seed, &self.apps)
                 } else {
                     Ok(())
                 }
@@ -245,7 +281,14 @@ impl<'a> Property<'a> {
             first_line(&message)
         );
         let file = replay::write_file(&dir, &self.label, self.scenario, seed, &what, self.claim).ok();
-        let command = file.as_ref().map(|p| replay::command(p, seed, self.claim));
+        // the CLI runs the built-in applications: a run of the user's own code replays
+        // through the property itself (KAFKA_SIM_SEED), which the message says
+        let command = match self.apps.is_empty() {
+            true => file.as_ref().map(|p| replay::command(p, seed, self.claim)),
+            false => Some(format!(
+                "{SEED_VAR}={seed} cargo test (the property runs the user's applications)"
+            )),
+        };
         Failure {
             label: self.label.clone(),
             seed,

@@ -166,15 +166,45 @@ fn as_ms(v: &ConfigValue) -> Result<u64, String> {
     }
 }
 
+/// Any virtual time a scenario names or implies, and any millisecond setting, in ms (10^10
+/// ms: about 116 days; [`crate::scenario::limits`] keeps a scenario within it).
+pub const MAX_TIME_MS: u64 = 10_000_000_000;
+/// The largest value of Kafka's `INT` config type.
+pub const KAFKA_INT_MAX: u64 = i32::MAX as u64;
+/// Length of a name (topic, process, group, `client.id`), in bytes.
+pub const MAX_NAME_LEN: usize = 249;
+
+/// Not a control character and not a noncharacter (U+FDD0–U+FDEF, U+xFFFE, U+xFFFF), so
+/// that every output — the timeline's XML included — can hold it as it is.
+pub fn printable(c: char) -> bool {
+    let u = c as u32;
+    !(c.is_control() || (0xFDD0..=0xFDEF).contains(&u) || u & 0xFFFE == 0xFFFE)
+}
+
+/// A name (`what`: "topic name", "process name" …): not empty, printable characters only,
+/// at most [`MAX_NAME_LEN`] bytes.
+pub fn check_name(what: &str, name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err(format!("a {what} cannot be empty"));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(format!(
+            "a {what} has at most {MAX_NAME_LEN} bytes ({} given)",
+            name.len()
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| !printable(*c)) {
+        return Err(format!("a {what} has printable characters only, not {c:?}"));
+    }
+    Ok(())
+}
+
 /// A setting of Kafka's `INT` type with its `atLeast(min)` (or the simulator's, where a
 /// zero would spin a timer): `min..=2147483647`.
 fn int(v: &ConfigValue, min: u64) -> Result<u64, String> {
     let n = as_ms(v)?;
-    if n < min || n > crate::limits::KAFKA_INT_MAX {
-        return Err(format!(
-            "must be between {min} and {} ({v} given)",
-            crate::limits::KAFKA_INT_MAX
-        ));
+    if n < min || n > KAFKA_INT_MAX {
+        return Err(format!("must be between {min} and {} ({v} given)", KAFKA_INT_MAX));
     }
     Ok(n)
 }
@@ -182,10 +212,10 @@ fn int(v: &ConfigValue, min: u64) -> Result<u64, String> {
 /// A setting of Kafka's `LONG` type in milliseconds, within the simulator's virtual time.
 fn long_ms(v: &ConfigValue, min: u64) -> Result<u64, String> {
     let n = as_ms(v)?;
-    if n < min || n > crate::limits::MAX_TIME_MS {
+    if n < min || n > MAX_TIME_MS {
         return Err(format!(
             "must be between {min} and {} ms ({v} given)",
-            crate::limits::MAX_TIME_MS
+            MAX_TIME_MS
         ));
     }
     Ok(n)
@@ -194,7 +224,7 @@ fn long_ms(v: &ConfigValue, min: u64) -> Result<u64, String> {
 /// A name the client sends (`client.id`, `group.instance.id`): printable characters.
 fn as_name(v: &ConfigValue) -> Result<&str, String> {
     let s = as_str(v)?;
-    crate::limits::name("", "name", s).map_err(|e| e.message)?;
+    check_name("name", s)?;
     Ok(s)
 }
 

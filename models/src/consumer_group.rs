@@ -107,10 +107,8 @@ impl ConsumerGroup {
                 generation: 0,
             })
             .collect();
-        let assignment = match self.assignor {
-            ServerAssignor::Uniform => assignor::sticky(&subs, &self.partitions),
-            ServerAssignor::Range => assignor::range(&subs, &self.partitions),
-        };
+        let topics = assignor::topics_from_counts(&self.partitions);
+        let assignment = self.assignor.assign(&subs, &topics);
         self.target = assignment
             .into_iter()
             .map(|(m, tps)| (m, tps.into_iter().collect()))

@@ -4,7 +4,7 @@
 //! records — and a run recorded against a real broker produces the same kind.
 
 use crate::assignor::{AssignorKind, ServerAssignor};
-use crate::protocol::ErrorCode;
+use crate::protocol::{ApiKey, ErrorCode};
 use crate::types::{MemberId, Payload, RecordId, Tp};
 use std::sync::Arc;
 
@@ -246,6 +246,18 @@ pub enum Event {
         /// Node id.
         node: u32,
     },
+    /// A broker applied a scenario's `error` or `delay` fault to a request (written by the
+    /// broker; the client's reaction follows in its own events).
+    Injected {
+        /// The API of the request.
+        api: ApiKey,
+        /// The client (or broker) that sent it.
+        from: sim::ActorId,
+        /// The error answered instead of handling it; `None`: held for `delay`.
+        error: Option<ErrorCode>,
+        /// How long it was held (zero for an error).
+        delay: sim::Time,
+    },
     /// An application inside a consumer wrote an event of its own
     /// (`consumer::AppCtx::record`).
     App(Box<AppEvent>),
@@ -444,6 +456,7 @@ impl Event {
             Event::Partitioned { .. } => "partitioned",
             Event::BrokerFenced { .. } => "fenced",
             Event::BrokerUnfenced { .. } => "unfenced",
+            Event::Injected { .. } => "injected",
             Event::App(_) => "app",
         }
     }

@@ -14,7 +14,7 @@
 //! * Output: [`history`] — the typed records every actor writes; renderers and checkers read
 //!   only these; [`query`] answers what several of them ask (partition ownership,
 //!   consumptions, acknowledged records), and [`check`] judges a history against a claim.
-//! * Input: [`scenario`] (what a run contains; [`builder`] puts one together in Rust) and
+//! * Input: [`scenario`] (what a run contains, within its [`limits`]; [`builder`] puts one together in Rust) and
 //!   [`world`] (builds and runs it).
 
 pub mod assignor;
@@ -29,7 +29,6 @@ pub mod controller;
 pub mod coordinator;
 pub mod group_metadata;
 pub mod history;
-pub mod limits;
 pub mod log;
 pub mod partitioner;
 pub mod producer;
@@ -38,3 +37,5 @@ pub mod query;
 pub mod scenario;
 pub mod types;
 pub mod world;
+
+pub use scenario::limits;

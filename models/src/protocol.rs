@@ -162,6 +162,39 @@ impl ErrorCode {
         ErrorCode::UnknownServerError,
     ];
 
+    /// Whether Kafka's clients retry it: its exception is a `RetriableException`
+    /// (`org.apache.kafka.common.errors`).
+    pub fn is_retriable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::NotLeaderOrFollower
+                | ErrorCode::LeaderNotAvailable
+                | ErrorCode::KafkaStorageError
+                | ErrorCode::UnknownTopicOrPartition
+                | ErrorCode::NotEnoughReplicas
+                | ErrorCode::NotEnoughReplicasAfterAppend
+                | ErrorCode::RequestTimedOut
+                | ErrorCode::NetworkException
+                | ErrorCode::NotCoordinator
+                | ErrorCode::CoordinatorNotAvailable
+                | ErrorCode::CoordinatorLoadInProgress
+        )
+    }
+
+    /// Whether it says the client's metadata is stale (an `InvalidMetadataException`, or a
+    /// broken connection): the client refreshes it before retrying.
+    pub fn invalidates_metadata(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::NotLeaderOrFollower
+                | ErrorCode::LeaderNotAvailable
+                | ErrorCode::KafkaStorageError
+                | ErrorCode::UnknownTopicOrPartition
+                | ErrorCode::RequestTimedOut
+                | ErrorCode::NetworkException
+        )
+    }
+
     /// The error Kafka calls `name` (`NOT_COORDINATOR`).
     pub fn from_name(name: &str) -> Option<ErrorCode> {
         ErrorCode::ALL.into_iter().find(|e| e.name() == name)
@@ -722,4 +755,8 @@ pub enum ClientTimer {
     ProduceWatchdog,
     /// Consumer: look up the cluster again (a partition without a leader, a lost coordinator).
     Rediscover,
+    /// Consumer: send JoinGroup again after `retry.backoff.ms` (the coordinator answered
+    /// `COORDINATOR_LOAD_IN_PROGRESS` or `REBALANCE_IN_PROGRESS`); the number is the join
+    /// attempt it belongs to.
+    RetryJoin(u64),
 }

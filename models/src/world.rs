@@ -10,6 +10,7 @@
 //! [`Apps`] and passed to [`run_with_apps`] / [`Prepared::run_with_apps`]: the user's code
 //! then is the software of that consumer's process.
 
+use crate::broker::interceptor::InjectRule;
 use crate::broker::{Broker, BrokerConfig};
 use crate::cluster::ClusterState;
 use crate::config::{ConsumerConfig, ProducerConfig};
@@ -17,9 +18,9 @@ use crate::consumer::{Behaviour, Consumer, ConsumerApp};
 use crate::controller::{Controller, ControllerConfig};
 use crate::coordinator::GroupConfig;
 use crate::history::Event;
-use crate::limits::RunError;
 use crate::producer::{Producer, Records};
 use crate::protocol::Msg;
+use crate::scenario::limits::RunError;
 use crate::scenario::{broker_name, FaultKind, Scenario, ScenarioError, CONTROLLER_NAME};
 use crate::types::Metadata;
 use rand::Rng;
@@ -86,6 +87,9 @@ pub struct Built {
 /// Makes a fresh instance of a user's application (one per run: a run owns its apps).
 pub type AppFactory = Arc<dyn Fn() -> Box<dyn ConsumerApp> + Send + Sync>;
 
+/// Makes a fresh instance of a user's producer application.
+pub type ProducerAppFactory = Arc<dyn Fn() -> Box<dyn crate::producer::ProducerApp> + Send + Sync>;
+
 /// The user's applications, by the scenario name of the consumer each runs in; consumers not
 /// named here run their built-in application.
 ///
@@ -105,6 +109,7 @@ pub type AppFactory = Arc<dyn Fn() -> Box<dyn ConsumerApp> + Send + Sync>;
 #[derive(Clone, Default)]
 pub struct Apps {
     consumers: BTreeMap<String, AppFactory>,
+    producer_apps: BTreeMap<String, ProducerAppFactory>,
     producers: BTreeMap<String, String>,
     assignments: BTreeMap<String, Vec<(String, u32)>>,
 }
@@ -113,6 +118,15 @@ impl Apps {
     /// No user applications.
     pub fn new() -> Apps {
         Apps::default()
+    }
+
+    /// Whether it names no application, producer or assignment (every client runs its
+    /// built-in application).
+    pub fn is_empty(&self) -> bool {
+        self.consumers.is_empty()
+            && self.producer_apps.is_empty()
+            && self.producers.is_empty()
+            && self.assignments.is_empty()
     }
 
     /// Runs the application `make` builds in the consumer named `consumer`. The scenario's
@@ -124,6 +138,19 @@ impl Apps {
         make: impl Fn() -> Box<dyn ConsumerApp> + Send + Sync + 'static,
     ) -> Apps {
         self.consumers.insert(consumer.to_string(), Arc::new(make));
+        self
+    }
+
+    /// Runs the producer application `make` builds in the producer named `producer`: it
+    /// decides what to send and when, and how to react to acknowledgements and failures
+    /// (see [`crate::producer::ProducerApp`]). The scenario's `messages`, `generate` and
+    /// `interval_ms` for it no longer apply; its `topic` is where records that name none go.
+    pub fn producer_app(
+        mut self,
+        producer: &str,
+        make: impl Fn() -> Box<dyn crate::producer::ProducerApp> + Send + Sync + 'static,
+    ) -> Apps {
+        self.producer_apps.insert(producer.to_string(), Arc::new(make));
         self
     }
 
@@ -166,6 +193,14 @@ impl Apps {
                 return unknown(
                     format!("apps.{name}"),
                     format!("the scenario has no consumer named `{name}`"),
+                );
+            }
+        }
+        for p in self.producer_apps.keys() {
+            if !scenario.producers.iter().any(|q| &q.name == p) {
+                return unknown(
+                    format!("apps.{p}"),
+                    format!("the scenario has no producer named `{p}`"),
                 );
             }
         }
@@ -254,7 +289,7 @@ impl<'a> Prepared<'a> {
                 min_isr: min_isr.clone(),
                 retention: retention.clone(),
                 retention_check: Time::ms(b.log_retention_check_interval_ms),
-                inject: Vec::new(),
+                inject: inject_rules(scenario, &meta, &cluster, node),
             })
             .collect();
         let controller = controller_id.map(|cid| {
@@ -334,14 +369,23 @@ impl<'a> Prepared<'a> {
         let broker = broker_ids[0];
         let mut clients = Vec::new();
         for (i, (p, (cfg, records))) in scenario.producers.iter().zip(&self.producers).enumerate() {
-            let actor = Producer::new(
-                i as u32,
-                cfg.clone(),
-                broker_ids.clone(),
-                p.topic.as_str().into(),
-                records.clone(),
-                Time::ms(p.interval_ms),
-            );
+            let actor = match apps.producer_apps.get(&p.name) {
+                Some(make) => Producer::with_app(
+                    i as u32,
+                    cfg.clone(),
+                    broker_ids.clone(),
+                    Some(p.topic.as_str().into()),
+                    make(),
+                ),
+                None => Producer::new(
+                    i as u32,
+                    cfg.clone(),
+                    broker_ids.clone(),
+                    p.topic.as_str().into(),
+                    records.clone(),
+                    Time::ms(p.interval_ms),
+                ),
+            };
             let id = sim.add_actor(&p.name, Box::new(actor));
             sim.schedule(Time::ms(p.start_ms), id, Msg::Start);
             clients.push(ClientInfo {
@@ -481,6 +525,10 @@ fn schedule_faults(
 ) {
     let mut fault_rng = sim::rng::stream(seed, "faults");
     for f in &scenario.faults {
+        if matches!(f.kind, FaultKind::Error | FaultKind::Delay) {
+            // request-level faults are the brokers' rules (see inject_rules)
+            continue;
+        }
         let target_broker = (1..=scenario.cluster.brokers).find(|node| broker_name(*node) == f.client);
         let actor = match target_broker {
             Some(node) => broker_ids[(node - 1) as usize],
@@ -520,8 +568,43 @@ fn schedule_faults(
                     engine.network().cut(actor, *b, at, at + duration);
                 }
             }
+            FaultKind::Error | FaultKind::Delay => unreachable!("skipped above"),
         }
     }
+}
+
+/// The fault-injection rules of broker `node`: the scenario's `error` and `delay` faults
+/// that name it or no broker, in file order (the first that matches a request applies).
+fn inject_rules(scenario: &Scenario, meta: &Metadata, cluster: &ClusterState, node: u32) -> Vec<InjectRule> {
+    let mine = |f: &&crate::scenario::FaultSpec| {
+        matches!(f.kind, FaultKind::Error | FaultKind::Delay)
+            && (f.client.is_empty() || f.client == broker_name(node))
+    };
+    scenario
+        .faults
+        .iter()
+        .filter(mine)
+        .map(|f| {
+            let api = f.api.expect("validated");
+            let rule = match (f.error, f.delay_ms) {
+                (Some(e), _) => InjectRule::error(api, e),
+                (None, d) => InjectRule::delay(api, Time::ms(d.expect("validated"))),
+            };
+            let from = Time::ms(f.at_ms.unwrap_or(0));
+            let rule = match f.duration_ms {
+                Some(d) => rule.during(from, from + Time::ms(d)),
+                None => rule.times(f.count.unwrap_or(1)).from(from),
+            };
+            match (&f.topic, f.partition, &f.group) {
+                (Some(t), Some(p), _) => {
+                    let topic = meta.topic_index(t).expect("validated");
+                    rule.on_partition(crate::types::Tp::new(topic, p))
+                }
+                (_, _, Some(g)) => rule.on_partition(cluster.offsets_tp(g)),
+                _ => rule,
+            }
+        })
+        .collect()
 }
 
 /// Builds the simulation for `scenario` under `seed`, without running it.

@@ -307,15 +307,27 @@ pub fn error_response(msg: Msg, error: ErrorCode, partition: Option<Tp>) -> Opti
 }
 
 /// The partitions request `msg` names, for rules on one partition: those of Produce, Fetch,
-/// ListOffsets, OffsetCommit and OffsetFetch; for the coordinator APIs the group's
-/// `__consumer_offsets` partition in `cluster`; none for Metadata and replica fetches.
+/// ListOffsets, OffsetCommit and OffsetFetch; for the coordinator APIs (OffsetCommit and
+/// OffsetFetch too) the group's `__consumer_offsets` partition in `cluster`; none for
+/// Metadata and replica fetches.
 pub fn request_partitions(msg: &Msg, cluster: &ClusterState) -> Vec<Tp> {
     match msg {
         Msg::ProduceReq { tp, .. } => vec![*tp],
         Msg::FetchReq { positions, .. } => positions.iter().map(|&(tp, _)| tp).collect(),
         Msg::ListOffsetsReq { partitions, .. } => partitions.clone(),
-        Msg::OffsetCommitReq { offsets, .. } => offsets.iter().map(|&(tp, _)| tp).collect(),
-        Msg::OffsetFetchReq { partitions, .. } => partitions.clone(),
+        // the committed partitions, and the group's offsets partition (rules on a group)
+        Msg::OffsetCommitReq { offsets, group, .. } => offsets
+            .iter()
+            .map(|&(tp, _)| tp)
+            .chain([cluster.offsets_tp(group)])
+            .collect(),
+        Msg::OffsetFetchReq {
+            partitions, group, ..
+        } => partitions
+            .iter()
+            .copied()
+            .chain([cluster.offsets_tp(group)])
+            .collect(),
         Msg::FindCoordinatorReq { group }
         | Msg::HeartbeatReq { group, .. }
         | Msg::LeaveGroupReq { group, .. }

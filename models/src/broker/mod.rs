@@ -395,7 +395,21 @@ impl Broker {
             return self.dispatch(ctx, from, msg);
         };
         let partitions = interceptor::request_partitions(&msg, self.rm.cluster());
-        match self.interceptor.inspect(ctx.now(), api, &partitions) {
+        let verdict = self.interceptor.inspect(ctx.now(), api, &partitions);
+        let (error, delay) = match verdict {
+            Verdict::Pass => (None, Time::ZERO),
+            Verdict::Hold(d) => (None, d),
+            Verdict::Fail { error, .. } => (Some(error), Time::ZERO),
+        };
+        if verdict != Verdict::Pass {
+            self.fx.record(Event::Injected {
+                api,
+                from,
+                error,
+                delay,
+            });
+        }
+        match verdict {
             Verdict::Pass => self.dispatch(ctx, from, msg),
             Verdict::Hold(delay) => self.interceptor.hold(from, msg, delay, &mut self.fx),
             Verdict::Fail { partition, .. } if api == interceptor::ApiKey::ListOffsets => {
@@ -412,6 +426,21 @@ impl Broker {
                     .filter(|tp| partition.is_some_and(|p| p != *tp))
                     .collect();
                 self.on_list_offsets(from, &kept, spec, tag);
+            }
+            Verdict::Fail {
+                error,
+                partition: Some(tp),
+            } if api == interceptor::ApiKey::Fetch => {
+                let Msg::FetchReq {
+                    fetch_id,
+                    positions,
+                    max_records,
+                    ..
+                } = msg
+                else {
+                    unreachable!("a Fetch request")
+                };
+                self.on_fetch_failing(from, fetch_id, &positions, max_records, (tp, error));
             }
             Verdict::Fail { error, partition } => {
                 if let Some(resp) = interceptor::error_response(msg, error, partition) {

@@ -20,7 +20,7 @@ use crate::history::{AppEvent, AppValue};
 use crate::types::{Payload, Tp, VecMap};
 use sim::Time;
 use smallvec::SmallVec;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// The user's application inside a consumer process.
@@ -68,7 +68,9 @@ pub trait ConsumerApp: Send {
 
     /// Processes one record. The record counts as consumed (the history's `consume`) when
     /// the last [`AppCtx::process`] this call asks for ends — at once if it asks for none;
-    /// what it asks for after that happens once the record is consumed (a commit of it).
+    /// what it asks for after that happens once the record is consumed (a commit of it). A
+    /// `commit_sync` that fails ends the call; asked for before the record was processed, it
+    /// skips the record (no `consume`).
     fn on_record(&mut self, ctx: &mut AppCtx, record: &ConsumedRecord);
 
     /// Every record of the batch is processed; `poll()` comes next (e.g. a commit of the
@@ -106,24 +108,26 @@ pub struct AppCtx<'a> {
     now: Time,
     positions: &'a VecMap<Tp, i64>,
     assignment: &'a BTreeSet<Tp>,
-    steps: Steps,
+    steps: &'a mut Steps,
 }
 
 /// What one callback asks for (most ask for one or two things: no allocation then).
 pub(crate) type Steps = SmallVec<[Step; 2]>;
 
 impl<'a> AppCtx<'a> {
-    pub(crate) fn new(now: Time, positions: &'a VecMap<Tp, i64>, assignment: &'a BTreeSet<Tp>) -> AppCtx<'a> {
+    /// A context writing what the app asks for into `steps`.
+    pub(crate) fn new(
+        now: Time,
+        positions: &'a VecMap<Tp, i64>,
+        assignment: &'a BTreeSet<Tp>,
+        steps: &'a mut Steps,
+    ) -> AppCtx<'a> {
         AppCtx {
             now,
             positions,
             assignment,
-            steps: Steps::new(),
+            steps,
         }
-    }
-
-    pub(crate) fn into_steps(self) -> Steps {
-        self.steps
     }
 
     /// Virtual time when the callback was called.
@@ -271,8 +275,12 @@ pub(crate) enum Stage {
 pub(crate) struct AppLoop {
     pub(crate) state: State,
     pub(crate) stage: Stage,
-    /// What the current callback asked for and is not done yet.
-    pub(crate) plan: VecDeque<Step>,
+    /// What the current callback asked for; `next` is the first step not taken yet.
+    plan: Steps,
+    next: usize,
+    /// `on_record`: the record in hand is consumed before step `consume_at` (after the last
+    /// `process()`), if it is not yet.
+    consume_at: Option<usize>,
     pub(crate) stalled_until: Time,
     pub(crate) last_poll: Time,
     /// An auto-commit came due while the app was out of `poll()`: made at the next one.
@@ -290,7 +298,9 @@ impl AppLoop {
         AppLoop {
             state: State::Polling,
             stage: Stage::BatchDone,
-            plan: VecDeque::new(),
+            plan: Steps::new(),
+            next: 0,
+            consume_at: None,
             stalled_until: Time::ZERO,
             last_poll: Time::ZERO,
             commit_due: false,
@@ -300,23 +310,40 @@ impl AppLoop {
         }
     }
 
-    /// Takes what `on_record` asked for: the record is consumed after its last `process()`.
-    pub(crate) fn plan_record(&mut self, steps: Steps) {
-        let at = steps
-            .iter()
-            .rposition(|s| matches!(s, Step::Process(_)))
-            .map_or(0, |i| i + 1);
+    /// A new plan: the buffer the next callback writes into.
+    pub(crate) fn begin(&mut self) -> &mut Steps {
         self.plan.clear();
-        self.plan.extend(steps);
-        self.plan.insert(at, Step::Consumed);
-        self.stage = Stage::Record;
+        self.next = 0;
+        self.consume_at = None;
+        &mut self.plan
     }
 
-    /// Takes what `on_records` or `on_batch_done` asked for.
-    pub(crate) fn plan(&mut self, steps: Steps, stage: Stage) {
-        self.plan.clear();
-        self.plan.extend(steps);
+    /// The callback of `stage` wrote the plan; for `on_record`, the record is consumed after
+    /// its last `process()`.
+    pub(crate) fn planned(&mut self, stage: Stage) {
+        if stage == Stage::Record {
+            let last = self.plan.iter().rposition(|s| matches!(s, Step::Process(_)));
+            self.consume_at = Some(last.map_or(0, |i| i + 1));
+        }
         self.stage = stage;
+    }
+
+    /// The next step of the plan ([`Step::Consumed`] where the record in hand is done).
+    pub(crate) fn next_step(&mut self) -> Option<Step> {
+        if self.consume_at == Some(self.next) {
+            self.consume_at = None;
+            return Some(Step::Consumed);
+        }
+        let slot = self.plan.get_mut(self.next)?;
+        self.next += 1;
+        Some(std::mem::replace(slot, Step::Consumed))
+    }
+
+    /// Drops the rest of the plan; whether the record in hand was still to be consumed.
+    pub(crate) fn abandon(&mut self) -> bool {
+        self.plan.clear();
+        self.next = 0;
+        self.consume_at.take().is_some()
     }
 }
 
@@ -341,10 +368,14 @@ mod tests {
     }
 
     fn steps(app: &mut dyn ConsumerApp, call: impl FnOnce(&mut dyn ConsumerApp, &mut AppCtx)) -> Steps {
-        let (positions, owned) = (VecMap::default(), BTreeSet::new());
-        let mut ctx = AppCtx::new(Time::ZERO, &positions, &owned);
-        call(app, &mut ctx);
-        ctx.into_steps()
+        let (positions, owned, mut steps) = (VecMap::default(), BTreeSet::new(), Steps::new());
+        call(app, &mut AppCtx::new(Time::ZERO, &positions, &owned, &mut steps));
+        steps
+    }
+
+    fn plan_record(lp: &mut AppLoop, steps: Steps) {
+        *lp.begin() = steps;
+        lp.planned(Stage::Record);
     }
 
     #[test]
@@ -354,8 +385,10 @@ mod tests {
             processing: Time::ms(5),
         };
         let mut lp = AppLoop::new();
-        lp.plan_record(steps(&mut app, |a, c| a.on_record(c, &record(7))));
-        let plan: Vec<String> = lp.plan.iter().map(|s| format!("{s:?}")).collect();
+        plan_record(&mut lp, steps(&mut app, |a, c| a.on_record(c, &record(7))));
+        let plan: Vec<String> = std::iter::from_fn(|| lp.next_step())
+            .map(|s| format!("{s:?}"))
+            .collect();
         assert_eq!(plan.len(), 3);
         assert!(plan[0].starts_with("Process"));
         assert_eq!(plan[1], "Consumed");
@@ -393,8 +426,9 @@ mod tests {
             }
         }
         let mut lp = AppLoop::new();
-        lp.plan_record(steps(&mut Quick, |a, c| a.on_record(c, &record(0))));
-        assert!(matches!(lp.plan[0], Step::Consumed));
-        assert!(matches!(lp.plan[1], Step::CommitAsync(_)));
+        plan_record(&mut lp, steps(&mut Quick, |a, c| a.on_record(c, &record(0))));
+        assert!(matches!(lp.next_step(), Some(Step::Consumed)));
+        assert!(matches!(lp.next_step(), Some(Step::CommitAsync(_))));
+        assert!(lp.next_step().is_none());
     }
 }

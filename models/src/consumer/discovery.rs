@@ -61,7 +61,7 @@ impl Consumer {
             tps.sort_unstable();
             tps.dedup();
             self.meta = Some(meta);
-            let mut out = Vec::new();
+            let mut out = std::mem::take(&mut self.outs);
             self.member.assign(tps, &mut out);
             return self.apply(ctx, out);
         }
@@ -88,7 +88,7 @@ impl Consumer {
         self.client.coordinator = Some(c);
         self.resume_commit(ctx);
         let awaiting = self.client.in_flight(Req::Join) || self.client.in_flight(Req::Sync);
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.outs);
         self.member.on_coordinator(awaiting, &mut out);
         self.apply(ctx, out);
         if !self.client.in_flight(Req::Offsets) {
@@ -164,6 +164,9 @@ impl Consumer {
                 .as_ref()
                 .is_some_and(|(_, d)| ctx.now() >= *d)
         {
+            self.resume_commit(ctx);
+        } else if self.app.state == super::State::CommitRetry && self.client.coordinator.is_some() {
+            // a retriable commit error from a coordinator that stays: send it again
             self.resume_commit(ctx);
         }
         self.refresh_metadata(ctx);

@@ -18,6 +18,7 @@ use crate::cluster::ClusterState;
 use crate::protocol::{ErrorCode, FetchedRecords};
 use crate::types::{LogRecord, Tp, VecMap};
 use sim::ActorId;
+use smallvec::SmallVec;
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
@@ -36,6 +37,9 @@ pub struct ConsumedRecord {
 
 /// A Fetch to send: the leader, and the positions of the partitions it leads.
 pub type FetchTo = (ActorId, Arc<[(Tp, i64)]>);
+
+/// The Fetches to send at once (rarely more than two leaders without one in flight).
+pub type FetchPlan = SmallVec<[FetchTo; 2]>;
 
 /// What the positions still missing need next.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,19 +164,20 @@ impl Fetcher {
 
     /// The Fetches to send now: one per leader with none in flight (`busy`), for the
     /// partitions it leads; and whether a partition has no leader (look the cluster up).
-    pub fn plan(&mut self, cluster: &ClusterState, busy: impl Fn(ActorId) -> bool) -> (Vec<FetchTo>, bool) {
+    pub fn plan(&mut self, cluster: &ClusterState, busy: impl Fn(ActorId) -> bool) -> (FetchPlan, bool) {
         if cluster.broker_count() == 1 {
             // one broker leads everything (the common case, without a look-up per partition)
             let b = cluster.brokers[0];
             if busy(b) {
-                return (Vec::new(), false);
+                return (FetchPlan::new(), false);
             }
             if !self.paused.is_empty() {
                 let positions = self.fetched_positions();
-                return match positions.is_empty() {
-                    true => (Vec::new(), false),
-                    false => (vec![(b, positions.into())], false),
-                };
+                let mut plan = FetchPlan::new();
+                if !positions.is_empty() {
+                    plan.push((b, positions.into()));
+                }
+                return (plan, false);
             }
             // the position list of the last Fetch is reused (written over in place, the
             // broker having let go of it) rather than allocated for every Fetch
@@ -185,7 +190,9 @@ impl Fetcher {
                 _ => self.last_positions = Some(fresh.into()),
             }
             let positions = self.last_positions.clone().expect("just set");
-            return (vec![(b, positions)], false);
+            let mut plan = FetchPlan::new();
+            plan.push((b, positions));
+            return (plan, false);
         }
         let mut by_leader: Vec<(ActorId, Vec<(Tp, i64)>)> = Vec::new();
         let mut leaderless = false;

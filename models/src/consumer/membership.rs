@@ -128,6 +128,8 @@ pub enum Out {
     Forget(Vec<Tp>),
     /// Look up the positions of assigned partitions that have none.
     LookupPositions,
+    /// Arm the JoinGroup retry timer of this join attempt (`retry.backoff.ms`).
+    RetryJoin(u64),
     /// If the application is inside `poll()`: poll again (a rejoin may be due).
     Poll,
     /// If the application is inside `poll()`: fetch.
@@ -161,6 +163,8 @@ pub struct Membership {
     pub hb_epoch: u64,
     /// Manually assigned (`assign()`): no group membership at all.
     pub manual: bool,
+    /// Counts JoinGroups sent, so a retry timer of an earlier attempt is stale.
+    join_attempt: u64,
 }
 
 impl Membership {
@@ -181,6 +185,7 @@ impl Membership {
             rejoin: None,
             hb_epoch,
             manual: false,
+            join_attempt: 0,
         }
     }
 
@@ -214,6 +219,7 @@ impl Membership {
     /// Joins (or rejoins) the group.
     pub fn send_join(&mut self, out: &mut Vec<Out>) {
         self.phase = Phase::Joining;
+        self.join_attempt += 1;
         if self.cfg.group_protocol_consumer {
             let epoch = if self.member_id.is_some() {
                 self.generation.max(0)
@@ -275,8 +281,21 @@ impl Membership {
                 self.generation = -1;
                 self.send_join(out);
             }
-            Err((ErrorCode::NotCoordinator, _)) => out.push(Out::CoordinatorLost),
+            Err((ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable, _)) => {
+                out.push(Out::CoordinatorLost)
+            }
+            // retriable (Java's JoinGroupResponseHandler): join again after retry.backoff.ms
+            Err((ErrorCode::CoordinatorLoadInProgress | ErrorCode::RebalanceInProgress, _)) => {
+                out.push(Out::RetryJoin(self.join_attempt))
+            }
             Err((e, _)) => self.fatal(e, out),
+        }
+    }
+
+    /// The retry timer of join attempt `attempt` fired: join again if nothing else did since.
+    pub fn on_retry_join(&mut self, attempt: u64, out: &mut Vec<Out>) {
+        if attempt == self.join_attempt && self.phase == Phase::Joining {
+            self.send_join(out);
         }
     }
 
@@ -311,7 +330,9 @@ impl Membership {
         match result {
             Ok(partitions) => self.on_assignment(partitions, out),
             Err(ErrorCode::RebalanceInProgress) => self.send_join(out),
-            Err(ErrorCode::NotCoordinator) => out.push(Out::CoordinatorLost),
+            Err(ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable) => {
+                out.push(Out::CoordinatorLost)
+            }
             Err(ErrorCode::FencedInstanceId) => self.fatal(ErrorCode::FencedInstanceId, out),
             Err(ErrorCode::IllegalGeneration) => {
                 self.lose_all(LostReason::IllegalGeneration, out);
@@ -408,13 +429,18 @@ impl Membership {
         }
         match result {
             Ok(()) => return,
-            Err(ErrorCode::NotCoordinator) => return out.push(Out::CoordinatorLost),
+            Err(ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable) => {
+                return out.push(Out::CoordinatorLost)
+            }
             Err(ErrorCode::RebalanceInProgress) => self.rejoin = Some(Rejoin::Rebalance),
             Err(ErrorCode::FencedInstanceId) => return self.fatal(ErrorCode::FencedInstanceId, out),
             Err(ErrorCode::IllegalGeneration) => {
                 self.rejoin = Some(Rejoin::Lost(LostReason::IllegalGeneration))
             }
-            Err(_) => self.rejoin = Some(Rejoin::Lost(LostReason::UnknownMember)),
+            Err(ErrorCode::UnknownMemberId) => self.rejoin = Some(Rejoin::Lost(LostReason::UnknownMember)),
+            // any other error fails this heartbeat only: the next one goes out as usual
+            // (Java's heartbeat thread: failHeartbeat, then retry)
+            Err(_) => return,
         }
         self.hb_epoch += 1;
         out.push(Out::Poll);

@@ -78,6 +78,8 @@ pub struct Consumer {
     /// Manual assignment (`assign()`): topic and partition, instead of a subscription.
     manual: Option<Vec<(Arc<str>, u32)>>,
     user: Box<dyn ConsumerApp>,
+    /// Membership's outputs, a buffer kept between inputs.
+    outs: Vec<Out>,
     client: Client,
     member: Membership,
     fetcher: Fetcher,
@@ -138,6 +140,7 @@ impl Consumer {
             producer,
             manual: None,
             user,
+            outs: Vec::new(),
         }
     }
 
@@ -184,24 +187,29 @@ impl Consumer {
                 }
             }
             Msg::ClientTimer(ClientTimer::Rediscover) => self.on_rediscover(ctx),
+            Msg::ClientTimer(ClientTimer::RetryJoin(attempt)) => {
+                let mut out = Vec::new();
+                self.member.on_retry_join(attempt, &mut out);
+                self.apply(ctx, out);
+            }
             Msg::Disconnected => self.on_disconnected(ctx, from),
             Msg::JoinGroupResp { corr, result } => {
                 if self.client.answer(corr, Req::Join) {
-                    let mut out = Vec::new();
+                    let mut out = std::mem::take(&mut self.outs);
                     self.member.on_join_answer(result, &mut out);
                     self.apply(ctx, out);
                 }
             }
             Msg::ConsumerHeartbeatResp { corr, result } => {
                 if self.client.answer(corr, Req::Join) {
-                    let mut out = Vec::new();
+                    let mut out = std::mem::take(&mut self.outs);
                     self.member.on_cg_answer(result, &mut out);
                     self.apply(ctx, out);
                 }
             }
             Msg::SyncGroupResp { corr, result } => {
                 if self.client.answer(corr, Req::Sync) {
-                    let mut out = Vec::new();
+                    let mut out = std::mem::take(&mut self.outs);
                     self.member.on_sync_answer(result, &mut out);
                     self.apply(ctx, out);
                 }
@@ -209,7 +217,7 @@ impl Consumer {
             Msg::ClientTimer(ClientTimer::Heartbeat(epoch)) => self.on_heartbeat_timer(ctx, epoch),
             Msg::HeartbeatResp(result) => {
                 self.client.cancel(Req::Heartbeat);
-                let mut out = Vec::new();
+                let mut out = std::mem::take(&mut self.outs);
                 self.member.on_heartbeat_answer(result, &mut out);
                 self.apply(ctx, out);
             }
@@ -250,7 +258,7 @@ impl Consumer {
     fn on_heartbeat_timer(&mut self, ctx: Cx, epoch: u64) {
         let idle = ctx.now().saturating_sub(self.app.last_poll);
         let overdue = self.app.state != State::Polling && idle > Time::ms(self.cfg.max_poll_interval_ms);
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.outs);
         self.member.on_heartbeat_timer(epoch, overdue, &mut out);
         self.apply(ctx, out);
     }
@@ -283,7 +291,7 @@ impl Consumer {
                 if multi {
                     return self.coordinator_lost(ctx);
                 }
-                let mut out = Vec::new();
+                let mut out = std::mem::take(&mut self.outs);
                 self.member.send_join(&mut out);
                 self.apply(ctx, out);
             }
@@ -307,8 +315,8 @@ impl Consumer {
 
 impl Consumer {
     /// Carries out what membership asked for, in order.
-    fn apply(&mut self, ctx: Cx, out: Vec<Out>) {
-        for o in out {
+    fn apply(&mut self, ctx: Cx, mut out: Vec<Out>) {
+        for o in out.drain(..) {
             match o {
                 Out::Join(mut req) => {
                     let to = self.client.coord();
@@ -368,7 +376,15 @@ impl Consumer {
                     self.client.cancel(Req::Fetch);
                 }
                 Out::CoordinatorLost => self.coordinator_lost(ctx),
+                Out::RetryJoin(attempt) => ctx.timer(
+                    Time::ms(client::RETRY_BACKOFF_MS),
+                    Msg::ClientTimer(ClientTimer::RetryJoin(attempt)),
+                ),
             }
+        }
+        // the buffer is used again by the next input (none allocated per heartbeat)
+        if self.outs.capacity() == 0 {
+            self.outs = out;
         }
     }
 
@@ -457,7 +473,7 @@ impl Consumer {
     }
 
     fn close(&mut self, ctx: Cx) {
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.outs);
         self.member.close(&mut out);
         self.apply(ctx, out);
     }

@@ -67,7 +67,7 @@ impl Consumer {
         }
         self.app.state = State::Polling;
         self.app.last_poll = ctx.now();
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.outs);
         self.member.on_poll(&mut out);
         self.apply(ctx, out);
         if self.app.commit_due && self.member.phase == Phase::Stable {
@@ -98,11 +98,11 @@ impl Consumer {
     /// `poll()` returned a batch.
     pub(super) fn on_batch(&mut self, ctx: Cx) {
         self.app.last_poll = ctx.now();
-        let mut actx = AppCtx::new(ctx.now(), &self.fetcher.positions, &self.member.owned);
+        let plan = self.app.begin();
+        let mut actx = AppCtx::new(ctx.now(), &self.fetcher.positions, &self.member.owned, plan);
         self.user
             .on_records(&mut actx, self.fetcher.buffer.make_contiguous());
-        let steps = actx.into_steps();
-        self.app.plan(steps, Stage::Batch);
+        self.app.planned(Stage::Batch);
         self.run(ctx);
     }
 
@@ -111,25 +111,24 @@ impl Consumer {
         if self.stalled(ctx) {
             return;
         }
-        let mut actx = AppCtx::new(ctx.now(), &self.fetcher.positions, &self.member.owned);
+        let plan = self.app.begin();
+        let mut actx = AppCtx::new(ctx.now(), &self.fetcher.positions, &self.member.owned, plan);
         let Some(front) = self.fetcher.buffer.front() else {
             self.user.on_batch_done(&mut actx);
-            let steps = actx.into_steps();
-            self.app.plan(steps, Stage::BatchDone);
+            self.app.planned(Stage::BatchDone);
             return self.run(ctx);
         };
         self.user.on_record(&mut actx, front);
-        let steps = actx.into_steps();
         // handed to the application: librdkafka's stored offset moves past it now
         self.app.stored.insert(front.tp, front.offset + 1);
-        self.app.plan_record(steps);
+        self.app.planned(Stage::Record);
         self.run(ctx);
     }
 
     /// Carries out what the current callback asked for, until it must wait (processing, a
     /// commit) or is done.
     pub(super) fn run(&mut self, ctx: Cx) {
-        while let Some(step) = self.app.plan.pop_front() {
+        while let Some(step) = self.app.next_step() {
             match step {
                 Step::Process(t) if t == Time::ZERO => {}
                 Step::Process(t) => {
@@ -145,7 +144,7 @@ impl Consumer {
                     return self.commit_sync(ctx, offsets);
                 }
                 Step::Close => {
-                    self.app.plan.clear();
+                    self.app.abandon();
                     self.app.close_requested = true;
                     return;
                 }
@@ -190,13 +189,14 @@ impl Consumer {
 
     /// A rebalance callback on `partitions`.
     pub(super) fn listener(&mut self, ctx: Cx, which: Listener, partitions: &[Tp]) {
-        let mut actx = AppCtx::new(ctx.now(), &self.fetcher.positions, &self.member.owned);
+        let mut steps = super::app::Steps::new();
+        let mut actx = AppCtx::new(ctx.now(), &self.fetcher.positions, &self.member.owned, &mut steps);
         match which {
             Listener::Assigned => self.user.on_partitions_assigned(&mut actx, partitions),
             Listener::Revoked => self.user.on_partitions_revoked(&mut actx, partitions),
             Listener::Lost => self.user.on_partitions_lost(&mut actx, partitions),
         }
-        for step in actx.into_steps() {
+        for step in steps {
             self.immediate(ctx, step);
         }
     }
@@ -294,6 +294,12 @@ impl Consumer {
         if moved {
             self.coordinator_lost(ctx);
         }
+        // retriable with the same coordinator (Java's RetriableCommitFailedException):
+        // commitSync sends it again after retry.backoff.ms
+        let retry = matches!(
+            result,
+            Err(ErrorCode::CoordinatorLoadInProgress | ErrorCode::RequestTimedOut)
+        );
         match result {
             Ok(()) => ctx.record(Event::Committed {
                 group: self.group(),
@@ -312,6 +318,9 @@ impl Consumer {
                 self.run(ctx);
             } else if moved {
                 self.commit_moved(ctx);
+            } else if retry {
+                self.commit_moved(ctx);
+                self.schedule_rediscover(ctx);
             } else {
                 self.commit_failed(ctx);
             }
@@ -344,10 +353,14 @@ impl Consumer {
     }
 
     /// A `commitSync()` failed: the exception ends the callback that made it. In
-    /// `on_records` (before processing: at-most-once) the batch is then not processed at all.
+    /// `on_records` (before processing: at-most-once) the batch is then not processed at all;
+    /// in `on_record` before the record was processed, that record is skipped.
     pub(super) fn commit_failed(&mut self, ctx: Cx) {
         self.app.sync_commit = None;
-        self.app.plan.clear();
+        if self.app.abandon() {
+            // the record in hand was not processed: the exception skipped it
+            self.fetcher.buffer.pop_front();
+        }
         if self.app.stage == Stage::Batch {
             self.fetcher.buffer.clear();
             self.poll(ctx);

@@ -302,7 +302,9 @@ impl Sender {
     fn failed(&mut self, io: &mut impl Io, mut record: Record, e: ErrorCode, settled: &mut Vec<Settled>) {
         let now = io.now();
         let expired = now.saturating_sub(record.first_sent) >= Time::ms(self.cfg.delivery_timeout_ms);
-        let fatal = e == ErrorCode::OutOfOrderSequenceNumber;
+        // not a RetriableException (OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_SERVER_ERROR): the
+        // record fails at once, as the Java producer's canRetry says
+        let fatal = !e.is_retriable();
         if record.retries >= self.cfg.retries || expired || fatal {
             let e = if expired { ErrorCode::DeliveryTimedOut } else { e };
             return self.settle(io, record, Err(e), settled);
@@ -318,10 +320,7 @@ impl Sender {
             error: e,
         });
         self.backoff.insert(record.seq, (record, retry_at));
-        if matches!(
-            e,
-            ErrorCode::NotLeaderOrFollower | ErrorCode::RequestTimedOut | ErrorCode::NetworkException
-        ) {
+        if e.invalidates_metadata() {
             self.metadata.wanted = true;
         }
         self.arm_retry_at(io, retry_at);

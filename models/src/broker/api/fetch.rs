@@ -42,4 +42,32 @@ impl Broker {
             self.purgatory.park_fetch(now, fetch, &mut self.fx);
         }
     }
+
+    /// A consumer Fetch of which one partition fails with an injected `error`: the other
+    /// partitions are read as usual, and the answer goes at once (an error in a fetch
+    /// response ends its long poll, as in Kafka).
+    pub(in crate::broker) fn on_fetch_failing(
+        &mut self,
+        from: ActorId,
+        fetch_id: u64,
+        positions: &[(Tp, i64)],
+        max_records: usize,
+        failing: (Tp, crate::protocol::ErrorCode),
+    ) {
+        let rest: Vec<(Tp, i64)> = positions
+            .iter()
+            .copied()
+            .filter(|(tp, _)| *tp != failing.0)
+            .collect();
+        let (records, mut errors) = self.rm.collect(&rest, max_records);
+        errors.push(failing);
+        self.fx.send(
+            from,
+            Msg::FetchResp {
+                fetch_id,
+                records,
+                errors,
+            },
+        );
+    }
 }

@@ -10,7 +10,7 @@
 //! so. Every derived time (a producer's last send, a fault's end) is computed with checked
 //! arithmetic.
 
-use crate::scenario::{FaultSpec, ProducerSpec, Scenario, ScenarioError};
+use super::{FaultSpec, ProducerSpec, Scenario, ScenarioError};
 
 /// Brokers in a cluster (the simulator's limit).
 pub const MAX_BROKERS: u32 = 64;
@@ -28,12 +28,7 @@ pub const MAX_REPLICATED_PARTITIONS: u64 = 2_000;
 pub const MAX_RECORDS: u64 = 10_000_000;
 /// Producers plus consumers.
 pub const MAX_CLIENTS: usize = 10_000;
-/// Any virtual time a scenario names or implies, in ms (10^10 ms: about 116 days).
-pub const MAX_TIME_MS: u64 = 10_000_000_000;
-/// The largest value of Kafka's `INT` config type.
-pub const KAFKA_INT_MAX: u64 = i32::MAX as u64;
-/// Length of a name (topic, process, group), in bytes.
-pub const MAX_NAME_LEN: usize = 249;
+pub use crate::config::{KAFKA_INT_MAX, MAX_NAME_LEN, MAX_TIME_MS};
 /// The bytes of all records' keys and values together (a generated record's template
 /// counted with its number): what the logs would hold.
 pub const MAX_RECORD_BYTES: u64 = 1 << 30;
@@ -58,30 +53,10 @@ pub fn time(path: impl Into<String>, ms: u64) -> Result<u64, ScenarioError> {
 
 /// A name: not empty, printable characters only, at most [`MAX_NAME_LEN`] bytes.
 pub fn name(path: impl Into<String>, what: &str, name: &str) -> Result<(), ScenarioError> {
-    let path = path.into();
-    if name.is_empty() {
-        return Err(err(path, format!("a {what} cannot be empty")));
-    }
-    if name.len() > MAX_NAME_LEN {
-        return Err(err(
-            path,
-            format!("a {what} has at most {MAX_NAME_LEN} bytes ({} given)", name.len()),
-        ));
-    }
-    if let Some(c) = name.chars().find(|c| !printable(*c)) {
-        return Err(err(
-            path,
-            format!("a {what} has printable characters only, not {:?}", c),
-        ));
-    }
-    Ok(())
+    crate::config::check_name(what, name).map_err(|m| err(path, m))
 }
 
-/// Not a control character, a noncharacter, a surrogate or an unassigned private-use gap.
-fn printable(c: char) -> bool {
-    let u = c as u32;
-    !(c.is_control() || (0xFDD0..=0xFDEF).contains(&u) || u & 0xFFFE == 0xFFFE)
-}
+use crate::config::printable;
 
 /// The virtual time producer `p` sends its last record at, if it fits in a `u64`.
 pub fn producer_end(p: &ProducerSpec, records: u64) -> Option<u64> {

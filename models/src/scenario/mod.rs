@@ -29,7 +29,10 @@
 //! config = { "auto.offset.reset" = "latest" }
 //! ```
 
+pub mod limits;
+
 use crate::config::{ConfigValue, ConsumerConfig, ProducerConfig, Profile};
+use crate::protocol::{ApiKey, ErrorCode};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -368,7 +371,8 @@ pub struct FaultSpec {
     /// What happens.
     pub kind: FaultKind,
     /// To which process: a consumer, or a broker (`broker-2`; the key `broker` works too).
-    #[serde(alias = "broker")]
+    /// For `error` and `delay`: the broker, or empty for every broker.
+    #[serde(alias = "broker", default)]
     pub client: String,
     /// When (virtual ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -382,6 +386,50 @@ pub struct FaultSpec {
     /// For a crash: restart this long after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_after_ms: Option<u64>,
+    /// For `error` and `delay`: the Kafka API whose requests it intercepts (`Produce`,
+    /// `Fetch`, `OffsetCommit`, `JoinGroup`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiKey>,
+    /// For `error`: the Kafka error answered (`NOT_COORDINATOR`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorCode>,
+    /// For `delay`: how long each request is held before the broker handles it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+    /// For `error` and `delay`: how many requests from `at_ms` on (default 1; or
+    /// `duration_ms` for every request in a window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// For `error` and `delay` on Produce, Fetch or ListOffsets: only requests naming this
+    /// topic's `partition`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// With `topic`: the partition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<u32>,
+    /// For `error` and `delay` on a coordinator API (OffsetCommit, OffsetFetch,
+    /// FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+    /// ConsumerGroupHeartbeat): only requests of this group — of every group whose
+    /// `__consumer_offsets` partition it shares, as a rule on that partition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+impl FaultSpec {
+    /// The first field only `error` and `delay` faults take, if this one has it.
+    fn injection_field(&self) -> Option<&'static str> {
+        [
+            ("api", self.api.is_some()),
+            ("error", self.error.is_some()),
+            ("delay_ms", self.delay_ms.is_some()),
+            ("count", self.count.is_some()),
+            ("topic", self.topic.is_some()),
+            ("partition", self.partition.is_some()),
+            ("group", self.group.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(field, set)| set.then_some(field))
+    }
 }
 
 /// Kinds of fault (the default: a crash).
@@ -402,6 +450,12 @@ pub enum FaultKind {
     Cut,
     /// A clean close (commit, LeaveGroup).
     Close,
+    /// A broker (or every broker, when `broker` is empty) answers requests of `api` with
+    /// Kafka `error` instead of handling them — `count` of them from `at_ms`, or every one
+    /// for `duration_ms` (librdkafka's `rd_kafka_mock_push_request_errors`).
+    Error,
+    /// Likewise, but each request is held `delay_ms` and then handled as usual.
+    Delay,
 }
 
 impl FaultKind {
@@ -412,6 +466,8 @@ impl FaultKind {
             FaultKind::Stall => "stall",
             FaultKind::Cut => "cut",
             FaultKind::Close => "close",
+            FaultKind::Error => "error",
+            FaultKind::Delay => "delay",
         }
     }
 }
@@ -467,9 +523,9 @@ pub fn broker_name(node: u32) -> String {
 impl Scenario {
     /// The virtual time the run stops at: `[stop] at_ms`, or 30 s after the last start,
     /// close, send or fault (saturating; [`Scenario::validate`] keeps every one of them
-    /// within [`crate::limits::MAX_TIME_MS`]).
+    /// within [`limits::MAX_TIME_MS`]).
     pub fn stop_ms(&self) -> u64 {
-        use crate::limits::{fault_end, producer_end, record_count};
+        use limits::{fault_end, producer_end, record_count};
         self.stop.at_ms.unwrap_or_else(|| {
             let last = self
                 .producers
@@ -526,6 +582,99 @@ impl Scenario {
         (1..=self.cluster.brokers).any(|n| broker_name(n) == name)
     }
 
+    /// Checks an `error` or `delay` fault: a broker (or none: every broker), an API, the
+    /// error or delay, when, and an optional partition of a data-plane API.
+    fn validate_injection(&self, i: usize, f: &FaultSpec) -> Result<(), ScenarioError> {
+        let path = |field: &str| format!("faults[{i}].{field}");
+        let kind = f.kind.name();
+        if !f.client.is_empty() && !self.is_broker(&f.client) {
+            return Err(err(
+                path("broker"),
+                format!("{kind} faults apply to brokers; no broker named {:?}", f.client),
+            ));
+        }
+        let Some(api) = f.api else {
+            return Err(err(
+                path("api"),
+                format!("a {kind} fault needs api (a Kafka API name)"),
+            ));
+        };
+        match (f.kind, f.error, f.delay_ms) {
+            (FaultKind::Error, None, _) => {
+                return Err(err(
+                    path("error"),
+                    "an error fault needs error (a Kafka error name)",
+                ))
+            }
+            (FaultKind::Error, Some(_), Some(_)) => {
+                return Err(err(path("delay_ms"), "an error fault takes no delay_ms"))
+            }
+            (FaultKind::Error, Some(_), None) if !api.can_fail() => {
+                return Err(err(
+                    path("api"),
+                    format!("{} answers carry no error; only a delay applies", api.name()),
+                ))
+            }
+            (FaultKind::Delay, _, None) => return Err(err(path("delay_ms"), "a delay fault needs delay_ms")),
+            (FaultKind::Delay, Some(_), _) => return Err(err(path("error"), "a delay fault takes no error")),
+            (FaultKind::Delay, None, Some(0)) => return Err(err(path("delay_ms"), "must be at least 1")),
+            _ => {}
+        }
+        if f.between_ms.is_some() {
+            return Err(err(path("between_ms"), format!("a {kind} fault starts at at_ms")));
+        }
+        if f.restart_after_ms.is_some() {
+            return Err(err(path("restart_after_ms"), "only a crash restarts"));
+        }
+        match (f.count, f.duration_ms) {
+            (Some(_), Some(_)) => return Err(err(path("count"), "give count or duration_ms, not both")),
+            (Some(0), None) => return Err(err(path("count"), "must be at least 1")),
+            (None, Some(0)) => return Err(err(path("duration_ms"), "must be at least 1")),
+            _ => {}
+        }
+        if let Some(g) = &f.group {
+            if matches!(
+                api,
+                ApiKey::Produce
+                    | ApiKey::Fetch
+                    | ApiKey::ListOffsets
+                    | ApiKey::Metadata
+                    | ApiKey::ReplicaFetch
+            ) {
+                return Err(err(
+                    path("group"),
+                    format!("{} requests name no group", api.name()),
+                ));
+            }
+            if f.topic.is_some() {
+                return Err(err(path("group"), "give topic or group, not both"));
+            }
+            if !self.consumers.iter().any(|c| &c.group == g) {
+                return Err(err(path("group"), format!("no consumer is in group {g:?}")));
+            }
+        }
+        match (&f.topic, f.partition) {
+            (None, None) => Ok(()),
+            (Some(_), None) | (None, Some(_)) => {
+                Err(err(path("partition"), "give topic and partition together"))
+            }
+            (Some(_), Some(_)) if !matches!(api, ApiKey::Produce | ApiKey::Fetch | ApiKey::ListOffsets) => {
+                Err(err(
+                    path("topic"),
+                    "only Produce, Fetch and ListOffsets faults name a partition",
+                ))
+            }
+            (Some(t), Some(p)) => match self.topics.iter().find(|s| &s.name == t) {
+                None => Err(err(path("topic"), format!("topic {t:?} does not exist"))),
+                Some(s) if p >= s.partitions => Err(err(
+                    path("partition"),
+                    format!("topic {t:?} has {} partitions", s.partitions),
+                )),
+                Some(_) => Ok(()),
+            },
+        }
+    }
+
     /// The cluster metadata of the scenario's topics (sorted by name, as a broker serves it).
     pub fn metadata(&self) -> crate::types::Metadata {
         crate::types::Metadata::new(
@@ -567,13 +716,13 @@ impl Scenario {
 
     /// Checks everything a run relies on; the first problem found is returned.
     pub fn validate(&self) -> Result<(), ScenarioError> {
-        crate::limits::check(self)?;
+        limits::check(self)?;
         if self.topics.is_empty() {
             return Err(err("topics", "a scenario needs at least one topic"));
         }
         let mut topics = BTreeSet::new();
         for (i, t) in self.topics.iter().enumerate() {
-            crate::limits::name(format!("topics[{i}].name"), "topic name", &t.name)?;
+            limits::name(format!("topics[{i}].name"), "topic name", &t.name)?;
             if t.name.starts_with("__") {
                 return Err(err(
                     format!("topics[{i}].name"),
@@ -615,7 +764,7 @@ impl Scenario {
                     // Kafka: LONG, at least 1 (or -1, forever: leave it out); the simulator:
                     // within its virtual time
                     "retention.ms" => matches!(v, ConfigValue::Int(i)
-                        if (1..=crate::limits::MAX_TIME_MS as i64).contains(i)),
+                        if (1..=limits::MAX_TIME_MS as i64).contains(i)),
                     _ => return Err(err(
                         format!("topics[{i}].config.\"{k}\""),
                                                     "unknown topic setting (known: min.insync.replicas, unclean.leader.election.enable, retention.ms)",
@@ -626,7 +775,7 @@ impl Scenario {
                         format!("topics[{i}].config.\"{k}\""),
                         format!(
                             "invalid value {v} (min.insync.replicas: 1 to 2147483647; retention.ms: 1 to {} ms; unclean.leader.election.enable: true or false)",
-                            crate::limits::MAX_TIME_MS
+                            limits::MAX_TIME_MS
                         ),
                     ));
                 }
@@ -639,7 +788,7 @@ impl Scenario {
             names.insert(broker_name(n));
         }
         let mut check_name = |path: String, name: &str| {
-            crate::limits::name(path.clone(), "process name", name)?;
+            limits::name(path.clone(), "process name", name)?;
             if !names.insert(name.to_string()) {
                 return Err(err(
                     path,
@@ -688,7 +837,7 @@ impl Scenario {
         }
         for (i, c) in self.consumers.iter().enumerate() {
             check_name(format!("consumers[{i}].name"), &c.name)?;
-            crate::limits::name(format!("consumers[{i}].group"), "group.id", &c.group)?;
+            limits::name(format!("consumers[{i}].group"), "group.id", &c.group)?;
             if c.topics.is_empty() {
                 return Err(err(format!("consumers[{i}].topics"), "subscribes to no topic"));
             }
@@ -709,7 +858,20 @@ impl Scenario {
         }
         for (i, f) in self.faults.iter().enumerate() {
             let path = |field: &str| format!("faults[{i}].{field}");
+            if matches!(f.kind, FaultKind::Error | FaultKind::Delay) {
+                self.validate_injection(i, f)?;
+                continue;
+            }
+            if let Some(field) = f.injection_field() {
+                return Err(err(path(field), format!("a {} takes no {field}", f.kind.name())));
+            }
             let broker = self.is_broker(&f.client);
+            if f.client.is_empty() {
+                return Err(err(
+                    path("client"),
+                    format!("a {} needs client (a consumer or broker name)", f.kind.name()),
+                ));
+            }
             if !broker && !self.consumers.iter().any(|c| c.name == f.client) {
                 let what = if self.producers.iter().any(|p| p.name == f.client) {
                     format!(

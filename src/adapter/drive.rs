@@ -1,0 +1,558 @@
+//! Driving the real clients through a scenario: consumers and producers start (and consumers
+//! close) in the scenario's order, each start after every group settled, virtual gaps played
+//! as scaled real pauses; then every group drains what was produced, and what the clients
+//! reported becomes the run's history.
+
+use super::record::{id_bytes, id_from, ConsumerCtx, Names, ProducerCtx, Recorder, ID_HEADER};
+use super::{failed, AdapterError, Options};
+use models::history::{Event, PositionSource};
+use models::scenario::Scenario;
+use models::types::{Metadata, Payload, RecordId, Tp};
+use models::world::{ClientInfo, ClientKind, Run};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaResult;
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use sim::{ActorId, Time, Trace};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A running consumer.
+pub(super) struct LiveConsumer {
+    actor: u32,
+    group: String,
+    topics: Vec<u32>,
+    consumer: BaseConsumer<ConsumerCtx>,
+    reset: models::protocol::OffsetSpec,
+}
+
+/// What happens next in the scenario, in virtual-time order; at equal times consumers start
+/// before producers, and closes come last (the derived order).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
+    /// Consumer `i` starts.
+    Consumer(usize),
+    /// Producer `i` starts and sends all its records.
+    Producer(usize),
+    /// Consumer `i` closes cleanly.
+    Close(usize),
+}
+
+/// The scenario's steps, sorted by virtual time (ms).
+fn steps(scenario: &Scenario) -> Vec<(u64, Step)> {
+    let mut steps: Vec<(u64, Step)> = scenario
+        .consumers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.start_ms, Step::Consumer(i)))
+        .chain(
+            scenario
+                .producers
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.start_ms, Step::Producer(i))),
+        )
+        .chain(
+            scenario
+                .consumers
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| c.close_ms.map(|t| (t, Step::Close(i)))),
+        )
+        .collect();
+    steps.sort();
+    steps
+}
+
+/// The actors' names — 0 is the broker, then producers, then consumers (as in the
+/// simulator) — and the clients.
+fn actors(scenario: &Scenario) -> (Vec<String>, Vec<ClientInfo>) {
+    let mut actor_names = vec![models::scenario::BROKER_NAME.to_string()];
+    let mut clients = Vec::new();
+    for p in &scenario.producers {
+        clients.push(ClientInfo {
+            name: p.name.clone(),
+            actor: ActorId(actor_names.len() as u32),
+            kind: ClientKind::Producer,
+            group: None,
+        });
+        actor_names.push(p.name.clone());
+    }
+    for c in &scenario.consumers {
+        clients.push(ClientInfo {
+            name: c.name.clone(),
+            actor: ActorId(actor_names.len() as u32),
+            kind: ClientKind::Consumer,
+            group: Some(c.group.clone()),
+        });
+        actor_names.push(c.name.clone());
+    }
+    (actor_names, clients)
+}
+
+/// The partitioner of a client profile.
+fn partitioner_for(profile: models::config::Profile) -> &'static str {
+    match profile {
+        models::config::Profile::Librdkafka => "consistent_random",
+        _ => "murmur2_random",
+    }
+}
+
+/// One real run in progress.
+pub(super) struct Driver<'a> {
+    pub(super) scenario: &'a Scenario,
+    pub(super) bootstrap: &'a str,
+    pub(super) meta: &'a Arc<Metadata>,
+    pub(super) names: &'a Arc<Names>,
+    pub(super) opts: &'a Options,
+    /// Against librdkafka's mock cluster.
+    pub(super) mock: bool,
+}
+
+impl Driver<'_> {
+    /// Runs the scenario's clients and returns what they reported as a [`Run`].
+    pub(super) fn drive(&self, seed: u64) -> Result<Run, AdapterError> {
+        let (scenario, opts) = (self.scenario, self.opts);
+        let rec = Arc::new(Recorder {
+            start: Instant::now(),
+            entries: Mutex::new(Vec::new()),
+            stopped: std::sync::atomic::AtomicBool::new(false),
+        });
+        let (actor_names, clients) = actors(scenario);
+        let mut live: Vec<LiveConsumer> = Vec::new();
+        let payloads: Arc<Mutex<BTreeMap<RecordId, Payload>>> = Arc::default();
+        let mut expected: BTreeSet<RecordId> = BTreeSet::new();
+        let mut last_virtual = 0u64;
+        for (at, step) in steps(scenario) {
+            settle(&mut live, self.meta, self.names, &rec, opts.settle_timeout)?;
+            let gap = scaled(at - last_virtual.min(at), opts.scale);
+            pause(&mut live, self.names, &rec, gap)?;
+            last_virtual = at;
+            match step {
+                Step::Close(i) => {
+                    // a clean close: the consumer commits, revokes and leaves the group
+                    let actor = 1 + scenario.producers.len() as u32 + i as u32;
+                    if let Some(pos) = live.iter().position(|c| c.actor == actor) {
+                        let c = live.remove(pos);
+                        drop(c.consumer);
+                        rec.record(actor, Event::Closed);
+                    }
+                }
+                Step::Consumer(i) => live.push(self.start_consumer(i, &rec)?),
+                Step::Producer(i) => {
+                    self.produce(i, &rec, &payloads, &mut expected, &mut live)?;
+                }
+            }
+        }
+        // the last start may have set off a rebalance: let it finish, then drain
+        settle(&mut live, self.meta, self.names, &rec, opts.settle_timeout)?;
+        self.drain(&mut live, &rec, &expected)?;
+        let end = rec.start.elapsed().as_micros() as u64;
+        rec.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+        for c in live.drain(..) {
+            drop(c.consumer);
+        }
+        let mut entries = std::mem::take(&mut *rec.entries.lock().expect("recorder"));
+        entries.sort_by_key(|(t, _, _)| *t);
+        let mut trace = Trace::new(actor_names);
+        for (t, a, e) in entries {
+            trace.push(Time::us(t), ActorId(a), e);
+        }
+        Ok(Run {
+            trace,
+            meta: self.meta.clone(),
+            clients,
+            broker: ActorId(0),
+            brokers: vec![ActorId(0)],
+            events: 0,
+            end: Time::us(end),
+            seed,
+        })
+    }
+
+    /// Starts consumer `i`: creates it, subscribes it and waits for its metadata.
+    fn start_consumer(&self, i: usize, rec: &Arc<Recorder>) -> Result<LiveConsumer, AdapterError> {
+        let (scenario, meta, names) = (self.scenario, self.meta, self.names);
+        let c = &scenario.consumers[i];
+        let cfg = scenario
+            .consumer_config(i)
+            .map_err(|e| AdapterError::Unsupported(e.to_string()))?;
+        let actor = 1 + scenario.producers.len() as u32 + i as u32;
+        let ctx = ConsumerCtx {
+            rec: rec.clone(),
+            names: names.clone(),
+            actor,
+            group: c.group.as_str().into(),
+            generation: Mutex::new(0),
+            owned: Mutex::default(),
+            fresh: Mutex::default(),
+        };
+        let consumer: BaseConsumer<ConsumerCtx> = self
+            .consumer_config(&cfg)
+            .create_with_context(ctx)
+            .map_err(failed("create a consumer"))?;
+        let topics: Vec<u32> = c
+            .topics
+            .iter()
+            .map(|t| meta.topic_index(t).expect("validated"))
+            .collect();
+        let subscribe: Vec<&str> = topics.iter().map(|t| names.real[*t as usize].as_str()).collect();
+        consumer.subscribe(&subscribe).map_err(failed("subscribe"))?;
+        consumer
+            .fetch_metadata(None, self.opts.connect_timeout)
+            .map_err(failed("consumer metadata"))?;
+        rec.record(actor, Event::Connected);
+        Ok(LiveConsumer {
+            actor,
+            group: c.group.clone(),
+            topics,
+            consumer,
+            reset: cfg.auto_offset_reset,
+        })
+    }
+
+    /// The consumer's configuration under librdkafka's names.
+    fn consumer_config(&self, cfg: &models::config::ConsumerConfig) -> ClientConfig {
+        let mock = self.mock;
+        // librdkafka refuses a list that mixes eager and cooperative assignors (Java accepts
+        // it, elects the first, and rebalances eagerly): give it the eager ones, which is
+        // what such a group runs
+        let eager_only = cfg.assignors.iter().any(|a| !a.is_cooperative());
+        let assignors: Vec<&str> = cfg
+            .assignors
+            .iter()
+            .filter(|a| !eager_only || !a.is_cooperative())
+            .map(|a| a.name())
+            .collect();
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", self.bootstrap)
+            .set("group.id", format!("{}-{}", cfg.group_id, self.names.suffix))
+            .set("client.id", &*cfg.client_id)
+            .set("enable.auto.commit", cfg.enable_auto_commit.to_string())
+            .set("auto.commit.interval.ms", cfg.auto_commit_interval_ms.to_string())
+            .set(
+                "auto.offset.reset",
+                match cfg.auto_offset_reset {
+                    models::protocol::OffsetSpec::Earliest => "earliest",
+                    models::protocol::OffsetSpec::Latest => "latest",
+                },
+            )
+            // the mock cluster completes a rebalance only when the session timeout runs
+            // out: shorter timeouts there keep the run short (outcomes are unaffected)
+            .set(
+                "session.timeout.ms",
+                if mock {
+                    cfg.session_timeout_ms.min(6_000)
+                } else {
+                    cfg.session_timeout_ms
+                }
+                .to_string(),
+            )
+            .set(
+                "heartbeat.interval.ms",
+                if mock {
+                    cfg.heartbeat_interval_ms.min(1_000)
+                } else {
+                    cfg.heartbeat_interval_ms
+                }
+                .to_string(),
+            )
+            .set("max.poll.interval.ms", cfg.max_poll_interval_ms.to_string())
+            .set("fetch.wait.max.ms", cfg.fetch_max_wait_ms.to_string())
+            .set("partition.assignment.strategy", assignors.join(","));
+        if let Some(inst) = &cfg.group_instance_id {
+            config.set("group.instance.id", &**inst);
+        }
+        config
+    }
+
+    /// Starts producer `i` and sends its records (each identified by the `ksim-id` header),
+    /// pausing between them and keeping the consumers polled; flushes and closes it.
+    fn produce(
+        &self,
+        i: usize,
+        rec: &Arc<Recorder>,
+        payloads: &Arc<Mutex<BTreeMap<RecordId, Payload>>>,
+        expected: &mut BTreeSet<RecordId>,
+        live: &mut [LiveConsumer],
+    ) -> Result<(), AdapterError> {
+        let (p, names, opts) = (&self.scenario.producers[i], self.names, self.opts);
+        let actor = 1 + i as u32;
+        let producer = self.producer(i, rec, payloads)?;
+        rec.record(actor, Event::Connected);
+        let topic = &names.real[self.meta.topic_index(&p.topic).expect("validated") as usize];
+        let records = models::producer::Records::from_spec(p);
+        let count = records.len();
+        for seq in 0..count {
+            let id = RecordId {
+                producer: i as u32,
+                seq,
+            };
+            let (payload, partition) = records.get(seq);
+            payloads.lock().expect("payloads").insert(id, payload.clone());
+            expected.insert(id);
+            let idb = id_bytes(id);
+            let headers = OwnedHeaders::new().insert(Header {
+                key: ID_HEADER,
+                value: Some(&idb[..]),
+            });
+            let mut record: BaseRecord<'_, [u8], [u8], usize> =
+                BaseRecord::with_opaque_to(topic, (i << 32) | seq as usize).headers(headers);
+            if let Some(k) = payload.key() {
+                record = record.key(k);
+            }
+            if let Some(v) = payload.value() {
+                record = record.payload(v);
+            }
+            if let Some(part) = partition {
+                record = record.partition(part as i32);
+            }
+            producer
+                .send(record)
+                .map_err(|(e, _)| AdapterError::Failed(format!("send: {e}")))?;
+            producer.poll(Duration::ZERO);
+            pump(live, names, rec)?;
+            if p.interval_ms > 0 {
+                let gap = scaled(p.interval_ms, opts.scale);
+                pause(live, names, rec, gap)?;
+            }
+        }
+        producer.flush(Duration::from_secs(30)).map_err(failed("flush"))?;
+        rec.record(actor, Event::ProducerDone { records: count });
+        rec.record(actor, Event::Closed);
+        Ok(())
+    }
+
+    /// Producer `i`, with its profile's partitioner (or the one the options force), once it
+    /// has the cluster's metadata.
+    fn producer(
+        &self,
+        i: usize,
+        rec: &Arc<Recorder>,
+        payloads: &Arc<Mutex<BTreeMap<RecordId, Payload>>>,
+    ) -> Result<BaseProducer<ProducerCtx>, AdapterError> {
+        let p = &self.scenario.producers[i];
+        let ctx = ProducerCtx {
+            rec: rec.clone(),
+            names: self.names.clone(),
+            actor: 1 + i as u32,
+            payloads: payloads.clone(),
+        };
+        let partitioner = self
+            .opts
+            .partitioner
+            .clone()
+            .unwrap_or_else(|| partitioner_for(p.profile).to_string());
+        let producer: BaseProducer<ProducerCtx> = ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap)
+            .set("partitioner", &partitioner)
+            .set("linger.ms", "0")
+            .create_with_context(ctx)
+            .map_err(failed("create a producer"))?;
+        producer
+            .client()
+            .fetch_metadata(None, self.opts.connect_timeout)
+            .map_err(failed("producer metadata"))?;
+        Ok(producer)
+    }
+
+    /// Polls until every group has consumed every `expected` record, or the drain timeout.
+    fn drain(
+        &self,
+        live: &mut [LiveConsumer],
+        rec: &Recorder,
+        expected: &BTreeSet<RecordId>,
+    ) -> Result<(), AdapterError> {
+        let deadline = Instant::now() + self.opts.drain_timeout;
+        let groups: BTreeSet<String> = live.iter().map(|c| c.group.clone()).collect();
+        loop {
+            pump(live, self.names, rec)?;
+            let entries = rec.entries.lock().expect("recorder");
+            let done = groups.iter().all(|g| {
+                let seen: BTreeSet<RecordId> = entries
+                    .iter()
+                    .filter_map(|(_, _, e)| match e {
+                        Event::Consumed { group, id, .. } if &**group == g => Some(*id),
+                        _ => None,
+                    })
+                    .collect();
+                expected.is_subset(&seen)
+            });
+            drop(entries);
+            if done || Instant::now() > deadline {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// Polls every consumer until it has nothing more right now; records what they consume and,
+/// after each new assignment, the positions they start from.
+fn pump(live: &mut [LiveConsumer], names: &Names, rec: &Recorder) -> Result<(), AdapterError> {
+    for c in live.iter_mut() {
+        for _ in 0..10_000 {
+            match c.consumer.poll(Duration::ZERO) {
+                None => break,
+                Some(Err(_)) => continue,
+                Some(Ok(m)) => {
+                    let Some(tp) = names.tp(m.topic(), m.partition()) else {
+                        continue;
+                    };
+                    let id = m.headers().and_then(|h| {
+                        h.iter()
+                            .find(|h| h.key == ID_HEADER)
+                            .and_then(|h| h.value.and_then(id_from))
+                    });
+                    let Some(id) = id else { continue };
+                    let payload = Payload::new(m.key(), m.payload());
+                    let generation = *c.consumer.context().generation.lock().expect("generation");
+                    rec.record(
+                        c.actor,
+                        Event::Consumed {
+                            group: c.group.as_str().into(),
+                            generation,
+                            tp,
+                            offset: m.offset(),
+                            id,
+                            payload,
+                        },
+                    );
+                }
+            }
+        }
+        let fresh: Vec<Tp> = std::mem::take(&mut *c.consumer.context().fresh.lock().expect("fresh"));
+        if !fresh.is_empty() {
+            record_positions(c, &fresh, names, rec)?;
+        }
+    }
+    Ok(())
+}
+
+/// Retries a broker look-up that can fail while leadership settles (`NotLeaderForPartition`,
+/// metadata not yet propagated): up to 5 s.
+fn retrying<T>(what: &str, mut f: impl FnMut() -> KafkaResult<T>) -> Result<T, AdapterError> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match f() {
+            Ok(v) => return Ok(v),
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => return Err(AdapterError::Failed(format!("{what}: {e}"))),
+        }
+    }
+}
+
+fn record_positions(c: &LiveConsumer, tps: &[Tp], names: &Names, rec: &Recorder) -> Result<(), AdapterError> {
+    let mut tpl = TopicPartitionList::new();
+    for tp in tps {
+        tpl.add_partition(&names.real[tp.topic as usize], tp.partition as i32);
+    }
+    let committed = retrying("committed offsets", || {
+        c.consumer.committed_offsets(tpl.clone(), Duration::from_secs(10))
+    })?;
+    for e in committed.elements() {
+        let Some(tp) = names.tp(e.topic(), e.partition()) else {
+            continue;
+        };
+        let (offset, from) = match e.offset() {
+            Offset::Offset(o) => (o, PositionSource::Committed),
+            _ => {
+                let (lo, hi) = retrying("watermarks", || {
+                    c.consumer
+                        .fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(10))
+                })?;
+                match c.reset {
+                    models::protocol::OffsetSpec::Earliest => (lo, PositionSource::Earliest),
+                    models::protocol::OffsetSpec::Latest => (hi, PositionSource::Latest),
+                }
+            }
+        };
+        rec.record(
+            c.actor,
+            Event::PositionSet {
+                group: c.group.as_str().into(),
+                tp,
+                offset,
+                from,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// `virtual_ms` of virtual time as real time at `scale` real seconds per virtual second:
+/// zero for a scale that is not a non-negative number, at most an hour.
+fn scaled(virtual_ms: u64, scale: f64) -> Duration {
+    let secs = virtual_ms as f64 / 1000.0 * scale;
+    if secs.is_nan() || secs <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(secs.min(3600.0)).unwrap_or(Duration::ZERO)
+}
+
+fn pause(live: &mut [LiveConsumer], names: &Names, rec: &Recorder, d: Duration) -> Result<(), AdapterError> {
+    let until = Instant::now() + d;
+    loop {
+        pump(live, names, rec)?;
+        if Instant::now() >= until {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(2).min(until - Instant::now()));
+    }
+}
+
+/// Waits until every running consumer has an assignment and each group's assignments cover
+/// every partition of its topics.
+fn settle(
+    live: &mut [LiveConsumer],
+    meta: &Metadata,
+    names: &Names,
+    rec: &Recorder,
+    timeout: Duration,
+) -> Result<(), AdapterError> {
+    if live.is_empty() {
+        return Ok(());
+    }
+    let deadline = Instant::now() + timeout;
+    let mut settled_since: Option<Instant> = None;
+    loop {
+        pump(live, names, rec)?;
+        let mut ok = live
+            .iter()
+            .all(|c| *c.consumer.context().generation.lock().expect("generation") > 0);
+        let groups: BTreeSet<&str> = live.iter().map(|c| c.group.as_str()).collect();
+        for g in groups {
+            let members: Vec<&LiveConsumer> = live.iter().filter(|c| c.group == g).collect();
+            let owned: BTreeSet<Tp> = members
+                .iter()
+                .flat_map(|c| c.consumer.context().owned.lock().expect("owned").clone())
+                .collect();
+            let wanted: BTreeSet<Tp> = members
+                .iter()
+                .flat_map(|c| {
+                    c.topics
+                        .iter()
+                        .flat_map(|t| (0..meta.partitions(*t)).map(|p| Tp::new(*t, p)))
+                })
+                .collect();
+            ok &= owned == wanted;
+        }
+        // settled, and still settled a moment later (no rebalance about to start)
+        match (ok, settled_since) {
+            (true, Some(since)) if since.elapsed() > Duration::from_millis(500) => return Ok(()),
+            (true, None) => settled_since = Some(Instant::now()),
+            (false, _) => settled_since = None,
+            _ => {}
+        }
+        if Instant::now() > deadline {
+            return Err(AdapterError::Failed(format!(
+                "the groups did not settle within {timeout:?}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
