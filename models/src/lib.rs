@@ -3,19 +3,30 @@
 //! Kafka semantics on top of the [`sim`] engine. Each module is named after the Kafka concept
 //! it models and says in its doc comment which behaviour (KIP, config, client) it reproduces.
 //!
-//! * Pure algorithms: [`partitioner`], [`assignor`].
-//! * State: [`log`] (a replica's log, epochs, producer state), [`coordinator`] (the classic
-//!   group protocol's state machine), [`cluster`] (placement, leaders, ISRs: the metadata
-//!   image), [`broker`] (replicas as leader and follower, the coordinator, committed offsets)
-//!   and [`controller`] (liveness, elections, ISR changes).
-//! * Clients: [`producer`], [`consumer`], configured by [`config`] with per-client
-//!   [`config::Profile`] defaults (kafka-python, Java, librdkafka).
-//! * The wire: [`protocol`] (requests and responses, as Kafka names them).
+//! The vocabulary sits below everything that uses it (`tests/architecture.rs` checks it):
+//!
+//! * The wire: [`protocol`] (requests and responses as Kafka names them, [`protocol::ApiKey`],
+//!   [`protocol::ErrorCode`], timers) and [`types`].
 //! * Output: [`history`] — the typed records every actor writes; renderers and checkers read
 //!   only these; [`query`] answers what several of them ask (partition ownership,
-//!   consumptions, acknowledged records), and [`check`] judges a history against a claim.
+//!   consumptions, acknowledged records), and [`check`] judges a history against a claim,
+//!   one checker per invariant.
 //! * Input: [`scenario`] (what a run contains, within its [`limits`]; [`builder`] puts one together in Rust) and
-//!   [`world`] (builds and runs it).
+//!   [`config`], with per-client [`config::Profile`] defaults (kafka-python, Java,
+//!   librdkafka).
+//! * Pure algorithms: [`partitioner`], [`assignor`] (Kafka's six assignors, exactly).
+//! * State machines, input in and outputs out: [`log`] (a replica's log, epochs, producer
+//!   state), [`coordinator`] (the classic group protocol), [`consumer_group`] (KIP-848),
+//!   [`group_metadata`] (what a coordinator persists), [`cluster`] (placement, leaders, ISRs:
+//!   the metadata image).
+//!
+//! Above them the actors, each a thin shell over components that own their state:
+//! [`broker`] (replica manager, fetch purgatory, replica fetcher, group host, retention,
+//! request-level fault injection, one handler per Kafka API), [`controller`] (liveness,
+//! elections, ISR changes), [`consumer`] (network client, membership, fetcher, the
+//! [`consumer::ConsumerApp`] the user's code implements) and [`producer`] (accumulator,
+//! sender, idempotence, [`producer::ProducerApp`]); [`world`] builds and runs a scenario,
+//! with the user's applications ([`world::Apps`]).
 
 pub mod assignor;
 pub mod broker;

@@ -195,15 +195,7 @@ impl ConsumerApp for SinkApp {
     }
 
     fn on_partitions_revoked(&mut self, ctx: &mut AppCtx, partitions: &[Tp]) {
-        // commit what was processed of what is given up (a rebalance listener's duty)
-        let offsets: Vec<(Tp, i64)> = partitions
-            .iter()
-            .filter_map(|tp| self.processed.get(tp).map(|o| (*tp, *o)))
-            .collect();
-        ctx.commit_sync(&offsets);
-        for tp in partitions {
-            self.processed.remove(tp);
-        }
+        commit_revoked(ctx, &mut self.processed, partitions);
     }
 
     fn on_partitions_lost(&mut self, _ctx: &mut AppCtx, partitions: &[Tp]) {
@@ -257,19 +249,25 @@ impl ConsumerApp for TransformApp {
     }
 
     fn on_partitions_revoked(&mut self, ctx: &mut AppCtx, partitions: &[Tp]) {
-        let offsets: Vec<(Tp, i64)> = partitions
-            .iter()
-            .filter_map(|tp| self.processed.get(tp).map(|o| (*tp, *o)))
-            .collect();
-        ctx.commit_sync(&offsets);
-        for tp in partitions {
-            self.processed.remove(tp);
-        }
+        commit_revoked(ctx, &mut self.processed, partitions);
     }
 
     fn on_restart(&mut self) {
         self.since_commit = 0;
         self.processed.clear();
+    }
+}
+
+/// A rebalance listener's duty: commit what was processed of the partitions given up, then
+/// forget them.
+fn commit_revoked(ctx: &mut AppCtx, processed: &mut BTreeMap<Tp, i64>, partitions: &[Tp]) {
+    let offsets: Vec<(Tp, i64)> = partitions
+        .iter()
+        .filter_map(|tp| processed.get(tp).map(|o| (*tp, *o)))
+        .collect();
+    ctx.commit_sync(&offsets);
+    for tp in partitions {
+        processed.remove(tp);
     }
 }
 

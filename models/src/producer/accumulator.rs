@@ -20,7 +20,7 @@ use crate::partitioner::KeyHash;
 use crate::types::{Payload, Tp};
 use rand::Rng;
 use sim::Time;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// A record the producer holds until it is acknowledged or fails for good.
 #[derive(Clone, Debug)]
@@ -128,6 +128,8 @@ pub struct Accumulator {
     /// Waiting records per partition, by send number (emptied queues are kept for reuse).
     queues: BTreeMap<Tp, VecDeque<Record>>,
     waiting: usize,
+    /// Every waiting record as (send number, partition): the order the sender takes them in.
+    order: BTreeSet<(u32, Tp)>,
 }
 
 impl Accumulator {
@@ -137,6 +139,7 @@ impl Accumulator {
             partitioner,
             queues: BTreeMap::new(),
             waiting: 0,
+            order: BTreeSet::new(),
         }
     }
 
@@ -163,6 +166,7 @@ impl Accumulator {
             Some(last) if last.seq > record.seq => queue.partition_point(|r| r.seq < record.seq),
             _ => queue.len(),
         };
+        self.order.insert((record.seq, record.tp));
         queue.insert(at, record);
         self.waiting += 1;
     }
@@ -171,13 +175,20 @@ impl Accumulator {
     /// into `out` (cleared first).
     pub fn waiting(&self, out: &mut Vec<(u32, Tp)>) {
         out.clear();
-        if self.waiting == 0 {
-            return;
-        }
-        for (tp, queue) in &self.queues {
-            out.extend(queue.iter().map(|r| (r.seq, *tp)));
-        }
-        out.sort_unstable_by_key(|(seq, _)| *seq);
+        out.extend(self.oldest());
+    }
+
+    /// Every waiting record as (send number, partition), oldest first across partitions.
+    pub fn oldest(&self) -> impl Iterator<Item = (u32, Tp)> + '_ {
+        self.order.iter().copied()
+    }
+
+    /// The partitions that have records waiting.
+    pub fn waiting_partitions(&self) -> impl Iterator<Item = Tp> + '_ {
+        self.queues
+            .iter()
+            .filter(|(_, q)| !q.is_empty())
+            .map(|(tp, _)| *tp)
     }
 
     /// Takes waiting record `seq` of `tp` out, to be sent.
@@ -185,6 +196,7 @@ impl Accumulator {
         let queue = self.queues.get_mut(&tp)?;
         let at = queue.iter().position(|r| r.seq == seq)?;
         self.waiting -= 1;
+        self.order.remove(&(seq, tp));
         queue.remove(at)
     }
 

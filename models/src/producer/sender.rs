@@ -93,7 +93,7 @@ pub struct Sender {
     /// When the armed retry timer fires.
     retry_timer_at: Option<Time>,
     /// Reused by [`Sender::pump`].
-    scratch: Vec<(u32, Tp)>,
+    scratch: Vec<(u32, Tp, ActorId)>,
 }
 
 impl Sender {
@@ -187,10 +187,19 @@ impl Sender {
         if idempotence {
             blocked.extend(self.backoff.values().map(|(r, _)| r.tp));
         }
-        let mut waiting = std::mem::take(&mut self.scratch);
-        acc.waiting(&mut waiting);
+        let max = self.cfg.max_in_flight;
+        let brokers = self.brokers.len().clamp(1, in_flight.len());
+        let mut plan = std::mem::take(&mut self.scratch);
+        plan.clear();
         let mut leaderless = false;
-        for &(seq, tp) in &waiting {
+        let mut full = false;
+        for (seq, tp) in acc.oldest() {
+            if in_flight[..brokers].iter().all(|n| *n >= max) {
+                // no broker takes another request: the rest only tells whether some
+                // partition lacks a leader (below)
+                full = true;
+                break;
+            }
             if idempotence && blocked.contains(&tp) {
                 continue;
             }
@@ -199,15 +208,24 @@ impl Sender {
                 continue;
             };
             let n = &mut in_flight[slot(&self.brokers, leader)];
-            if *n >= self.cfg.max_in_flight {
+            if *n >= max {
                 blocked.push(tp);
                 continue;
             }
             *n += 1;
+            plan.push((seq, tp, leader));
+        }
+        if full && !leaderless {
+            let cluster = self.cluster.as_ref();
+            leaderless = acc.waiting_partitions().any(|tp| {
+                !(idempotence && blocked.contains(&tp)) && cluster.and_then(|c| c.leader_actor(tp)).is_none()
+            });
+        }
+        for &(seq, tp, leader) in &plan {
             let record = acc.take(tp, seq).expect("waiting");
             self.dispatch(io, record, leader, settled);
         }
-        self.scratch = waiting;
+        self.scratch = plan;
         if leaderless {
             self.metadata.wanted = true;
             self.arm_retry(io);

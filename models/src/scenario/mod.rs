@@ -620,6 +620,15 @@ impl Scenario {
             (FaultKind::Delay, None, Some(0)) => return Err(err(path("delay_ms"), "must be at least 1")),
             _ => {}
         }
+        Self::validate_injection_when(i, f)?;
+        self.validate_injection_scope(i, f, api)
+    }
+
+    /// When an `error` or `delay` fault applies: from `at_ms`, `count` requests or every one
+    /// for `duration_ms`.
+    fn validate_injection_when(i: usize, f: &FaultSpec) -> Result<(), ScenarioError> {
+        let path = |field: &str| format!("faults[{i}].{field}");
+        let kind = f.kind.name();
         if f.between_ms.is_some() {
             return Err(err(path("between_ms"), format!("a {kind} fault starts at at_ms")));
         }
@@ -632,6 +641,13 @@ impl Scenario {
             (None, Some(0)) => return Err(err(path("duration_ms"), "must be at least 1")),
             _ => {}
         }
+        Ok(())
+    }
+
+    /// Which requests an `error` or `delay` fault applies to: one group's (coordinator
+    /// APIs) or one partition's (Produce, Fetch, ListOffsets), or every one.
+    fn validate_injection_scope(&self, i: usize, f: &FaultSpec, api: ApiKey) -> Result<(), ScenarioError> {
+        let path = |field: &str| format!("faults[{i}].{field}");
         if let Some(g) = &f.group {
             if matches!(
                 api,

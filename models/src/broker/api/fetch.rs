@@ -22,14 +22,7 @@ impl Broker {
     ) {
         let (records, errors) = self.rm.collect(&positions, max_records);
         if !records.is_empty() || !errors.is_empty() || max_wait_us == 0 {
-            self.fx.send(
-                from,
-                Msg::FetchResp {
-                    fetch_id,
-                    records,
-                    errors,
-                },
-            );
+            self.answer_fetch(from, fetch_id, records, errors);
         } else {
             let deadline = now + Time::us(max_wait_us);
             let fetch = ParkedFetch {
@@ -61,13 +54,21 @@ impl Broker {
             .collect();
         let (records, mut errors) = self.rm.collect(&rest, max_records);
         errors.push(failing);
-        self.fx.send(
-            from,
-            Msg::FetchResp {
-                fetch_id,
-                records,
-                errors,
-            },
-        );
+        self.answer_fetch(from, fetch_id, records, errors);
+    }
+
+    fn answer_fetch(
+        &mut self,
+        from: ActorId,
+        fetch_id: u64,
+        records: crate::protocol::FetchedRecords,
+        errors: Vec<(Tp, crate::protocol::ErrorCode)>,
+    ) {
+        let answer = Msg::FetchResp {
+            fetch_id,
+            records,
+            errors,
+        };
+        self.fx.send(from, answer);
     }
 }
