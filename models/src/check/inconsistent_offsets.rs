@@ -63,12 +63,22 @@ impl InconsistentOffsets {
                 self.observed.insert((tp, offset), (id, client));
             }
             Some(&(other, who)) if other != id => {
+                let same = who == client;
                 let (who, client) = (name(names, who), name(names, client));
-                let detail = format!(
-                    "{client} saw p{}-{} where {who} saw p{}-{}",
-                    id.producer, id.seq, other.producer, other.seq
-                );
-                self.report(group, at, t, vec![who, client], detail);
+                let (detail, clients) = if same {
+                    let detail = format!(
+                        "{client} saw p{}-{} there after it had seen p{}-{} there",
+                        id.producer, id.seq, other.producer, other.seq
+                    );
+                    (detail, vec![client])
+                } else {
+                    let detail = format!(
+                        "{client} saw p{}-{} where {who} saw p{}-{}",
+                        id.producer, id.seq, other.producer, other.seq
+                    );
+                    (detail, vec![who, client])
+                };
+                self.report(group, at, t, clients, detail);
             }
             Some(_) => {}
         }
@@ -148,6 +158,16 @@ mod tests {
         assert_eq!(a.len(), 1, "{a:?}");
         assert_eq!(a[0].detail, "c1 saw p0-7 where p saw p0-0");
         assert_eq!(a[0].group.as_deref(), Some("g"));
+    }
+
+    #[test]
+    fn one_client_seeing_two_records_at_one_offset_is_named_once() {
+        let mut h = H::new();
+        h.at(0, PROD, acked(0, 0)).at(1, PROD, acked(1, 0));
+        let a = run::<InconsistentOffsets>(&h);
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert_eq!(a[0].detail, "p saw p0-1 there after it had seen p0-0 there");
+        assert_eq!(a[0].clients, vec!["p".to_string()]);
     }
 
     #[test]
