@@ -3,7 +3,6 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use kafka_sim::{builtin, graph, load, render, sweep, timeline};
 use models::check::{self, Claim};
-use models::limits::RunError;
 use models::partitioner::KeyHash;
 use models::world::History;
 use std::io::IsTerminal;
@@ -253,10 +252,23 @@ fn write_out(s: &str) -> ExitCode {
 
 fn simulate(name: &str, seed: u64, history: History, bounds: Bounds) -> Result<models::world::Run, ExitCode> {
     let scenario = load::scenario(name).map_err(fail)?;
-    models::world::run_limited(&scenario, seed, history, bounds.limits()).map_err(|e| match e {
-        RunError::Scenario(e) => fail(format!("{name}: {e}")),
-        RunError::Stuck(s) => fail(format!("{name}, seed {seed}: {s}")),
-    })
+    let prepared = models::world::Prepared::new(&scenario).map_err(|e| fail(format!("{name}: {e}")))?;
+    // a long run shows how far its virtual time got, on a terminal only
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(prepared.stop().as_us() / 1000);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} virtual ms  {elapsed}")
+                .expect("template"),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let run = prepared.run_observed(seed, history, bounds.limits(), &mut |t| {
+        bar.set_position(t.as_us() / 1000)
+    });
+    bar.finish_and_clear();
+    run.map_err(|s| fail(format!("{name}, seed {seed}: {s}")))
 }
 
 fn run(args: RunArgs) -> ExitCode {

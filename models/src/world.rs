@@ -432,7 +432,24 @@ impl<'a> Prepared<'a> {
 
     /// Runs the scenario under `seed` to its stop time, or until it hits `limits`.
     pub fn run_bounded(&self, seed: u64, history: History, limits: Limits) -> Result<Run, Stuck> {
-        self.run_built(self.build(seed), seed, history, limits)
+        self.run_built(self.build(seed), seed, history, limits, &mut |_| {})
+    }
+
+    /// Like [`Prepared::run_bounded`], telling `progress` the virtual time now and then (for
+    /// a progress display of a long run; the run is the same).
+    pub fn run_observed(
+        &self,
+        seed: u64,
+        history: History,
+        limits: Limits,
+        progress: &mut dyn FnMut(Time),
+    ) -> Result<Run, Stuck> {
+        self.run_built(self.build(seed), seed, history, limits, progress)
+    }
+
+    /// When the scenario's run stops (virtual time).
+    pub fn stop(&self) -> Time {
+        Time::ms(self.scenario.stop_ms())
     }
 
     /// Runs the scenario under `seed` with the user's `apps`, keeping `history` of it. An
@@ -444,11 +461,18 @@ impl<'a> Prepared<'a> {
     pub fn run_with_apps(&self, seed: u64, history: History, apps: &Apps) -> Result<Run, ScenarioError> {
         let built = self.build_with_apps(seed, apps)?;
         Ok(self
-            .run_built(built, seed, history, Limits::default())
+            .run_built(built, seed, history, Limits::default(), &mut |_| {})
             .unwrap_or_else(|stuck| panic!("seed {seed}: {stuck}")))
     }
 
-    fn run_built(&self, built: Built, seed: u64, history: History, limits: Limits) -> Result<Run, Stuck> {
+    fn run_built(
+        &self,
+        built: Built,
+        seed: u64,
+        history: History,
+        limits: Limits,
+        progress: &mut dyn FnMut(Time),
+    ) -> Result<Run, Stuck> {
         let Built {
             mut sim,
             meta,
@@ -459,7 +483,7 @@ impl<'a> Prepared<'a> {
         if history == History::Summary {
             sim.set_trace_filter(per_record);
         }
-        sim.run_bounded(Time::ms(self.scenario.stop_ms()), limits)?;
+        sim.run_observed(Time::ms(self.scenario.stop_ms()), limits, progress)?;
         Ok(Run {
             events: sim.events_handled(),
             end: sim.now(),

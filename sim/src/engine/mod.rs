@@ -152,6 +152,9 @@ impl Default for Limits {
     }
 }
 
+/// How many events pass between two calls of [`Sim::run_observed`]'s progress callback.
+pub const PROGRESS_EVERY: u64 = 1 << 16;
+
 /// Which bound a run hit.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum StuckCause {
@@ -315,6 +318,20 @@ impl<M, R> Sim<M, R> {
     where
         M: fmt::Debug,
     {
+        self.run_observed(end, limits, &mut |_| {})
+    }
+
+    /// Like [`Sim::run_bounded`], calling `progress` with the virtual time every
+    /// [`PROGRESS_EVERY`] events (a progress display; it cannot change the run).
+    pub fn run_observed(
+        &mut self,
+        end: Time,
+        limits: Limits,
+        progress: &mut dyn FnMut(Time),
+    ) -> Result<(), Stuck>
+    where
+        M: fmt::Debug,
+    {
         let start = self.core.handled;
         let mut instant = self.core.now;
         let mut at_instant = 0u64;
@@ -332,6 +349,9 @@ impl<M, R> Sim<M, R> {
             }
             if self.core.handled - start >= limits.events {
                 return Err(self.stuck(StuckCause::Budget(limits.events)));
+            }
+            if self.core.handled % PROGRESS_EVERY == 0 {
+                progress(t);
             }
             self.step();
         }

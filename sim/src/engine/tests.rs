@@ -328,3 +328,19 @@ fn adding_an_actor_keeps_other_streams() {
     }
     assert_eq!(draw(false), draw(true));
 }
+
+#[test]
+fn progress_is_told_the_virtual_time_and_changes_nothing() {
+    let mut sim = echoes();
+    let limits = Limits {
+        events: 3 * PROGRESS_EVERY,
+        per_instant: u64::MAX,
+    };
+    let mut seen = Vec::new();
+    let stuck = sim
+        .run_observed(Time::ms(1_000), limits, &mut |t| seen.push(t))
+        .expect_err("budget");
+    assert_eq!(stuck.cause, StuckCause::Budget(3 * PROGRESS_EVERY));
+    assert_eq!(seen.len(), 3, "once every PROGRESS_EVERY events");
+    assert!(seen.iter().all(|t| *t == Time::ms(5)));
+}
