@@ -1,0 +1,85 @@
+//! Scenario validation, driven field by field.
+
+use super::*;
+
+fn base() -> Scenario {
+    Scenario {
+        name: None,
+        description: None,
+        cluster: ClusterSpec::default(),
+        broker: BrokerSpec::default(),
+        network: NetworkSpec::default(),
+        topics: vec![TopicSpec {
+            name: "t".into(),
+            partitions: 2,
+            replication_factor: None,
+            config: BTreeMap::new(),
+        }],
+        producers: vec![ProducerSpec {
+            name: "p".into(),
+            profile: Profile::KafkaPython,
+            topic: "t".into(),
+            start_ms: 0,
+            interval_ms: 0,
+            messages: vec![MessageSpec {
+                key: Some("k".into()),
+                value: Some("v".into()),
+                partition: None,
+            }],
+            generate: None,
+            config: BTreeMap::new(),
+        }],
+        consumers: vec![ConsumerSpec {
+            name: "c".into(),
+            profile: Profile::KafkaPython,
+            group: "g".into(),
+            topics: vec!["t".into()],
+            start_ms: 0,
+            close_ms: None,
+            commit: CommitPolicy::Auto,
+            processing_ms: 0,
+            config: BTreeMap::new(),
+        }],
+        faults: Vec::new(),
+        stop: StopSpec::default(),
+    }
+}
+
+#[test]
+fn valid_base() {
+    assert_eq!(base().validate(), Ok(()));
+    assert_eq!(base().stop_ms(), 30_000);
+}
+
+#[test]
+fn problems_are_located() {
+    let mut s = base();
+    s.topics[0].partitions = 0;
+    let e = s.validate().unwrap_err();
+    assert_eq!(e.path, "topics[0].partitions");
+    assert!(e.message.contains("zero partitions"));
+
+    let mut s = base();
+    s.consumers[0].topics = vec!["nope".into()];
+    assert_eq!(
+        s.validate().unwrap_err().to_string(),
+        "consumers[0].topics[0]: topic \"nope\" does not exist"
+    );
+
+    let mut s = base();
+    s.consumers[0].name = "p".into();
+    assert_eq!(s.validate().unwrap_err().path, "consumers[0].name");
+
+    let mut s = base();
+    s.consumers[0]
+        .config
+        .insert("session.timeout.ms".into(), ConfigValue::Str("x".into()));
+    assert_eq!(
+        s.validate().unwrap_err().path,
+        "consumers[0].config.\"session.timeout.ms\""
+    );
+
+    let mut s = base();
+    s.producers[0].messages[0].partition = Some(2);
+    assert!(s.validate().unwrap_err().message.contains("does not exist"));
+}
