@@ -506,27 +506,7 @@ fn main() -> ExitCode {
             seed,
             output,
             bounds,
-        }) => {
-            let run = match simulate(&scenario, seed, History::Full, bounds) {
-                Ok(r) => r,
-                Err(code) => return code,
-            };
-            let title = format!("kafka-sim: {scenario}, seed {seed}");
-            let body = match output.extension().and_then(|e| e.to_str()) {
-                Some("svg") => timeline::svg(&run, &title),
-                Some("html" | "htm") => timeline::html(&run, &title),
-                _ => {
-                    return fail(format!(
-                        "{}: the output must end in .svg or .html",
-                        output.display()
-                    ))
-                }
-            };
-            match std::fs::write(&output, body) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(format!("{}: cannot write: {e}", output.display())),
-            }
-        }
+        }) => timeline_command(&scenario, seed, &output, bounds),
         Some(Command::Sweep {
             scenario,
             seeds,
@@ -549,51 +529,79 @@ fn main() -> ExitCode {
             seed,
             output,
             bounds,
-        }) => {
-            let run = match simulate(&scenario, seed, History::Full, bounds) {
-                Ok(r) => r,
-                Err(code) => return code,
-            };
-            let dot = graph::dot(&run);
-            match output {
-                None => write_out(&dot),
-                Some(path) => match std::fs::write(&path, dot) {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => fail(format!("{}: cannot write: {e}", path.display())),
-                },
-            }
-        }
-        Some(Command::List) => {
-            let mut s = String::new();
-            let width = builtin::names().iter().map(|n| n.len()).max().unwrap_or(0);
-            for name in builtin::names() {
-                let sc = load::builtin_scenario(name).expect("built-in");
-                s.push_str(&format!(
-                    "{name:<width$}  {}\n",
-                    sc.description.unwrap_or_default()
-                ));
-            }
-            write_out(&s)
-        }
+        }) => graph_command(&scenario, seed, output.as_deref(), bounds),
+        Some(Command::List) => list_command(),
         Some(Command::Partition {
             partitions,
             partitioner,
             keys,
-        }) => {
-            if partitions == 0 {
-                return fail("--partitions must be at least 1");
-            }
-            let name = partitioner.strip_suffix("_random").unwrap_or(&partitioner);
-            let Some(hash) = KeyHash::parse(name) else {
-                return fail(format!(
-                    "unknown partitioner {partitioner:?} (murmur2, consistent, fnv1a)"
-                ));
-            };
-            let mut s = String::new();
-            for k in keys {
-                s.push_str(&format!("{k} {}\n", hash.partition(k.as_bytes(), partitions)));
-            }
-            write_out(&s)
-        }
+        }) => partition_command(partitions, &partitioner, keys),
     }
+}
+
+fn timeline_command(scenario: &str, seed: u64, output: &std::path::Path, bounds: Bounds) -> ExitCode {
+    let run = match simulate(scenario, seed, History::Full, bounds) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let title = format!("kafka-sim: {scenario}, seed {seed}");
+    let body = match output.extension().and_then(|e| e.to_str()) {
+        Some("svg") => timeline::svg(&run, &title),
+        Some("html" | "htm") => timeline::html(&run, &title),
+        _ => {
+            return fail(format!(
+                "{}: the output must end in .svg or .html",
+                output.display()
+            ))
+        }
+    };
+    match std::fs::write(output, body) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(format!("{}: cannot write: {e}", output.display())),
+    }
+}
+
+fn graph_command(scenario: &str, seed: u64, output: Option<&std::path::Path>, bounds: Bounds) -> ExitCode {
+    let run = match simulate(scenario, seed, History::Full, bounds) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let dot = graph::dot(&run);
+    match output {
+        None => write_out(&dot),
+        Some(path) => match std::fs::write(path, dot) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(format!("{}: cannot write: {e}", path.display())),
+        },
+    }
+}
+
+fn list_command() -> ExitCode {
+    let mut s = String::new();
+    let width = builtin::names().iter().map(|n| n.len()).max().unwrap_or(0);
+    for name in builtin::names() {
+        let sc = load::builtin_scenario(name).expect("built-in");
+        s.push_str(&format!(
+            "{name:<width$}  {}\n",
+            sc.description.unwrap_or_default()
+        ));
+    }
+    write_out(&s)
+}
+
+fn partition_command(partitions: u32, partitioner: &str, keys: Vec<String>) -> ExitCode {
+    if partitions == 0 {
+        return fail("--partitions must be at least 1");
+    }
+    let name = partitioner.strip_suffix("_random").unwrap_or(partitioner);
+    let Some(hash) = KeyHash::parse(name) else {
+        return fail(format!(
+            "unknown partitioner {partitioner:?} (murmur2, consistent, fnv1a)"
+        ));
+    };
+    let mut s = String::new();
+    for k in keys {
+        s.push_str(&format!("{k} {}\n", hash.partition(k.as_bytes(), partitions)));
+    }
+    write_out(&s)
 }
