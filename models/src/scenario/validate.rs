@@ -2,6 +2,19 @@
 
 use super::*;
 
+/// Takes process name `name` (at `path`) for one process: printable, and no other process's,
+/// broker's or controller's.
+fn claim_name(names: &mut BTreeSet<String>, path: String, name: &str) -> Result<(), ScenarioError> {
+    limits::name(path.clone(), "process name", name)?;
+    if !names.insert(name.to_string()) {
+        return Err(err(
+            path,
+            format!("process name {name:?} is used twice (or is a broker's or the controller's)"),
+        ));
+    }
+    Ok(())
+}
+
 impl Scenario {
     /// Checks everything a run relies on; the first problem found is returned.
     pub fn validate(&self) -> Result<(), ScenarioError> {
@@ -101,18 +114,8 @@ impl Scenario {
         topics: &BTreeSet<&str>,
         names: &mut BTreeSet<String>,
     ) -> Result<(), ScenarioError> {
-        let mut check_name = |path: String, name: &str| -> Result<(), ScenarioError> {
-            limits::name(path.clone(), "process name", name)?;
-            if !names.insert(name.to_string()) {
-                return Err(err(
-                    path,
-                    format!("process name {name:?} is used twice (or is a broker's or the controller's)"),
-                ));
-            }
-            Ok(())
-        };
         for (i, p) in self.producers.iter().enumerate() {
-            check_name(format!("producers[{i}].name"), &p.name)?;
+            claim_name(names, format!("producers[{i}].name"), &p.name)?;
             if !topics.contains(p.topic.as_str()) {
                 return Err(err(
                     format!("producers[{i}].topic"),
@@ -157,18 +160,8 @@ impl Scenario {
         topics: &BTreeSet<&str>,
         names: &mut BTreeSet<String>,
     ) -> Result<(), ScenarioError> {
-        let mut check_name = |path: String, name: &str| -> Result<(), ScenarioError> {
-            limits::name(path.clone(), "process name", name)?;
-            if !names.insert(name.to_string()) {
-                return Err(err(
-                    path,
-                    format!("process name {name:?} is used twice (or is a broker's or the controller's)"),
-                ));
-            }
-            Ok(())
-        };
         for (i, c) in self.consumers.iter().enumerate() {
-            check_name(format!("consumers[{i}].name"), &c.name)?;
+            claim_name(names, format!("consumers[{i}].name"), &c.name)?;
             limits::name(format!("consumers[{i}].group"), "group.id", &c.group)?;
             if c.topics.is_empty() {
                 return Err(err(format!("consumers[{i}].topics"), "subscribes to no topic"));
