@@ -30,6 +30,7 @@ pub mod graph;
 pub mod load;
 pub mod render;
 pub mod replay;
+pub mod shard_env;
 pub mod strategy;
 pub mod sweep;
 pub mod testing;

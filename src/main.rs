@@ -119,6 +119,9 @@ fn parse_scale(s: &str) -> Result<f64, String> {
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    if s.trim() == "env" {
+        return kafka_sim::shard_env::shard_from_env(|name| std::env::var(name).ok());
+    }
     let (k, n) = s.split_once('/').ok_or("expected K/N, e.g. 0/4")?;
     let k: u64 = k.trim().parse().map_err(|_| format!("{k:?} is not a number"))?;
     let n: u64 = n.trim().parse().map_err(|_| format!("{n:?} is not a number"))?;
@@ -186,7 +189,9 @@ enum Command {
         /// The claim, for --check (default at-least-once).
         #[arg(long, value_parser = parse_claim)]
         expect: Option<Claim>,
-        /// Only every N-th seed, starting at the K-th (0-based): `K/N`.
+        /// Only every N-th seed, starting at the K-th (0-based): `K/N`; or `env`: the shard a
+        /// batch system or CI service names in the environment (Kubernetes Indexed Job,
+        /// Slurm array, GitLab CI, CircleCI, Buildkite, or KAFKA_SIM_SHARD_INDEX/COUNT).
         #[arg(long, value_parser = parse_shard)]
         shard: Option<(u64, u64)>,
         /// `text` or `json` (the form `sweep-merge` reads).

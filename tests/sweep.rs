@@ -238,3 +238,146 @@ fn shard_lengths_are_counted_without_listing_the_seeds() {
     }
     assert_eq!(shard_len(0, u64::MAX, None), u64::MAX);
 }
+
+/// Every variable `--shard env` reads, removed from each child's environment so the test
+/// does not depend on the CI service it runs on.
+const SHARD_VARS: [&str; 14] = [
+    "KAFKA_SIM_SHARD_INDEX",
+    "KAFKA_SIM_SHARD_COUNT",
+    "JOB_COMPLETION_INDEX",
+    "JOB_COMPLETIONS",
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_COUNT",
+    "SLURM_ARRAY_TASK_MIN",
+    "SLURM_ARRAY_TASK_STEP",
+    "CI_NODE_INDEX",
+    "CI_NODE_TOTAL",
+    "CIRCLE_NODE_INDEX",
+    "CIRCLE_NODE_TOTAL",
+    "BUILDKITE_PARALLEL_JOB",
+    "BUILDKITE_PARALLEL_JOB_COUNT",
+];
+
+fn sweep_with_env(args: &[&str], vars: &[(String, String)]) -> std::process::Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kafka-sim"));
+    cmd.args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for v in SHARD_VARS {
+        cmd.env_remove(v);
+    }
+    cmd.envs(vars.iter().map(|(k, v)| (k, v)));
+    cmd.spawn().unwrap()
+}
+
+/// The shards of a batch system, each its own process started at once with only that
+/// system's variables set (as a Kubernetes Indexed Job, a Slurm array or a CI matrix starts
+/// them), merged by `sweep-merge` into exactly the summary of the sweep on one machine.
+#[test]
+fn shards_named_by_the_environment_merge_into_the_one_machine_summary() {
+    let sweep = [
+        "sweep",
+        "--scenario",
+        "demo3",
+        "--seeds",
+        "0..60",
+        "--check",
+        "--jobs",
+        "1",
+    ];
+    let (code, whole) = kafka_sim(&sweep);
+    assert_eq!(code, 0, "{whole}");
+    type Env = fn(u64) -> Vec<(&'static str, String)>;
+    let systems: [(&str, u64, Env); 4] = [
+        ("kubernetes", 4, |i| {
+            vec![
+                ("JOB_COMPLETION_INDEX", i.to_string()),
+                ("JOB_COMPLETIONS", "4".into()),
+            ]
+        }),
+        ("slurm", 3, |i| {
+            vec![
+                ("SLURM_ARRAY_TASK_ID", (i + 1).to_string()),
+                ("SLURM_ARRAY_TASK_MIN", "1".into()),
+                ("SLURM_ARRAY_TASK_COUNT", "3".into()),
+            ]
+        }),
+        ("gitlab", 2, |i| {
+            vec![
+                ("CI_NODE_INDEX", (i + 1).to_string()),
+                ("CI_NODE_TOTAL", "2".into()),
+            ]
+        }),
+        ("matrix", 5, |i| {
+            vec![
+                ("KAFKA_SIM_SHARD_INDEX", i.to_string()),
+                ("KAFKA_SIM_SHARD_COUNT", "5".into()),
+            ]
+        }),
+    ];
+    for (system, count, vars) in systems {
+        let mut args = sweep.to_vec();
+        args.extend(["--shard", "env", "--format", "json"]);
+        let children: Vec<_> = (0..count)
+            .map(|i| {
+                let env: Vec<(String, String)> =
+                    vars(i).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+                sweep_with_env(&args, &env)
+            })
+            .collect();
+        let mut files = Vec::new();
+        for (i, child) in children.into_iter().enumerate() {
+            let out = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(0), "{system} shard {i}: {stderr}");
+            let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(json["shard_count"], count, "{system} shard {i}");
+            assert_eq!(json["shards"], serde_json::json!([i]), "{system} shard {i}");
+            let f = dir().join(format!("env-{system}-{i}.json"));
+            std::fs::write(&f, &out.stdout).unwrap();
+            files.push(f.to_string_lossy().into_owned());
+        }
+        let mut merge = vec!["sweep-merge"];
+        merge.extend(files.iter().map(String::as_str));
+        assert_eq!(
+            kafka_sim(&merge),
+            (0, whole.clone()),
+            "{system}: merged shards differ"
+        );
+    }
+}
+
+/// `--shard env` with no shard, or a broken one, in the environment: one line, exit 2.
+#[test]
+fn a_missing_or_broken_environment_shard_is_refused() {
+    let run = |vars: &[(&str, &str)]| {
+        let env: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let out = sweep_with_env(
+            &[
+                "sweep",
+                "--scenario",
+                "demo1",
+                "--seeds",
+                "0..4",
+                "--shard",
+                "env",
+            ],
+            &env,
+        )
+        .wait_with_output()
+        .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&[]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no shard in the environment"), "{err}");
+    let (code, err) = run(&[("JOB_COMPLETION_INDEX", "4"), ("JOB_COMPLETIONS", "4")]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("JOB_COMPLETION_INDEX=4 is outside the 4 shards"),
+        "{err}"
+    );
+}
