@@ -45,6 +45,9 @@ pub fn text(run: &Run) -> String {
             out.push('\n');
         }
         match (&c.kind, &c.group) {
+            (ClientKind::Consumer, Some(g)) if g.is_empty() => {
+                writeln!(out, "== {} (consumer, no group) ==", c.name)
+            }
             (ClientKind::Consumer, Some(g)) => writeln!(out, "== {} (consumer, group {g}) ==", c.name),
             _ => writeln!(out, "== {} (producer) ==", c.name),
         }

@@ -192,6 +192,7 @@ fn signature(run: &Run, anomalies: &[String]) -> String {
                 format!("{client}=[{}]", tps.join(","))
             })
             .collect();
+        let group = if group.is_empty() { "(no group)" } else { &group };
         parts.push(format!("{group}: {}", members.join(" ")));
     }
     if !anomalies.is_empty() {

@@ -51,8 +51,8 @@ fn demo2_built_in_rust_is_the_file() {
         )
         .topic("demo2", 2)
         .producer("demo2_produce", "demo2", producer)
-        .consumer("demo2_consume_1", "demo2_group", &["demo2"], |c| c)
-        .consumer("demo2_consume_2", "demo2_group", &["demo2"], |c| {
+        .consumer("demo2_consume_1", "demo2_group1", &["demo2"], |c| c)
+        .consumer("demo2_consume_2", "demo2_group1", &["demo2"], |c| {
             c.start_ms(10_000)
         })
         .build()

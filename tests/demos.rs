@@ -87,6 +87,82 @@ fn demo1_all_five_on_partition_zero_in_order() {
     }
 }
 
+/// demo1's consumer has no group (the original program passes no `group_id`): kafka-python
+/// assigns itself the partition at once, with no join — so, as measured against a real
+/// broker, it prints all five records even when started only 2 s before the producer (a
+/// group member would still be waiting out `group.initial.rebalance.delay.ms`, then start
+/// from the end of the log). It never commits, never joins.
+#[test]
+fn demo1_without_a_group_reads_at_once_and_never_commits() {
+    let mut s = builtin_scenario("demo1").unwrap();
+    assert!(s.consumers[0].group.is_empty());
+    s.producers[0].start_ms = 2_000;
+    for seed in 0..SEEDS {
+        let r = run(&s, seed).unwrap();
+        assert_eq!(consumed(&r).len(), 5, "seed {seed}");
+        for e in r.trace.entries() {
+            assert!(
+                !matches!(
+                    e.record,
+                    Event::Joined { .. } | Event::Committed { .. } | Event::GenerationStarted { .. }
+                ),
+                "seed {seed}: a consumer without a group did {:?}",
+                e.record
+            );
+        }
+    }
+    // the same start with a group: the join takes the initial rebalance delay (3 s), the
+    // position is then the end of the log, and nothing is printed
+    s.consumers[0].group = "demo1_group".into();
+    for seed in 0..20 {
+        assert_eq!(consumed(&run(&s, seed).unwrap()).len(), 0, "seed {seed}");
+    }
+}
+
+/// Two consumers without a group read independently: each reads every record, and the
+/// checker checks each as a group of its own (no duplicates between them).
+#[test]
+fn consumers_without_a_group_are_checked_each_as_its_own_group() {
+    use models::check::{check, AnomalyKind, Claim};
+    let mut s = builtin_scenario("demo1").unwrap();
+    let mut second = s.consumers[0].clone();
+    second.name = "demo1_consume_again".into();
+    s.consumers.push(second);
+    for seed in 0..20 {
+        let r = run(&s, seed).unwrap();
+        let c = consumed(&r);
+        assert_eq!(of(&c, "demo1_consume").len(), 5, "seed {seed}");
+        assert_eq!(of(&c, "demo1_consume_again").len(), 5, "seed {seed}");
+        let report = check(&r.trace, Claim::ExactlyOncePerGroup);
+        assert!(report.passed(), "seed {seed}: {:?}", report.anomalies);
+        assert!(!report.anomalies.iter().any(|a| a.kind == AnomalyKind::Duplicate));
+    }
+    // and a record one of them misses is its loss alone: drop the second's last read
+    let r = run(&s, 0).unwrap();
+    let last = r
+        .trace
+        .entries()
+        .iter()
+        .rposition(|e| {
+            matches!(e.record, Event::Consumed { .. }) && r.trace.name(e.actor) == "demo1_consume_again"
+        })
+        .unwrap();
+    let mut trace = sim::Trace::new(r.trace.names().to_vec());
+    for (_, e) in r.trace.entries().iter().enumerate().filter(|(i, _)| *i != last) {
+        trace.push(e.time, e.actor, e.record.clone());
+    }
+    let report = check(&trace, Claim::AtLeastOnce);
+    let kinds: Vec<_> = report
+        .anomalies
+        .iter()
+        .map(|a| (a.kind, a.group.as_deref().map(str::to_string)))
+        .collect();
+    assert!(
+        kinds.contains(&(AnomalyKind::Unseen, Some("demo1_consume_again (no group)".into()))),
+        "{kinds:?}"
+    );
+}
+
 #[test]
 fn demo2_each_record_once_one_partition_per_consumer() {
     let s = builtin_scenario("demo2").unwrap();

@@ -133,7 +133,8 @@ impl ScenarioBuilder {
         self
     }
 
-    /// A consumer process in `group`, subscribed to `topics`, configured by `f`.
+    /// A consumer process in `group` (`""`: no group, kafka-python's `group_id=None`),
+    /// subscribed to `topics`, configured by `f`.
     pub fn consumer(
         mut self,
         name: impl Into<String>,

@@ -421,7 +421,40 @@ impl Protocol {
     }
 }
 
+/// The `group` field of the events that have one (one list for [`Event::group`] and
+/// [`Event::group_mut`]).
+macro_rules! group_field {
+    ($event:expr) => {
+        match $event {
+            Event::GenerationStarted { group, .. }
+            | Event::MemberRemoved { group, .. }
+            | Event::Joined { group, .. }
+            | Event::Assigned { group, .. }
+            | Event::Revoked { group, .. }
+            | Event::PositionSet { group, .. }
+            | Event::Consumed { group, .. }
+            | Event::Committed { group, .. }
+            | Event::CommitFailed { group, .. }
+            | Event::Left { group, .. }
+            | Event::Lost { group, .. }
+            | Event::PollTimeout { group, .. } => Some(group),
+            _ => None,
+        }
+    };
+}
+
 impl Event {
+    /// The consumer group the event belongs to, for events of a group's member (empty for a
+    /// consumer without a group).
+    pub fn group(&self) -> Option<&Arc<str>> {
+        group_field!(self)
+    }
+
+    /// [`Event::group`], to change.
+    pub fn group_mut(&mut self) -> Option<&mut Arc<str>> {
+        group_field!(self)
+    }
+
     /// Short name used as `"event"` in JSON output.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -396,7 +396,7 @@ impl<'a> Prepared<'a> {
             });
         }
         for (c, cfg) in scenario.consumers.iter().zip(&self.consumers) {
-            let consumer = consumer_actor(c, cfg, &broker_ids, &clients, apps);
+            let consumer = consumer_actor(c, cfg, &broker_ids, &clients, apps, &scenario.topics);
             let id = sim.add_actor(&c.name, Box::new(consumer));
             sim.schedule(Time::ms(c.start_ms), id, Msg::Start);
             if let Some(close) = c.close_ms {
@@ -530,10 +530,21 @@ fn consumer_actor(
     broker_ids: &[ActorId],
     clients: &[ClientInfo],
     apps: &Apps,
+    topics: &[crate::scenario::TopicSpec],
 ) -> Consumer {
     let consumer = consumer_with_app(c, cfg, broker_ids, clients, apps);
     match apps.assignments.get(&c.name) {
         Some(tps) => consumer.assign(tps.iter().map(|(t, p)| (t.as_str().into(), *p)).collect()),
+        // no group (kafka-python's group_id=None): every partition of its topics
+        None if c.group.is_empty() => consumer.assign(
+            c.topics
+                .iter()
+                .flat_map(|t| {
+                    let partitions = topics.iter().find(|s| &s.name == t).map_or(0, |s| s.partitions);
+                    (0..partitions).map(move |p| (t.as_str().into(), p))
+                })
+                .collect(),
+        ),
         None => consumer,
     }
 }

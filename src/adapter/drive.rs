@@ -199,8 +199,12 @@ impl Driver<'_> {
             .iter()
             .map(|t| meta.topic_index(t).expect("validated"))
             .collect();
-        let subscribe: Vec<&str> = topics.iter().map(|t| names.real[*t as usize].as_str()).collect();
-        consumer.subscribe(&subscribe).map_err(failed("subscribe"))?;
+        if c.group.is_empty() {
+            assign_all(&consumer, meta, names, &topics, actor, rec)?;
+        } else {
+            let subscribe: Vec<&str> = topics.iter().map(|t| names.real[*t as usize].as_str()).collect();
+            consumer.subscribe(&subscribe).map_err(failed("subscribe"))?;
+        }
         consumer
             .fetch_metadata(None, self.opts.connect_timeout)
             .map_err(failed("consumer metadata"))?;
@@ -228,9 +232,11 @@ impl Driver<'_> {
             .map(|a| a.name())
             .collect();
         let mut config = ClientConfig::new();
+        if !cfg.group_id.is_empty() {
+            config.set("group.id", format!("{}-{}", cfg.group_id, self.names.suffix));
+        }
         config
             .set("bootstrap.servers", self.bootstrap)
-            .set("group.id", format!("{}-{}", cfg.group_id, self.names.suffix))
             .set("client.id", &*cfg.client_id)
             .set("enable.auto.commit", cfg.enable_auto_commit.to_string())
             .set("auto.commit.interval.ms", cfg.auto_commit_interval_ms.to_string())
@@ -555,4 +561,44 @@ fn settle(
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// A consumer without a group (kafka-python's `group_id=None`): `assign()` of every partition
+/// of its topics from `auto.offset.reset`, recorded as the simulator records it (one
+/// assignment, generation −1); it counts as settled at once.
+fn assign_all(
+    consumer: &BaseConsumer<ConsumerCtx>,
+    meta: &Metadata,
+    names: &Names,
+    topics: &[u32],
+    actor: u32,
+    rec: &Recorder,
+) -> Result<(), AdapterError> {
+    let tps: Vec<Tp> = topics
+        .iter()
+        .flat_map(|t| (0..meta.partitions(*t)).map(move |p| Tp::new(*t, p)))
+        .collect();
+    let mut tpl = TopicPartitionList::new();
+    for tp in &tps {
+        tpl.add_partition_offset(
+            &names.real[tp.topic as usize],
+            tp.partition as i32,
+            Offset::Invalid,
+        )
+        .map_err(failed("assign"))?;
+    }
+    consumer.assign(&tpl).map_err(failed("assign"))?;
+    let ctx = consumer.context();
+    *ctx.generation.lock().expect("generation") = 1;
+    ctx.owned.lock().expect("owned").extend(tps.iter().copied());
+    ctx.fresh.lock().expect("fresh").extend(tps.iter().copied());
+    rec.record(
+        actor,
+        Event::Assigned {
+            group: ctx.group.clone(),
+            generation: -1,
+            partitions: tps.into(),
+        },
+    );
+    Ok(())
 }

@@ -105,6 +105,22 @@ pub(crate) fn group_mut<'a, V: Default>(
     groups.get_mut(group).expect("inserted above")
 }
 
+/// An event of a consumer without a group (kafka-python's `group_id=None`), as an event of a
+/// group of its own, named after the consumer: such consumers read independently, so each is
+/// checked as its own group.
+fn ungrouped(names: &[String], e: &TraceEntry<Event>) -> Option<TraceEntry<Event>> {
+    if !e.record.group().is_some_and(|g| g.is_empty()) {
+        return None;
+    }
+    let mut record = e.record.clone();
+    *record.group_mut()? = format!("{} (no group)", name(names, e.actor)).into();
+    Some(TraceEntry {
+        time: e.time,
+        actor: e.actor,
+        record,
+    })
+}
+
 /// Checks `trace` against `claim`.
 pub fn check(trace: &Trace<Event>, claim: Claim) -> Report {
     let mut checker = Checker::default();
@@ -138,6 +154,14 @@ pub struct Checker {
 impl Checker {
     /// Folds one history entry; `names` are the history's actor names.
     pub fn entry(&mut self, names: &[String], e: &TraceEntry<Event>) {
+        let own_group;
+        let e = match ungrouped(names, e) {
+            Some(entry) => {
+                own_group = entry;
+                &own_group
+            }
+            None => e,
+        };
         self.end = e.time;
         match &e.record {
             Event::Produced { .. } => self.acknowledged += 1,

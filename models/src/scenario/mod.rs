@@ -23,7 +23,7 @@
 //!
 //! [[consumers]]
 //! name = "demo2_consume_1"
-//! group = "demo2_group"
+//! group = "demo2_group1"
 //! topics = ["demo2"]
 //! start_ms = 0
 //! config = { "auto.offset.reset" = "latest" }
@@ -338,7 +338,9 @@ pub struct ConsumerSpec {
     /// Client library.
     #[serde(default)]
     pub profile: Profile,
-    /// `group.id`.
+    /// `group.id`. Empty (omitted in a file): no group — kafka-python's `group_id=None`,
+    /// which assigns itself every partition of its topics and never commits.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub group: String,
     /// Subscribed topics.
     pub topics: Vec<String>,
@@ -603,6 +605,10 @@ impl Scenario {
         for (k, v) in &c.config {
             cfg.set(k, v)
                 .map_err(|m| err(format!("consumers[{i}].config.\"{k}\""), m))?;
+        }
+        if c.group.is_empty() {
+            // kafka-python: "group_id is None: disabling auto-commit."
+            cfg.enable_auto_commit = false;
         }
         cfg.finish()
             .map_err(|m| err(format!("consumers[{i}].config"), m))?;

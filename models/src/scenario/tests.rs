@@ -83,3 +83,33 @@ fn problems_are_located() {
     s.producers[0].messages[0].partition = Some(2);
     assert!(s.validate().unwrap_err().message.contains("does not exist"));
 }
+
+/// A consumer without a group is kafka-python's `group_id=None`: the other profiles, a commit
+/// policy and a static instance id are refused; its settings never auto-commit.
+#[test]
+fn a_consumer_without_a_group() {
+    let mut s = base();
+    s.consumers[0].group = String::new();
+    assert_eq!(s.validate(), Ok(()));
+    assert!(!s.consumer_config(0).unwrap().enable_auto_commit);
+
+    let mut java = s.clone();
+    java.consumers[0].profile = Profile::Java;
+    let e = java.validate().unwrap_err();
+    assert_eq!(e.path, "consumers[0].group");
+    assert!(e.message.contains("a java consumer needs a group"), "{e}");
+
+    let mut commits = s.clone();
+    commits.consumers[0].commit = CommitPolicy::AfterRecord;
+    assert_eq!(commits.validate().unwrap_err().path, "consumers[0].commit");
+
+    let mut fixed = s.clone();
+    fixed.consumers[0]
+        .config
+        .insert("group.instance.id".into(), ConfigValue::Str("i".into()));
+    assert!(fixed
+        .validate()
+        .unwrap_err()
+        .message
+        .contains("group_instance_id requires group_id"));
+}

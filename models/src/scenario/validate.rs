@@ -162,7 +162,11 @@ impl Scenario {
     ) -> Result<(), ScenarioError> {
         for (i, c) in self.consumers.iter().enumerate() {
             claim_name(names, format!("consumers[{i}].name"), &c.name)?;
-            limits::name(format!("consumers[{i}].group"), "group.id", &c.group)?;
+            if c.group.is_empty() {
+                no_group(i, c)?;
+            } else {
+                limits::name(format!("consumers[{i}].group"), "group.id", &c.group)?;
+            }
             if c.topics.is_empty() {
                 return Err(err(format!("consumers[{i}].topics"), "subscribes to no topic"));
             }
@@ -346,4 +350,32 @@ impl Scenario {
             },
         }
     }
+}
+
+/// A consumer without `group`: what kafka-python does with `group_id=None` (every partition
+/// of its topics, no commits). Java and librdkafka refuse to subscribe without a `group.id`.
+fn no_group(i: usize, c: &ConsumerSpec) -> Result<(), ScenarioError> {
+    let path = format!("consumers[{i}].group");
+    if c.profile != Profile::KafkaPython {
+        return Err(err(
+            path,
+            format!(
+                "a {} consumer needs a group to subscribe (only kafka-python subscribes with group_id=None)",
+                c.profile.name()
+            ),
+        ));
+    }
+    if c.commit != CommitPolicy::Auto {
+        return Err(err(
+            format!("consumers[{i}].commit"),
+            "a consumer without a group cannot commit (kafka-python: IllegalStateError)",
+        ));
+    }
+    if c.config.contains_key("group.instance.id") {
+        return Err(err(
+            format!("consumers[{i}].config.\"group.instance.id\""),
+            "group_instance_id requires group_id",
+        ));
+    }
+    Ok(())
 }
