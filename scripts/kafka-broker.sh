@@ -39,8 +39,9 @@ fetch() {
   if [ -f "$libs/.complete" ]; then return; fi
   echo "fetching Apache Kafka from Maven Central into $libs" >&2
   mkdir -p "$libs"
-  mvn -q -B -f "$root/scripts/kafka/pom.xml" dependency:copy-dependencies \
-      -DoutputDirectory="$libs" -DincludeScope=runtime >&2
+  # Maven 3.8 writes colour resets even in batch mode: strip escape sequences from its output
+  mvn -q -B -Dstyle.color=never -f "$root/scripts/kafka/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$libs" -DincludeScope=runtime 2>&1 | sed $'s/\x1b\\[[0-9;]*m//g' >&2
   ls "$libs"/kafka_2.13-*.jar > /dev/null
   touch "$libs/.complete"
 }

@@ -167,6 +167,15 @@ fn compare_placement(t: &mut String, sim: &Run, real: &Run, real_name: &str) -> 
 
 /// The coverage part: per group, distinct and total records consumed on both sides. Whether
 /// every group consumed the same records as often.
+/// A group's name in the tables; consumers without a group are listed as one.
+fn group_label(g: &str) -> &str {
+    if g.is_empty() {
+        "(no group)"
+    } else {
+        g
+    }
+}
+
 fn compare_coverage(t: &mut String, sim: &Run, real: &Run) -> bool {
     let (cs, cr) = (coverage(sim), coverage(real));
     let mut covered = true;
@@ -180,7 +189,7 @@ fn compare_coverage(t: &mut String, sim: &Run, real: &Run) -> bool {
         let fmt = |m: &BTreeMap<RecordId, usize>| format!("{} / {}", m.len(), m.values().sum::<usize>());
         t.push_str(&format!(
             "  {:<32} {:<22} {:<22} {}\n",
-            g,
+            group_label(g),
             fmt(&a),
             fmt(&b),
             if same { "" } else { "<- differs" }
@@ -207,7 +216,8 @@ fn compare_assignment(t: &mut String, sim: &Run, real: &Run, real_name: &str) ->
     };
     for g in groups {
         t.push_str(&format!(
-            "  {g}\n    simulator: {}\n    {real_name}: {}\n",
+            "  {}\n    simulator: {}\n    {real_name}: {}\n",
+            group_label(g),
             fmt(ss.get(g)),
             fmt(sr.get(g))
         ));

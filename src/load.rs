@@ -192,10 +192,15 @@ pub fn scenario(arg: &str) -> Result<Scenario, LoadError> {
     }
     let path = Path::new(arg);
     if !path.exists() {
-        return Err(LoadError(format!(
-            "unknown scenario {arg:?}: not a built-in ({}) and no such file",
-            builtin::names().join(", ")
-        )));
+        let looks_like_a_path = arg.contains(std::path::MAIN_SEPARATOR)
+            || arg.contains('/')
+            || arg.ends_with(".toml")
+            || arg.ends_with(".json");
+        return Err(LoadError(if looks_like_a_path {
+            format!("{arg}: no such file")
+        } else {
+            format!("unknown scenario {arg:?}: neither a built-in (`kafka-sim list` names them) nor a file")
+        }));
     }
     let text = read_bounded(arg, path)?;
     match path.extension().and_then(|e| e.to_str()) {
@@ -216,7 +221,7 @@ pub fn read_bounded(arg: &str, path: &Path) -> Result<String, LoadError> {
         .map_err(cannot)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(LoadError(format!(
-            "{arg}: larger than {} MiB: not a scenario file",
+            "{arg}: larger than {} MiB: not a file kafka-sim reads",
             MAX_FILE_BYTES >> 20
         )));
     }

@@ -12,7 +12,12 @@ use std::process::ExitCode;
 /// A deterministic simulator of Apache Kafka semantics: replay a scenario under a seed and
 /// read what each producer and consumer printed.
 #[derive(Parser, Debug)]
-#[command(name = "kafka-sim", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "kafka-sim",
+    version,
+    args_conflicts_with_subcommands = true,
+    allow_negative_numbers = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -134,6 +139,7 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a scenario on the simulator and on a real broker (through rdkafka) and compare.
+    #[command(allow_negative_numbers = true)]
     Compare {
         /// A built-in scenario or a path.
         #[arg(long, short)]
@@ -159,6 +165,7 @@ enum Command {
         connect_timeout: u64,
     },
     /// Draw a run: lanes per consumer, ownership bars, rebalance marks, consumed records.
+    #[command(allow_negative_numbers = true)]
     Timeline {
         /// A built-in scenario or a path.
         #[arg(long, short)]
@@ -173,6 +180,7 @@ enum Command {
         bounds: Bounds,
     },
     /// Run a scenario under every seed of a range, in parallel, and summarise the outcomes.
+    #[command(allow_negative_numbers = true)]
     Sweep {
         /// A built-in scenario or a path.
         #[arg(long, short)]
@@ -201,6 +209,7 @@ enum Command {
         bounds: Bounds,
     },
     /// Merge the JSON summaries of a sweep's shards into the summary of the whole sweep.
+    #[command(allow_negative_numbers = true)]
     SweepMerge {
         /// JSON summaries written by `sweep --format json`.
         #[arg(required = true)]
@@ -210,6 +219,7 @@ enum Command {
         format: SummaryFormat,
     },
     /// Write a run's happens-before graph as Graphviz DOT.
+    #[command(allow_negative_numbers = true)]
     Graph {
         /// A built-in scenario or a path.
         #[arg(long, short)]
@@ -226,9 +236,10 @@ enum Command {
     /// List the built-in scenarios.
     List,
     /// Which partition each key goes to, with a Kafka partitioner.
+    #[command(allow_negative_numbers = true)]
     Partition {
-        /// Number of partitions of the topic.
-        #[arg(long, short)]
+        /// Number of partitions of the topic (1 to 2^31−1: Kafka's partition ids are int32).
+        #[arg(long, short, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
         partitions: u32,
         /// murmur2 (Java, kafka-python, librdkafka murmur2_random), consistent (librdkafka's
         /// default CRC32) or fnv1a.

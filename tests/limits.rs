@@ -158,7 +158,12 @@ fn virtual_times_have_limits_and_derived_times_do_not_overflow() {
     }
     let e = refused_scenario("stop-early", "[stop]\nat_ms = 10\n", "start_ms = 500\n");
     assert!(
-        e.contains("stop.at_ms") && e.contains("before any process starts"),
+        e.contains("stop.at_ms") && e.contains("before the first process starts"),
+        "{e}"
+    );
+    let e = refused_scenario("stop-at-start", "[stop]\nat_ms = 0\n", "");
+    assert!(
+        e.contains("stop.at_ms") && e.contains("as the first process starts (at 0 ms): nothing would run"),
         "{e}"
     );
 }

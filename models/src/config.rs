@@ -96,6 +96,12 @@ impl<'de> serde::de::Visitor<'de> for ConfigValueVisitor {
             .map_err(|_| E::custom(format!("{v} is larger than any Kafka setting allows")))
     }
 
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ConfigValue, E> {
+        Err(E::custom(format!(
+            "{v} is not a whole number: Kafka's numeric settings are integers (milliseconds, bytes, counts)"
+        )))
+    }
+
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ConfigValue, E> {
         Ok(ConfigValue::Str(v.to_string()))
     }

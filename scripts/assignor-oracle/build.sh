@@ -13,8 +13,9 @@ libs="$cache/libs"
 if [ ! -f "$libs/.complete" ]; then
   echo "fetching kafka-clients and kafka-group-coordinator from Maven Central into $libs" >&2
   mkdir -p "$libs"
-  mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies \
-      -DoutputDirectory="$libs" -DincludeScope=runtime >&2
+  # Maven 3.8 writes colour resets even in batch mode: strip escape sequences from its output
+  mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$libs" -DincludeScope=runtime 2>&1 | sed $'s/\x1b\\[[0-9;]*m//g' >&2
   ls "$libs"/kafka-clients-*.jar "$libs"/kafka-group-coordinator-*.jar > /dev/null
   touch "$libs/.complete"
 fi

@@ -200,7 +200,14 @@ impl Driver<'_> {
             .map(|t| meta.topic_index(t).expect("validated"))
             .collect();
         if c.group.is_empty() {
-            assign_all(&consumer, meta, names, &topics, actor, rec)?;
+            assign_all(
+                &consumer,
+                meta,
+                names,
+                &topics,
+                (actor, cfg.auto_offset_reset),
+                rec,
+            )?;
         } else {
             let subscribe: Vec<&str> = topics.iter().map(|t| names.real[*t as usize].as_str()).collect();
             consumer.subscribe(&subscribe).map_err(failed("subscribe"))?;
@@ -232,9 +239,14 @@ impl Driver<'_> {
             .map(|a| a.name())
             .collect();
         let mut config = ClientConfig::new();
-        if !cfg.group_id.is_empty() {
-            config.set("group.id", format!("{}-{}", cfg.group_id, self.names.suffix));
-        }
+        // librdkafka's assign() needs a group.id too; a consumer without a group gets one
+        // of its own that it never joins nor commits to
+        let group = if cfg.group_id.is_empty() {
+            &*cfg.client_id
+        } else {
+            &*cfg.group_id
+        };
+        config.set("group.id", format!("{group}-{}", self.names.suffix));
         config
             .set("bootstrap.servers", self.bootstrap)
             .set("client.id", &*cfg.client_id)
@@ -565,15 +577,21 @@ fn settle(
 
 /// A consumer without a group (kafka-python's `group_id=None`): `assign()` of every partition
 /// of its topics from `auto.offset.reset`, recorded as the simulator records it (one
-/// assignment, generation −1); it counts as settled at once.
+/// assignment, generation −1); it counts as settled at once. `group.id` is set (librdkafka
+/// wants one) but never joined.
 fn assign_all(
     consumer: &BaseConsumer<ConsumerCtx>,
     meta: &Metadata,
     names: &Names,
     topics: &[u32],
-    actor: u32,
+    (actor, reset): (u32, models::protocol::OffsetSpec),
     rec: &Recorder,
 ) -> Result<(), AdapterError> {
+    // from auto.offset.reset, as kafka-python does without a group (no committed offsets)
+    let from = match reset {
+        models::protocol::OffsetSpec::Earliest => Offset::Beginning,
+        models::protocol::OffsetSpec::Latest => Offset::End,
+    };
     let tps: Vec<Tp> = topics
         .iter()
         .flat_map(|t| (0..meta.partitions(*t)).map(move |p| Tp::new(*t, p)))

@@ -303,10 +303,11 @@ fn times(s: &Scenario) -> Result<(), ScenarioError> {
             .map(|p| p.start_ms)
             .chain(s.consumers.iter().map(|c| c.start_ms))
             .min();
-        if let Some(first) = first.filter(|first| at < *first) {
+        if let Some(first) = first.filter(|first| at <= *first) {
+            let when = if at < first { "before" } else { "as" };
             return Err(err(
                 "stop.at_ms",
-                format!("the run stops at {at} ms, before any process starts (the first at {first} ms)"),
+                format!("the run stops at {at} ms, {when} the first process starts (at {first} ms): nothing would run"),
             ));
         }
     }
