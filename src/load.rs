@@ -272,7 +272,7 @@ mod tests {
         let e = t("[[topics]]\nname = \"t\"\npartitions = 1\nconfig = { \"min.insync.replicas\" = 1.5 }\n");
         assert_eq!(
             e,
-            "x.toml:4:36: topics[0].config.\"min.insync.replicas\": invalid type: floating point `1.5`, expected a boolean, an integer or a string"
+            "x.toml:4:36: topics[0].config.\"min.insync.replicas\": 1.5 is not a whole number: Kafka's numeric settings are integers (milliseconds, bytes, counts)"
         );
         let e = t("topics = 5\n");
         assert!(

@@ -13,7 +13,7 @@
 use crate::broker::interceptor::InjectRule;
 use crate::broker::{Broker, BrokerConfig};
 use crate::cluster::ClusterState;
-use crate::config::{ConsumerConfig, ProducerConfig};
+use crate::config::{ConsumerConfig, ProducerConfig, Profile};
 use crate::consumer::{Behaviour, Consumer, ConsumerApp};
 use crate::controller::{Controller, ControllerConfig};
 use crate::coordinator::GroupConfig;
@@ -396,7 +396,7 @@ impl<'a> Prepared<'a> {
             });
         }
         for (c, cfg) in scenario.consumers.iter().zip(&self.consumers) {
-            let consumer = consumer_actor(c, cfg, &broker_ids, &clients, apps, &scenario.topics);
+            let consumer = consumer_actor(c, cfg, &broker_ids, &clients, apps, (&scenario.topics, seed));
             let id = sim.add_actor(&c.name, Box::new(consumer));
             sim.schedule(Time::ms(c.start_ms), id, Msg::Start);
             if let Some(close) = c.close_ms {
@@ -530,9 +530,15 @@ fn consumer_actor(
     broker_ids: &[ActorId],
     clients: &[ClientInfo],
     apps: &Apps,
-    topics: &[crate::scenario::TopicSpec],
+    (topics, seed): (&[crate::scenario::TopicSpec], u64),
 ) -> Consumer {
-    let consumer = consumer_with_app(c, cfg, broker_ids, clients, apps);
+    let mut consumer = consumer_with_app(c, cfg, broker_ids, clients, apps);
+    if c.profile == Profile::KafkaPython && !apps.assignments.contains_key(&c.name) {
+        // assign_from_subscribed shuffles new partitions (a stream of its own, so the
+        // consumer's other draws are those of a run without the shuffle)
+        consumer = consumer
+            .fetch_in_assignment_order(sim::rng::stream(seed, &format!("{}/assignment-order", c.name)));
+    }
     match apps.assignments.get(&c.name) {
         Some(tps) => consumer.assign(tps.iter().map(|(t, p)| (t.as_str().into(), *p)).collect()),
         // no group (kafka-python's group_id=None): every partition of its topics

@@ -11,12 +11,20 @@
 //!   the position is reset by `auto.offset.reset`;
 //! * `seek()`, `pause()` and `resume()` of the application.
 //!
+//! * the order of the partitions in a Fetch: by partition (Java, librdkafka), or — kafka-python
+//!   3.0.x, `SubscriptionState.assign_from_subscribed` — the order in which they joined the
+//!   assignment, newly assigned partitions shuffled (from a seeded stream of the consumer's
+//!   own), since its `Fetcher` iterates the assignment in insertion order and the broker
+//!   answers in request order.
+//!
 //! Which Fetch is in flight is the network client's (`client.rs`) to know; the fetcher
 //! decides what to fetch from whom.
 
 use crate::cluster::ClusterState;
 use crate::protocol::{ErrorCode, FetchedRecords};
 use crate::types::{LogRecord, Tp, VecMap};
+use rand::seq::SliceRandom;
+use sim::rng::SimRng;
 use sim::ActorId;
 use smallvec::SmallVec;
 use std::collections::{BTreeSet, VecDeque};
@@ -75,9 +83,35 @@ pub struct Fetcher {
     pub buffer: VecDeque<ConsumedRecord>,
     /// Partitions the application paused: not fetched.
     paused: BTreeSet<Tp>,
+    /// kafka-python's fetch order (the assignment's insertion order) and the stream that
+    /// shuffles newly assigned partitions; `None`: by partition.
+    order: Option<(Vec<Tp>, SimRng)>,
 }
 
 impl Fetcher {
+    /// A fetcher that fetches in assignment order, newly assigned partitions shuffled by `rng`
+    /// (kafka-python).
+    pub fn in_assignment_order(rng: SimRng) -> Fetcher {
+        Fetcher {
+            order: Some((Vec::new(), rng)),
+            ..Fetcher::default()
+        }
+    }
+
+    /// Partitions newly assigned (kafka-python's `assign_from_subscribed`): those not yet in
+    /// the fetch order join its end, shuffled. A no-op for a fetcher in partition order.
+    pub fn assigned(&mut self, partitions: &[Tp]) {
+        if let Some((order, rng)) = &mut self.order {
+            let mut fresh: Vec<Tp> = partitions
+                .iter()
+                .filter(|tp| !order.contains(tp))
+                .copied()
+                .collect();
+            fresh.shuffle(rng);
+            order.extend(fresh);
+        }
+    }
+
     /// What the partitions of `owned` without a position need next.
     pub fn lookup(&mut self, owned: &BTreeSet<Tp>) -> Lookup {
         let positions = &self.positions;
@@ -147,19 +181,32 @@ impl Fetcher {
         }
     }
 
-    /// Forgets the positions of partitions given up.
+    /// Forgets the positions of partitions given up (and their place in the fetch order).
     pub fn drop_partitions(&mut self, tps: &[Tp]) {
         for tp in tps {
             self.positions.remove(tp);
         }
+        if let Some((order, _)) = &mut self.order {
+            order.retain(|tp| !tps.contains(tp));
+        }
     }
 
+    /// The positions to fetch, in fetch order, paused partitions left out.
     fn fetched_positions(&self) -> Vec<(Tp, i64)> {
-        self.positions
-            .iter()
-            .filter(|(tp, _)| !self.paused.contains(tp))
-            .map(|(t, o)| (*t, *o))
-            .collect()
+        let fetched = |tp: &Tp| !self.paused.contains(tp);
+        match &self.order {
+            Some((order, _)) => order
+                .iter()
+                .filter(|tp| fetched(tp))
+                .filter_map(|tp| self.positions.get(tp).map(|o| (*tp, *o)))
+                .collect(),
+            None => self
+                .positions
+                .iter()
+                .filter(|(tp, _)| fetched(tp))
+                .map(|(t, o)| (*t, *o))
+                .collect(),
+        }
     }
 
     /// The Fetches to send now: one per leader with none in flight (`busy`), for the
@@ -171,7 +218,7 @@ impl Fetcher {
             if busy(b) {
                 return (FetchPlan::new(), false);
             }
-            if !self.paused.is_empty() {
+            if !self.paused.is_empty() || self.order.is_some() {
                 let positions = self.fetched_positions();
                 let mut plan = FetchPlan::new();
                 if !positions.is_empty() {
@@ -373,5 +420,50 @@ mod tests {
         f.set_paused(&[tp(1)], true);
         let (sends, _) = f.plan(&cluster, |_| false);
         assert_eq!(&*sends[0].1, &[(tp(0), 0)]);
+    }
+
+    /// kafka-python: partitions are fetched in the order they joined the assignment, each
+    /// new assignment shuffled; kept partitions keep their place, given-up ones leave it.
+    #[test]
+    fn kafka_python_fetches_in_shuffled_assignment_order() {
+        let cluster = ClusterState::initial(vec![ActorId(0)], &[(6, 1)], 1, 1);
+        let fetched = |f: &mut Fetcher| -> Vec<u32> {
+            let (sends, _) = f.plan(&cluster, |_| false);
+            sends[0].1.iter().map(|(tp, _)| tp.partition).collect()
+        };
+        let mut orders = BTreeSet::new();
+        for seed in 0..40 {
+            let mut f = Fetcher::in_assignment_order(sim::rng::stream(seed, "c/assignment-order"));
+            let first: Vec<Tp> = (0..4).map(tp).collect();
+            f.assigned(&first);
+            let own = owned(&[0, 1, 2, 3, 4, 5]);
+            for p in 0..6 {
+                f.set_position(&own, tp(p), 0);
+            }
+            let order = fetched(&mut f);
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(
+                sorted,
+                vec![0, 1, 2, 3],
+                "a permutation of the positions assigned"
+            );
+            orders.insert(order.clone());
+            // a second assignment keeps the first's order and appends the new ones
+            f.assigned(&[tp(0), tp(1), tp(2), tp(3), tp(4), tp(5)]);
+            let again = fetched(&mut f);
+            assert_eq!(&again[..4], &order[..]);
+            assert_eq!(again[4..].iter().copied().collect::<BTreeSet<_>>(), [4, 5].into());
+            f.drop_partitions(&[tp(order[0])]);
+            assert_eq!(fetched(&mut f), again[1..].to_vec());
+        }
+        assert!(orders.len() > 10, "the shuffle depends on the seed: {orders:?}");
+        // Java and librdkafka: by partition
+        let mut f = Fetcher::default();
+        f.assigned(&[tp(3), tp(1)]);
+        let own = owned(&[1, 3]);
+        f.set_position(&own, tp(3), 0);
+        f.set_position(&own, tp(1), 0);
+        assert_eq!(fetched(&mut f), vec![1, 3]);
     }
 }

@@ -155,6 +155,13 @@ impl Consumer {
         self
     }
 
+    /// kafka-python's fetch order: partitions in the order they were assigned, each new
+    /// assignment shuffled by `rng` (see `fetcher`).
+    pub fn fetch_in_assignment_order(mut self, rng: sim::rng::SimRng) -> Consumer {
+        self.fetcher = Fetcher::in_assignment_order(rng);
+        self
+    }
+
     fn group(&self) -> Arc<str> {
         self.cfg.group_id.clone()
     }
@@ -360,6 +367,7 @@ impl Consumer {
                     generation,
                     partitions,
                 } => {
+                    self.fetcher.assigned(&partitions);
                     ctx.record(Event::Assigned {
                         group: self.group(),
                         generation,
