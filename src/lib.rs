@@ -27,6 +27,7 @@ pub mod builtin;
 pub mod compare;
 #[cfg(feature = "cli")]
 pub mod graph;
+pub mod history_file;
 pub mod load;
 pub mod render;
 pub mod replay;

@@ -155,6 +155,17 @@ enum Command {
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
         connect_timeout: u64,
     },
+    /// Check a history in the JSON-lines format (`--format json`, a driver's, anyone's) and
+    /// print the verdict table; exit 1 when the claim is violated, 2 when a line is malformed.
+    Check {
+        /// The history file (`.jsonl`).
+        #[arg(long)]
+        history: std::path::PathBuf,
+        /// The claim (default at-least-once): exactly-once-per-group, at-least-once,
+        /// at-most-once.
+        #[arg(long, default_value = "at-least-once", value_parser = parse_claim)]
+        expect: Claim,
+    },
     /// Draw a run: lanes per consumer, ownership bars, rebalance marks, consumed records.
     Timeline {
         /// A built-in scenario or a path.
@@ -303,6 +314,21 @@ fn run(args: RunArgs) -> ExitCode {
         Format::Text => write_out(&render::text(&run)),
         Format::Json => write_out(&render::json_lines(&run)),
         Format::Stats => write_out(&render::stats(&run)),
+    }
+}
+
+fn check_history(path: &std::path::Path, claim: Claim) -> ExitCode {
+    let run = match kafka_sim::history_file::read(path) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let report = check::check(&run.trace, claim);
+    let header = format!("check: history {}\n", path.display());
+    let code = write_out(&(header + &report.table(&run.meta)));
+    if report.passed() {
+        code
+    } else {
+        ExitCode::from(1)
     }
 }
 
@@ -523,6 +549,7 @@ fn main() -> ExitCode {
             let claim = check.then(|| expect.unwrap_or(Claim::AtLeastOnce));
             sweep_command(&scenario, seeds, shard, claim, jobs, bounds, format)
         }
+        Some(Command::Check { history, expect }) => check_history(&history, expect),
         Some(Command::SweepMerge { files, format }) => sweep_merge(&files, format),
         Some(Command::Graph {
             scenario,
