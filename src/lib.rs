@@ -25,6 +25,7 @@
 pub mod adapter;
 pub mod builtin;
 pub mod compare;
+pub mod driver;
 #[cfg(feature = "cli")]
 pub mod graph;
 pub mod history_file;

@@ -130,7 +130,7 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a scenario on the simulator and on a real broker (through rdkafka) and compare.
+    /// Run a scenario on the simulator and with real clients against a broker, and compare.
     Compare {
         /// A built-in scenario or a path.
         #[arg(long, short)]
@@ -154,6 +154,14 @@ enum Command {
         /// Seconds to wait for the broker to answer (1 to 3600).
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
         connect_timeout: u64,
+        /// The real clients: `librdkafka` (rdkafka, in this process; needs the rdkafka
+        /// feature), `kafka-python` or `java` (one OS process per client,
+        /// `scripts/drivers/`).
+        #[arg(long, default_value = "librdkafka", value_parser = ["librdkafka", "kafka-python", "java"])]
+        driver: String,
+        /// Also write the real run's history (the JSON-lines format) to this file.
+        #[arg(long)]
+        history_out: Option<std::path::PathBuf>,
     },
     /// Check a history in the JSON-lines format (`--format json`, a driver's, anyone's) and
     /// print the verdict table; exit 1 when the claim is violated, 2 when a line is malformed.
@@ -332,41 +340,45 @@ fn check_history(path: &std::path::Path, claim: Claim) -> ExitCode {
     }
 }
 
-#[cfg(feature = "rdkafka")]
-fn compare(
-    scenario: &str,
+/// What `compare` was asked.
+struct CompareArgs {
+    scenario: String,
     seed: u64,
-    brokers: &str,
+    brokers: String,
     expect: Claim,
     partitioner: Option<String>,
     scale: f64,
     connect_timeout: u64,
-) -> ExitCode {
-    use kafka_sim::adapter::{self, AdapterError, Options, Target};
-    let sc = match load::scenario(scenario) {
+    driver: String,
+    history_out: Option<std::path::PathBuf>,
+}
+
+fn compare(a: CompareArgs) -> ExitCode {
+    let sc = match load::scenario(&a.scenario) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let sim_run = match models::world::run(&sc, seed) {
+    let sim_run = match models::world::run(&sc, a.seed) {
         Ok(r) => r,
-        Err(e) => return fail(format!("{scenario}: {e}")),
+        Err(e) => return fail(format!("{}: {e}", a.scenario)),
     };
-    let target = Target::parse(brokers);
-    let opts = Options {
-        connect_timeout: std::time::Duration::from_secs(connect_timeout),
-        scale,
-        partitioner,
-        ..Options::default()
+    let real = match kafka_sim::driver::Driver::parse(&a.driver) {
+        Some(d) => driven(&sc, d, &a),
+        None => rdkafka_run(&sc, &a),
     };
-    let real = match adapter::run(&sc, seed, &target, &opts) {
+    let (real, label) = match real {
         Ok(r) => r,
-        Err(e @ (AdapterError::Unreachable(_) | AdapterError::Unsupported(_))) => return fail(e),
-        Err(e) => return fail(format!("the real run failed: {e}")),
+        Err(code) => return code,
     };
-    let c = kafka_sim::compare::compare(&sim_run, &real, expect, &target.label());
+    if let Some(path) = &a.history_out {
+        if let Err(e) = std::fs::write(path, render::json_lines(&real)) {
+            return fail(format!("{}: {e}", path.display()));
+        }
+    }
+    let c = kafka_sim::compare::compare(&sim_run, &real, a.expect, &label);
     let header = format!(
-        "compare: scenario {scenario}, simulator seed {seed} vs {}\n\n",
-        target.label()
+        "compare: scenario {}, simulator seed {} vs {label}\n\n",
+        a.scenario, a.seed
     );
     let verdict = if c.matches() { "MATCH" } else { "MISMATCH" };
     let code = write_out(&format!("{header}{}\nresult: {verdict}\n", c.table));
@@ -377,9 +389,68 @@ fn compare(
     }
 }
 
+/// The real run through a driver's client processes, read back from its history.
+fn driven(
+    sc: &models::scenario::Scenario,
+    d: kafka_sim::driver::Driver,
+    a: &CompareArgs,
+) -> Result<(models::world::Run, String), ExitCode> {
+    use kafka_sim::driver::{self, DriverError, Options};
+    if a.brokers == "mock" {
+        return Err(fail(
+            "--brokers mock is librdkafka's mock cluster: use it with --driver librdkafka",
+        ));
+    }
+    if a.partitioner.is_some() {
+        return Err(fail(
+            "--partitioner overrides rdkafka's partitioner: use it with --driver librdkafka",
+        ));
+    }
+    let opts = Options {
+        connect_timeout: std::time::Duration::from_secs(a.connect_timeout),
+        scale: a.scale,
+        ..Options::default()
+    };
+    let history = match driver::run(sc, a.seed, d, &a.brokers, &opts) {
+        Ok(h) => h,
+        Err(e @ (DriverError::Unreachable(_) | DriverError::Unsupported(_))) => return Err(fail(e)),
+        Err(e) => return Err(fail(format!("the real run failed: {e}"))),
+    };
+    let run = kafka_sim::history_file::parse(&history).map_err(|e| {
+        fail(format!(
+            "the {} driver wrote a malformed history: line {e}",
+            d.name()
+        ))
+    })?;
+    Ok((run, format!("{} at {}", d.label(), a.brokers)))
+}
+
+#[cfg(feature = "rdkafka")]
+fn rdkafka_run(
+    sc: &models::scenario::Scenario,
+    a: &CompareArgs,
+) -> Result<(models::world::Run, String), ExitCode> {
+    use kafka_sim::adapter::{self, AdapterError, Options, Target};
+    let target = Target::parse(&a.brokers);
+    let opts = Options {
+        connect_timeout: std::time::Duration::from_secs(a.connect_timeout),
+        scale: a.scale,
+        partitioner: a.partitioner.clone(),
+        ..Options::default()
+    };
+    match adapter::run(sc, a.seed, &target, &opts) {
+        Ok(r) => Ok((r, target.label())),
+        Err(e @ (AdapterError::Unreachable(_) | AdapterError::Unsupported(_))) => Err(fail(e)),
+        Err(e) => Err(fail(format!("the real run failed: {e}"))),
+    }
+}
+
 #[cfg(not(feature = "rdkafka"))]
-fn compare(_: &str, _: u64, _: &str, _: Claim, _: Option<String>, _: f64, _: u64) -> ExitCode {
-    fail("this kafka-sim was built without the rdkafka feature; build it with `cargo build --release --features rdkafka`")
+fn rdkafka_run(
+    _: &models::scenario::Scenario,
+    _: &CompareArgs,
+) -> Result<(models::world::Run, String), ExitCode> {
+    Err(fail("--driver librdkafka needs a kafka-sim built with the rdkafka feature (`cargo build --release --features rdkafka`); --driver kafka-python and --driver java need no feature"))
 }
 
 fn print_summary(summary: &sweep::Summary, format: SummaryFormat) -> ExitCode {
@@ -518,15 +589,19 @@ fn main() -> ExitCode {
             partitioner,
             scale,
             connect_timeout,
-        }) => compare(
-            &scenario,
+            driver,
+            history_out,
+        }) => compare(CompareArgs {
+            scenario,
             seed,
-            &brokers,
+            brokers,
             expect,
             partitioner,
             scale,
             connect_timeout,
-        ),
+            driver,
+            history_out,
+        }),
         Some(Command::Timeline {
             scenario,
             seed,
