@@ -366,12 +366,14 @@ fn compare(a: CompareArgs) -> ExitCode {
         Some(d) => driven(&sc, d, &a),
         None => rdkafka_run(&sc, &a),
     };
-    let (real, label) = match real {
+    let (real, label, recorded) = match real {
         Ok(r) => r,
         Err(code) => return code,
     };
     if let Some(path) = &a.history_out {
-        if let Err(e) = std::fs::write(path, render::json_lines(&real)) {
+        // a driver's history as it wrote it (its header says what recorded it)
+        let text = recorded.unwrap_or_else(|| render::json_lines(&real));
+        if let Err(e) = std::fs::write(path, text) {
             return fail(format!("{}: {e}", path.display()));
         }
     }
@@ -394,7 +396,7 @@ fn driven(
     sc: &models::scenario::Scenario,
     d: kafka_sim::driver::Driver,
     a: &CompareArgs,
-) -> Result<(models::world::Run, String), ExitCode> {
+) -> Result<(models::world::Run, String, Option<String>), ExitCode> {
     use kafka_sim::driver::{self, DriverError, Options};
     if a.brokers == "mock" {
         return Err(fail(
@@ -422,14 +424,14 @@ fn driven(
             d.name()
         ))
     })?;
-    Ok((run, format!("{} at {}", d.label(), a.brokers)))
+    Ok((run, format!("{} at {}", d.label(), a.brokers), Some(history)))
 }
 
 #[cfg(feature = "rdkafka")]
 fn rdkafka_run(
     sc: &models::scenario::Scenario,
     a: &CompareArgs,
-) -> Result<(models::world::Run, String), ExitCode> {
+) -> Result<(models::world::Run, String, Option<String>), ExitCode> {
     use kafka_sim::adapter::{self, AdapterError, Options, Target};
     let target = Target::parse(&a.brokers);
     let opts = Options {
@@ -439,7 +441,7 @@ fn rdkafka_run(
         ..Options::default()
     };
     match adapter::run(sc, a.seed, &target, &opts) {
-        Ok(r) => Ok((r, target.label())),
+        Ok(r) => Ok((r, target.label(), None)),
         Err(e @ (AdapterError::Unreachable(_) | AdapterError::Unsupported(_))) => Err(fail(e)),
         Err(e) => Err(fail(format!("the real run failed: {e}"))),
     }
@@ -449,7 +451,7 @@ fn rdkafka_run(
 fn rdkafka_run(
     _: &models::scenario::Scenario,
     _: &CompareArgs,
-) -> Result<(models::world::Run, String), ExitCode> {
+) -> Result<(models::world::Run, String, Option<String>), ExitCode> {
     Err(fail("--driver librdkafka needs a kafka-sim built with the rdkafka feature (`cargo build --release --features rdkafka`); --driver kafka-python and --driver java need no feature"))
 }
 
