@@ -436,14 +436,11 @@ impl Run<'_> {
         let mut since: Option<Instant> = None;
         loop {
             self.check_alive(live)?;
-            let ok = {
-                let sh = self.shared.lock().expect("shared");
-                let members: Vec<(u32, &models::scenario::ConsumerSpec)> = live
-                    .iter()
-                    .map(|(i, _)| (self.actor_of_consumer(*i), &self.scenario.consumers[*i]))
-                    .collect();
-                sh.settled(&members, self.meta)
-            };
+            let members: Vec<(u32, &models::scenario::ConsumerSpec)> = live
+                .iter()
+                .map(|(i, _)| (self.actor_of_consumer(*i), &self.scenario.consumers[*i]))
+                .collect();
+            let ok = self.shared.lock().expect("shared").settled(&members, self.meta);
             match (ok, since) {
                 (true, Some(t)) if t.elapsed() > Duration::from_millis(500) => return Ok(()),
                 (true, None) => since = Some(Instant::now()),
@@ -451,8 +448,9 @@ impl Run<'_> {
                 _ => {}
             }
             if Instant::now() > deadline {
+                let owned = self.shared.lock().expect("shared").ownership(&members);
                 return Err(DriverError::Failed(format!(
-                    "the groups did not settle within {:?}",
+                    "the groups did not settle within {:?} (owned: {owned})",
                     self.opts.settle_timeout
                 )));
             }

@@ -125,6 +125,25 @@ impl Shared {
         })
     }
 
+    /// What each of `members` owns now, for an error: `name=[topic-p ...]` or `name=none yet`.
+    pub(super) fn ownership(&self, members: &[(u32, &ConsumerSpec)]) -> String {
+        let parts: Vec<String> = members
+            .iter()
+            .map(|(a, c)| {
+                if !self.assigned.contains(a) {
+                    return format!("{}=no assignment yet", c.name);
+                }
+                let owned: Vec<String> = self
+                    .owned
+                    .get(a)
+                    .map(|o| o.iter().map(|(t, p)| format!("{t}-{p}")).collect())
+                    .unwrap_or_default();
+                format!("{}=[{}]", c.name, owned.join(" "))
+            })
+            .collect();
+        parts.join(", ")
+    }
+
     /// Every group in `groups` consumed every acknowledged record.
     pub(super) fn drained(&self, groups: &BTreeSet<&str>) -> bool {
         groups
