@@ -131,38 +131,7 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a scenario on the simulator and with real clients against a broker, and compare.
-    Compare {
-        /// A built-in scenario or a path.
-        #[arg(long, short)]
-        scenario: String,
-        /// The seed of the simulated run.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// `HOST:PORT` of a Kafka broker, or `mock` for librdkafka's in-process mock cluster.
-        #[arg(long)]
-        brokers: String,
-        /// The claim both histories are checked against.
-        #[arg(long, default_value = "at-least-once", value_parser = parse_claim)]
-        expect: Claim,
-        /// Override the real producers' partitioner (e.g. `consistent_random`).
-        #[arg(long)]
-        partitioner: Option<String>,
-        /// Real seconds per virtual second for the pauses between client starts and sends
-        /// (0 to 100).
-        #[arg(long, default_value_t = 0.01, value_parser = parse_scale)]
-        scale: f64,
-        /// Seconds to wait for the broker to answer (1 to 3600).
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
-        connect_timeout: u64,
-        /// The real clients: `librdkafka` (rdkafka, in this process; needs the rdkafka
-        /// feature), `kafka-python` or `java` (one OS process per client,
-        /// `scripts/drivers/`).
-        #[arg(long, default_value = "librdkafka", value_parser = ["librdkafka", "kafka-python", "java"])]
-        driver: String,
-        /// Also write the real run's history (the JSON-lines format) to this file.
-        #[arg(long)]
-        history_out: Option<std::path::PathBuf>,
-    },
+    Compare(CompareArgs),
     /// Check a history in the JSON-lines format (`--format json`, a driver's, anyone's) and
     /// print the verdict table; exit 1 when the claim is violated, 2 when a line is malformed.
     Check {
@@ -341,15 +310,37 @@ fn check_history(path: &std::path::Path, claim: Claim) -> ExitCode {
 }
 
 /// What `compare` was asked.
+#[derive(Args, Debug)]
 struct CompareArgs {
+    /// A built-in scenario or a path.
+    #[arg(long, short)]
     scenario: String,
+    /// The seed of the simulated run.
+    #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// `HOST:PORT` of a Kafka broker, or `mock` for librdkafka's in-process mock cluster.
+    #[arg(long)]
     brokers: String,
+    /// The claim both histories are checked against.
+    #[arg(long, default_value = "at-least-once", value_parser = parse_claim)]
     expect: Claim,
+    /// Override the real producers' partitioner (e.g. `consistent_random`).
+    #[arg(long)]
     partitioner: Option<String>,
+    /// Real seconds per virtual second for the pauses between client starts and sends
+    /// (0 to 100).
+    #[arg(long, default_value_t = 0.01, value_parser = parse_scale)]
     scale: f64,
+    /// Seconds to wait for the broker to answer (1 to 3600).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     connect_timeout: u64,
+    /// The real clients: `librdkafka` (rdkafka, in this process; needs the rdkafka
+    /// feature), `kafka-python` or `java` (one OS process per client,
+    /// `scripts/drivers/`).
+    #[arg(long, default_value = "librdkafka", value_parser = ["librdkafka", "kafka-python", "java"])]
     driver: String,
+    /// Also write the real run's history (the JSON-lines format) to this file.
+    #[arg(long)]
     history_out: Option<std::path::PathBuf>,
 }
 
@@ -583,27 +574,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         None => run(cli.run),
-        Some(Command::Compare {
-            scenario,
-            seed,
-            brokers,
-            expect,
-            partitioner,
-            scale,
-            connect_timeout,
-            driver,
-            history_out,
-        }) => compare(CompareArgs {
-            scenario,
-            seed,
-            brokers,
-            expect,
-            partitioner,
-            scale,
-            connect_timeout,
-            driver,
-            history_out,
-        }),
+        Some(Command::Compare(args)) => compare(args),
         Some(Command::Timeline {
             scenario,
             seed,

@@ -330,6 +330,11 @@ impl Run<'_> {
         }
         result?;
         let shared = self.shared.lock().expect("shared");
+        if let Some(line) = shared.garbage.first() {
+            return Err(DriverError::Failed(format!(
+                "a client wrote a line that is no event: {line}"
+            )));
+        }
         Ok(process::history_lines(&shared, self.start_us, self.scenario))
     }
 

@@ -37,7 +37,7 @@ pub(super) struct Shared {
     /// Records consumed, per group.
     consumed: BTreeMap<String, BTreeSet<String>>,
     /// Lines that were not events, with the client's name.
-    garbage: Vec<String>,
+    pub(super) garbage: Vec<String>,
     /// The run is over: teardown is not recorded.
     pub(super) stopped: bool,
 }
