@@ -9,7 +9,7 @@
 //!   returns once each partition has a leader; `admin delete BOOTSTRAP TIMEOUT_S TOPIC...`;
 //!   exit 3 when the broker cannot be reached, 4 when asked for what it cannot do;
 //! * `client.sh producer` and `client.sh consumer` read one JSON line from standard input
-//!   (the client's part of the scenario: [`process`]) and write one JSON object per event
+//!   (the client's part of the scenario) and write one JSON object per event
 //!   on standard output — the history format's fields, `t_us` (wall-clock µs since the
 //!   epoch) instead of `t_ms`, no `client`; what the seed demos print goes to standard
 //!   error. A consumer runs until a line `close` (or the end of its input): then it closes
