@@ -11,6 +11,19 @@ use kafka_sim::load::builtin_scenario;
 use models::check::{check, Claim};
 use std::process::Command;
 
+/// One real run per driver at a time: the clients of more runs at once compete for the
+/// machine's cores, and their timing (when groups form) is what the runs measure.
+static KAFKA_PYTHON: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static JAVA: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time(d: Driver) -> std::sync::MutexGuard<'static, ()> {
+    let m = match d {
+        Driver::KafkaPython => &KAFKA_PYTHON,
+        Driver::Java => &JAVA,
+    };
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn broker(test: &str) -> Option<String> {
     let b = std::env::var("KAFKA_SIM_BROKER").ok();
     if b.is_none() {
@@ -22,6 +35,7 @@ fn broker(test: &str) -> Option<String> {
 /// Runs `name` through `driver`, compares it with the simulator's seed 7, and re-checks the
 /// recorded history through the CLI: its verdict must be the simulator's.
 fn matches(name: &str, d: Driver, broker: &str) {
+    let _one = one_at_a_time(d);
     let s = builtin_scenario(name).unwrap();
     let sim = models::world::run(&s, 7).unwrap();
     // a kafka-python consumer now and then gets no partitions for more than a minute (README,
@@ -124,6 +138,7 @@ fn cli_compare_with_a_driver() {
     let Some(b) = broker("cli_compare_with_a_driver") else {
         return;
     };
+    let _one = one_at_a_time(Driver::KafkaPython);
     let path = std::env::temp_dir().join(format!("kafka-sim-cli-driver-{}.jsonl", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_kafka-sim"))
         .args([
