@@ -34,6 +34,9 @@ fi
 if [ ! -f "${KAFKA_SIM_CACHE:-.ci-cache}/kafka-libs/.complete" ] && ! command -v mvn > /dev/null; then
   need "Maven (fetches Apache Kafka from Maven Central)" "apt-get install maven, brew install maven, or https://maven.apache.org/download.cgi"
 fi
+if ! command -v python3 > /dev/null || ! python3 -c "import venv, ensurepip" 2> /dev/null; then
+  need "Python 3 with venv (runs the kafka-python driver)" "apt-get install python3-venv, or brew install python"
+fi
 for tool in cc make; do
   command -v "$tool" > /dev/null || need "$tool (builds librdkafka for the rdkafka feature)" "apt-get install build-essential, or xcode-select --install on macOS"
 done
@@ -71,6 +74,10 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features rdkafka --
 echo "== assignor oracle: Apache Kafka's own assignors (Maven Central) for tests/assignor_oracle.rs"
 KAFKA_SIM_ORACLE=$(scripts/assignor-oracle/build.sh)
 export KAFKA_SIM_ORACLE
+
+echo "== real-client drivers: kafka-python 3.0.12 (PyPI) and kafka-clients 4.4.0 (Maven Central), cached in .ci-cache/"
+scripts/drivers/kafka-python/client.sh setup
+scripts/drivers/java/client.sh setup
 
 echo "== cargo test (with the cross-check against $broker and the mock cluster)"
 KAFKA_SIM_BROKER="$broker" cargo test --workspace --features rdkafka --locked 2>&1 | tee "$log"

@@ -25,8 +25,10 @@
 pub mod adapter;
 pub mod builtin;
 pub mod compare;
+pub mod driver;
 #[cfg(feature = "cli")]
 pub mod graph;
+pub mod history_file;
 pub mod load;
 pub mod render;
 pub mod replay;

@@ -138,31 +138,19 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a scenario on the simulator and on a real broker (through rdkafka) and compare.
+    /// Run a scenario on the simulator and with real clients against a broker, and compare.
     #[command(allow_negative_numbers = true)]
-    Compare {
-        /// A built-in scenario or a path.
-        #[arg(long, short)]
-        scenario: String,
-        /// The seed of the simulated run.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// `HOST:PORT` of a Kafka broker, or `mock` for librdkafka's in-process mock cluster.
+    Compare(CompareArgs),
+    /// Check a history in the JSON-lines format (`--format json`, a driver's, anyone's) and
+    /// print the verdict table; exit 1 when the claim is violated, 2 when a line is malformed.
+    Check {
+        /// The history file (`.jsonl`).
         #[arg(long)]
-        brokers: String,
-        /// The claim both histories are checked against.
+        history: std::path::PathBuf,
+        /// The claim (default at-least-once): exactly-once-per-group, at-least-once,
+        /// at-most-once.
         #[arg(long, default_value = "at-least-once", value_parser = parse_claim)]
         expect: Claim,
-        /// Override the real producers' partitioner (e.g. `consistent_random`).
-        #[arg(long)]
-        partitioner: Option<String>,
-        /// Real seconds per virtual second for the pauses between client starts and sends
-        /// (0 to 100).
-        #[arg(long, default_value_t = 0.01, value_parser = parse_scale)]
-        scale: f64,
-        /// Seconds to wait for the broker to answer (1 to 3600).
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
-        connect_timeout: u64,
     },
     /// Draw a run: lanes per consumer, ownership bars, rebalance marks, consumed records.
     #[command(allow_negative_numbers = true)]
@@ -322,41 +310,84 @@ fn run(args: RunArgs) -> ExitCode {
     }
 }
 
-#[cfg(feature = "rdkafka")]
-fn compare(
-    scenario: &str,
+fn check_history(path: &std::path::Path, claim: Claim) -> ExitCode {
+    let run = match kafka_sim::history_file::read(path) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let report = check::check(&run.trace, claim);
+    let header = format!("check: history {}\n", path.display());
+    let code = write_out(&(header + &report.table(&run.meta)));
+    if report.passed() {
+        code
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// What `compare` was asked.
+#[derive(Args, Debug)]
+struct CompareArgs {
+    /// A built-in scenario or a path.
+    #[arg(long, short)]
+    scenario: String,
+    /// The seed of the simulated run.
+    #[arg(long, default_value_t = 0)]
     seed: u64,
-    brokers: &str,
+    /// `HOST:PORT` of a Kafka broker, or `mock` for librdkafka's in-process mock cluster.
+    #[arg(long)]
+    brokers: String,
+    /// The claim both histories are checked against.
+    #[arg(long, default_value = "at-least-once", value_parser = parse_claim)]
     expect: Claim,
+    /// Override the real producers' partitioner (e.g. `consistent_random`).
+    #[arg(long)]
     partitioner: Option<String>,
+    /// Real seconds per virtual second for the pauses between client starts and sends
+    /// (0 to 100).
+    #[arg(long, default_value_t = 0.01, value_parser = parse_scale)]
     scale: f64,
+    /// Seconds to wait for the broker to answer (1 to 3600).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     connect_timeout: u64,
-) -> ExitCode {
-    use kafka_sim::adapter::{self, AdapterError, Options, Target};
-    let sc = match load::scenario(scenario) {
+    /// The real clients: `librdkafka` (rdkafka, in this process; needs the rdkafka
+    /// feature), `kafka-python` or `java` (one OS process per client,
+    /// `scripts/drivers/`).
+    #[arg(long, default_value = "librdkafka", value_parser = ["librdkafka", "kafka-python", "java"])]
+    driver: String,
+    /// Also write the real run's history (the JSON-lines format) to this file.
+    #[arg(long)]
+    history_out: Option<std::path::PathBuf>,
+}
+
+fn compare(a: CompareArgs) -> ExitCode {
+    let sc = match load::scenario(&a.scenario) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let sim_run = match models::world::run(&sc, seed) {
+    let sim_run = match models::world::run(&sc, a.seed) {
         Ok(r) => r,
-        Err(e) => return fail(format!("{scenario}: {e}")),
+        Err(e) => return fail(format!("{}: {e}", a.scenario)),
     };
-    let target = Target::parse(brokers);
-    let opts = Options {
-        connect_timeout: std::time::Duration::from_secs(connect_timeout),
-        scale,
-        partitioner,
-        ..Options::default()
+    let real = match kafka_sim::driver::Driver::parse(&a.driver) {
+        Some(d) => driven(&sc, d, &a),
+        None => rdkafka_run(&sc, &a),
     };
-    let real = match adapter::run(&sc, seed, &target, &opts) {
+    let (real, label, recorded) = match real {
         Ok(r) => r,
-        Err(e @ (AdapterError::Unreachable(_) | AdapterError::Unsupported(_))) => return fail(e),
-        Err(e) => return fail(format!("the real run failed: {e}")),
+        Err(code) => return code,
     };
-    let c = kafka_sim::compare::compare(&sim_run, &real, expect, &target.label());
+    if let Some(path) = &a.history_out {
+        // a driver's history as it wrote it (its header says what recorded it)
+        let text = recorded.unwrap_or_else(|| render::json_lines(&real));
+        if let Err(e) = std::fs::write(path, text) {
+            return fail(format!("{}: {e}", path.display()));
+        }
+    }
+    let c = kafka_sim::compare::compare(&sim_run, &real, a.expect, &label);
     let header = format!(
-        "compare: scenario {scenario}, simulator seed {seed} vs {}\n\n",
-        target.label()
+        "compare: scenario {}, simulator seed {} vs {label}\n\n",
+        a.scenario, a.seed
     );
     let verdict = if c.matches() { "MATCH" } else { "MISMATCH" };
     let code = write_out(&format!("{header}{}\nresult: {verdict}\n", c.table));
@@ -367,9 +398,68 @@ fn compare(
     }
 }
 
+/// The real run through a driver's client processes, read back from its history.
+fn driven(
+    sc: &models::scenario::Scenario,
+    d: kafka_sim::driver::Driver,
+    a: &CompareArgs,
+) -> Result<(models::world::Run, String, Option<String>), ExitCode> {
+    use kafka_sim::driver::{self, DriverError, Options};
+    if a.brokers == "mock" {
+        return Err(fail(
+            "--brokers mock is librdkafka's mock cluster: use it with --driver librdkafka",
+        ));
+    }
+    if a.partitioner.is_some() {
+        return Err(fail(
+            "--partitioner overrides rdkafka's partitioner: use it with --driver librdkafka",
+        ));
+    }
+    let opts = Options {
+        connect_timeout: std::time::Duration::from_secs(a.connect_timeout),
+        scale: a.scale,
+        ..Options::default()
+    };
+    let history = match driver::run(sc, a.seed, d, &a.brokers, &opts) {
+        Ok(h) => h,
+        Err(e @ (DriverError::Unreachable(_) | DriverError::Unsupported(_))) => return Err(fail(e)),
+        Err(e) => return Err(fail(format!("the real run failed: {e}"))),
+    };
+    let run = kafka_sim::history_file::parse(&history).map_err(|e| {
+        fail(format!(
+            "the {} driver wrote a malformed history: line {e}",
+            d.name()
+        ))
+    })?;
+    Ok((run, format!("{} at {}", d.label(), a.brokers), Some(history)))
+}
+
+#[cfg(feature = "rdkafka")]
+fn rdkafka_run(
+    sc: &models::scenario::Scenario,
+    a: &CompareArgs,
+) -> Result<(models::world::Run, String, Option<String>), ExitCode> {
+    use kafka_sim::adapter::{self, AdapterError, Options, Target};
+    let target = Target::parse(&a.brokers);
+    let opts = Options {
+        connect_timeout: std::time::Duration::from_secs(a.connect_timeout),
+        scale: a.scale,
+        partitioner: a.partitioner.clone(),
+        ..Options::default()
+    };
+    match adapter::run(sc, a.seed, &target, &opts) {
+        Ok(r) => Ok((r, target.label(), None)),
+        Err(e @ (AdapterError::Unreachable(_) | AdapterError::Unsupported(_))) => Err(fail(e)),
+        Err(e) => Err(fail(format!("the real run failed: {e}"))),
+    }
+}
+
 #[cfg(not(feature = "rdkafka"))]
-fn compare(_: &str, _: u64, _: &str, _: Claim, _: Option<String>, _: f64, _: u64) -> ExitCode {
-    fail("this kafka-sim was built without the rdkafka feature; build it with `cargo build --release --features rdkafka`")
+fn rdkafka_run(
+    _: &models::scenario::Scenario,
+    _: &CompareArgs,
+) -> Result<(models::world::Run, String, Option<String>), ExitCode> {
+    Err(fail("--driver librdkafka needs a kafka-sim built with the rdkafka feature (`cargo build --release --features rdkafka`); --driver kafka-python and --driver java need no feature"))
 }
 
 fn print_summary(summary: &sweep::Summary, format: SummaryFormat) -> ExitCode {
@@ -500,23 +590,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         None => run(cli.run),
-        Some(Command::Compare {
-            scenario,
-            seed,
-            brokers,
-            expect,
-            partitioner,
-            scale,
-            connect_timeout,
-        }) => compare(
-            &scenario,
-            seed,
-            &brokers,
-            expect,
-            partitioner,
-            scale,
-            connect_timeout,
-        ),
+        Some(Command::Compare(args)) => compare(args),
         Some(Command::Timeline {
             scenario,
             seed,
@@ -539,6 +613,7 @@ fn main() -> ExitCode {
             let claim = check.then(|| expect.unwrap_or(Claim::AtLeastOnce));
             sweep_command(&scenario, seeds, shard, claim, jobs, bounds, format)
         }
+        Some(Command::Check { history, expect }) => check_history(&history, expect),
         Some(Command::SweepMerge { files, format }) => sweep_merge(&files, format),
         Some(Command::Graph {
             scenario,

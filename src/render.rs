@@ -391,9 +391,48 @@ fn consumption_fields(f: &mut Fields, e: &Event) {
     }
 }
 
-/// One JSON object per history event, one per line, in virtual-time order.
+/// The first line of a history in the JSON-lines format: the format's name and version,
+/// the topics, every process a `client` field can name (in the order the run numbered
+/// them) and the clients (README, "The history format").
+pub fn header_json(run: &Run) -> Value {
+    let topics: Vec<Value> = run
+        .meta
+        .topics
+        .iter()
+        .map(|t| json!({"name": &*t.name, "partitions": t.partitions}))
+        .collect();
+    let clients: Vec<Value> = run
+        .clients
+        .iter()
+        .map(|c| {
+            let mut m = Map::new();
+            m.insert("name".into(), json!(c.name));
+            let kind = match c.kind {
+                ClientKind::Producer => "producer",
+                ClientKind::Consumer => "consumer",
+            };
+            m.insert("kind".into(), json!(kind));
+            if let Some(g) = &c.group {
+                m.insert("group".into(), json!(g));
+            }
+            Value::Object(m)
+        })
+        .collect();
+    json!({
+        "format": crate::history_file::FORMAT,
+        "version": crate::history_file::VERSION,
+        "seed": run.seed,
+        "topics": topics,
+        "processes": run.trace.names(),
+        "clients": clients,
+    })
+}
+
+/// The history as JSON lines: the [`header_json`] line, then one JSON object per history
+/// event, one per line, in virtual-time order.
 pub fn json_lines(run: &Run) -> String {
-    let mut out = String::new();
+    let mut out = header_json(run).to_string();
+    out.push('\n');
     for e in run.trace.entries() {
         out.push_str(&event_json(run, e.time.as_us(), e.actor, &e.record).to_string());
         out.push('\n');

@@ -171,3 +171,43 @@ fn rebalance_scenarios_match_the_librdkafka_mock_cluster() {
         assert_matches(name, &Target::Mock);
     }
 }
+
+/// The adapter's history in the public format, read back: `check --history`'s verdicts are
+/// the simulator's under every claim.
+#[test]
+fn librdkafka_histories_check_like_the_simulator() {
+    for name in ["demo3", "scale-in"] {
+        let s = builtin_scenario(name).unwrap();
+        let sim = models::world::run(&s, 7).unwrap();
+        let real = adapter::run(&s, 7, &broker(), &Options::default()).unwrap();
+        let path = std::env::temp_dir().join(format!(
+            "kafka-sim-librdkafka-{name}-{}.jsonl",
+            std::process::id()
+        ));
+        std::fs::write(&path, kafka_sim::render::json_lines(&real)).unwrap();
+        for claim in Claim::ALL {
+            let out = Command::new(env!("CARGO_BIN_EXE_kafka-sim"))
+                .args([
+                    "check",
+                    "--history",
+                    path.to_str().unwrap(),
+                    "--expect",
+                    claim.name(),
+                ])
+                .output()
+                .unwrap();
+            let want = if models::check::check(&sim.trace, claim).passed() {
+                0
+            } else {
+                1
+            };
+            assert_eq!(
+                out.status.code(),
+                Some(want),
+                "{name} {}: {}",
+                claim.name(),
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
+}

@@ -298,7 +298,13 @@ fn json_output_has_the_promised_fields() {
     let json = kafka_sim::render::json_lines(&run(&s, 3).unwrap());
     let mut last_t = 0.0;
     let mut kinds = std::collections::BTreeSet::new();
-    for line in json.lines() {
+    let mut lines = json.lines();
+    let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(header["format"], "kafka-sim-history");
+    assert_eq!(header["version"], 1);
+    assert_eq!(header["topics"][0]["name"], "demo3");
+    assert_eq!(header["topics"][0]["partitions"], 4);
+    for line in lines {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let t = v["t_ms"].as_f64().unwrap();
         assert!(t >= last_t, "virtual-time order");
