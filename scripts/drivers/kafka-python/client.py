@@ -163,8 +163,10 @@ def consume(spec):
             if listed:
                 emit("commit", group=group, generation=state["generation"], offsets=listed)
 
+    # no group in the scenario: group_id=None, as demo1_consume.py runs (kafka-python then
+    # assigns itself every partition of its topics, with no rebalance listener, no commits)
     consumer = kafka.KafkaConsumer(bootstrap_servers=[spec["bootstrap"]],
-                                   group_id=spec["real_group"],
+                                   group_id=spec["real_group"] if group else None,
                                    consumer_timeout_ms=100,
                                    default_offset_commit_callback=committed,
                                    **kwargs(spec["config"], CONSUMER_KEYS))
@@ -181,7 +183,20 @@ def consume(spec):
             state["fresh"].extend((t, tp) for tp in assigned)
             emit("assign", t_us=t, group=group, generation=state["generation"], partitions=tps(assigned))
 
-    consumer.subscribe(topics=[real for _, real in spec["topics"]], listener=Listener())
+    if group:
+        consumer.subscribe(topics=[real for _, real in spec["topics"]], listener=Listener())
+    else:
+        consumer.subscribe(topics=[real for _, real in spec["topics"]])
+
+    def self_assigned():
+        """Without a group: the self-assignment, once the first metadata has made it."""
+        if group or state.get("self_assigned") or not consumer.assignment():
+            return
+        state["self_assigned"] = True
+        t = now_us()
+        assigned = consumer.assignment()
+        state["fresh"].extend((t, tp) for tp in assigned)
+        emit("assign", t_us=t, group=group, generation=-1, partitions=tps(assigned))
     emit("connected")
     say("link kafka ok.")
     reset = spec["config"].get("auto.offset.reset", "latest")
@@ -191,7 +206,7 @@ def consume(spec):
         """Where each newly assigned partition starts: its committed offset, or the reset."""
         while state["fresh"]:
             t, tp = state["fresh"].pop(0)
-            c = consumer.committed(tp)
+            c = consumer.committed(tp) if group else None
             if c is not None:
                 offset, source = c, "committed"
             elif reset == "earliest":
@@ -203,6 +218,7 @@ def consume(spec):
 
     while not closing.is_set():
         for msg in consumer:
+            self_assigned()
             positions()
             ids = [v for k, v in (msg.headers or []) if k == ID_HEADER]
             this_key = None if msg.key is None else str(msg.key, encoding="utf-8")
@@ -216,6 +232,7 @@ def consume(spec):
                      value=this_val, record=ids[0].decode("ascii"))
             if closing.is_set():
                 break
+        self_assigned()
         positions()
     consumer.close()
     emit("close")

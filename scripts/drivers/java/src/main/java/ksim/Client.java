@@ -198,11 +198,21 @@ public final class Client {
     String group = spec.get("group").asText();
     Properties p = new Properties();
     p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, spec.get("bootstrap").asText());
-    p.put(ConsumerConfig.GROUP_ID_CONFIG, spec.get("real_group").asText());
+    // no group in the scenario (kafka-python's group_id=None): Java cannot subscribe without
+    // a group.id, so the consumer does by hand what kafka-python does, assign() of every
+    // partition of its topics, with no group.id and no commits
+    boolean grouped = !group.isEmpty();
+    if (grouped) {
+      p.put(ConsumerConfig.GROUP_ID_CONFIG, spec.get("real_group").asText());
+    }
     p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
     p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
     p.put(ConsumerConfig.INTERCEPTOR_CLASSES_CONFIG, CommitRecorder.class.getName());
     settings(spec.get("config"), CONSUMER_KEYS, p);
+    if (!grouped) {
+      p.remove(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG);
+      p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+    }
     String reset = p.getProperty(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
     CommitRecorder.group = group;
     CommitRecorder.toScenario = toScenario;
@@ -259,9 +269,24 @@ public final class Client {
               }
             }
           };
-      consumer.subscribe(new ArrayList<>(toScenario.keySet()), listener);
+      if (grouped) {
+        consumer.subscribe(new ArrayList<>(toScenario.keySet()), listener);
+      }
+      List<TopicPartition> all = new ArrayList<>();
       for (String real : toScenario.keySet()) {
-        consumer.partitionsFor(real); // the first Metadata answer: bootstrapped
+        // the first Metadata answer: bootstrapped
+        for (org.apache.kafka.common.PartitionInfo info : consumer.partitionsFor(real)) {
+          all.add(new TopicPartition(real, info.partition()));
+        }
+      }
+      if (!grouped) {
+        consumer.assign(all);
+        long t = nowUs();
+        emit("assign", t, "group", group, "generation", -1, "partitions", tps(all, toScenario));
+        for (TopicPartition tp : sorted(all)) {
+          emit("position", t, "group", group, "topic", toScenario.get(tp.topic()),
+              "partition", tp.partition(), "offset", consumer.position(tp), "from", reset);
+        }
       }
       emit("connected", null);
       say("link kafka ok.");
