@@ -33,9 +33,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.TopicPartitionInfo;
-import org.apache.kafka.common.errors.ApiException;
 import org.apache.kafka.common.header.Header;
-import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
@@ -452,9 +450,5 @@ public final class Client {
       code = 4;
     }
     System.exit(code);
-  }
-
-  static String errorName(Exception e) {
-    return e instanceof ApiException ? Errors.forException(e).name() : "UNKNOWN_SERVER_ERROR";
   }
 }
