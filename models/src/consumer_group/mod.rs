@@ -18,7 +18,7 @@
 //!   shows it no longer owns them does it move to the target epoch; a partition the target
 //!   gives a member is handed over only when no other member still owns it. So no partition
 //!   has two owners at any instant;
-//! * **static members** (`group.instance.id`, [`static_member`]): leaving with epoch −2 keeps
+//! * **static members** (`group.instance.id`, in `static_member.rs`): leaving with epoch −2 keeps
 //!   the member, its assignment and its partitions; a new member id with the same instance id
 //!   then takes its place — same assignment, no group epoch bump. A live holder makes a
 //!   second joiner fail with `UNRELEASED_INSTANCE_ID`, a replaced id `FENCED_INSTANCE_ID`;
@@ -224,7 +224,7 @@ impl ConsumerGroup {
             .and_then(|i| self.static_members.get(i))
             .cloned();
         let mut bump = match &req.instance_id {
-            Some(instance) => self.join_static(instance, &id)?,
+            Some(instance) => self.join_static(instance, &id, out)?,
             None => !self.members.contains_key(&id),
         };
         let fresh = !self.members.contains_key(&id) || replaced.is_some_and(|old| old != id);

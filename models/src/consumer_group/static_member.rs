@@ -11,6 +11,8 @@
 
 use super::validate::LEAVE_STATIC_EPOCH;
 use super::ConsumerGroup;
+use crate::coordinator::Output;
+use crate::history::{Event, StaticReplacement};
 use crate::protocol::ErrorCode;
 use crate::types::MemberId;
 use std::sync::Arc;
@@ -27,7 +29,12 @@ impl ConsumerGroup {
 
     /// Static member `id` joins with `instance` (epoch 0). Returns whether the group epoch
     /// must move: only for a member new to the group, not for one taking a place back.
-    pub(super) fn join_static(&mut self, instance: &Arc<str>, id: &MemberId) -> Result<bool, ErrorCode> {
+    pub(super) fn join_static(
+        &mut self,
+        instance: &Arc<str>,
+        id: &MemberId,
+        out: &mut Vec<Output>,
+    ) -> Result<bool, ErrorCode> {
         let Some(holder) = self.static_members.get(instance).cloned() else {
             self.static_members.insert(instance.clone(), id.clone());
             return Ok(!self.members.contains_key(id));
@@ -43,6 +50,16 @@ impl ConsumerGroup {
             self.target.insert(id.clone(), target);
         }
         self.static_members.insert(instance.clone(), id.clone());
+        if holder != *id {
+            out.push(Output::Event(Event::StaticReplaced(Box::new(
+                StaticReplacement {
+                    group: self.name.clone(),
+                    instance_id: instance.clone(),
+                    old: holder,
+                    new: id.clone(),
+                },
+            ))));
+        }
         Ok(false)
     }
 }

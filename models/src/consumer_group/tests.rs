@@ -182,7 +182,17 @@ fn static_replacement_keeps_the_assignment() {
     // b cannot take a's partitions meanwhile
     let b2 = send(&mut g, 6, 2, &static_hb(7, "b", "ib", 2, &b.assignment)).unwrap();
     assert_eq!(b2.assignment, b.assignment);
-    let a2 = send(&mut g, 7, 3, &static_hb(8, "a2", "ia", 0, &[])).unwrap();
+    let mut out = Vec::new();
+    g.heartbeat(
+        Time::ms(7),
+        ActorId(3),
+        &static_hb(8, "a2", "ia", 0, &[]),
+        &mut out,
+    );
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::StaticReplaced(r)) if &*r.old == "a1" && &*r.new == "a2")));
+    let a2 = answer(&mut out).unwrap();
     assert_eq!(a2.assignment, a.assignment, "the same partitions");
     assert_eq!(a2.member_epoch, epoch, "at the group epoch");
     assert_eq!(g.group_epoch(), epoch, "no bump");
