@@ -449,3 +449,22 @@ fn kip848_instance_id_errors_are_fatal_and_retriable_ones_retry() {
     assert!(out.is_empty());
     assert_eq!(m.generation, 1);
 }
+
+/// KIP-848 static member out of `poll()` too long: it leaves with −2 (Java's heartbeat
+/// thread), and at the next poll rejoins with epoch 0 under the same member id.
+#[test]
+fn kip848_static_poll_timeout_leaves_with_minus_two_and_rejoins_under_its_id() {
+    let mut m = kip848_stable(kip848_static(), &[0]);
+    let mut out = Vec::new();
+    let epoch = m.hb_epoch;
+    m.on_heartbeat_timer(epoch, true, &mut out);
+    assert_eq!(
+        cg_heartbeats(&out).iter().map(|h| h.1).collect::<Vec<_>>(),
+        vec![-2]
+    );
+    out.clear();
+    m.on_poll(&mut out);
+    let rejoin = cg_heartbeats(&out);
+    assert_eq!(rejoin.len(), 1);
+    assert_eq!((&*rejoin[0].0, rejoin[0].1), ("Zm9vYmFyYmF6cXV4cXV1eA", 0));
+}

@@ -275,3 +275,26 @@ fn range_orders_static_members_first() {
     assert_eq!(g.target_of("mm"), vec![Tp::new(0, 2)]);
     assert_eq!(g.target_of("aa"), vec![Tp::new(0, 3)]);
 }
+
+/// The same process back after a poll timeout (it left with −2, its member id unchanged):
+/// its place again, no replacement recorded, no bump.
+#[test]
+fn a_static_member_rejoining_under_its_own_id_takes_its_place_back() {
+    let mut g = group(2);
+    send(&mut g, 0, 1, &static_hb(1, "a1", "ia", 0, &[])).unwrap();
+    send(&mut g, 1, 1, &static_hb(2, "a1", "ia", -2, &[])).unwrap();
+    let mut out = Vec::new();
+    g.heartbeat(
+        Time::ms(2),
+        ActorId(1),
+        &static_hb(3, "a1", "ia", 0, &[]),
+        &mut out,
+    );
+    assert!(!out.iter().any(|o| matches!(o, Output::Event(_))), "{out:?}");
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::Timer(..))),
+        "its timer runs on"
+    );
+    let a = answer(&mut out).unwrap();
+    assert_eq!((a.member_epoch, a.assignment.len(), g.group_epoch()), (1, 2, 1));
+}
