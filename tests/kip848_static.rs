@@ -145,3 +145,27 @@ fn kip848_static_crash_leaves_the_instance_id_unreleased() {
         assert_eq!(b_all, 2, "seed {seed}: consumer-b takes the other two");
     }
 }
+
+/// Two live processes with one `group.instance.id`: the second is refused with
+/// `UNRELEASED_INSTANCE_ID` (fatal) and the first keeps every partition.
+#[test]
+fn kip848_a_second_live_process_with_the_instance_id_is_refused() {
+    let mut s = builtin_scenario("kip848-static-restart").unwrap();
+    s.faults.clear();
+    let inst = models::config::ConfigValue::Str("instance-a".into());
+    s.consumers[1].config.insert("group.instance.id".into(), inst);
+    for seed in 0..4 {
+        let run = models::world::run(&s, seed).unwrap();
+        let fatal = events_of(&run, "consumer-b")
+            .into_iter()
+            .find_map(|(_, e)| match e {
+                Event::Fatal { error } => Some(*error),
+                _ => None,
+            });
+        assert_eq!(fatal, Some(ErrorCode::UnreleasedInstanceId), "seed {seed}");
+        assert!(assignments(&run, "consumer-b").is_empty(), "seed {seed}");
+        let a: usize = assignments(&run, "consumer-a").iter().map(|(_, p)| p.len()).sum();
+        assert_eq!(a, 4, "seed {seed}: consumer-a keeps all four");
+        assert_eq!(generations(&run, "sessions").len(), 1, "seed {seed}");
+    }
+}
