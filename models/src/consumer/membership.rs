@@ -607,17 +607,16 @@ impl Membership {
             self.revoke(&all, out);
         }
         let is_static = self.cfg.group_instance_id.is_some();
-        if let (true, true, Some(id)) = (is_static, self.cfg.group_protocol_consumer, &self.member_id) {
-            if self.generation >= 0 {
-                self.send_leave(id.clone(), out);
+        if let Some(member_id) = self.joined_id() {
+            if !is_static || self.cfg.group_protocol_consumer {
+                self.send_leave(member_id.clone(), out);
             }
-        }
-        if let (false, Some(member_id)) = (is_static, self.joined_id()) {
-            self.send_leave(member_id.clone(), out);
-            out.push(Out::Record(Event::Left {
-                group: self.group(),
-                member_id,
-            }));
+            if !is_static {
+                out.push(Out::Record(Event::Left {
+                    group: self.group(),
+                    member_id,
+                }));
+            }
         }
         self.phase = Phase::Closed;
         out.push(Out::Record(Event::Closed));
