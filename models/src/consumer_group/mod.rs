@@ -13,6 +13,8 @@
 //! * any change of membership or subscription bumps the **group epoch** and the broker-side
 //!   assignor (`uniform` — balanced and sticky, the default — or `range`, which puts static
 //!   members first by instance id) computes a new **target assignment**;
+//! * a heartbeat's epoch must be the member's — or its previous one, owning no more than it
+//!   was given (the answer that moved it on was lost) — else `FENCED_MEMBER_EPOCH`;
 //! * **reconciliation**, per member: partitions the target takes away are revoked first (the
 //!   answer leaves them out, and the member epoch stays); only once the member's heartbeat
 //!   shows it no longer owns them does it move to the target epoch; a partition the target
@@ -46,6 +48,8 @@ struct Member {
     client: ActorId,
     /// Member epoch; −2 while a static member is away.
     epoch: i32,
+    /// The epoch before the last move (a heartbeat may still carry it: its answer was lost).
+    previous_epoch: i32,
     instance_id: Option<Arc<str>>,
     topics: Vec<u32>,
     owned: BTreeSet<Tp>,
@@ -166,7 +170,10 @@ impl ConsumerGroup {
         let m = self.members.get_mut(id).expect("member");
         let revoking: Vec<Tp> = m.owned.difference(&target).copied().collect();
         let assignment: Vec<Tp> = if revoking.is_empty() {
-            m.epoch = self.group_epoch;
+            if m.epoch != self.group_epoch {
+                m.previous_epoch = m.epoch;
+                m.epoch = self.group_epoch;
+            }
             let assignment: Vec<Tp> = target
                 .iter()
                 .filter(|tp| !owned_by_others.contains(tp))
@@ -231,6 +238,7 @@ impl ConsumerGroup {
         let m = self.members.entry(id.clone()).or_insert_with(|| Member {
             client: from,
             epoch: 0,
+            previous_epoch: 0,
             instance_id: None,
             topics: req.topics.clone(),
             owned: BTreeSet::new(),
@@ -238,6 +246,7 @@ impl ConsumerGroup {
         });
         // a member rejoining starts from nothing: it owns what it reports (none)
         m.epoch = 0;
+        m.previous_epoch = 0;
         m.instance_id = req.instance_id.clone();
         bump |= self.update(now, from, &id, req);
         if fresh {
@@ -266,10 +275,24 @@ impl ConsumerGroup {
     /// A heartbeat of a member in the group (epoch > 0).
     fn beat(&mut self, now: Time, from: ActorId, req: &ConsumerHeartbeat, out: &mut Vec<Output>) -> Answer {
         let id = self.existing(req)?;
+        self.check_epoch(&id, req)?;
         if self.update(now, from, &id, req) {
             self.bump(out);
         }
         Ok(self.reconcile(&id))
+    }
+
+    /// Kafka's `throwIfConsumerGroupMemberEpochIsInvalid`: an epoch ahead of the member's is
+    /// `FENCED_MEMBER_EPOCH`; one behind it too, unless it is the previous epoch and the member
+    /// owns no more than it was given (the answer that moved it on was lost).
+    fn check_epoch(&self, id: &MemberId, req: &ConsumerHeartbeat) -> Result<(), ErrorCode> {
+        let m = &self.members[id];
+        let e = req.member_epoch;
+        let lost_answer = e == m.previous_epoch && req.owned.iter().all(|tp| m.owned.contains(tp));
+        if e > m.epoch || (e < m.epoch && !lost_answer) {
+            return Err(ErrorCode::FencedMemberEpoch);
+        }
+        Ok(())
     }
 
     /// Epoch −1 (the member leaves: removed, the group epoch moves) or −2 (a static member

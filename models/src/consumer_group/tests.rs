@@ -298,3 +298,29 @@ fn a_static_member_rejoining_under_its_own_id_takes_its_place_back() {
     let a = answer(&mut out).unwrap();
     assert_eq!((a.member_epoch, a.assignment.len(), g.group_epoch()), (1, 2, 1));
 }
+
+/// `throwIfConsumerGroupMemberEpochIsInvalid`: an epoch ahead is fenced; one behind is
+/// accepted only if it is the previous epoch and the member owns no more than it was given.
+#[test]
+fn stale_or_future_member_epochs_are_fenced() {
+    let mut g = group(4);
+    let a = send(&mut g, 0, 1, &hb(1, "a", 0, &[])).unwrap();
+    send(&mut g, 1, 2, &hb(2, "b", 0, &[])).unwrap();
+    // a gives up two and moves to epoch 2
+    let keep = send(&mut g, 2, 1, &hb(3, "a", 1, &a.assignment))
+        .unwrap()
+        .assignment;
+    assert_eq!(send(&mut g, 3, 1, &hb(4, "a", 1, &keep)).unwrap().member_epoch, 2);
+    let fenced = Err(ErrorCode::FencedMemberEpoch);
+    assert_eq!(send(&mut g, 4, 1, &hb(5, "a", 3, &keep)), fenced, "ahead");
+    // the answer with epoch 2 was lost: epoch 1 with what it kept is fine
+    assert_eq!(send(&mut g, 5, 1, &hb(6, "a", 1, &keep)).unwrap().member_epoch, 2);
+    // epoch 1 still owning everything is not
+    assert_eq!(send(&mut g, 6, 1, &hb(7, "a", 1, &a.assignment)), fenced);
+    // fenced, it rejoins with epoch 0 under its id
+    assert_eq!(send(&mut g, 7, 1, &hb(8, "a", 0, &[])).unwrap().member_epoch, 2);
+    // a static member away (−2) heartbeating on is fenced
+    send(&mut g, 8, 3, &static_hb(9, "s", "i", 0, &[])).unwrap();
+    send(&mut g, 9, 3, &static_hb(10, "s", "i", -2, &[])).unwrap();
+    assert_eq!(send(&mut g, 10, 3, &static_hb(11, "s", "i", 3, &[])), fenced);
+}
