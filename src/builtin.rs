@@ -26,6 +26,7 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "scale-in",
     "roundrobin-two-topics",
     "kip848-scale-out",
+    "kip848-static-restart",
     "cooperative-scale-out-librdkafka",
     "acks1-leader-loss",
     "acks-all-minisr",

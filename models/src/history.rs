@@ -163,7 +163,8 @@ pub enum Event {
         /// Why.
         reason: LostReason,
     },
-    /// A static member restarted and took its old place without a rebalance (KIP-345).
+    /// A static member restarted and took its old place without a rebalance (KIP-345; under
+    /// KIP-848, after the old process left with epoch −2).
     /// (Boxed: a rare event, kept out of the size of every other.)
     StaticReplaced(Box<StaticReplacement>),
     /// The application stopped polling (a stall) until `until`.

@@ -595,7 +595,12 @@ fn schedule_faults(
                 }
             }
             FaultKind::Stall => engine.schedule(at, actor, Msg::Stall(duration)),
-            FaultKind::Close => engine.schedule(at, actor, Msg::Close),
+            FaultKind::Close => {
+                engine.schedule(at, actor, Msg::Close);
+                if let Some(after) = f.restart_after_ms {
+                    engine.schedule(at + Time::ms(after), actor, Msg::Restart);
+                }
+            }
             FaultKind::Cut if target_broker.is_some() => {
                 engine.schedule(at, actor, Msg::Partitioned(at + duration));
                 for other in broker_ids.iter().copied().chain(controller_id) {

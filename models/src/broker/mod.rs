@@ -357,7 +357,7 @@ impl Broker {
             } => self.on_heartbeat(now, from, &group, &member_id, generation),
             Msg::LeaveGroupReq { group, member_id } => self.on_leave_group(now, from, &group, &member_id),
             Msg::GroupTimer { group, timer } => self.on_group_timer(now, &group, &timer),
-            Msg::ConsumerHeartbeatReq(req) => self.on_consumer_group_heartbeat(now, from, &req, ctx.rng()),
+            Msg::ConsumerHeartbeatReq(req) => self.on_consumer_group_heartbeat(now, from, &req),
             Msg::OffsetCommitReq {
                 corr,
                 group,

@@ -19,6 +19,10 @@ impl Consumer {
     pub(super) fn start(&mut self, ctx: Cx) {
         self.member.phase = Phase::Bootstrapping;
         self.app.last_poll = ctx.now();
+        if self.cfg.group_protocol_consumer && self.manual.is_none() {
+            // KIP-1082: the consumer makes its member id when it starts, from its own stream
+            self.member.member_id = Some(super::member_id::random_member_id(ctx.rng()));
+        }
         let to = self.client.brokers[0];
         self.request(ctx, Req::Metadata, to);
         ctx.send(to, Msg::MetadataReq);

@@ -13,9 +13,15 @@
 //! and the partitions are lost at the next `poll()`. `UNKNOWN_MEMBER_ID` drops the member id,
 //! `ILLEGAL_GENERATION` keeps it; both lose the partitions; `FENCED_INSTANCE_ID` is fatal.
 //!
-//! KIP-848 (`group.protocol = "consumer"`): `ConsumerGroupHeartbeat` with the member epoch
-//! (0 joins, −1 leaves) and the partitions owned; reconciliation gives up what the answer
-//! leaves out — and says so at once, so the partitions can move — before taking what it adds.
+//! KIP-848 (`group.protocol = "consumer"`, Java's `ConsumerMembershipManager`):
+//! `ConsumerGroupHeartbeat` with the member id the consumer generated when it started (kept
+//! for the process's life, KIP-1082), the member epoch (0 joins, −1 leaves; a static member
+//! leaves with −2, so a new process with its `group.instance.id` can take its place) and the
+//! partitions owned; reconciliation gives up what the answer leaves out — and says so at once,
+//! so the partitions can move — before taking what it adds. `UNKNOWN_MEMBER_ID` and
+//! `FENCED_MEMBER_EPOCH` lose the partitions and rejoin with epoch 0 and the same id;
+//! retriable errors retry after `retry.backoff.ms`; `FENCED_INSTANCE_ID`,
+//! `UNRELEASED_INSTANCE_ID` and any other error are fatal.
 //!
 //! Input in (an answer, a timer, the application's `poll()`), outputs out ([`Out`]: requests,
 //! history events, timers, and what the rest of the consumer must do) in the order they
@@ -146,7 +152,7 @@ pub struct Membership {
     cooperative: bool,
     /// Where it is.
     pub phase: Phase,
-    /// Its member id, once the coordinator gave it one.
+    /// Its member id: the coordinator's (classic), or the one it generated (KIP-848).
     pub member_id: Option<MemberId>,
     /// Generation (classic) or member epoch (KIP-848); −1 outside one.
     pub generation: i32,
@@ -255,8 +261,9 @@ impl Membership {
         out.push(Out::CgHeartbeat(Box::new(Heartbeat {
             corr: 0,
             group: self.group(),
-            member_id: self.member_id.clone(),
+            member_id: self.member_id.clone().unwrap_or_else(|| "".into()),
             member_epoch: epoch,
+            instance_id: self.cfg.group_instance_id.clone(),
             client_id: self.cfg.client_id.clone(),
             topics: self.topics.clone(),
             owned: self.owned.iter().copied().collect(),
@@ -372,24 +379,42 @@ impl Membership {
 
     /// A KIP-848 ConsumerGroupHeartbeat answer.
     pub fn on_cg_answer(&mut self, result: Result<HeartbeatOk, ErrorCode>, out: &mut Vec<Out>) {
-        if self.phase == Phase::Unjoined {
+        // after a poll timeout; or the answer to a leave (epoch −1 or −2), which ends nothing
+        // more: the membership ended when it was sent
+        let leave_answer = matches!(&result, Ok(r) if r.member_epoch < 0);
+        if self.phase == Phase::Unjoined || leave_answer {
             return;
         }
         match result {
             Ok(r) => self.reconcile(r, out),
-            Err(ErrorCode::NotCoordinator) => out.push(Out::CoordinatorLost),
-            Err(_) => {
+            Err(ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable) => {
+                out.push(Out::CoordinatorLost)
+            }
+            // fenced: give up the partitions, rejoin with epoch 0 under the same member id
+            Err(ErrorCode::UnknownMemberId | ErrorCode::FencedMemberEpoch) => {
                 self.lose_all(LostReason::UnknownMember, out);
-                self.member_id = None;
                 self.send_join(out);
             }
+            Err(e) if e.is_retriable() => self.retry_cg_heartbeat(out),
+            Err(e) => self.fatal(e, out),
+        }
+    }
+
+    /// KIP-848: a retriable error — the same heartbeat again after `retry.backoff.ms`.
+    fn retry_cg_heartbeat(&mut self, out: &mut Vec<Out>) {
+        if self.phase == Phase::Stable {
+            self.hb_epoch += 1;
+            let backoff = Time::ms(super::client::RETRY_BACKOFF_MS);
+            out.push(Out::HeartbeatTimer(backoff, self.hb_epoch));
+        } else {
+            out.push(Out::RetryJoin(self.join_attempt));
         }
     }
 
     /// KIP-848 reconciliation on the client: give up what the answer leaves out (then say so
     /// at once, so the partitions can move), take what it adds.
     fn reconcile(&mut self, r: HeartbeatOk, out: &mut Vec<Out>) {
-        if self.member_id.as_ref() != Some(&r.member_id) {
+        if self.generation < 0 {
             out.push(Out::Record(Event::Joined {
                 group: self.group(),
                 member_id: r.member_id.clone(),
@@ -459,7 +484,8 @@ impl Membership {
                 group: self.group(),
                 member_id: member_id.clone(),
             }));
-            if self.cfg.group_instance_id.is_none() {
+            // classic static members send no LeaveGroup; KIP-848 ones leave with epoch −2
+            if self.cfg.group_instance_id.is_none() || self.cfg.group_protocol_consumer {
                 self.send_leave(member_id, out);
             }
             self.phase = Phase::Unjoined;
@@ -511,9 +537,13 @@ impl Membership {
                 self.lose_all(reason, out);
                 // the member id survives an illegal generation, and a static member's poll
                 // timeout (it sent no LeaveGroup); otherwise the consumer joins as a new member
+                // — except under KIP-848, where the consumer keeps the id it generated
                 let static_poll_timeout =
                     self.cfg.group_instance_id.is_some() && reason == LostReason::PollTimeout;
-                if reason != LostReason::IllegalGeneration && !static_poll_timeout {
+                let keeps = reason == LostReason::IllegalGeneration
+                    || static_poll_timeout
+                    || self.cfg.group_protocol_consumer;
+                if !keeps {
                     self.member_id = None;
                 }
                 out.push(Out::ClearFetches);
@@ -569,27 +599,45 @@ impl Membership {
     }
 
     /// The application closes the consumer: revocation, LeaveGroup (dynamic members only —
-    /// static members leave it to the session timeout).
+    /// classic static members leave it to the session timeout; KIP-848 static members send
+    /// epoch −2, which keeps their place for it).
     pub fn close(&mut self, out: &mut Vec<Out>) {
         if self.phase == Phase::Stable && !self.manual {
             let all: Vec<Tp> = self.owned.iter().copied().collect();
             self.revoke(&all, out);
         }
-        if let (true, Some(member_id)) = (self.cfg.group_instance_id.is_none(), self.member_id.clone()) {
-            self.send_leave(member_id.clone(), out);
-            out.push(Out::Record(Event::Left {
-                group: self.group(),
-                member_id,
-            }));
+        let is_static = self.cfg.group_instance_id.is_some();
+        if let Some(member_id) = self.joined_id() {
+            if !is_static || self.cfg.group_protocol_consumer {
+                self.send_leave(member_id.clone(), out);
+            }
+            if !is_static {
+                out.push(Out::Record(Event::Left {
+                    group: self.group(),
+                    member_id,
+                }));
+            }
         }
         self.phase = Phase::Closed;
         out.push(Out::Record(Event::Closed));
     }
 
-    /// Leaves the group: LeaveGroup, or a KIP-848 heartbeat with epoch −1.
+    /// The member id, if the consumer is (or was) in the group: classic members get theirs
+    /// from the coordinator; a KIP-848 one generated its own, and counts once it joined.
+    fn joined_id(&self) -> Option<MemberId> {
+        let joined = !self.cfg.group_protocol_consumer || self.generation >= 0;
+        self.member_id.clone().filter(|_| joined)
+    }
+
+    /// Leaves the group: LeaveGroup, or a KIP-848 heartbeat with epoch −1 (−2: static).
     fn send_leave(&mut self, member_id: MemberId, out: &mut Vec<Out>) {
         if self.cfg.group_protocol_consumer {
-            self.cg_heartbeat(-1, out);
+            let epoch = if self.cfg.group_instance_id.is_some() {
+                -2
+            } else {
+                -1
+            };
+            self.cg_heartbeat(epoch, out);
         } else {
             out.push(Out::Leave { member_id });
         }

@@ -324,3 +324,147 @@ fn manual_assignment_owns_its_partitions_without_a_group() {
         "no group to leave"
     );
 }
+
+fn kip848_static() -> Membership {
+    let mut cfg = ConsumerConfig::defaults(Profile::Java, "g");
+    cfg.group_protocol_consumer = true;
+    cfg.group_instance_id = Some("inst".into());
+    let mut m = Membership::new(Arc::new(cfg), 0);
+    m.subscribe(vec![0], vec![4]);
+    m
+}
+
+fn cg_answer(epoch: i32, parts: &[u32]) -> HeartbeatOk {
+    HeartbeatOk {
+        member_id: "Zm9vYmFyYmF6cXV4cXV1eA".into(),
+        member_epoch: epoch,
+        assignment: parts.iter().map(|p| tp(*p)).collect(),
+        heartbeat_interval_us: 5_000_000,
+    }
+}
+
+fn cg_heartbeats(out: &[Out]) -> Vec<(MemberId, i32, Option<Arc<str>>)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Out::CgHeartbeat(h) => Some((h.member_id.clone(), h.member_epoch, h.instance_id.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// KIP-848 member with the id it generated, stable at epoch 1 owning `parts`.
+fn kip848_stable(mut m: Membership, parts: &[u32]) -> Membership {
+    m.member_id = Some("Zm9vYmFyYmF6cXV4cXV1eA".into());
+    let mut out = Vec::new();
+    m.send_join(&mut out);
+    m.on_cg_answer(Ok(cg_answer(1, parts)), &mut out);
+    m
+}
+
+/// KIP-1082: the first heartbeat carries the consumer's own member id (and its instance id);
+/// fenced, the member loses its partitions and rejoins with epoch 0 under the same id.
+#[test]
+fn kip848_member_id_is_the_clients_and_survives_fencing() {
+    let mut m = kip848_static();
+    m.member_id = Some("Zm9vYmFyYmF6cXV4cXV1eA".into());
+    let mut out = Vec::new();
+    m.send_join(&mut out);
+    let first = cg_heartbeats(&out);
+    assert_eq!(
+        first,
+        vec![("Zm9vYmFyYmF6cXV4cXV1eA".into(), 0, Some("inst".into()))]
+    );
+    out.clear();
+    m.on_cg_answer(Ok(cg_answer(1, &[0, 1])), &mut out);
+    let joined = |out: &[Out]| {
+        out.iter()
+            .filter(|o| matches!(o, Out::Record(Event::Joined { .. })))
+            .count()
+    };
+    assert_eq!(joined(&out), 1, "joined once");
+    out.clear();
+    m.on_cg_answer(Ok(cg_answer(1, &[0, 1])), &mut out);
+    assert_eq!(joined(&out), 0, "a later answer is no new join");
+    out.clear();
+    m.on_cg_answer(Err(ErrorCode::UnknownMemberId), &mut out);
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Out::Lose { partitions, .. } if partitions.len() == 2)));
+    assert_eq!(cg_heartbeats(&out), first, "rejoins with epoch 0 and the same id");
+}
+
+/// Java's `leaveGroupEpoch()`: a static member leaves with −2 (its place kept for the session
+/// timeout), a dynamic one with −1 (and the history says it left).
+#[test]
+fn kip848_static_members_leave_with_epoch_minus_two() {
+    let mut m = kip848_stable(kip848_static(), &[0]);
+    let mut out = Vec::new();
+    m.close(&mut out);
+    let hbs = cg_heartbeats(&out);
+    assert_eq!(hbs.len(), 1);
+    assert_eq!((hbs[0].1, hbs[0].2.as_deref()), (-2, Some("inst")));
+    assert!(!out.iter().any(|o| matches!(o, Out::Record(Event::Left { .. }))));
+    let mut m = kip848_stable(kip848(), &[0]);
+    out.clear();
+    m.close(&mut out);
+    assert_eq!(cg_heartbeats(&out)[0].1, -1);
+    assert!(out.iter().any(|o| matches!(o, Out::Record(Event::Left { .. }))));
+    // a consumer that never joined has nothing to leave
+    let mut m = kip848();
+    m.member_id = Some("Zm9vYmFyYmF6cXV4cXV1eA".into());
+    out.clear();
+    m.close(&mut out);
+    assert!(cg_heartbeats(&out).is_empty());
+}
+
+/// `UNRELEASED_INSTANCE_ID` and `FENCED_INSTANCE_ID` are fatal; a retriable error retries
+/// the heartbeat after the backoff, keeping epoch and partitions.
+#[test]
+fn kip848_instance_id_errors_are_fatal_and_retriable_ones_retry() {
+    for e in [
+        ErrorCode::UnreleasedInstanceId,
+        ErrorCode::FencedInstanceId,
+        ErrorCode::InvalidRequest,
+    ] {
+        let mut m = kip848_stable(kip848_static(), &[0]);
+        let mut out = Vec::new();
+        m.on_cg_answer(Err(e), &mut out);
+        assert_eq!(m.phase, Phase::Failed, "{e}");
+        assert!(out
+            .iter()
+            .any(|o| matches!(o, Out::Record(Event::Fatal { error }) if *error == e)));
+    }
+    let mut m = kip848_stable(kip848_static(), &[0, 1]);
+    let mut out = Vec::new();
+    m.on_cg_answer(Err(ErrorCode::CoordinatorLoadInProgress), &mut out);
+    assert_eq!((m.phase, m.generation, m.owned.len()), (Phase::Stable, 1, 2));
+    let backoff = Time::ms(super::super::client::RETRY_BACKOFF_MS);
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Out::HeartbeatTimer(t, _) if *t == backoff)));
+    // a leave's answer is not an assignment
+    let mut m = kip848_stable(kip848(), &[0]);
+    out.clear();
+    m.on_cg_answer(Ok(cg_answer(-1, &[])), &mut out);
+    assert!(out.is_empty());
+    assert_eq!(m.generation, 1);
+}
+
+/// KIP-848 static member out of `poll()` too long: it leaves with −2 (Java's heartbeat
+/// thread), and at the next poll rejoins with epoch 0 under the same member id.
+#[test]
+fn kip848_static_poll_timeout_leaves_with_minus_two_and_rejoins_under_its_id() {
+    let mut m = kip848_stable(kip848_static(), &[0]);
+    let mut out = Vec::new();
+    let epoch = m.hb_epoch;
+    m.on_heartbeat_timer(epoch, true, &mut out);
+    assert_eq!(
+        cg_heartbeats(&out).iter().map(|h| h.1).collect::<Vec<_>>(),
+        vec![-2]
+    );
+    out.clear();
+    m.on_poll(&mut out);
+    let rejoin = cg_heartbeats(&out);
+    assert_eq!(rejoin.len(), 1);
+    assert_eq!((&*rejoin[0].0, rejoin[0].1), ("Zm9vYmFyYmF6cXV4cXV1eA", 0));
+}

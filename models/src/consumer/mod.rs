@@ -33,6 +33,7 @@ pub mod app;
 pub mod client;
 mod discovery;
 pub mod fetcher;
+pub mod member_id;
 pub mod membership;
 mod poll;
 
@@ -508,7 +509,7 @@ impl Consumer {
 impl Actor<Msg, Event> for Consumer {
     fn handle(&mut self, ctx: &mut Ctx<'_, Msg, Event>, from: ActorId, msg: Msg) {
         match (self.member.phase, &msg) {
-            (Phase::Crashed, Msg::Restart) => {
+            (Phase::Crashed | Phase::Closed, Msg::Restart) => {
                 self.reset_state();
                 ctx.record(Event::Restarted);
                 self.start(ctx);

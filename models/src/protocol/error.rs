@@ -50,6 +50,15 @@ pub enum ErrorCode {
     KafkaStorageError,
     /// `UNKNOWN_SERVER_ERROR` (−1): an unexpected error on the broker.
     UnknownServerError,
+    /// `INVALID_REQUEST` (42): a malformed request (a KIP-848 heartbeat with no member id,
+    /// an invalid epoch, …).
+    InvalidRequest,
+    /// `FENCED_MEMBER_EPOCH` (110, KIP-848): the member's epoch is stale; it gives up its
+    /// partitions and rejoins with epoch 0.
+    FencedMemberEpoch,
+    /// `UNRELEASED_INSTANCE_ID` (111, KIP-848): a static member's `group.instance.id` is still
+    /// held by a live member that did not leave with epoch −2.
+    UnreleasedInstanceId,
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -60,7 +69,7 @@ impl std::fmt::Display for ErrorCode {
 
 impl ErrorCode {
     /// Every error the model knows.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::UnknownMemberId,
         ErrorCode::IllegalGeneration,
         ErrorCode::RebalanceInProgress,
@@ -82,6 +91,9 @@ impl ErrorCode {
         ErrorCode::LeaderNotAvailable,
         ErrorCode::KafkaStorageError,
         ErrorCode::UnknownServerError,
+        ErrorCode::InvalidRequest,
+        ErrorCode::FencedMemberEpoch,
+        ErrorCode::UnreleasedInstanceId,
     ];
 
     /// Whether Kafka's clients retry it: its exception is a `RetriableException`
@@ -146,6 +158,9 @@ impl ErrorCode {
             ErrorCode::LeaderNotAvailable => "LEADER_NOT_AVAILABLE",
             ErrorCode::KafkaStorageError => "KAFKA_STORAGE_ERROR",
             ErrorCode::UnknownServerError => "UNKNOWN_SERVER_ERROR",
+            ErrorCode::InvalidRequest => "INVALID_REQUEST",
+            ErrorCode::FencedMemberEpoch => "FENCED_MEMBER_EPOCH",
+            ErrorCode::UnreleasedInstanceId => "UNRELEASED_INSTANCE_ID",
         }
     }
 }

@@ -386,7 +386,7 @@ pub struct FaultSpec {
     /// How long (stall, cut).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
-    /// For a crash: restart this long after it.
+    /// For a crash or a close: restart this long after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_after_ms: Option<u64>,
     /// For `error` and `delay`: the Kafka API whose requests it intercepts (`Produce`,
@@ -451,7 +451,8 @@ pub enum FaultKind {
     /// or between a broker and the other brokers and the controller (clients still reach it:
     /// a network partition).
     Cut,
-    /// A clean close (commit, LeaveGroup).
+    /// A clean close (commit, LeaveGroup). With `restart_after_ms`, a new process starts
+    /// (a rolling restart).
     Close,
     /// A broker (or every broker, when `broker` is empty) answers requests of `api` with
     /// Kafka `error` instead of handling them — `count` of them from `at_ms`, or every one

@@ -113,3 +113,28 @@ fn a_consumer_without_a_group() {
         .message
         .contains("group_instance_id requires group_id"));
 }
+
+/// A crash or a close may restart the consumer (a new process); a stall may not.
+#[test]
+fn close_and_crash_restart_a_stall_does_not() {
+    let fault = |kind, duration_ms| FaultSpec {
+        kind,
+        client: "c".into(),
+        at_ms: Some(1_000),
+        duration_ms,
+        restart_after_ms: Some(5_000),
+        ..FaultSpec::default()
+    };
+    for kind in [FaultKind::Crash, FaultKind::Close] {
+        let mut s = base();
+        s.faults.push(fault(kind, None));
+        assert_eq!(s.validate(), Ok(()), "{}", kind.name());
+        assert_eq!(s.stop_ms(), 36_000, "the restart counts for the stop time");
+    }
+    let mut s = base();
+    s.faults.push(fault(FaultKind::Stall, Some(1_000)));
+    assert_eq!(
+        s.validate().unwrap_err().to_string(),
+        "faults[0].restart_after_ms: only a crash or a close restarts"
+    );
+}

@@ -236,8 +236,8 @@ impl Scenario {
             };
             return Err(err(path("duration_ms"), msg));
         }
-        if f.restart_after_ms.is_some() && f.kind != FaultKind::Crash {
-            return Err(err(path("restart_after_ms"), "only a crash restarts"));
+        if f.restart_after_ms.is_some() && !matches!(f.kind, FaultKind::Crash | FaultKind::Close) {
+            return Err(err(path("restart_after_ms"), "only a crash or a close restarts"));
         }
         Ok(())
     }
@@ -293,7 +293,7 @@ impl Scenario {
             return Err(err(path("between_ms"), format!("a {kind} fault starts at at_ms")));
         }
         if f.restart_after_ms.is_some() {
-            return Err(err(path("restart_after_ms"), "only a crash restarts"));
+            return Err(err(path("restart_after_ms"), "only a crash or a close restarts"));
         }
         match (f.count, f.duration_ms) {
             (Some(_), Some(_)) => return Err(err(path("count"), "give count or duration_ms, not both")),

@@ -2,20 +2,17 @@
 //! the group ([`crate::consumer_group::ConsumerGroup`] hosted by [`crate::broker::group_host`]);
 //! elsewhere `NOT_COORDINATOR`.
 
-use super::uuid_from;
 use crate::broker::Broker;
 use crate::protocol::{ConsumerHeartbeat, ErrorCode, Msg};
-use rand::RngCore;
 use sim::{ActorId, Time};
 
 impl Broker {
-    /// Handles a ConsumerGroupHeartbeat; a new member's id takes a UUID from `rng`.
+    /// Handles a ConsumerGroupHeartbeat (the member id is the consumer's, KIP-1082).
     pub(in crate::broker) fn on_consumer_group_heartbeat(
         &mut self,
         now: Time,
         from: ActorId,
         req: &ConsumerHeartbeat,
-        rng: &mut impl RngCore,
     ) {
         if !self.rm.coordinates(&req.group) {
             let result = Err(ErrorCode::NotCoordinator);
@@ -30,9 +27,8 @@ impl Broker {
         }
         let meta = self.rm.meta();
         let partitions = || meta.topics.iter().map(|t| t.partitions).collect();
-        let input = |g: &mut crate::consumer_group::ConsumerGroup, out: &mut Vec<_>| {
-            g.heartbeat(now, from, req, || uuid_from(rng), out)
-        };
+        let input =
+            |g: &mut crate::consumer_group::ConsumerGroup, out: &mut Vec<_>| g.heartbeat(now, from, req, out);
         self.groups
             .drive_consumer_group(now, &req.group, partitions, input, &mut self.fx);
     }
