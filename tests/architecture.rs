@@ -21,6 +21,7 @@ const BELOW_ACTORS: &[&str] = &[
     "partitioner",
     "protocol",
     "scenario",
+    "transaction",
     "types",
 ];
 const ACTORS: &[&str] = &["broker", "consumer", "producer", "controller", "world"];

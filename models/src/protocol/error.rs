@@ -50,6 +50,22 @@ pub enum ErrorCode {
     KafkaStorageError,
     /// `UNKNOWN_SERVER_ERROR` (−1): an unexpected error on the broker.
     UnknownServerError,
+    /// `PRODUCER_FENCED` (90): a newer instance of this `transactional.id` bumped the epoch.
+    ProducerFenced,
+    /// `INVALID_PRODUCER_EPOCH` (47): a produce with an epoch older than the partition's.
+    InvalidProducerEpoch,
+    /// `CONCURRENT_TRANSACTIONS` (51): the coordinator is finishing the previous transaction;
+    /// retriable.
+    ConcurrentTransactions,
+    /// `INVALID_TXN_STATE` (48): the request does not fit the transaction's state.
+    InvalidTxnState,
+    /// `INVALID_PRODUCER_ID_MAPPING` (49): the producer id is not the `transactional.id`'s.
+    InvalidProducerIdMapping,
+    /// `INVALID_TRANSACTION_TIMEOUT` (50): above `transaction.max.timeout.ms`.
+    InvalidTransactionTimeout,
+    /// `UNSTABLE_OFFSET_COMMIT` (88, KIP-447): a transactional offset commit is pending;
+    /// retriable.
+    UnstableOffsetCommit,
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -60,7 +76,7 @@ impl std::fmt::Display for ErrorCode {
 
 impl ErrorCode {
     /// Every error the model knows.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::UnknownMemberId,
         ErrorCode::IllegalGeneration,
         ErrorCode::RebalanceInProgress,
@@ -82,6 +98,13 @@ impl ErrorCode {
         ErrorCode::LeaderNotAvailable,
         ErrorCode::KafkaStorageError,
         ErrorCode::UnknownServerError,
+        ErrorCode::ProducerFenced,
+        ErrorCode::InvalidProducerEpoch,
+        ErrorCode::ConcurrentTransactions,
+        ErrorCode::InvalidTxnState,
+        ErrorCode::InvalidProducerIdMapping,
+        ErrorCode::InvalidTransactionTimeout,
+        ErrorCode::UnstableOffsetCommit,
     ];
 
     /// Whether Kafka's clients retry it: its exception is a `RetriableException`
@@ -100,6 +123,8 @@ impl ErrorCode {
                 | ErrorCode::NotCoordinator
                 | ErrorCode::CoordinatorNotAvailable
                 | ErrorCode::CoordinatorLoadInProgress
+                | ErrorCode::ConcurrentTransactions
+                | ErrorCode::UnstableOffsetCommit
         )
     }
 
@@ -146,6 +171,13 @@ impl ErrorCode {
             ErrorCode::LeaderNotAvailable => "LEADER_NOT_AVAILABLE",
             ErrorCode::KafkaStorageError => "KAFKA_STORAGE_ERROR",
             ErrorCode::UnknownServerError => "UNKNOWN_SERVER_ERROR",
+            ErrorCode::ProducerFenced => "PRODUCER_FENCED",
+            ErrorCode::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
+            ErrorCode::ConcurrentTransactions => "CONCURRENT_TRANSACTIONS",
+            ErrorCode::InvalidTxnState => "INVALID_TXN_STATE",
+            ErrorCode::InvalidProducerIdMapping => "INVALID_PRODUCER_ID_MAPPING",
+            ErrorCode::InvalidTransactionTimeout => "INVALID_TRANSACTION_TIMEOUT",
+            ErrorCode::UnstableOffsetCommit => "UNSTABLE_OFFSET_COMMIT",
         }
     }
 }
