@@ -11,17 +11,23 @@
 //! * the **producer state** of idempotent producers (KIP-98): per producer id, the last
 //!   sequence number written and the offsets of the last five, so a retried record is
 //!   answered with its first offset instead of being written twice; rebuilt from the records
-//!   after a truncation, as Kafka rebuilds its producer snapshot.
+//!   after a truncation, as Kafka rebuilds its producer snapshot;
+//! * the **transaction index** ([`transactions`]): open and aborted transactions, the last
+//!   stable offset, transactional producers' epochs.
+
+pub mod transactions;
 
 use crate::types::LogRecord;
 use sim::Time;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
+pub use transactions::{AbortedTxn, TxnBatch, TxnIndex};
 
 /// How many recent sequence numbers a producer's entry remembers (Kafka: the last 5 batches).
 pub const PRODUCER_CACHE: usize = 5;
 
-/// An entry of an internal topic (`__consumer_offsets`): what the group coordinator writes.
+/// An entry of an internal topic: what the group coordinator writes to `__consumer_offsets`,
+/// and the transaction coordinator to `__transaction_state`.
 #[derive(Clone, Debug)]
 pub enum Internal {
     /// An OffsetCommit: the next offset to read, per partition.
@@ -34,6 +40,18 @@ pub enum Internal {
     /// The group's metadata after a completed rebalance (or when it becomes empty), from which
     /// a new coordinator restores the group without a rebalance.
     Group(Box<crate::group_metadata::GroupMetadata>),
+    /// A transaction's state, written to `__transaction_state` by its coordinator.
+    Txn(Box<crate::transaction::TxnMetadata>),
+}
+
+impl Internal {
+    /// The transaction state it records, if it is a `__transaction_state` entry.
+    pub fn as_txn(&self) -> Option<&crate::transaction::TxnMetadata> {
+        match self {
+            Internal::Txn(t) => Some(t),
+            _ => None,
+        }
+    }
 }
 
 /// One log entry.
@@ -50,6 +68,16 @@ pub struct Entry {
     pub pepoch: i32,
     /// For internal topics: what the record means.
     pub internal: Option<Arc<Internal>>,
+    /// For transactional producers: a record of a transaction, or a marker ending one.
+    pub txn: Option<TxnBatch>,
+}
+
+impl Entry {
+    /// Whether it is a control record (a transaction marker): it takes an offset, and no
+    /// consumer is handed it.
+    pub fn is_control(&self) -> bool {
+        matches!(self.txn, Some(TxnBatch::Marker { .. }))
+    }
 }
 
 /// What an idempotent append found.
@@ -82,6 +110,7 @@ pub struct PartitionLog {
     /// (epoch, first offset), ascending in both.
     epochs: Vec<(i32, i64)>,
     producers: BTreeMap<(u32, i32), ProducerEntry>,
+    txns: TxnIndex,
 }
 
 impl PartitionLog {
@@ -101,6 +130,9 @@ impl PartitionLog {
         }
         if entry.pseq >= 0 {
             self.note_producer((entry.record.id.producer, entry.pepoch), entry.pseq, offset);
+        }
+        if let Some(batch) = entry.txn {
+            self.txns.on_append(offset, batch);
         }
         self.entries.push(entry);
         offset
@@ -143,6 +175,7 @@ impl PartitionLog {
             self.epochs.clear();
             self.base = offset.max(0);
             self.producers.clear();
+            self.txns = TxnIndex::default();
             return;
         }
         let to = offset.min(self.end_offset());
@@ -165,6 +198,13 @@ impl PartitionLog {
             }
         }
         self.producers = rebuilt;
+        let base = self.base;
+        self.txns = TxnIndex::rebuild(
+            self.entries
+                .iter()
+                .enumerate()
+                .filter_map(|(o, e)| e.txn.map(|b| (base + o as i64, b))),
+        );
     }
 
     /// Log start offset.
@@ -184,6 +224,7 @@ impl PartitionLog {
         self.times.clear();
         self.epochs.clear();
         self.producers.clear();
+        self.txns = TxnIndex::default();
         self.base = offset;
     }
 
@@ -265,6 +306,29 @@ impl PartitionLog {
         &self.entries
     }
 
+    /// The transaction index.
+    pub fn transactions(&self) -> &TxnIndex {
+        &self.txns
+    }
+
+    /// The high watermark moved to `hw` (transactions closed below it are settled).
+    pub fn on_high_watermark(&mut self, hw: i64) {
+        self.txns.on_high_watermark(hw);
+    }
+
+    /// The last stable offset under high watermark `hw`: the first offset of the earliest
+    /// transaction still open (or whose marker is not yet replicated), never beyond `hw`.
+    pub fn last_stable_offset(&self, hw: i64) -> i64 {
+        self.txns.last_stable(hw)
+    }
+
+    /// The entry at `offset`.
+    pub fn entry(&self, offset: i64) -> Option<&Entry> {
+        usize::try_from(offset - self.base)
+            .ok()
+            .and_then(|o| self.entries.get(o))
+    }
+
     /// The record at `offset`.
     pub fn get(&self, offset: i64) -> Option<&LogRecord> {
         usize::try_from(offset - self.base)
@@ -330,6 +394,7 @@ mod tests {
             pseq,
             pepoch,
             internal: None,
+            txn: None,
         }
     }
 

@@ -180,7 +180,7 @@ impl GroupHost {
                 Some(Internal::Group(g)) => {
                     groups.insert(g.group.clone(), g.clone());
                 }
-                None => {}
+                Some(Internal::Txn(_)) | None => {}
             }
         }
         self.offsets.extend(offsets);
@@ -262,6 +262,7 @@ mod tests {
             pseq: -1,
             pepoch: 0,
             internal: Some(Arc::new(i)),
+            txn: None,
         }
     }
 

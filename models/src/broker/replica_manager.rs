@@ -428,6 +428,7 @@ impl ReplicaManager {
         let advanced = hw > p.hw;
         if advanced {
             p.hw = hw;
+            p.log.on_high_watermark(hw);
         }
         let hw = p.hw;
         let short = p.isr.len() < min_isr;
@@ -524,6 +525,7 @@ impl ReplicaManager {
             pseq: -1,
             pepoch: 0,
             internal: Some(Arc::new(internal)),
+            txn: None,
         }
     }
 
@@ -557,6 +559,13 @@ impl ReplicaManager {
             left -= out.len() - before;
         }
         (out, errors)
+    }
+
+    /// The last stable offset of `tp` if this broker leads it (KIP-98): the first offset of
+    /// its earliest open transaction, never beyond the high watermark.
+    pub fn last_stable_offset(&self, tp: Tp) -> Option<i64> {
+        let p = self.part(tp).filter(|p| p.role == Role::Leader)?;
+        Some(p.log.last_stable_offset(p.hw))
     }
 
     /// ListOffsets: the log start or the high watermark of each partition this broker leads.

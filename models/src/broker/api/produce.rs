@@ -38,6 +38,7 @@ impl Broker {
             pseq,
             pepoch,
             internal: None,
+            txn: None,
         };
         let offset = self.append(now, tp, entry);
         match acks {
