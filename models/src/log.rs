@@ -322,6 +322,37 @@ impl PartitionLog {
         self.txns.last_stable(hw)
     }
 
+    /// What a `read_committed` consumer is handed from `offset`, below the last stable
+    /// offset under `hw`: up to `max` records, without the control records (markers) and
+    /// without the records of aborted transactions — what Kafka's consumer keeps of a fetch
+    /// answered up to the LSO with its aborted-transactions list. Also returns the offset
+    /// after the last entry looked at: the position past markers and aborted records.
+    pub fn read_committed(&self, offset: i64, hw: i64, max: usize) -> (Vec<(i64, &LogRecord)>, i64) {
+        let lso = self.last_stable_offset(hw);
+        let from = offset.max(self.base);
+        let aborted = self.txns.aborted_ranges(from, lso);
+        let mut out = Vec::new();
+        let mut next = from;
+        for o in from..lso.min(self.end_offset()) {
+            if out.len() >= max {
+                break;
+            }
+            let e = &self.entries[(o - self.base) as usize];
+            next = o + 1;
+            let dropped = match e.txn {
+                Some(TxnBatch::Marker { .. }) => true,
+                Some(TxnBatch::Data { producer_id, .. }) => aborted
+                    .iter()
+                    .any(|r| r.producer_id == producer_id && r.first <= o && r.marker.is_some_and(|m| o < m)),
+                None => false,
+            };
+            if !dropped {
+                out.push((o, &e.record));
+            }
+        }
+        (out, next.max(offset))
+    }
+
     /// The entry at `offset`.
     pub fn entry(&self, offset: i64) -> Option<&Entry> {
         usize::try_from(offset - self.base)
@@ -396,6 +427,54 @@ mod tests {
             internal: None,
             txn: None,
         }
+    }
+
+    fn txn_entry(seq: u32, batch: TxnBatch) -> Entry {
+        let mut e = entry(0, seq, 0, -1);
+        e.txn = Some(batch);
+        e
+    }
+
+    #[test]
+    fn read_committed_stops_at_the_lso_and_drops_markers_and_aborted_records() {
+        let (p, q) = (1_i64 << 32, 2_i64 << 32);
+        let data = |producer_id| TxnBatch::Data {
+            producer_id,
+            epoch: 0,
+        };
+        let marker = |producer_id, commit| TxnBatch::Marker {
+            producer_id,
+            epoch: 1,
+            commit,
+        };
+        let mut log = PartitionLog::new();
+        log.append_at(entry(9, 0, 0, -1)); // 0: plain
+        log.append_at(txn_entry(1, data(p))); // 1: P
+        log.append_at(txn_entry(2, data(q))); // 2: Q
+        log.append_at(txn_entry(3, marker(q, false))); // 3: Q aborted
+        log.append_at(txn_entry(4, data(p))); // 4: P
+        log.append_at(txn_entry(5, marker(p, true))); // 5: P committed
+        log.append_at(txn_entry(6, data(q))); // 6: Q again, open
+        let seqs = |v: &[(i64, &LogRecord)]| v.iter().map(|(o, _)| *o).collect::<Vec<_>>();
+        let (got, next) = log.read_committed(0, 7, 100);
+        assert_eq!(seqs(&got), vec![0, 1, 4], "no marker, nothing of Q's abort");
+        assert_eq!(next, 6, "past P's marker; Q's open transaction holds the LSO");
+        let (got, next) = log.read_committed(0, 3, 100);
+        assert_eq!(seqs(&got), vec![0], "P is open below the high watermark 3");
+        assert_eq!(next, 1);
+        let (got, next) = log.read_committed(0, 7, 2);
+        assert_eq!((seqs(&got), next), (vec![0, 1], 2));
+        let (got, next) = log.read_committed(2, 7, 1);
+        assert_eq!(
+            (seqs(&got), next),
+            (vec![4], 5),
+            "steps over the aborted record and marker"
+        );
+        let (got, next) = log.read_committed(6, 7, 10);
+        assert_eq!((got.len(), next), (0, 6));
+        // read_uncommitted sees everything below the high watermark, markers excepted by the
+        // consumer
+        assert_eq!(log.read(0, 7, 100).count(), 7);
     }
 
     #[test]

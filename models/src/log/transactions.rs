@@ -162,6 +162,15 @@ impl TxnIndex {
             .collect()
     }
 
+    /// The aborted transactions overlapping `[from, to)`, whole.
+    pub fn aborted_ranges(&self, from: i64, to: i64) -> Vec<TxnRange> {
+        self.ranges
+            .iter()
+            .filter(|r| r.aborted && r.marker.is_some_and(|m| m >= from) && r.first < to)
+            .copied()
+            .collect()
+    }
+
     /// Every transaction, by first offset.
     pub fn ranges(&self) -> &[TxnRange] {
         &self.ranges
