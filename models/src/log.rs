@@ -40,6 +40,16 @@ pub enum Internal {
     /// The group's metadata after a completed rebalance (or when it becomes empty), from which
     /// a new coordinator restores the group without a rebalance.
     Group(Box<crate::group_metadata::GroupMetadata>),
+    /// A TxnOffsetCommit (KIP-447): offsets of a group committed inside a producer's
+    /// transaction, pending until its marker reaches the offsets partition.
+    TxnCommit {
+        /// The group.
+        group: Arc<str>,
+        /// The transactional producer's id.
+        producer_id: i64,
+        /// Offsets.
+        offsets: Vec<(crate::types::Tp, i64)>,
+    },
     /// A transaction's state, written to `__transaction_state` by its coordinator.
     Txn(Box<crate::transaction::TxnMetadata>),
 }
