@@ -31,6 +31,12 @@ use sim::Time;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// Offsets per partition.
+type Offsets = Vec<(Tp, i64)>;
+
+/// Transactional offsets not yet committed: (group, producer id) → offsets.
+type Pending = BTreeMap<(Arc<str>, i64), Offsets>;
+
 /// The groups this broker coordinates.
 pub struct GroupHost {
     cfg: GroupConfig,
@@ -40,7 +46,7 @@ pub struct GroupHost {
     consumer_groups: BTreeMap<Arc<str>, ConsumerGroup>,
     offsets: BTreeMap<(Arc<str>, Tp), i64>,
     /// Transactional offsets not yet committed: (group, producer id) → offsets.
-    pending: BTreeMap<(Arc<str>, i64), Vec<(Tp, i64)>>,
+    pending: Pending,
     /// A reused buffer of the state machines' outputs.
     out: Vec<Output>,
 }
@@ -195,7 +201,7 @@ impl GroupHost {
         producer_id: i64,
         commit: bool,
         cluster: &ClusterState,
-    ) -> Vec<(Arc<str>, Vec<(Tp, i64)>)> {
+    ) -> Vec<(Arc<str>, Offsets)> {
         let keys: Vec<(Arc<str>, i64)> = self
             .pending
             .keys()
@@ -247,7 +253,7 @@ impl GroupHost {
         let mut offsets = Vec::new();
         let mut groups: BTreeMap<Arc<str>, Box<GroupMetadata>> = BTreeMap::new();
         // this partition's pending transactional offsets, decided by its markers
-        let mut pending: BTreeMap<(Arc<str>, i64), Vec<(Tp, i64)>> = BTreeMap::new();
+        let mut pending = Pending::new();
         for e in log.all() {
             if let Some(TxnBatch::Marker {
                 producer_id, commit, ..
