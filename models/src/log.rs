@@ -28,7 +28,7 @@ pub const PRODUCER_CACHE: usize = 5;
 
 /// An entry of an internal topic: what the group coordinator writes to `__consumer_offsets`,
 /// and the transaction coordinator to `__transaction_state`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Internal {
     /// An OffsetCommit: the next offset to read, per partition.
     Commit {

@@ -16,6 +16,9 @@
 //!   truncation (KIP-101/279/595), stalls;
 //! * [`group_host`] — the classic ([`crate::coordinator`]) and KIP-848 ([`crate::consumer_group`])
 //!   groups whose `__consumer_offsets` partition this broker leads, and their offsets;
+//! * [`txn_host`] — the transaction coordinator ([`crate::transaction`]) of the
+//!   `transactional.id`s whose `__transaction_state` partition this broker leads: its
+//!   records, its markers (a component; the Kafka APIs that drive it are not routed yet);
 //! * [`retention`] — `retention.ms`;
 //! * [`interceptor`] — request-level fault injection ([`BrokerConfig::inject`]): an API
 //!   answered with a Kafka error, or held back, before its handler runs.
@@ -37,6 +40,7 @@ pub mod retention;
 mod testkit;
 #[cfg(test)]
 mod tests;
+pub mod txn_host;
 
 use crate::cluster::{ClusterState, NodeId};
 use crate::coordinator::GroupConfig;
