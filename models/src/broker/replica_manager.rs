@@ -499,7 +499,8 @@ impl ReplicaManager {
 
     /// Appends to a partition this broker leads; returns the offset.
     pub fn append(&mut self, tp: Tp, entry: Entry, now: Time, fx: &mut Effects) -> i64 {
-        let user = self.is_user(tp);
+        // a marker is a control record: the broker writes `MarkerWritten` for it
+        let user = self.is_user(tp) && !entry.is_control();
         let p = self.part_mut(tp).expect("leader");
         let id = entry.record.id;
         let offset = p.log.append(entry, now);

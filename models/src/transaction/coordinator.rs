@@ -37,6 +37,7 @@
 use super::metadata::{TxnMetadata, TxnState, MAX_EPOCH};
 use crate::cluster::coordinator_partition;
 use crate::protocol::ErrorCode;
+pub use crate::protocol::{TxnMarkers as Markers, TxnReply};
 use crate::types::Tp;
 use sim::{ActorId, Time};
 use std::collections::BTreeMap;
@@ -61,32 +62,6 @@ impl Default for TxnConfig {
             abort_check_interval: Time::ms(10_000),
         }
     }
-}
-
-/// A coordinator's answer to a client.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TxnReply {
-    /// InitProducerId: (producer id, epoch).
-    InitProducerId(Result<(i64, i32), ErrorCode>),
-    /// AddPartitionsToTxn / AddOffsetsToTxn.
-    AddPartitions(Result<(), ErrorCode>),
-    /// EndTxn: (producer id, the epoch of the next transaction).
-    EndTxn(Result<(i64, i32), ErrorCode>),
-}
-
-/// WriteTxnMarkers for one transaction: a control record in each partition.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Markers {
-    /// `transactional.id`.
-    pub transactional_id: Arc<str>,
-    /// Producer id.
-    pub producer_id: i64,
-    /// The epoch the markers carry (the bumped one).
-    pub epoch: i32,
-    /// Commit (or abort).
-    pub commit: bool,
-    /// Every partition of the transaction.
-    pub partitions: Vec<Tp>,
 }
 
 /// What the coordinator asks its broker to do.
