@@ -391,3 +391,61 @@ fn transactional_offsets_become_committed_with_the_commit_marker() {
         offsets: vec![(testkit::TP, 5)],
     }));
 }
+
+#[test]
+fn a_transactional_record_is_followed_by_its_marker_and_an_older_epoch_is_fenced() {
+    let p = crate::cluster::coordinator_partition("pipeline-1", 50);
+    let pid = i64::from(p) << 32;
+    let produce = |seq: u32, epoch: i32| Msg::ProduceReq {
+        tp: testkit::TP,
+        id: crate::types::RecordId { producer: 0, seq },
+        payload: crate::types::Payload::new(None, Some(b"v")),
+        acks: Acks::All,
+        pseq: -1,
+        pepoch: 0,
+        txn: Some((pid, epoch)),
+    };
+    let add = Msg::AddPartitionsToTxnReq {
+        transactional_id: tid(),
+        producer_id: pid,
+        epoch: 0,
+        partitions: vec![testkit::TP],
+    };
+    let requests = vec![
+        (
+            10,
+            Msg::InitProducerIdReq {
+                transactional_id: tid(),
+                timeout_us: 60_000_000,
+            },
+        ),
+        (20, add),
+        (30, produce(0, 0)),
+        (
+            40,
+            Msg::EndTxnReq {
+                transactional_id: tid(),
+                producer_id: pid,
+                epoch: 0,
+                commit: false,
+            },
+        ),
+        // a zombie of epoch 0 writes after the abort marker (epoch 1)
+        (50, produce(1, 0)),
+    ];
+    let (seen, events) = run_txn(requests);
+    let produced: Vec<Result<i64, ErrorCode>> = seen
+        .iter()
+        .filter_map(|(_, m)| match m {
+            Msg::ProduceResp { result, .. } => Some(*result),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(produced, vec![Ok(0), Err(ErrorCode::InvalidProducerEpoch)]);
+    assert!(events.contains(&Event::MarkerWritten {
+        tp: testkit::TP,
+        offset: 1,
+        producer_id: pid,
+        commit: false,
+    }));
+}

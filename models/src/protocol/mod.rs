@@ -300,6 +300,9 @@ pub enum Msg {
         pseq: i32,
         /// Idempotent producer's epoch for the partition.
         pepoch: i32,
+        /// A transactional producer's (producer id, epoch): the record belongs to its open
+        /// transaction.
+        txn: Option<(i64, i32)>,
     },
     /// `ConsumerGroupHeartbeat` (KIP-848).
     ConsumerHeartbeatReq(Box<ConsumerHeartbeat>),
