@@ -22,6 +22,7 @@ const BELOW_ACTORS: &[&str] = &[
     "protocol",
     "scenario",
     "transaction",
+    "txn_metadata",
     "types",
 ];
 const ACTORS: &[&str] = &["broker", "consumer", "producer", "controller", "world"];

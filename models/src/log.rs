@@ -51,12 +51,12 @@ pub enum Internal {
         offsets: Vec<(crate::types::Tp, i64)>,
     },
     /// A transaction's state, written to `__transaction_state` by its coordinator.
-    Txn(Box<crate::transaction::TxnMetadata>),
+    Txn(Box<crate::txn_metadata::TxnMetadata>),
 }
 
 impl Internal {
     /// The transaction state it records, if it is a `__transaction_state` entry.
-    pub fn as_txn(&self) -> Option<&crate::transaction::TxnMetadata> {
+    pub fn as_txn(&self) -> Option<&crate::txn_metadata::TxnMetadata> {
         match self {
             Internal::Txn(t) => Some(t),
             _ => None,

@@ -34,10 +34,10 @@
 //!
 //! The machine is pure: each input pushes [`TxnOutput`]s for the broker to carry out.
 
-use super::metadata::{TxnMetadata, TxnState, MAX_EPOCH};
 use crate::cluster::coordinator_partition;
 use crate::protocol::ErrorCode;
 pub use crate::protocol::{TxnMarkers as Markers, TxnReply};
+use crate::txn_metadata::{TxnMetadata, TxnState, MAX_EPOCH};
 use crate::types::Tp;
 use sim::{ActorId, Time};
 use std::collections::BTreeMap;

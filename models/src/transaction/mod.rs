@@ -1,8 +1,8 @@
 //! Transactions (KIP-98, KIP-447, KIP-890): the transaction coordinator and what it
 //! persists.
 //!
-//! * [`metadata`] — a `transactional.id`'s state as written to `__transaction_state`
-//!   (Kafka's `TransactionMetadata`, `TransactionState`);
+//! * [`crate::txn_metadata`] — a `transactional.id`'s state as written to
+//!   `__transaction_state` (Kafka's `TransactionMetadata`, `TransactionState`);
 //! * [`coordinator`] — the coordinator's state machine (Kafka's `TransactionCoordinator`
 //!   under transaction version 2): InitProducerId with epoch bumps and fencing,
 //!   AddPartitionsToTxn, EndTxn, markers, the timeout abort, failover from the log.
@@ -12,9 +12,8 @@
 //! and replicated like `__consumer_offsets`.
 
 pub mod coordinator;
-pub mod metadata;
 #[cfg(test)]
 mod tests;
 
+pub use crate::txn_metadata::{TxnMetadata, TxnState};
 pub use coordinator::{Markers, TxnConfig, TxnCoordinator, TxnOutput, TxnReply};
-pub use metadata::{TxnMetadata, TxnState};

@@ -3,7 +3,8 @@
 //!
 //! Each transition of a transaction is one record of the id's `__transaction_state`
 //! partition; the last record of an id is its state. A broker that becomes leader of the
-//! partition replays them (see [`super::TxnCoordinator::load`]).
+//! partition replays them (see [`crate::transaction::TxnCoordinator::load`]). Plain data,
+//! as [`crate::group_metadata`] is for groups.
 
 use crate::types::Tp;
 use sim::Time;
