@@ -83,7 +83,7 @@ enum HistoryArg {
 
 fn parse_claim(s: &str) -> Result<Claim, String> {
     Claim::parse(s).ok_or_else(|| {
-        let names: Vec<&str> = Claim::ALL.iter().map(|c| c.name()).collect();
+        let names: Vec<&str> = Claim::EVERY.iter().map(|c| c.name()).collect();
         format!("unknown claim (one of: {})", names.join(", "))
     })
 }

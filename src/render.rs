@@ -1,6 +1,6 @@
 //! Renderers of a run's history: what each process printed, or JSON lines.
 
-use models::history::{AppValue, Event};
+use models::history::{AppValue, Event, TxnStep};
 use models::types::{show_bytes, Metadata, Payload, RecordId, Tp};
 use models::world::{ClientKind, Run};
 use serde_json::{json, Map, Value};
@@ -27,6 +27,20 @@ fn printed(meta: &Metadata, e: &Event) -> Option<String> {
             offset
         )),
         Event::Fatal { error } => Some(format!("error: {error}")),
+        Event::Txn(t) => Some(match &t.step {
+            TxnStep::Begin => "begin transaction.".to_string(),
+            TxnStep::OffsetsSent { group, offsets } => format!(
+                "send offsets to transaction: group {group}, {}",
+                offsets
+                    .iter()
+                    .map(|(tp, o)| format!("{}@{o}", meta.display(*tp)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            TxnStep::Committed => "commit transaction.".to_string(),
+            TxnStep::Aborted => "abort transaction.".to_string(),
+            TxnStep::Fenced(e) => format!("error: producer fenced: {e}"),
+        }),
         Event::ProduceFailed { id, tp, error } => Some(format!(
             "error: record {} to {} not delivered: {error}",
             id.seq,
@@ -64,6 +78,15 @@ pub fn text(run: &Run) -> String {
 
 fn tp_json(meta: &Metadata, tp: Tp) -> Value {
     json!([meta.topic_name(tp.topic), tp.partition])
+}
+
+/// Offsets as `[[topic, partition, offset], ...]`.
+fn offsets_json(meta: &Metadata, offsets: &[(Tp, i64)]) -> Value {
+    let offsets = offsets
+        .iter()
+        .map(|(tp, o)| json!([meta.topic_name(tp.topic), tp.partition, o]))
+        .collect();
+    Value::Array(offsets)
 }
 
 /// A list of partitions as `[[topic, partition], ...]`.
@@ -164,6 +187,9 @@ pub fn event_json(run: &Run, time_us: u64, actor: sim::ActorId, e: &Event) -> Va
         | Event::Committed { .. }
         | Event::CommitFailed { .. } => consumption_fields(&mut f, e),
         Event::App(_) => app_fields(&mut f, e),
+        Event::Txn(_) | Event::MarkerWritten { .. } | Event::TxnOffsetsCommitted { .. } => {
+            txn_fields(&mut f, e)
+        }
     }
     Value::Object(f.m)
 }
@@ -251,6 +277,46 @@ fn broker_fields(f: &mut Fields, e: &Event) {
                 Some(e) => f.put("error", json!(e.name())),
                 None => f.put("delay_ms", json!(delay.as_ms_f64())),
             }
+        }
+        _ => {}
+    }
+}
+
+/// Transactions: a producer's steps, markers, transactional offsets made visible.
+fn txn_fields(f: &mut Fields, e: &Event) {
+    match e {
+        Event::Txn(t) => {
+            f.put("transactional_id", json!(&*t.transactional_id));
+            f.put("producer_id", json!(t.producer_id));
+            f.put("producer_epoch", json!(t.epoch));
+            match &t.step {
+                TxnStep::OffsetsSent { group, offsets } => {
+                    f.put("group", json!(&**group));
+                    f.put("offsets", offsets_json(f.meta, offsets));
+                }
+                TxnStep::Fenced(error) => f.put("error", json!(error.name())),
+                TxnStep::Begin | TxnStep::Committed | TxnStep::Aborted => {}
+            }
+        }
+        Event::MarkerWritten {
+            tp,
+            offset,
+            producer_id,
+            commit,
+        } => {
+            f.tp(*tp);
+            f.put("offset", json!(offset));
+            f.put("producer_id", json!(producer_id));
+            f.put("marker", json!(if *commit { "COMMIT" } else { "ABORT" }));
+        }
+        Event::TxnOffsetsCommitted {
+            group,
+            producer_id,
+            offsets,
+        } => {
+            f.put("group", json!(&**group));
+            f.put("producer_id", json!(producer_id));
+            f.put("offsets", offsets_json(f.meta, offsets));
         }
         _ => {}
     }

@@ -21,6 +21,8 @@ const BELOW_ACTORS: &[&str] = &[
     "partitioner",
     "protocol",
     "scenario",
+    "transaction",
+    "txn_metadata",
     "types",
 ];
 const ACTORS: &[&str] = &["broker", "consumer", "producer", "controller", "world"];

@@ -11,6 +11,11 @@
 //!   `offsets.topic.replication.factor`, default 3 — here capped at the number of brokers) is
 //!   placed the same way; a group's coordinator is the leader of partition
 //!   `Utils.abs(groupId.hashCode()) % offsets.topic.num.partitions` (Java's `String.hashCode`).
+//! * **`__transaction_state`** (`transaction.state.log.num.partitions`, default 50;
+//!   `transaction.state.log.replication.factor`, default 3, capped likewise) exists only in
+//!   clusters with transactional producers ([`ClusterState::with_transaction_state`]), after
+//!   `__consumer_offsets`, placed the same way; a `transactional.id`'s coordinator is the
+//!   leader of partition `abs(transactionalId.hashCode()) % partitions`.
 //! * [`ClusterState`] is what the controller publishes (KRaft's metadata log, reduced to its
 //!   latest image) and what brokers answer Metadata requests with.
 
@@ -117,6 +122,39 @@ impl ClusterState {
             .and_then(|t| t.get(tp.partition as usize))
             .and_then(|p| p.leader)
             .map(|n| self.actor(n))
+    }
+
+    /// The same image with a `__transaction_state` topic of `partitions` partitions of
+    /// `rf` replicas (capped at the number of brokers) after `__consumer_offsets`.
+    pub fn with_transaction_state(mut self, partitions: u32, rf: u32) -> ClusterState {
+        let n = self.broker_count();
+        self.parts.truncate(self.user_topics as usize + 1);
+        self.parts.push(
+            placement(n, partitions, rf.min(n))
+                .into_iter()
+                .map(PartitionState::new)
+                .collect(),
+        );
+        self
+    }
+
+    /// The `__transaction_state` partition of `transactional_id`, if the cluster has the
+    /// topic.
+    pub fn txn_tp(&self, transactional_id: &str) -> Option<Tp> {
+        let topic = self.user_topics + 1;
+        let n = self.parts.get(topic as usize)?.len() as u32;
+        Some(Tp::new(topic, coordinator_partition(transactional_id, n)))
+    }
+
+    /// The broker coordinating `transactional_id`: the leader of its `__transaction_state`
+    /// partition.
+    pub fn txn_coordinator(&self, transactional_id: &str) -> Option<ActorId> {
+        self.leader_actor(self.txn_tp(transactional_id)?)
+    }
+
+    /// Whether `tp` is a `__transaction_state` partition.
+    pub fn is_txn_state(&self, tp: Tp) -> bool {
+        tp.topic == self.user_topics + 1
     }
 
     /// The `__consumer_offsets` partition of `group`.
@@ -242,6 +280,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_transaction_state_topic_follows_the_offsets_topic() {
+        let brokers: Vec<ActorId> = (0..3).map(ActorId).collect();
+        let plain = ClusterState::initial(brokers.clone(), &[(2, 3)], 50, 3);
+        assert_eq!(plain.txn_tp("t"), None, "no transactional producer, no topic");
+        let c = plain.clone().with_transaction_state(50, 3);
+        let tp = c.txn_tp("pipeline-1").expect("the topic");
+        assert_eq!(tp.topic, 2, "after the user topic and __consumer_offsets");
+        assert_eq!(tp.partition, coordinator_partition("pipeline-1", 50));
+        assert!(c.is_txn_state(tp) && !c.is_txn_state(c.offsets_tp("g")));
+        assert_eq!(c.txn_coordinator("pipeline-1"), c.leader_actor(tp));
+        assert_eq!(
+            c.offsets_tp("g"),
+            plain.offsets_tp("g"),
+            "groups stay where they were"
+        );
     }
 
     #[test]

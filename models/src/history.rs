@@ -262,12 +262,84 @@ pub enum Event {
     /// An application inside a consumer wrote an event of its own
     /// (`consumer::AppCtx::record`).
     App(Box<AppEvent>),
+    /// A transactional producer's step: a transaction begun, committed, aborted, its offsets
+    /// sent, or the producer fenced (written by the producer).
+    Txn(Box<TxnEvent>),
+    /// A broker wrote a transaction marker (a control record, one offset) to a partition it
+    /// leads: the producer's transaction there ends, committed or aborted.
+    MarkerWritten {
+        /// Partition.
+        tp: Tp,
+        /// The marker's offset.
+        offset: i64,
+        /// The transactional producer's id.
+        producer_id: i64,
+        /// Commit (or abort).
+        commit: bool,
+    },
+    /// Transactional offsets became the group's committed offsets: the commit marker reached
+    /// its `__consumer_offsets` partition (written by the group coordinator).
+    TxnOffsetsCommitted {
+        /// Group.
+        group: Arc<str>,
+        /// The transactional producer's id.
+        producer_id: i64,
+        /// Next offset to read, per partition.
+        offsets: Vec<(Tp, i64)>,
+    },
     /// A client hit an error it cannot recover from and stopped (e.g. no assignor in common
     /// with its group: `INCONSISTENT_GROUP_PROTOCOL`).
     Fatal {
         /// The Kafka error.
         error: ErrorCode,
     },
+}
+
+/// What [`Event::Txn`] says.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TxnEvent {
+    /// `transactional.id`.
+    pub transactional_id: Arc<str>,
+    /// The producer id its coordinator gave it.
+    pub producer_id: i64,
+    /// The producer epoch of the transaction.
+    pub epoch: i32,
+    /// What happened.
+    pub step: TxnStep,
+}
+
+/// A transactional producer's step ([`TxnEvent`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum TxnStep {
+    /// `beginTransaction()`: the records it sends from now on belong to the transaction.
+    Begin,
+    /// `sendOffsetsToTransaction()`: the group's offsets go with the transaction.
+    OffsetsSent {
+        /// Group.
+        group: Arc<str>,
+        /// Next offset to read, per partition.
+        offsets: Vec<(Tp, i64)>,
+    },
+    /// `commitTransaction()` returned.
+    Committed,
+    /// `abortTransaction()` returned (or the coordinator aborted it).
+    Aborted,
+    /// A newer instance of its `transactional.id` fenced it (`PRODUCER_FENCED`,
+    /// `INVALID_PRODUCER_EPOCH`): it stops.
+    Fenced(ErrorCode),
+}
+
+impl TxnStep {
+    /// Its name in the JSON output (`"event": "txn_<name>"`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            TxnStep::Begin => "begin",
+            TxnStep::OffsetsSent { .. } => "offsets",
+            TxnStep::Committed => "commit",
+            TxnStep::Aborted => "abort",
+            TxnStep::Fenced(_) => "fenced",
+        }
+    }
 }
 
 /// What [`Event::App`] says: an application's own event.
@@ -492,6 +564,15 @@ impl Event {
             Event::BrokerUnfenced { .. } => "unfenced",
             Event::Injected { .. } => "injected",
             Event::App(_) => "app",
+            Event::Txn(t) => match t.step {
+                TxnStep::Begin => "txn_begin",
+                TxnStep::OffsetsSent { .. } => "txn_offsets",
+                TxnStep::Committed => "txn_commit",
+                TxnStep::Aborted => "txn_abort",
+                TxnStep::Fenced(_) => "txn_fenced",
+            },
+            Event::MarkerWritten { .. } => "marker",
+            Event::TxnOffsetsCommitted { .. } => "txn_offsets_commit",
         }
     }
 }

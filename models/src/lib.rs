@@ -17,7 +17,8 @@
 //! * Pure algorithms: [`partitioner`], [`assignor`] (Kafka's six assignors, exactly).
 //! * State machines, input in and outputs out: [`log`] (a replica's log, epochs, producer
 //!   state), [`coordinator`] (the classic group protocol), [`consumer_group`] (KIP-848),
-//!   [`group_metadata`] (what a coordinator persists), [`cluster`] (placement, leaders, ISRs:
+//!   [`group_metadata`] (what a coordinator persists), [`transaction`] (the transaction
+//!   coordinator, KIP-98/890), [`txn_metadata`] (what it persists), [`cluster`] (placement, leaders, ISRs:
 //!   the metadata image).
 //!
 //! Above them the actors, each a thin shell over components that own their state:
@@ -46,6 +47,8 @@ pub mod producer;
 pub mod protocol;
 pub mod query;
 pub mod scenario;
+pub mod transaction;
+pub mod txn_metadata;
 pub mod types;
 pub mod world;
 

@@ -11,18 +11,24 @@
 //! * the **producer state** of idempotent producers (KIP-98): per producer id, the last
 //!   sequence number written and the offsets of the last five, so a retried record is
 //!   answered with its first offset instead of being written twice; rebuilt from the records
-//!   after a truncation, as Kafka rebuilds its producer snapshot.
+//!   after a truncation, as Kafka rebuilds its producer snapshot;
+//! * the **transaction index** ([`transactions`]): open and aborted transactions, the last
+//!   stable offset, transactional producers' epochs.
+
+pub mod transactions;
 
 use crate::types::LogRecord;
 use sim::Time;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
+pub use transactions::{AbortedTxn, TxnBatch, TxnIndex};
 
 /// How many recent sequence numbers a producer's entry remembers (Kafka: the last 5 batches).
 pub const PRODUCER_CACHE: usize = 5;
 
-/// An entry of an internal topic (`__consumer_offsets`): what the group coordinator writes.
-#[derive(Clone, Debug)]
+/// An entry of an internal topic: what the group coordinator writes to `__consumer_offsets`,
+/// and the transaction coordinator to `__transaction_state`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Internal {
     /// An OffsetCommit: the next offset to read, per partition.
     Commit {
@@ -34,6 +40,28 @@ pub enum Internal {
     /// The group's metadata after a completed rebalance (or when it becomes empty), from which
     /// a new coordinator restores the group without a rebalance.
     Group(Box<crate::group_metadata::GroupMetadata>),
+    /// A TxnOffsetCommit (KIP-447): offsets of a group committed inside a producer's
+    /// transaction, pending until its marker reaches the offsets partition.
+    TxnCommit {
+        /// The group.
+        group: Arc<str>,
+        /// The transactional producer's id.
+        producer_id: i64,
+        /// Offsets.
+        offsets: Vec<(crate::types::Tp, i64)>,
+    },
+    /// A transaction's state, written to `__transaction_state` by its coordinator.
+    Txn(Box<crate::txn_metadata::TxnMetadata>),
+}
+
+impl Internal {
+    /// The transaction state it records, if it is a `__transaction_state` entry.
+    pub fn as_txn(&self) -> Option<&crate::txn_metadata::TxnMetadata> {
+        match self {
+            Internal::Txn(t) => Some(t),
+            _ => None,
+        }
+    }
 }
 
 /// One log entry.
@@ -50,6 +78,16 @@ pub struct Entry {
     pub pepoch: i32,
     /// For internal topics: what the record means.
     pub internal: Option<Arc<Internal>>,
+    /// For transactional producers: a record of a transaction, or a marker ending one.
+    pub txn: Option<TxnBatch>,
+}
+
+impl Entry {
+    /// Whether it is a control record (a transaction marker): it takes an offset, and no
+    /// consumer is handed it.
+    pub fn is_control(&self) -> bool {
+        matches!(self.txn, Some(TxnBatch::Marker { .. }))
+    }
 }
 
 /// What an idempotent append found.
@@ -82,6 +120,7 @@ pub struct PartitionLog {
     /// (epoch, first offset), ascending in both.
     epochs: Vec<(i32, i64)>,
     producers: BTreeMap<(u32, i32), ProducerEntry>,
+    txns: TxnIndex,
 }
 
 impl PartitionLog {
@@ -101,6 +140,9 @@ impl PartitionLog {
         }
         if entry.pseq >= 0 {
             self.note_producer((entry.record.id.producer, entry.pepoch), entry.pseq, offset);
+        }
+        if let Some(batch) = entry.txn {
+            self.txns.on_append(offset, batch);
         }
         self.entries.push(entry);
         offset
@@ -143,6 +185,7 @@ impl PartitionLog {
             self.epochs.clear();
             self.base = offset.max(0);
             self.producers.clear();
+            self.txns = TxnIndex::default();
             return;
         }
         let to = offset.min(self.end_offset());
@@ -165,6 +208,13 @@ impl PartitionLog {
             }
         }
         self.producers = rebuilt;
+        let base = self.base;
+        self.txns = TxnIndex::rebuild(
+            self.entries
+                .iter()
+                .enumerate()
+                .filter_map(|(o, e)| e.txn.map(|b| (base + o as i64, b))),
+        );
     }
 
     /// Log start offset.
@@ -184,6 +234,7 @@ impl PartitionLog {
         self.times.clear();
         self.epochs.clear();
         self.producers.clear();
+        self.txns = TxnIndex::default();
         self.base = offset;
     }
 
@@ -265,6 +316,60 @@ impl PartitionLog {
         &self.entries
     }
 
+    /// The transaction index.
+    pub fn transactions(&self) -> &TxnIndex {
+        &self.txns
+    }
+
+    /// The high watermark moved to `hw` (transactions closed below it are settled).
+    pub fn on_high_watermark(&mut self, hw: i64) {
+        self.txns.on_high_watermark(hw);
+    }
+
+    /// The last stable offset under high watermark `hw`: the first offset of the earliest
+    /// transaction still open (or whose marker is not yet replicated), never beyond `hw`.
+    pub fn last_stable_offset(&self, hw: i64) -> i64 {
+        self.txns.last_stable(hw)
+    }
+
+    /// What a `read_committed` consumer is handed from `offset`, below the last stable
+    /// offset under `hw`: up to `max` records, without the control records (markers) and
+    /// without the records of aborted transactions — what Kafka's consumer keeps of a fetch
+    /// answered up to the LSO with its aborted-transactions list. Also returns the offset
+    /// after the last entry looked at: the position past markers and aborted records.
+    pub fn read_committed(&self, offset: i64, hw: i64, max: usize) -> (Vec<(i64, &LogRecord)>, i64) {
+        let lso = self.last_stable_offset(hw);
+        let from = offset.max(self.base);
+        let aborted = self.txns.aborted_ranges(from, lso);
+        let mut out = Vec::new();
+        let mut next = from;
+        for o in from..lso.min(self.end_offset()) {
+            if out.len() >= max {
+                break;
+            }
+            let e = &self.entries[(o - self.base) as usize];
+            next = o + 1;
+            let dropped = match e.txn {
+                Some(TxnBatch::Marker { .. }) => true,
+                Some(TxnBatch::Data { producer_id, .. }) => aborted
+                    .iter()
+                    .any(|r| r.producer_id == producer_id && r.first <= o && r.marker.is_some_and(|m| o < m)),
+                None => false,
+            };
+            if !dropped {
+                out.push((o, &e.record));
+            }
+        }
+        (out, next.max(offset))
+    }
+
+    /// The entry at `offset`.
+    pub fn entry(&self, offset: i64) -> Option<&Entry> {
+        usize::try_from(offset - self.base)
+            .ok()
+            .and_then(|o| self.entries.get(o))
+    }
+
     /// The record at `offset`.
     pub fn get(&self, offset: i64) -> Option<&LogRecord> {
         usize::try_from(offset - self.base)
@@ -330,7 +435,56 @@ mod tests {
             pseq,
             pepoch,
             internal: None,
+            txn: None,
         }
+    }
+
+    fn txn_entry(seq: u32, batch: TxnBatch) -> Entry {
+        let mut e = entry(0, seq, 0, -1);
+        e.txn = Some(batch);
+        e
+    }
+
+    #[test]
+    fn read_committed_stops_at_the_lso_and_drops_markers_and_aborted_records() {
+        let (p, q) = (1_i64 << 32, 2_i64 << 32);
+        let data = |producer_id| TxnBatch::Data {
+            producer_id,
+            epoch: 0,
+        };
+        let marker = |producer_id, commit| TxnBatch::Marker {
+            producer_id,
+            epoch: 1,
+            commit,
+        };
+        let mut log = PartitionLog::new();
+        log.append_at(entry(9, 0, 0, -1)); // 0: plain
+        log.append_at(txn_entry(1, data(p))); // 1: P
+        log.append_at(txn_entry(2, data(q))); // 2: Q
+        log.append_at(txn_entry(3, marker(q, false))); // 3: Q aborted
+        log.append_at(txn_entry(4, data(p))); // 4: P
+        log.append_at(txn_entry(5, marker(p, true))); // 5: P committed
+        log.append_at(txn_entry(6, data(q))); // 6: Q again, open
+        let seqs = |v: &[(i64, &LogRecord)]| v.iter().map(|(o, _)| *o).collect::<Vec<_>>();
+        let (got, next) = log.read_committed(0, 7, 100);
+        assert_eq!(seqs(&got), vec![0, 1, 4], "no marker, nothing of Q's abort");
+        assert_eq!(next, 6, "past P's marker; Q's open transaction holds the LSO");
+        let (got, next) = log.read_committed(0, 3, 100);
+        assert_eq!(seqs(&got), vec![0], "P is open below the high watermark 3");
+        assert_eq!(next, 1);
+        let (got, next) = log.read_committed(0, 7, 2);
+        assert_eq!((seqs(&got), next), (vec![0, 1], 2));
+        let (got, next) = log.read_committed(2, 7, 1);
+        assert_eq!(
+            (seqs(&got), next),
+            (vec![4], 5),
+            "steps over the aborted record and marker"
+        );
+        let (got, next) = log.read_committed(6, 7, 10);
+        assert_eq!((got.len(), next), (0, 6));
+        // read_uncommitted sees everything below the high watermark, markers excepted by the
+        // consumer
+        assert_eq!(log.read(0, 7, 100).count(), 7);
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub struct TopicMeta {
 /// The internal topic holding committed offsets and group metadata.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
+/// The internal topic holding the transaction coordinators' state.
+pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
+
 /// What a Metadata response tells a client: the topics, sorted by name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Metadata {
@@ -62,11 +65,12 @@ impl Metadata {
     }
 
     /// The name of topic `index`; the index after the last user topic is Kafka's internal
-    /// `__consumer_offsets`.
+    /// `__consumer_offsets`, the next one `__transaction_state`.
     pub fn topic_name(&self, index: u32) -> &str {
         match self.topics.get(index as usize) {
             Some(t) => &t.name,
-            None => OFFSETS_TOPIC,
+            None if index as usize == self.topics.len() => OFFSETS_TOPIC,
+            None => TRANSACTION_STATE_TOPIC,
         }
     }
 

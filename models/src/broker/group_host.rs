@@ -10,6 +10,12 @@
 //! loads it (replays the commits and the last metadata of each group: same offsets, same
 //! generation, no rebalance); one that stops leading it unloads its groups.
 //!
+//! Transactional offset commits (KIP-447's TxnOffsetCommit) are validated like OffsetCommit
+//! (generation and member id) and kept pending per producer id until the transaction's
+//! marker reaches the offsets partition: a commit marker makes them the group's committed
+//! offsets, an abort marker drops them. An OffsetFetch with `require_stable` is answered
+//! `UNSTABLE_OFFSET_COMMIT` while a partition it asks for has pending offsets.
+//!
 //! The host never writes to the log itself: it returns what to write, and the broker appends
 //! it through the replica manager.
 
@@ -18,12 +24,18 @@ use crate::cluster::ClusterState;
 use crate::consumer_group::{self, ConsumerGroup};
 use crate::coordinator::{Group, GroupConfig, Output};
 use crate::group_metadata::GroupMetadata;
-use crate::log::{Internal, PartitionLog};
+use crate::log::{Internal, PartitionLog, TxnBatch};
 use crate::protocol::{ErrorCode, Msg};
 use crate::types::{MemberId, Tp};
 use sim::Time;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// Offsets per partition.
+type Offsets = Vec<(Tp, i64)>;
+
+/// Transactional offsets not yet committed: (group, producer id) → offsets.
+type Pending = BTreeMap<(Arc<str>, i64), Offsets>;
 
 /// The groups this broker coordinates.
 pub struct GroupHost {
@@ -33,6 +45,8 @@ pub struct GroupHost {
     persisted: BTreeMap<Arc<str>, (i32, usize)>,
     consumer_groups: BTreeMap<Arc<str>, ConsumerGroup>,
     offsets: BTreeMap<(Arc<str>, Tp), i64>,
+    /// Transactional offsets not yet committed: (group, producer id) → offsets.
+    pending: Pending,
     /// A reused buffer of the state machines' outputs.
     out: Vec<Output>,
 }
@@ -46,6 +60,7 @@ impl GroupHost {
             persisted: BTreeMap::new(),
             consumer_groups: BTreeMap::new(),
             offsets: BTreeMap::new(),
+            pending: BTreeMap::new(),
             out: Vec::new(),
         }
     }
@@ -56,6 +71,7 @@ impl GroupHost {
         self.persisted.clear();
         self.consumer_groups.clear();
         self.offsets.clear();
+        self.pending.clear();
     }
 
     /// Whether `group` is a KIP-848 group here.
@@ -159,6 +175,70 @@ impl GroupHost {
         }
     }
 
+    /// Stores a TxnOffsetCommit of `group` by transactional producer `producer_id` (pending
+    /// until its marker) and returns the entry to write to its offsets partition. The caller
+    /// validated the generation and member first ([`GroupHost::validate_commit`]).
+    pub fn txn_commit(&mut self, group: &Arc<str>, producer_id: i64, offsets: &[(Tp, i64)]) -> Internal {
+        let p = self.pending.entry((group.clone(), producer_id)).or_default();
+        for &(tp, off) in offsets {
+            p.retain(|(t, _)| *t != tp);
+            p.push((tp, off));
+        }
+        p.sort_unstable();
+        Internal::TxnCommit {
+            group: group.clone(),
+            producer_id,
+            offsets: offsets.to_vec(),
+        }
+    }
+
+    /// The marker of `producer_id`'s transaction reached offsets partition `tp`: its pending
+    /// offsets there become committed (`commit`) or are dropped. Returns what was committed,
+    /// per group.
+    pub fn complete_txn(
+        &mut self,
+        tp: Tp,
+        producer_id: i64,
+        commit: bool,
+        cluster: &ClusterState,
+    ) -> Vec<(Arc<str>, Offsets)> {
+        let keys: Vec<(Arc<str>, i64)> = self
+            .pending
+            .keys()
+            .filter(|(g, p)| *p == producer_id && cluster.offsets_tp(g) == tp)
+            .cloned()
+            .collect();
+        let mut done = Vec::new();
+        for key in keys {
+            let offsets = self.pending.remove(&key).expect("listed");
+            if commit {
+                for &(t, off) in &offsets {
+                    self.offsets.insert((key.0.clone(), t), off);
+                }
+                done.push((key.0, offsets));
+            }
+        }
+        done
+    }
+
+    /// OffsetFetch with `require_stable` (KIP-447): `UNSTABLE_OFFSET_COMMIT` while a
+    /// transaction holds pending offsets for one of `partitions`, else the committed ones.
+    pub fn committed_stable(
+        &self,
+        group: &Arc<str>,
+        partitions: &[Tp],
+    ) -> Result<Vec<(Tp, Option<i64>)>, ErrorCode> {
+        let unstable = self
+            .pending
+            .iter()
+            .filter(|((g, _), _)| g == group)
+            .any(|(_, offs)| offs.iter().any(|(t, _)| partitions.contains(t)));
+        if unstable {
+            return Err(ErrorCode::UnstableOffsetCommit);
+        }
+        Ok(self.committed(group, partitions))
+    }
+
     /// OffsetFetch: the committed offset of each partition (`None`: none).
     pub fn committed(&self, group: &Arc<str>, partitions: &[Tp]) -> Vec<(Tp, Option<i64>)> {
         partitions
@@ -172,18 +252,43 @@ impl GroupHost {
     pub fn load(&mut self, now: Time, log: &PartitionLog, fx: &mut Effects) {
         let mut offsets = Vec::new();
         let mut groups: BTreeMap<Arc<str>, Box<GroupMetadata>> = BTreeMap::new();
+        // this partition's pending transactional offsets, decided by its markers
+        let mut pending = Pending::new();
         for e in log.all() {
+            if let Some(TxnBatch::Marker {
+                producer_id, commit, ..
+            }) = e.txn
+            {
+                let keys: Vec<_> = pending.keys().filter(|k| k.1 == producer_id).cloned().collect();
+                for key in keys {
+                    let done = pending.remove(&key).expect("listed");
+                    if commit {
+                        offsets.extend(done.into_iter().map(|(t, off)| ((key.0.clone(), t), off)));
+                    }
+                }
+            }
             match e.internal.as_deref() {
+                Some(Internal::TxnCommit {
+                    group,
+                    producer_id,
+                    offsets: o,
+                }) => {
+                    let p = pending.entry((group.clone(), *producer_id)).or_default();
+                    p.retain(|(t, _)| !o.iter().any(|(n, _)| n == t));
+                    p.extend(o.iter().copied());
+                    p.sort_unstable();
+                }
                 Some(Internal::Commit { group, offsets: o }) => {
                     offsets.extend(o.iter().map(|(t, off)| ((group.clone(), *t), *off)));
                 }
                 Some(Internal::Group(g)) => {
                     groups.insert(g.group.clone(), g.clone());
                 }
-                None => {}
+                Some(Internal::Txn(_)) | None => {}
             }
         }
         self.offsets.extend(offsets);
+        self.pending.extend(pending);
         for (name, g) in groups {
             let mut out = std::mem::take(&mut self.out);
             let loaded = Group::loaded(&g, self.cfg, now, &mut out);
@@ -202,6 +307,7 @@ impl GroupHost {
         self.consumer_groups.retain(|g, _| cluster.offsets_tp(g) != tp);
         self.persisted.retain(|g, _| cluster.offsets_tp(g) != tp);
         self.offsets.retain(|(g, _), _| cluster.offsets_tp(g) != tp);
+        self.pending.retain(|(g, _), _| cluster.offsets_tp(g) != tp);
     }
 }
 
@@ -262,6 +368,7 @@ mod tests {
             pseq: -1,
             pepoch: 0,
             internal: Some(Arc::new(i)),
+            txn: None,
         }
     }
 
@@ -368,5 +475,77 @@ mod tests {
         h.unload(cluster.offsets_tp("g"), &cluster);
         assert!(!h.is_classic_group("g"));
         assert_eq!(h.committed(&g, &[Tp::new(0, 0)]), vec![(Tp::new(0, 0), None)]);
+    }
+
+    #[test]
+    fn transactional_offsets_wait_for_the_commit_marker_and_an_abort_drops_them() {
+        let (_, cluster) = crate::broker::testkit::cluster(1);
+        let mut h = host();
+        let g: Arc<str> = "g".into();
+        let otp = cluster.offsets_tp("g");
+        let (a, b) = (Tp::new(0, 0), Tp::new(0, 1));
+        h.commit(&g, &[(a, 3)]);
+        let written = h.txn_commit(&g, 7, &[(a, 10)]);
+        assert!(matches!(written, Internal::TxnCommit { producer_id: 7, .. }));
+        assert_eq!(
+            h.committed(&g, &[a]),
+            vec![(a, Some(3))],
+            "not visible before the marker"
+        );
+        assert_eq!(
+            h.committed_stable(&g, &[a, b]),
+            Err(ErrorCode::UnstableOffsetCommit)
+        );
+        assert_eq!(
+            h.committed_stable(&g, &[b]),
+            Ok(vec![(b, None)]),
+            "another partition is stable"
+        );
+        assert_eq!(
+            h.complete_txn(otp, 7, true, &cluster),
+            vec![(g.clone(), vec![(a, 10)])]
+        );
+        assert_eq!(h.committed_stable(&g, &[a]), Ok(vec![(a, Some(10))]));
+        h.txn_commit(&g, 7, &[(a, 20)]);
+        assert!(h.complete_txn(otp, 7, false, &cluster).is_empty());
+        assert_eq!(
+            h.committed_stable(&g, &[a]),
+            Ok(vec![(a, Some(10))]),
+            "the abort dropped 20"
+        );
+    }
+
+    #[test]
+    fn a_new_coordinator_replays_transactional_offsets_and_their_markers() {
+        let mut log = PartitionLog::new();
+        let g: Arc<str> = "g".into();
+        let a = Tp::new(0, 0);
+        let mut old = host();
+        let e1 = old.txn_commit(&g, 7, &[(a, 10)]);
+        log.append(internal(0, e1), Time::ZERO);
+        let mut marker = internal(
+            1,
+            Internal::Commit {
+                group: g.clone(),
+                offsets: Vec::new(),
+            },
+        );
+        marker.internal = None;
+        marker.txn = Some(TxnBatch::Marker {
+            producer_id: 7,
+            epoch: 1,
+            commit: true,
+        });
+        log.append(marker, Time::ZERO);
+        let e2 = old.txn_commit(&g, 7, &[(a, 15)]);
+        log.append(internal(2, e2), Time::ZERO);
+        let mut new = host();
+        new.load(Time::ms(1), &log, &mut Effects::default());
+        assert_eq!(new.committed(&g, &[a]), vec![(a, Some(10))]);
+        assert_eq!(
+            new.committed_stable(&g, &[a]),
+            Err(ErrorCode::UnstableOffsetCommit),
+            "15 is pending"
+        );
     }
 }

@@ -363,6 +363,7 @@ mod tests {
             acks,
             pseq: 0,
             pepoch: 0,
+            txn: None,
         }
     }
 

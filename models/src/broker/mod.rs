@@ -16,6 +16,9 @@
 //!   truncation (KIP-101/279/595), stalls;
 //! * [`group_host`] — the classic ([`crate::coordinator`]) and KIP-848 ([`crate::consumer_group`])
 //!   groups whose `__consumer_offsets` partition this broker leads, and their offsets;
+//! * [`txn_host`] — the transaction coordinator ([`crate::transaction`]) of the
+//!   `transactional.id`s whose `__transaction_state` partition this broker leads: its
+//!   records, its markers (a component; the Kafka APIs that drive it are not routed yet);
 //! * [`retention`] — `retention.ms`;
 //! * [`interceptor`] — request-level fault injection ([`BrokerConfig::inject`]): an API
 //!   answered with a Kafka error, or held back, before its handler runs.
@@ -37,12 +40,13 @@ pub mod retention;
 mod testkit;
 #[cfg(test)]
 mod tests;
+pub mod txn_host;
 
 use crate::cluster::{ClusterState, NodeId};
 use crate::coordinator::GroupConfig;
 use crate::history::Event;
 use crate::log::{Entry, Internal};
-use crate::protocol::{Acks, Msg, ServerTimer};
+use crate::protocol::{Acks, ErrorCode, Msg, ServerTimer};
 use crate::types::{Metadata, Tp};
 use effects::Effects;
 use group_host::GroupHost;
@@ -53,6 +57,7 @@ use replica_manager::{ReplicaManager, RoleChange};
 use retention::Retention;
 use sim::{Actor, ActorId, Ctx, Time};
 use std::sync::Arc;
+use txn_host::TxnHost;
 
 /// A broker's settings (Kafka's names).
 #[derive(Clone, Debug)]
@@ -89,6 +94,7 @@ pub struct Broker {
     purgatory: Purgatory,
     fetcher: ReplicaFetcher,
     groups: GroupHost,
+    txns: TxnHost,
     retention: Retention,
     interceptor: Interceptor,
     crashed: bool,
@@ -100,6 +106,8 @@ pub struct Broker {
     peers: Vec<bool>,
     /// The effects of the input being handled (its buffer is kept between inputs).
     fx: Effects,
+    /// The virtual time of the input being handled.
+    now: Time,
 }
 
 impl Broker {
@@ -118,6 +126,7 @@ impl Broker {
             purgatory: Purgatory::default(),
             fetcher: ReplicaFetcher::new(cfg.replica_socket_timeout),
             groups: GroupHost::new(cfg.group),
+            txns: TxnHost::new(crate::transaction::TxnConfig::default()),
             retention: Retention::new(cfg.retention.clone(), cfg.retention_check),
             interceptor: Interceptor::new(cfg.inject.clone()),
             cfg,
@@ -126,6 +135,7 @@ impl Broker {
             incarnation: 0,
             peers: Vec::new(),
             fx: Effects::default(),
+            now: Time::ZERO,
         }
     }
 
@@ -151,6 +161,9 @@ impl Broker {
     fn advance_high_watermark(&mut self, tp: Tp) {
         if self.rm.advance_high_watermark(tp, &mut self.fx) {
             self.purgatory.wake_fetches(tp, &self.rm, &mut self.fx);
+            if self.rm.cluster().is_txn_state(tp) {
+                self.on_txn_state_high_watermark(self.now, tp);
+            }
         }
     }
 
@@ -165,7 +178,11 @@ impl Broker {
                     }
                 }
                 RoleChange::Leads { internal, failed } => {
-                    if internal {
+                    if internal && self.rm.cluster().is_txn_state(tp) {
+                        let log = &self.rm.part(tp).expect("a replica").log;
+                        let actions = self.txns.load(self.rm.cluster(), log);
+                        self.carry_txn(now, actions);
+                    } else if internal {
                         let log = &self.rm.part(tp).expect("a replica").log;
                         self.groups.load(now, log, &mut self.fx);
                     }
@@ -179,7 +196,12 @@ impl Broker {
                     }
                 }
                 RoleChange::Leaves { unload, failed } => {
-                    if unload {
+                    if unload && self.rm.cluster().is_txn_state(tp) {
+                        let lost = ErrorCode::NotLeaderOrFollower;
+                        let actions = self.txns.on_write_failed(self.rm.cluster(), tp, lost);
+                        self.carry_txn(now, actions);
+                        self.txns.unload(tp);
+                    } else if unload {
                         self.groups.unload(tp, self.rm.cluster());
                     }
                     for w in failed {
@@ -194,6 +216,7 @@ impl Broker {
         }
         self.needs_image = false;
         self.fetcher.start(now, &self.rm, &mut self.fx);
+        self.retry_txn_markers(now, &[]);
     }
 
     // ------------------------------------------------------------------ lifecycle and faults
@@ -212,6 +235,7 @@ impl Broker {
         self.fetcher.start(now, &self.rm, &mut self.fx);
         self.heartbeat(0);
         self.arm_isr_check();
+        self.arm_txn_abort_check();
     }
 
     /// The process dies. Its host stays up: the kernel closes its connections, so every
@@ -233,6 +257,7 @@ impl Broker {
         self.crashed = false;
         self.fx.record(Event::Restarted);
         self.groups.clear();
+        self.txns.clear();
         self.interceptor.clear_held();
         self.purgatory.clear();
         self.fetcher.reset();
@@ -241,6 +266,7 @@ impl Broker {
         self.rm.reset();
         self.heartbeat(u64::MAX);
         self.arm_isr_check();
+        self.arm_txn_abort_check();
     }
 
     /// Tells the controller which image version this broker has (`u64::MAX`: none).
@@ -306,6 +332,8 @@ impl Broker {
                     .check(now, &mut self.rm, self.incarnation, &mut self.fx);
             }
             ServerTimer::RetentionCheck(_) => {}
+            ServerTimer::TxnAbortCheck(i) if i == self.incarnation => self.on_txn_abort_check(now),
+            ServerTimer::TxnAbortCheck(_) => {}
             ServerTimer::SessionCheck => panic!("a broker got the controller's timer"),
             ServerTimer::Release(_) => unreachable!("dispatched before"),
         }
@@ -339,7 +367,16 @@ impl Broker {
                 self.fetcher
                     .on_data(now, from, fetch_id, parts, &mut self.rm, &mut self.fx);
             }
-            Msg::Disconnected => self.fetcher.on_disconnected(from, &self.rm, &mut self.fx),
+            Msg::Disconnected => {
+                self.fetcher.on_disconnected(from, &self.rm, &mut self.fx);
+                self.retry_txn_markers(now, &[from]);
+            }
+            msg @ (Msg::InitProducerIdReq { .. }
+            | Msg::AddPartitionsToTxnReq { .. }
+            | Msg::EndTxnReq { .. }
+            | Msg::WriteTxnMarkersReq(_)
+            | Msg::WriteTxnMarkersResp { .. }
+            | Msg::TxnOffsetCommitReq(_)) => self.on_txn_msg(now, from, msg),
             Msg::MetadataReq => self.on_metadata(from),
             Msg::FindCoordinatorReq { group } => self.on_find_coordinator(from, &group),
             Msg::JoinGroupReq(req) => self.on_join_group(now, from, &req, ctx.rng()),
@@ -453,6 +490,7 @@ impl Broker {
 
 impl Actor<Msg, Event> for Broker {
     fn handle(&mut self, ctx: &mut Ctx<'_, Msg, Event>, from: ActorId, msg: Msg) {
+        self.now = ctx.now();
         if self.crashed {
             self.handle_crashed(ctx.me(), from, msg);
         } else {

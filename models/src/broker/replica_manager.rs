@@ -428,6 +428,7 @@ impl ReplicaManager {
         let advanced = hw > p.hw;
         if advanced {
             p.hw = hw;
+            p.log.on_high_watermark(hw);
         }
         let hw = p.hw;
         let short = p.isr.len() < min_isr;
@@ -498,7 +499,8 @@ impl ReplicaManager {
 
     /// Appends to a partition this broker leads; returns the offset.
     pub fn append(&mut self, tp: Tp, entry: Entry, now: Time, fx: &mut Effects) -> i64 {
-        let user = self.is_user(tp);
+        // a marker is a control record: the broker writes `MarkerWritten` for it
+        let user = self.is_user(tp) && !entry.is_control();
         let p = self.part_mut(tp).expect("leader");
         let id = entry.record.id;
         let offset = p.log.append(entry, now);
@@ -524,6 +526,7 @@ impl ReplicaManager {
             pseq: -1,
             pepoch: 0,
             internal: Some(Arc::new(internal)),
+            txn: None,
         }
     }
 
@@ -557,6 +560,13 @@ impl ReplicaManager {
             left -= out.len() - before;
         }
         (out, errors)
+    }
+
+    /// The last stable offset of `tp` if this broker leads it (KIP-98): the first offset of
+    /// its earliest open transaction, never beyond the high watermark.
+    pub fn last_stable_offset(&self, tp: Tp) -> Option<i64> {
+        let p = self.part(tp).filter(|p| p.role == Role::Leader)?;
+        Some(p.log.last_stable_offset(p.hw))
     }
 
     /// ListOffsets: the log start or the high watermark of each partition this broker leads.

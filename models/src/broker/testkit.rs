@@ -56,6 +56,7 @@ pub fn entry(producer: u32, seq: i32, epoch: i32) -> Entry {
         pseq: seq,
         pepoch: 0,
         internal: None,
+        txn: None,
     }
 }
 

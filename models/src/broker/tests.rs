@@ -4,7 +4,7 @@
 use super::interceptor::{ApiKey, InjectRule};
 use super::*;
 use crate::coordinator::GroupConfig;
-use crate::protocol::ErrorCode;
+use crate::protocol::{ErrorCode, TxnReply};
 use sim::{NetConfig, Sim};
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -113,4 +113,339 @@ fn a_delayed_request_is_handled_after_the_delay() {
 fn without_rules_requests_are_handled_at_once() {
     let seen = run(Vec::new(), vec![(10, offset_fetch(1))]);
     assert!(matches!(seen[..], [(t, Msg::OffsetFetchResp { tag: 1, offsets: Ok(_) })] if t == Time::ms(12)));
+}
+
+/// One broker of a cluster with `__transaction_state`, one client sending `requests` at `at`
+/// ms each: what the client saw, and the broker's history.
+fn run_txn(requests: Vec<(u64, Msg)>) -> (Vec<(Time, Msg)>, Vec<Event>) {
+    let (meta, cluster) = testkit::cluster(1);
+    let cluster = Arc::new((*cluster).clone().with_transaction_state(50, 3));
+    let cfg = BrokerConfig {
+        node: 1,
+        group: GroupConfig {
+            initial_rebalance_delay_us: 0,
+        },
+        controller: None,
+        heartbeat_interval: Time::ms(2000),
+        replica_lag_max: Time::ms(30_000),
+        replica_fetch_wait: Time::ms(500),
+        replica_socket_timeout: Time::ms(30_000),
+        min_isr: vec![1, 1],
+        retention: vec![None],
+        retention_check: Time::ms(300_000),
+        inject: Vec::new(),
+    };
+    let net = NetConfig {
+        base: Time::ms(1),
+        jitter: Time::ZERO,
+    };
+    let mut sim: Sim<Msg, Event> = Sim::new(0, net);
+    let broker = sim.add_actor("broker-1", Box::new(Broker::new(meta, cluster, cfg)));
+    let seen = Seen::default();
+    let times: Vec<u64> = requests.iter().map(|(at, _)| *at).collect();
+    let client = Client {
+        broker,
+        requests: requests.into_iter().map(|(_, m)| m).collect(),
+        seen: seen.clone(),
+    };
+    let client = sim.add_actor("client", Box::new(client));
+    sim.schedule(Time::ZERO, broker, Msg::Start);
+    for at in times {
+        sim.schedule(Time::ms(at), client, Msg::Start);
+    }
+    sim.run_until(Time::ms(100_000));
+    let events = sim
+        .trace()
+        .entries()
+        .iter()
+        .filter(|e| e.actor == broker)
+        .map(|e| e.record.clone())
+        .collect();
+    (seen.take(), events)
+}
+
+fn tid() -> Arc<str> {
+    "pipeline-1".into()
+}
+
+#[test]
+fn a_transaction_commits_through_the_coordinator_and_its_marker_takes_an_offset() {
+    // InitProducerId hands out epoch 0 of a producer id numbered in the id's partition
+    let p = crate::cluster::coordinator_partition("pipeline-1", 50);
+    let pid = i64::from(p) << 32;
+    let requests = vec![
+        (
+            10,
+            Msg::InitProducerIdReq {
+                transactional_id: tid(),
+                timeout_us: 60_000_000,
+            },
+        ),
+        (
+            20,
+            Msg::AddPartitionsToTxnReq {
+                transactional_id: tid(),
+                producer_id: pid,
+                epoch: 0,
+                partitions: vec![testkit::TP],
+            },
+        ),
+        (
+            30,
+            Msg::EndTxnReq {
+                transactional_id: tid(),
+                producer_id: pid,
+                epoch: 0,
+                commit: true,
+            },
+        ),
+        // the old epoch is fenced now
+        (
+            40,
+            Msg::AddPartitionsToTxnReq {
+                transactional_id: tid(),
+                producer_id: pid,
+                epoch: 0,
+                partitions: vec![testkit::TP],
+            },
+        ),
+    ];
+    let (seen, events) = run_txn(requests);
+    let replies: Vec<TxnReply> = seen
+        .into_iter()
+        .filter_map(|(_, m)| match m {
+            Msg::TxnResp(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        replies,
+        vec![
+            TxnReply::InitProducerId(Ok((pid, 0))),
+            TxnReply::AddPartitions(Ok(())),
+            TxnReply::EndTxn(Ok((pid, 1))),
+            TxnReply::AddPartitions(Err(ErrorCode::ProducerFenced)),
+        ]
+    );
+    let markers: Vec<&Event> = events
+        .iter()
+        .filter(|e| matches!(e, Event::MarkerWritten { .. }))
+        .collect();
+    assert_eq!(
+        markers,
+        vec![&Event::MarkerWritten {
+            tp: testkit::TP,
+            offset: 0,
+            producer_id: pid,
+            commit: true,
+        }]
+    );
+}
+
+#[test]
+fn a_transaction_left_open_is_aborted_after_its_timeout() {
+    let p = crate::cluster::coordinator_partition("pipeline-1", 50);
+    let pid = i64::from(p) << 32;
+    let requests = vec![
+        (
+            10,
+            Msg::InitProducerIdReq {
+                transactional_id: tid(),
+                timeout_us: 15_000_000,
+            },
+        ),
+        (
+            20,
+            Msg::AddPartitionsToTxnReq {
+                transactional_id: tid(),
+                producer_id: pid,
+                epoch: 0,
+                partitions: vec![testkit::TP],
+            },
+        ),
+        // after the abort: the producer was fenced
+        (
+            40_000,
+            Msg::EndTxnReq {
+                transactional_id: tid(),
+                producer_id: pid,
+                epoch: 0,
+                commit: true,
+            },
+        ),
+    ];
+    let (seen, events) = run_txn(requests);
+    let abort = events.iter().any(|e| {
+        matches!(
+            e,
+            Event::MarkerWritten {
+                commit: false,
+                offset: 0,
+                ..
+            }
+        )
+    });
+    assert!(
+        abort,
+        "the check at 20 s aborts it (begun at 21 ms, 15 s timeout): {events:?}"
+    );
+    assert!(matches!(
+        seen.last(),
+        Some((_, Msg::TxnResp(TxnReply::EndTxn(Err(ErrorCode::ProducerFenced)))))
+    ));
+}
+
+#[test]
+fn a_broker_that_does_not_lead_the_partition_is_not_the_coordinator() {
+    let seen = run(
+        Vec::new(),
+        vec![(
+            10,
+            Msg::InitProducerIdReq {
+                transactional_id: tid(),
+                timeout_us: 60_000_000,
+            },
+        )],
+    );
+    assert!(matches!(
+        seen[..],
+        [(
+            _,
+            Msg::TxnResp(TxnReply::InitProducerId(Err(ErrorCode::NotCoordinator)))
+        )]
+    ));
+}
+
+#[test]
+fn transactional_offsets_become_committed_with_the_commit_marker() {
+    let p = crate::cluster::coordinator_partition("pipeline-1", 50);
+    let pid = i64::from(p) << 32;
+    let (_, cluster) = testkit::cluster(1);
+    let otp = cluster.offsets_tp("g");
+    let g: Arc<str> = "g".into();
+    let requests = vec![
+        (
+            10,
+            Msg::InitProducerIdReq {
+                transactional_id: tid(),
+                timeout_us: 60_000_000,
+            },
+        ),
+        // AddOffsetsToTxn: the group's offsets partition joins the transaction
+        (
+            20,
+            Msg::AddPartitionsToTxnReq {
+                transactional_id: tid(),
+                producer_id: pid,
+                epoch: 0,
+                partitions: vec![otp],
+            },
+        ),
+        (
+            30,
+            Msg::TxnOffsetCommitReq(Box::new(crate::protocol::TxnOffsetCommit {
+                corr: 7,
+                producer_id: pid,
+                group: g.clone(),
+                member_id: None,
+                generation: -1,
+                offsets: vec![(testkit::TP, 5)],
+            })),
+        ),
+        (40, offset_fetch(1)),
+        (
+            50,
+            Msg::EndTxnReq {
+                transactional_id: tid(),
+                producer_id: pid,
+                epoch: 0,
+                commit: true,
+            },
+        ),
+        (60, offset_fetch(2)),
+    ];
+    let (seen, events) = run_txn(requests);
+    let fetched: Vec<(u64, Option<i64>)> = seen
+        .iter()
+        .filter_map(|(_, m)| match m {
+            Msg::OffsetFetchResp { tag, offsets: Ok(o) } => Some((*tag, o[0].1)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        fetched,
+        vec![(1, None), (2, Some(5))],
+        "visible at the commit only"
+    );
+    assert!(seen.iter().any(|(_, m)| matches!(
+        m,
+        Msg::OffsetCommitResp {
+            corr: 7,
+            result: Ok(()),
+            ..
+        }
+    )));
+    assert!(events.contains(&Event::TxnOffsetsCommitted {
+        group: g,
+        producer_id: pid,
+        offsets: vec![(testkit::TP, 5)],
+    }));
+}
+
+#[test]
+fn a_transactional_record_is_followed_by_its_marker_and_an_older_epoch_is_fenced() {
+    let p = crate::cluster::coordinator_partition("pipeline-1", 50);
+    let pid = i64::from(p) << 32;
+    let produce = |seq: u32, epoch: i32| Msg::ProduceReq {
+        tp: testkit::TP,
+        id: crate::types::RecordId { producer: 0, seq },
+        payload: crate::types::Payload::new(None, Some(b"v")),
+        acks: Acks::All,
+        pseq: -1,
+        pepoch: 0,
+        txn: Some((pid, epoch)),
+    };
+    let add = Msg::AddPartitionsToTxnReq {
+        transactional_id: tid(),
+        producer_id: pid,
+        epoch: 0,
+        partitions: vec![testkit::TP],
+    };
+    let requests = vec![
+        (
+            10,
+            Msg::InitProducerIdReq {
+                transactional_id: tid(),
+                timeout_us: 60_000_000,
+            },
+        ),
+        (20, add),
+        (30, produce(0, 0)),
+        (
+            40,
+            Msg::EndTxnReq {
+                transactional_id: tid(),
+                producer_id: pid,
+                epoch: 0,
+                commit: false,
+            },
+        ),
+        // a zombie of epoch 0 writes after the abort marker (epoch 1)
+        (50, produce(1, 0)),
+    ];
+    let (seen, events) = run_txn(requests);
+    let produced: Vec<Result<i64, ErrorCode>> = seen
+        .iter()
+        .filter_map(|(_, m)| match m {
+            Msg::ProduceResp { result, .. } => Some(*result),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(produced, vec![Ok(0), Err(ErrorCode::InvalidProducerEpoch)]);
+    assert!(events.contains(&Event::MarkerWritten {
+        tp: testkit::TP,
+        offset: 1,
+        producer_id: pid,
+        commit: false,
+    }));
 }

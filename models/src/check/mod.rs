@@ -16,6 +16,15 @@
 //! | `inconsistent-offsets` | two different records seen at one offset of a partition: written there twice, or acknowledged at it and later read there (or read there by two consumers) |
 //! | `log-duplicate` | one produced record at two offsets of the log at the end (a retried batch) |
 //! | `lost-write` | an acknowledged record not in the log at its acknowledged offset at the end (`acks=0`: nowhere in it) |
+//! | `aborted-read` | a consumer read a record of an aborted transaction (Jepsen's G1a; what `read_uncommitted` does) |
+//! | `uncommitted-read` | a consumer read a transactional record before its marker was written (beyond the last stable offset) |
+//! | `torn-transaction` | a group read part of a committed transaction, moved past the rest and never read it |
+//! | `nonmonotonic-send` | a producer's later send to a partition was acknowledged at a lower offset |
+//! | `duplicate-output` | one input's output twice in a pipeline's committed output (same topic, key and value) |
+//!
+//! The last five are reported (and shown in the `--check` table) only for histories with
+//! transactions; markers and the records of aborted transactions are offsets a
+//! `read_committed` consumer steps over, never a `skip`.
 //!
 //! "The log" of a partition is its leader's: each [`Event::LeaderElected`] of a newer leader
 //! epoch makes the new leader's log the partition's — what lay beyond its log end is gone —
@@ -31,16 +40,22 @@
 //!
 //! A [`Claim`] says which kinds a run may show and still pass: `exactly-once-per-group`
 //! allows none; `at-least-once` allows duplicates (and the double ownership that causes them
-//! when a zombie member keeps fetching); `at-most-once` allows losses.
+//! when a zombie member keeps fetching); `at-most-once` allows losses;
+//! `exactly-once-pipeline` judges a consume–transform–produce pipeline's committed output:
+//! it allows what its own group's re-consumption after a crash or an abort shows
+//! (duplicates, double ownership, going back) and nothing else.
 
+mod aborted_read;
 mod double_ownership;
 mod duplicate;
+mod duplicate_output;
 mod inconsistent_offsets;
 mod leader_log;
 mod log_duplicate;
 mod lost;
 mod lost_write;
 mod nonmonotonic;
+mod nonmonotonic_send;
 mod read_order;
 mod report;
 mod skip;
@@ -48,6 +63,9 @@ mod skip;
 mod testkit;
 #[cfg(test)]
 mod tests;
+mod torn_transaction;
+mod transactions;
+mod uncommitted_read;
 
 pub use leader_log::final_log;
 pub use report::{Anomaly, AnomalyKind, Claim, Report};
@@ -58,6 +76,7 @@ use leader_log::LogView;
 use sim::{ActorId, Time, Trace, TraceEntry};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use transactions::TxnView;
 
 /// What every checker is given with an entry, besides the entry.
 pub(crate) struct Step<'a> {
@@ -65,6 +84,8 @@ pub(crate) struct Step<'a> {
     pub(crate) names: &'a [String],
     /// The partitions' logs, this entry applied.
     pub(crate) log: &'a LogView,
+    /// The transactions, this entry applied.
+    pub(crate) txns: &'a TxnView,
     /// For an append that became part of its partition's log: what was at that offset before.
     pub(crate) appended: Option<Option<(RecordId, Time)>>,
 }
@@ -75,6 +96,8 @@ pub(crate) struct End<'a> {
     pub(crate) names: &'a [String],
     /// The partitions' logs at the end.
     pub(crate) log: &'a LogView,
+    /// The transactions at the end.
+    pub(crate) txns: &'a TxnView,
     /// Time of the last entry.
     pub(crate) end: Time,
 }
@@ -138,6 +161,7 @@ pub struct Checker {
     /// Time of the last entry.
     end: Time,
     logs: LogView,
+    txns: TxnView,
     acknowledged: usize,
     appended: usize,
     consumed: usize,
@@ -149,6 +173,11 @@ pub struct Checker {
     inconsistent_offsets: inconsistent_offsets::InconsistentOffsets,
     log_duplicate: log_duplicate::LogDuplicate,
     lost_write: lost_write::LostWrite,
+    aborted_read: aborted_read::AbortedRead,
+    uncommitted_read: uncommitted_read::UncommittedRead,
+    torn_transaction: torn_transaction::TornTransaction,
+    nonmonotonic_send: nonmonotonic_send::NonmonotonicSend,
+    duplicate_output: duplicate_output::DuplicateOutput,
 }
 
 impl Checker {
@@ -170,9 +199,11 @@ impl Checker {
             _ => {}
         }
         let appended = self.logs.apply(e);
+        self.txns.apply(e);
         let step = Step {
             names,
             log: &self.logs,
+            txns: &self.txns,
             appended,
         };
         self.lost.entry(&step, e);
@@ -183,6 +214,11 @@ impl Checker {
         self.inconsistent_offsets.entry(&step, e);
         self.log_duplicate.entry(&step, e);
         self.lost_write.entry(&step, e);
+        self.aborted_read.entry(&step, e);
+        self.uncommitted_read.entry(&step, e);
+        self.torn_transaction.entry(&step, e);
+        self.nonmonotonic_send.entry(&step, e);
+        self.duplicate_output.entry(&step, e);
     }
 
     /// The verdict on everything folded so far, against `claim`.
@@ -190,6 +226,7 @@ impl Checker {
         let end = End {
             names,
             log: &self.logs,
+            txns: &self.txns,
             end: self.end,
         };
         let mut anomalies = Vec::new();
@@ -201,6 +238,14 @@ impl Checker {
         self.inconsistent_offsets.finish(&end, &mut anomalies);
         self.log_duplicate.finish(&end, &mut anomalies);
         self.lost_write.finish(&end, &mut anomalies);
+        let transactional = self.txns.any();
+        if transactional {
+            self.aborted_read.finish(&end, &mut anomalies);
+            self.uncommitted_read.finish(&end, &mut anomalies);
+            self.torn_transaction.finish(&end, &mut anomalies);
+            self.nonmonotonic_send.finish(&end, &mut anomalies);
+            self.duplicate_output.finish(&end, &mut anomalies);
+        }
         anomalies.sort();
         Report {
             claim,
@@ -208,6 +253,7 @@ impl Checker {
             acknowledged: self.acknowledged,
             appended: self.appended,
             consumed: self.consumed,
+            transactional,
         }
     }
 }

@@ -18,11 +18,23 @@ pub enum Claim {
     AtLeastOnce,
     /// Every group consumes every record at most once.
     AtMostOnce,
+    /// A consume–transform–produce pipeline's committed output holds every input record's
+    /// output exactly once, and `read_committed` readers see only committed transactions.
+    ExactlyOncePipeline,
 }
 
 impl Claim {
-    /// All claims.
+    /// The claims about a group's consumption (every report of a history without
+    /// transactions is judged against these).
     pub const ALL: [Claim; 3] = [Claim::ExactlyOncePerGroup, Claim::AtLeastOnce, Claim::AtMostOnce];
+
+    /// Every claim, the transactional one included.
+    pub const EVERY: [Claim; 4] = [
+        Claim::ExactlyOncePerGroup,
+        Claim::AtLeastOnce,
+        Claim::AtMostOnce,
+        Claim::ExactlyOncePipeline,
+    ];
 
     /// Its name on the command line.
     pub fn name(self) -> &'static str {
@@ -30,12 +42,13 @@ impl Claim {
             Claim::ExactlyOncePerGroup => "exactly-once-per-group",
             Claim::AtLeastOnce => "at-least-once",
             Claim::AtMostOnce => "at-most-once",
+            Claim::ExactlyOncePipeline => "exactly-once-pipeline",
         }
     }
 
     /// Parses a name.
     pub fn parse(s: &str) -> Option<Claim> {
-        Claim::ALL.into_iter().find(|c| c.name() == s)
+        Claim::EVERY.into_iter().find(|c| c.name() == s)
     }
 
     /// Whether a run with an anomaly of `kind` can still satisfy this claim.
@@ -43,10 +56,18 @@ impl Claim {
         if kind == AnomalyKind::Unseen {
             return true;
         }
+        if AnomalyKind::TRANSACTIONAL.contains(&kind) {
+            // the group claims say nothing of transactions
+            return self != Claim::ExactlyOncePipeline;
+        }
         match self {
             Claim::ExactlyOncePerGroup => false,
             Claim::AtLeastOnce => matches!(kind, AnomalyKind::Duplicate | AnomalyKind::DoubleOwnership),
             Claim::AtMostOnce => kind == AnomalyKind::Lost,
+            Claim::ExactlyOncePipeline => matches!(
+                kind,
+                AnomalyKind::Duplicate | AnomalyKind::DoubleOwnership | AnomalyKind::Nonmonotonic
+            ),
         }
     }
 }
@@ -73,11 +94,31 @@ pub enum AnomalyKind {
     LogDuplicate,
     /// An acknowledged record not in the log at its acknowledged offset at the end.
     LostWrite,
+    /// A consumer read a record of an aborted transaction.
+    AbortedRead,
+    /// A consumer read a transactional record before its transaction ended.
+    UncommittedRead,
+    /// A group read part of a committed transaction and moved past the rest.
+    TornTransaction,
+    /// A producer's later send to a partition landed at a lower offset.
+    NonmonotonicSend,
+    /// One input's output twice in a pipeline's committed output.
+    DuplicateOutput,
 }
 
 impl AnomalyKind {
+    /// The kinds only a history with transactions can show (the `--check` table lists them
+    /// only then).
+    pub const TRANSACTIONAL: [AnomalyKind; 5] = [
+        AnomalyKind::AbortedRead,
+        AnomalyKind::UncommittedRead,
+        AnomalyKind::TornTransaction,
+        AnomalyKind::NonmonotonicSend,
+        AnomalyKind::DuplicateOutput,
+    ];
+
     /// Every kind, in report order.
-    pub const ALL: [AnomalyKind; 9] = [
+    pub const ALL: [AnomalyKind; 14] = [
         AnomalyKind::Lost,
         AnomalyKind::Unseen,
         AnomalyKind::Duplicate,
@@ -87,6 +128,11 @@ impl AnomalyKind {
         AnomalyKind::InconsistentOffsets,
         AnomalyKind::LogDuplicate,
         AnomalyKind::LostWrite,
+        AnomalyKind::AbortedRead,
+        AnomalyKind::UncommittedRead,
+        AnomalyKind::TornTransaction,
+        AnomalyKind::NonmonotonicSend,
+        AnomalyKind::DuplicateOutput,
     ];
 
     /// Its name in reports.
@@ -101,6 +147,11 @@ impl AnomalyKind {
             AnomalyKind::InconsistentOffsets => "inconsistent-offsets",
             AnomalyKind::LogDuplicate => "log-duplicate",
             AnomalyKind::LostWrite => "lost-write",
+            AnomalyKind::AbortedRead => "aborted-read",
+            AnomalyKind::UncommittedRead => "uncommitted-read",
+            AnomalyKind::TornTransaction => "torn-transaction",
+            AnomalyKind::NonmonotonicSend => "nonmonotonic-send",
+            AnomalyKind::DuplicateOutput => "duplicate-output",
         }
     }
 }
@@ -139,6 +190,8 @@ pub struct Report {
     pub appended: usize,
     /// Consumptions (record × consumer).
     pub consumed: usize,
+    /// Whether the history has transactions (the transactional kinds were checked).
+    pub transactional: bool,
 }
 
 impl Report {
@@ -168,7 +221,10 @@ impl Report {
             "{:<22} {:>6}  {:<8} first example\n",
             "anomaly", "count", "allowed"
         );
-        for kind in AnomalyKind::ALL {
+        let shown = AnomalyKind::ALL
+            .into_iter()
+            .filter(|k| self.transactional || !AnomalyKind::TRANSACTIONAL.contains(k));
+        for kind in shown {
             let n = self.count(kind);
             let first = self
                 .of(kind)

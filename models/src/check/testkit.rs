@@ -1,7 +1,8 @@
 //! Hand-written histories for the checkers' unit tests.
 
+use super::transactions::TxnView;
 use super::{Anomaly, AnomalyKind, End, Invariant, LogView, Step};
-use crate::history::{Event, PositionSource};
+use crate::history::{Event, PositionSource, TxnEvent, TxnStep};
 use crate::types::{Payload, RecordId, Tp};
 use sim::{ActorId, Time, Trace};
 use std::sync::Arc;
@@ -132,15 +133,92 @@ impl H {
     }
 }
 
+/// The producer id of the transactional producer [`PROD`].
+pub(crate) const PID: i64 = 42;
+
+impl H {
+    /// [`PROD`]'s transactional step.
+    pub(crate) fn txn_step(&mut self, ms: u64, step: TxnStep) -> &mut Self {
+        let e = TxnEvent {
+            transactional_id: "t".into(),
+            producer_id: PID,
+            epoch: 0,
+            step,
+        };
+        self.at(ms, PROD, Event::Txn(Box::new(e)))
+    }
+
+    /// [`PROD`] begins a transaction and writes `(seq, offset, value)` records to partition 0.
+    pub(crate) fn txn_open_with(&mut self, ms: u64, records: &[(u32, i64, &[u8])]) -> &mut Self {
+        self.txn_step(ms, TxnStep::Begin);
+        for &(seq, offset, value) in records {
+            let payload = Payload::new(None, Some(value));
+            self.at(
+                ms,
+                PROD,
+                Event::Send {
+                    id: id(seq),
+                    tp: tp(0),
+                    payload,
+                },
+            );
+            self.write(ms, seq, offset);
+        }
+        self
+    }
+
+    /// [`PROD`] begins a transaction and writes `(seq, offset)` records to partition 0.
+    pub(crate) fn txn_open(&mut self, ms: u64, records: &[(u32, i64)]) -> &mut Self {
+        let with: Vec<(u32, i64, &[u8])> = records.iter().map(|&(s, o)| (s, o, &b""[..])).collect();
+        self.txn_open_with(ms, &with)
+    }
+
+    /// [`PROD`]'s transaction ends, its marker at `offset` of partition 0.
+    pub(crate) fn txn_end(&mut self, ms: u64, offset: i64, commit: bool) -> &mut Self {
+        let marker = Event::MarkerWritten {
+            tp: tp(0),
+            offset,
+            producer_id: PID,
+            commit,
+        };
+        self.at(ms, BROKER, marker);
+        self.txn_step(
+            ms,
+            if commit {
+                TxnStep::Committed
+            } else {
+                TxnStep::Aborted
+            },
+        )
+    }
+
+    /// A whole transaction of `(seq, offset, value)` records, begun at `ms`, its marker
+    /// after the last record 3 ms later.
+    pub(crate) fn txn_with(&mut self, ms: u64, records: &[(u32, i64, &[u8])], commit: bool) -> &mut Self {
+        let last = records.iter().map(|r| r.1).max().unwrap_or(0);
+        self.txn_open_with(ms, records).txn_end(ms + 3, last + 1, commit)
+    }
+
+    /// A whole transaction of `(seq, offset)` records, begun at `ms`, its marker after the
+    /// last record 3 ms later.
+    pub(crate) fn txn(&mut self, ms: u64, records: &[(u32, i64)], commit: bool) -> &mut Self {
+        let last = records.iter().map(|r| r.1).max().unwrap_or(0);
+        self.txn_open(ms, records).txn_end(ms + 3, last + 1, commit)
+    }
+}
+
 /// What checker `C` alone finds in `h`, sorted.
 pub(crate) fn run<C: Invariant + Default>(h: &H) -> Vec<Anomaly> {
     let (mut log, mut checker) = (LogView::default(), C::default());
+    let mut txns = TxnView::default();
     let names = h.0.names();
     for e in h.0.entries() {
         let appended = log.apply(e);
+        txns.apply(e);
         let step = Step {
             names,
             log: &log,
+            txns: &txns,
             appended,
         };
         checker.entry(&step, e);
@@ -148,6 +226,7 @@ pub(crate) fn run<C: Invariant + Default>(h: &H) -> Vec<Anomaly> {
     let end = End {
         names,
         log: &log,
+        txns: &txns,
         end: h.0.entries().last().map_or(Time::ZERO, |e| e.time),
     };
     let mut out = Vec::new();

@@ -280,7 +280,12 @@ fn table_names_every_kind_and_the_verdict() {
     }]);
     let table = r.table(&meta);
     for k in AnomalyKind::ALL {
-        assert!(table.contains(k.name()));
+        let transactional = AnomalyKind::TRANSACTIONAL.contains(&k);
+        assert_eq!(
+            table.contains(k.name()),
+            !transactional,
+            "{k:?}: the transactional kinds only for histories with transactions"
+        );
     }
     assert!(
                     table.contains("lost                        1  no       t=2.000ms t-0@0 record p0-0 group g: never consumed by the group, which consumed past it"),
@@ -288,4 +293,22 @@ fn table_names_every_kind_and_the_verdict() {
     );
     assert!(table.ends_with("2 not allowed)\n"), "{table}");
     assert!(table.contains("verdict: FAIL"));
+}
+
+#[test]
+fn a_history_with_transactions_lists_the_transactional_kinds() {
+    let mut h = H::new();
+    h.txn(0, &[(0, 0)], false).consume(4, C1, 0, 0);
+    let r = h.check(Claim::ExactlyOncePipeline);
+    let meta = Metadata::new(vec![crate::types::TopicMeta {
+        name: "t".into(),
+        partitions: 1,
+    }]);
+    let table = r.table(&meta);
+    for k in AnomalyKind::ALL {
+        assert!(table.contains(k.name()), "{k:?}");
+    }
+    assert_eq!(r.count(AnomalyKind::AbortedRead), 1);
+    assert!(!r.passed(), "the pipeline claim forbids aborted reads");
+    assert!(h.check(Claim::AtLeastOnce).passed(), "group claims allow them");
 }

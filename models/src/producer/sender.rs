@@ -248,6 +248,7 @@ impl Sender {
             acks: self.cfg.acks,
             pseq: record.stamp.seq,
             pepoch: record.stamp.epoch,
+            txn: None,
         };
         io.send(leader, msg);
         record.sent = true;

@@ -59,6 +59,22 @@ pub enum ErrorCode {
     /// `UNRELEASED_INSTANCE_ID` (111, KIP-848): a static member's `group.instance.id` is still
     /// held by a live member that did not leave with epoch −2.
     UnreleasedInstanceId,
+    /// `PRODUCER_FENCED` (90): a newer instance of this `transactional.id` bumped the epoch.
+    ProducerFenced,
+    /// `INVALID_PRODUCER_EPOCH` (47): a produce with an epoch older than the partition's.
+    InvalidProducerEpoch,
+    /// `CONCURRENT_TRANSACTIONS` (51): the coordinator is finishing the previous transaction;
+    /// retriable.
+    ConcurrentTransactions,
+    /// `INVALID_TXN_STATE` (48): the request does not fit the transaction's state.
+    InvalidTxnState,
+    /// `INVALID_PRODUCER_ID_MAPPING` (49): the producer id is not the `transactional.id`'s.
+    InvalidProducerIdMapping,
+    /// `INVALID_TRANSACTION_TIMEOUT` (50): above `transaction.max.timeout.ms`.
+    InvalidTransactionTimeout,
+    /// `UNSTABLE_OFFSET_COMMIT` (88, KIP-447): a transactional offset commit is pending;
+    /// retriable.
+    UnstableOffsetCommit,
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -69,7 +85,7 @@ impl std::fmt::Display for ErrorCode {
 
 impl ErrorCode {
     /// Every error the model knows.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::UnknownMemberId,
         ErrorCode::IllegalGeneration,
         ErrorCode::RebalanceInProgress,
@@ -94,6 +110,13 @@ impl ErrorCode {
         ErrorCode::InvalidRequest,
         ErrorCode::FencedMemberEpoch,
         ErrorCode::UnreleasedInstanceId,
+        ErrorCode::ProducerFenced,
+        ErrorCode::InvalidProducerEpoch,
+        ErrorCode::ConcurrentTransactions,
+        ErrorCode::InvalidTxnState,
+        ErrorCode::InvalidProducerIdMapping,
+        ErrorCode::InvalidTransactionTimeout,
+        ErrorCode::UnstableOffsetCommit,
     ];
 
     /// Whether Kafka's clients retry it: its exception is a `RetriableException`
@@ -112,6 +135,8 @@ impl ErrorCode {
                 | ErrorCode::NotCoordinator
                 | ErrorCode::CoordinatorNotAvailable
                 | ErrorCode::CoordinatorLoadInProgress
+                | ErrorCode::ConcurrentTransactions
+                | ErrorCode::UnstableOffsetCommit
         )
     }
 
@@ -161,6 +186,13 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => "INVALID_REQUEST",
             ErrorCode::FencedMemberEpoch => "FENCED_MEMBER_EPOCH",
             ErrorCode::UnreleasedInstanceId => "UNRELEASED_INSTANCE_ID",
+            ErrorCode::ProducerFenced => "PRODUCER_FENCED",
+            ErrorCode::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
+            ErrorCode::ConcurrentTransactions => "CONCURRENT_TRANSACTIONS",
+            ErrorCode::InvalidTxnState => "INVALID_TXN_STATE",
+            ErrorCode::InvalidProducerIdMapping => "INVALID_PRODUCER_ID_MAPPING",
+            ErrorCode::InvalidTransactionTimeout => "INVALID_TRANSACTION_TIMEOUT",
+            ErrorCode::UnstableOffsetCommit => "UNSTABLE_OFFSET_COMMIT",
         }
     }
 }

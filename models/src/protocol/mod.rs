@@ -64,6 +64,49 @@ pub struct ConsumerHeartbeatOk {
     pub heartbeat_interval_us: u64,
 }
 
+/// A transaction coordinator's answer to a client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxnReply {
+    /// InitProducerId: (producer id, epoch).
+    InitProducerId(Result<(i64, i32), ErrorCode>),
+    /// AddPartitionsToTxn / AddOffsetsToTxn.
+    AddPartitions(Result<(), ErrorCode>),
+    /// EndTxn: (producer id, the epoch of the next transaction).
+    EndTxn(Result<(i64, i32), ErrorCode>),
+}
+
+/// WriteTxnMarkers for one transaction: a control record in each partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxnMarkers {
+    /// `transactional.id`.
+    pub transactional_id: Arc<str>,
+    /// Producer id.
+    pub producer_id: i64,
+    /// The epoch the markers carry (the bumped one).
+    pub epoch: i32,
+    /// Commit (or abort).
+    pub commit: bool,
+    /// The partitions (of the transaction; in a request, those its receiver leads).
+    pub partitions: Vec<Tp>,
+}
+
+/// A `TxnOffsetCommit` request.
+#[derive(Clone, Debug)]
+pub struct TxnOffsetCommit {
+    /// Correlation id (echoed in the OffsetCommit answer).
+    pub corr: u64,
+    /// Producer id.
+    pub producer_id: i64,
+    /// The group.
+    pub group: Arc<str>,
+    /// The consumer's member id (KIP-447: fenced like an OffsetCommit).
+    pub member_id: Option<MemberId>,
+    /// Its generation.
+    pub generation: i32,
+    /// Next offset to read, per partition.
+    pub offsets: Vec<(Tp, i64)>,
+}
+
 /// The records of a fetch response: one (the common answer to a long-poll woken by an
 /// append) travels inline, more on the heap.
 pub type FetchedRecords = smallvec::SmallVec<[(Tp, i64, LogRecord); 1]>;
@@ -86,6 +129,11 @@ impl Msg {
                 | Msg::ConsumerHeartbeatReq(_)
                 | Msg::FetchReq { .. }
                 | Msg::ReplicaFetchReq { .. }
+                | Msg::InitProducerIdReq { .. }
+                | Msg::AddPartitionsToTxnReq { .. }
+                | Msg::EndTxnReq { .. }
+                | Msg::WriteTxnMarkersReq(_)
+                | Msg::TxnOffsetCommitReq(_)
         )
     }
 }
@@ -256,6 +304,9 @@ pub enum Msg {
         pseq: i32,
         /// Idempotent producer's epoch for the partition.
         pepoch: i32,
+        /// A transactional producer's (producer id, epoch): the record belongs to its open
+        /// transaction.
+        txn: Option<(i64, i32)>,
     },
     /// `ConsumerGroupHeartbeat` (KIP-848).
     ConsumerHeartbeatReq(Box<ConsumerHeartbeat>),
@@ -271,7 +322,43 @@ pub enum Msg {
         max_records: usize,
     },
 
+    /// `InitProducerId` of a transactional producer, to its transaction coordinator.
+    InitProducerIdReq {
+        /// `transactional.id`.
+        transactional_id: Arc<str>,
+        /// `transaction.timeout.ms`, µs.
+        timeout_us: u64,
+    },
+    /// `AddPartitionsToTxn` (and `AddOffsetsToTxn`: the group's offsets partition).
+    AddPartitionsToTxnReq {
+        /// `transactional.id`.
+        transactional_id: Arc<str>,
+        /// Producer id.
+        producer_id: i64,
+        /// Producer epoch.
+        epoch: i32,
+        /// Partitions joining the transaction.
+        partitions: Vec<Tp>,
+    },
+    /// `EndTxn`: commit or abort.
+    EndTxnReq {
+        /// `transactional.id`.
+        transactional_id: Arc<str>,
+        /// Producer id.
+        producer_id: i64,
+        /// Producer epoch.
+        epoch: i32,
+        /// Commit (or abort).
+        commit: bool,
+    },
+
+    /// `TxnOffsetCommit` (KIP-447): a group's offsets inside a producer's transaction, with
+    /// the consumer's generation and member id; answered as an OffsetCommit.
+    TxnOffsetCommitReq(Box<TxnOffsetCommit>),
+
     // ---- broker → client ----
+    /// A transaction coordinator's answer (InitProducerId, AddPartitionsToTxn, EndTxn).
+    TxnResp(TxnReply),
     /// Metadata response: topics, and who leads what as this broker last heard.
     MetadataResp(Arc<Metadata>, Arc<ClusterState>),
     /// `ConsumerGroupHeartbeat` response.
@@ -346,6 +433,15 @@ pub enum Msg {
     },
 
     // ---- between brokers and the controller ----
+    /// `WriteTxnMarkers` from a transaction coordinator to a partition leader.
+    WriteTxnMarkersReq(Box<TxnMarkers>),
+    /// The leader's answer: per partition, written or why not.
+    WriteTxnMarkersResp {
+        /// `transactional.id` of the request.
+        transactional_id: Arc<str>,
+        /// Per partition.
+        results: Vec<(Tp, Result<(), ErrorCode>)>,
+    },
     /// A follower's `Fetch` to a leader: per partition its fetch offset and the epoch of its
     /// last entry (for the diverging-epoch check).
     ReplicaFetchReq {
@@ -450,6 +546,10 @@ pub enum ServerTimer {
     RetentionCheck(u32),
     /// Controller: check brokers' sessions (`broker.session.timeout.ms`).
     SessionCheck,
+    /// Broker: abort the transactions past their timeout
+    /// (`transaction.abort.timed.out.transaction.cleanup.interval.ms`); the number is the
+    /// process incarnation.
+    TxnAbortCheck(u32),
     /// Broker: a request held back by an injected delay is handled now (the number is its
     /// token in the interceptor).
     Release(u64),

@@ -7,7 +7,8 @@
 //! * [`classic_group`] — JoinGroup, SyncGroup, Heartbeat, LeaveGroup (and the groups' timers);
 //! * [`consumer_group_heartbeat`] — ConsumerGroupHeartbeat (KIP-848);
 //! * [`offset_commit`] — OffsetCommit; [`offset_fetch`] — OffsetFetch;
-//! * [`replica_fetch`] — Fetch from a follower (the leader side of replication).
+//! * [`replica_fetch`] — Fetch from a follower (the leader side of replication);
+//! * [`txn`] — InitProducerId, AddPartitionsToTxn, EndTxn, WriteTxnMarkers.
 
 mod classic_group;
 mod consumer_group_heartbeat;
@@ -18,6 +19,7 @@ mod offset_commit;
 mod offset_fetch;
 mod produce;
 mod replica_fetch;
+mod txn;
 
 use rand::RngCore;
 

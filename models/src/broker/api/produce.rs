@@ -1,4 +1,6 @@
-//! Produce: appends with `acks` 0/1/all as the partition's leader.
+//! Produce: appends with `acks` 0/1/all as the partition's leader. A transactional
+//! producer's record joins its open transaction in the log (the last stable offset stops
+//! there); one of an epoch older than a marker's is `INVALID_PRODUCER_EPOCH`.
 
 use crate::broker::replica_manager::{ProduceCheck, Waiting};
 use crate::broker::Broker;
@@ -18,6 +20,7 @@ impl Broker {
             acks,
             pseq,
             pepoch,
+            txn,
         } = msg
         else {
             unreachable!("a produce request")
@@ -32,12 +35,26 @@ impl Broker {
             ProduceCheck::Waits => return,
             ProduceCheck::Append(epoch) => epoch,
         };
+        // a transactional record of a fenced epoch (a marker carried a newer one)
+        let fenced = txn.is_some_and(|(pid, e)| {
+            self.rm
+                .part(tp)
+                .is_some_and(|p| p.log.transactions().is_fenced(pid, e))
+        });
+        if fenced {
+            if acks != Acks::None {
+                let result = Err(crate::protocol::ErrorCode::InvalidProducerEpoch);
+                self.fx.send(from, Msg::ProduceResp { tp, id, result });
+            }
+            return;
+        }
         let entry = Entry {
             record: LogRecord { id, payload },
             epoch,
             pseq,
             pepoch,
             internal: None,
+            txn: txn.map(|(producer_id, epoch)| crate::log::TxnBatch::Data { producer_id, epoch }),
         };
         let offset = self.append(now, tp, entry);
         match acks {

@@ -241,3 +241,54 @@ fn consumers_read_below_the_high_watermark_only() {
     assert_eq!(errors, vec![(TP, ErrorCode::OffsetOutOfRange)]);
     assert_eq!(rm.list_offsets(&[TP], OffsetSpec::Latest), vec![(TP, 1)]);
 }
+
+#[test]
+fn the_last_stable_offset_stops_at_an_open_transaction_and_follows_the_high_watermark() {
+    use crate::log::TxnBatch;
+    let mut rm = testkit::replicas(3, 1, 2);
+    let mut fx = Effects::default();
+    let pid = 5 << 32;
+    let txn_entry = |rm: &mut ReplicaManager, seq: i32, batch: TxnBatch| {
+        let mut e = testkit::entry(1, seq, 0);
+        e.txn = Some(batch);
+        rm.append(TP, e, Time::ZERO, &mut Effects::default())
+    };
+    assert_eq!(rm.last_stable_offset(TP), Some(0));
+    produce(&mut rm, Acks::All, 2, 0, Time::ZERO, &mut Effects::default());
+    txn_entry(
+        &mut rm,
+        0,
+        TxnBatch::Data {
+            producer_id: pid,
+            epoch: 0,
+        },
+    );
+    txn_entry(
+        &mut rm,
+        1,
+        TxnBatch::Data {
+            producer_id: pid,
+            epoch: 0,
+        },
+    );
+    assert_eq!(rm.last_stable_offset(TP), Some(0), "the high watermark is 0");
+    follower_fetch(&mut rm, 2, 3, Time::ms(1), &mut fx);
+    follower_fetch(&mut rm, 3, 3, Time::ms(1), &mut fx);
+    assert_eq!(rm.part(TP).unwrap().hw, 3);
+    assert_eq!(rm.last_stable_offset(TP), Some(1), "the transaction began at 1");
+    let marker = TxnBatch::Marker {
+        producer_id: pid,
+        epoch: 1,
+        commit: true,
+    };
+    assert_eq!(txn_entry(&mut rm, 2, marker), 3, "the marker takes an offset");
+    assert_eq!(
+        rm.last_stable_offset(TP),
+        Some(1),
+        "until the marker is replicated"
+    );
+    follower_fetch(&mut rm, 2, 4, Time::ms(2), &mut fx);
+    follower_fetch(&mut rm, 3, 4, Time::ms(2), &mut fx);
+    assert_eq!(rm.last_stable_offset(TP), Some(4));
+    assert!(rm.part(TP).unwrap().log.entry(3).unwrap().is_control());
+}
