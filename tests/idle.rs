@@ -9,7 +9,6 @@
 
 use const_fnv1a_hash::fnv1a_hash_64;
 use models::history::Event;
-use models::types::RecordId;
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -19,25 +18,23 @@ fn soak(name: &str) -> models::scenario::Scenario {
     kafka_sim::load::parse_toml(&path, &text).expect("a valid scenario")
 }
 
-/// `(virtual µs, consumer, partition, offset)` of every record consumed, and the append time
-/// of every record.
-fn deliveries(name: &str, seed: u64) -> (Vec<(u64, String, u32, i64)>, BTreeMap<RecordId, u64>) {
+/// A record consumed: `(virtual µs, consumer, partition, offset)`.
+type Delivery = (u64, String, u32, i64);
+
+/// Every record consumed in a run of example `name` under `seed`, in order.
+fn deliveries(name: &str, seed: u64) -> Vec<Delivery> {
     let run = models::world::run(&soak(name), seed).expect("runs");
     let names = run.trace.names().to_vec();
-    let mut consumed = Vec::new();
-    let mut appended = BTreeMap::new();
-    for e in run.trace.entries() {
-        match &e.record {
+    run.trace
+        .entries()
+        .iter()
+        .filter_map(|e| match &e.record {
             Event::Consumed { tp, offset, .. } => {
-                consumed.push((e.time.0, names[e.actor.index()].clone(), tp.partition, *offset))
+                Some((e.time.0, names[e.actor.index()].clone(), tp.partition, *offset))
             }
-            Event::Appended { id, .. } => {
-                appended.insert(*id, e.time.0);
-            }
-            _ => {}
-        }
-    }
-    (consumed, appended)
+            _ => None,
+        })
+        .collect()
 }
 
 #[test]
@@ -72,7 +69,7 @@ fn idle_then_active_delivers_at_the_virtual_times_of_the_cycle_by_cycle_run() {
     // pinned from the run that simulates every idle cycle (a Fetch, an expiry and an empty
     // answer per consumer every 500 ms): a cheaper representation of waiting must deliver
     // every record at the same microsecond, to the same consumer
-    let (consumed, _) = deliveries("soak-hour", 1);
+    let consumed = deliveries("soak-hour", 1);
     assert_eq!(consumed.len(), 120);
     let first: Vec<(u64, &str)> = consumed[..4]
         .iter()
