@@ -117,3 +117,23 @@ fn the_soak_examples_run_from_the_command_line() {
         assert!(line.contains(&want), "{name}: {line}");
     }
 }
+
+#[test]
+fn a_purgatory_timer_superseded_by_a_sooner_deadline_costs_no_event_and_changes_nothing() {
+    // one member of the trio long-polls for 100 ms, the others for 500 ms: each of its
+    // Fetches parks with a deadline sooner than the purgatory's pending timer, which is then
+    // replaced instead of firing for nothing (≈ 21,000 of the 208,610 events the run took
+    // when the superseded timers still fired)
+    let path = format!("{}/examples/soak-hour.toml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "name = \"trio_2\"\nprofile = \"kafka-python\"\n",
+        "name = \"trio_2\"\nprofile = \"kafka-python\"\nconfig = { \"fetch.max.wait.ms\" = 100 }\n",
+    );
+    assert!(text.contains("\"fetch.max.wait.ms\" = 100"));
+    let scenario = kafka_sim::load::parse_toml("mixed-waits", &text).unwrap();
+    let run = models::world::run(&scenario, 1).expect("runs");
+    assert!(run.events < 190_000, "{} events", run.events);
+    // the JSON lines of the run in which every superseded timer fired, byte for byte
+    let json = kafka_sim::render::json_lines(&run);
+    assert_eq!(fnv1a_hash_64(json.as_bytes(), None), 0x31fb_c4c5_3fdf_e729);
+}
