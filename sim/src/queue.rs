@@ -8,7 +8,7 @@
 //! slots are reused, so a sift moves keys, not messages, and steady state allocates nothing.
 //!
 //! An event can be cancelled by its [`Handle`]: its payload leaves the slab at once and its
-//! key, left in the heap, is skipped when it comes to the top (a slot remembers the sequence
+//! key, left in the heap, is skipped when it comes to the top (beside each slot the sequence
 //! number it holds, so a key whose slot was cancelled and reused since is recognised).
 
 use crate::time::Time;
@@ -57,8 +57,9 @@ impl Handle {
 /// A priority queue of items keyed by virtual time, ties broken by insertion order.
 pub struct EventQueue<T> {
     heap: BinaryHeap<Key>,
-    /// Per slot: the sequence number of the event it holds, and the event.
-    slots: Vec<Option<(u64, T)>>,
+    slots: Vec<Option<T>>,
+    /// Per slot: the sequence number of the event it holds (or held last).
+    seqs: Vec<u64>,
     free: Vec<u32>,
     next_seq: u64,
     /// Keys in the heap whose event was cancelled.
@@ -82,6 +83,7 @@ impl<T> EventQueue<T> {
         EventQueue {
             heap: BinaryHeap::with_capacity(n),
             slots: Vec::with_capacity(n),
+            seqs: Vec::with_capacity(n),
             free: Vec::with_capacity(n),
             next_seq: 0,
             cancelled: 0,
@@ -100,11 +102,13 @@ impl<T> EventQueue<T> {
         let slot = match self.free.pop() {
             Some(slot) => {
                 debug_assert!(self.slots[slot as usize].is_none());
-                self.slots[slot as usize] = Some((seq, item));
+                self.slots[slot as usize] = Some(item);
+                self.seqs[slot as usize] = seq;
                 slot
             }
             None => {
-                self.slots.push(Some((seq, item)));
+                self.slots.push(Some(item));
+                self.seqs.push(seq);
                 u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 pending events")
             }
         };
@@ -114,11 +118,20 @@ impl<T> EventQueue<T> {
 
     /// Whether `key`'s event is still in its slot (not cancelled).
     fn live(&self, key: &Key) -> bool {
-        matches!(&self.slots[key.slot as usize], Some((seq, _)) if *seq == key.seq)
+        self.seqs[key.slot as usize] == key.seq && self.slots[key.slot as usize].is_some()
     }
 
-    /// Drops the keys of cancelled events from the top of the heap.
+    /// Drops the keys of cancelled events from the top of the heap (none to look for unless
+    /// an event was cancelled: the common case costs one comparison).
+    #[inline]
     fn skip_cancelled(&mut self) {
+        if self.cancelled != 0 {
+            self.skip_cancelled_keys();
+        }
+    }
+
+    #[cold]
+    fn skip_cancelled_keys(&mut self) {
         while self.cancelled > 0 {
             match self.heap.peek() {
                 Some(key) if !self.live(key) => {
@@ -134,7 +147,7 @@ impl<T> EventQueue<T> {
     pub fn pop(&mut self) -> Option<(Time, u64, T)> {
         self.skip_cancelled();
         let key = self.heap.pop()?;
-        let (_, item) = self.slots[key.slot as usize]
+        let item = self.slots[key.slot as usize]
             .take()
             .expect("a queued slot holds its event");
         self.free.push(key.slot);
@@ -143,11 +156,10 @@ impl<T> EventQueue<T> {
 
     /// Cancels the event `handle` names, if it is still pending: returns it.
     pub fn cancel(&mut self, handle: Handle) -> Option<T> {
-        let slot = self.slots.get_mut(handle.slot as usize)?;
-        if !matches!(slot, Some((seq, _)) if *seq == handle.seq) {
+        if self.seqs.get(handle.slot as usize) != Some(&handle.seq) {
             return None;
         }
-        let (_, item) = slot.take().expect("just matched");
+        let item = self.slots[handle.slot as usize].take()?;
         self.free.push(handle.slot);
         self.cancelled += 1;
         Some(item)

@@ -48,9 +48,10 @@ struct Core<M, R> {
     dropped: u64,
     /// Per actor: bumped when it resets its connections (a crash).
     conn: Vec<u32>,
-    /// The named timers set with [`Ctx::named_timer`]: `(actor, name)` → the pending event
-    /// (or one already delivered, which the queue then no longer recognises).
-    named: BTreeMap<(ActorId, u64), Handle>,
+    /// Per actor, the named timers set with [`Ctx::named_timer`]: name → the pending event
+    /// (or one already delivered, which the queue then no longer recognises). An actor has
+    /// a handful of names at most.
+    named: Vec<Vec<(u64, Handle)>>,
 }
 
 /// What an actor can see and do while it handles an event.
@@ -121,7 +122,6 @@ impl<M, R> Ctx<'_, M, R> {
     /// cancelled and never delivered. For a timer that would otherwise fire for nothing
     /// (superseded by a sooner one); a cancelled timer costs no event.
     pub fn named_timer(&mut self, name: u64, delay: Time, msg: M) {
-        self.cancel_timer(name);
         let at = self.core.now + delay;
         let c = self.core.conn[self.me.index()];
         let handle = self.core.queue.push_handle(
@@ -133,14 +133,25 @@ impl<M, R> Ctx<'_, M, R> {
                 msg,
             },
         );
-        self.core.named.insert((self.me, name), handle);
+        let named = &mut self.core.named[self.me.index()];
+        match named.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, pending)) => {
+                let replaced = std::mem::replace(pending, handle);
+                self.core.queue.cancel(replaced);
+            }
+            None => named.push((name, handle)),
+        }
     }
 
     /// Cancels this actor's pending timer `name` (set with [`Ctx::named_timer`]): whether
     /// one was pending.
     pub fn cancel_timer(&mut self, name: u64) -> bool {
-        match self.core.named.remove(&(self.me, name)) {
-            Some(handle) => self.core.queue.cancel(handle).is_some(),
+        let named = &mut self.core.named[self.me.index()];
+        match named.iter().position(|(n, _)| *n == name) {
+            Some(i) => {
+                let (_, handle) = named.swap_remove(i);
+                self.core.queue.cancel(handle).is_some()
+            }
             None => false,
         }
     }
@@ -255,7 +266,7 @@ impl<M, R> Sim<M, R> {
                 handled: 0,
                 dropped: 0,
                 conn: Vec::new(),
-                named: BTreeMap::new(),
+                named: Vec::new(),
             },
         }
     }
@@ -270,6 +281,7 @@ impl<M, R> Sim<M, R> {
         self.actors.push(actor);
         self.core.rngs.push(rng::stream(self.core.seed, name));
         self.core.conn.push(0);
+        self.core.named.push(Vec::new());
         self.core.trace.add_name(name.to_string());
         self.core.net.resize(self.actors.len());
         id
