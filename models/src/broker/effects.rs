@@ -14,6 +14,8 @@ pub enum Effect {
     Send(ActorId, Msg),
     /// Deliver a message to this broker after a delay.
     Timer(Time, Msg),
+    /// The same under a name, replacing a pending timer of that name ([`Ctx::named_timer`]).
+    NamedTimer(u64, Time, Msg),
     /// Write a history record.
     Record(Event),
 }
@@ -33,6 +35,11 @@ impl Effects {
     /// Delivers `msg` to this broker after `delay`.
     pub fn timer(&mut self, delay: Time, msg: Msg) {
         self.list.push(Effect::Timer(delay, msg));
+    }
+
+    /// Delivers `msg` to this broker after `delay`, replacing the pending timer `name`.
+    pub fn named_timer(&mut self, name: u64, delay: Time, msg: Msg) {
+        self.list.push(Effect::NamedTimer(name, delay, msg));
     }
 
     /// Writes a history record.
@@ -58,6 +65,7 @@ impl Effects {
                     ctx.send(to, msg);
                 }
                 Effect::Timer(delay, msg) => ctx.timer(delay, msg),
+                Effect::NamedTimer(name, delay, msg) => ctx.named_timer(name, delay, msg),
                 Effect::Record(event) => ctx.record(event),
             }
         }
@@ -82,7 +90,7 @@ impl Effects {
         self.list
             .iter()
             .filter_map(|e| match e {
-                Effect::Timer(d, m) => Some((*d, m)),
+                Effect::Timer(d, m) | Effect::NamedTimer(_, d, m) => Some((*d, m)),
                 _ => None,
             })
             .collect()

@@ -5,7 +5,9 @@
 //! fetch that finds nothing new waits up to `replica.fetch.wait.max.ms`. An append (or a
 //! high watermark that moved) answers them early; at their deadline they are answered with
 //! what there is. Like Kafka's purgatory, a fetch answered early is forgotten: one timer for
-//! the earliest deadline, not a timer per parked fetch.
+//! the earliest deadline, not a timer per parked fetch. The timer is the broker's named
+//! timer [`TIMER`]: arming it for a sooner deadline replaces the pending one, which would
+//! have fired for nothing.
 
 use super::effects::Effects;
 use super::replica_manager::ReplicaManager;
@@ -13,6 +15,9 @@ use crate::protocol::{FetchedRecords, Msg, ReplicaData};
 use crate::types::{Tp, VecMap};
 use sim::{ActorId, Time};
 use std::sync::Arc;
+
+/// The name of the purgatory's timer among the broker's timers ([`sim::Ctx::named_timer`]).
+pub const TIMER: u64 = 1;
 
 /// A consumer fetch that waits.
 pub struct ParkedFetch {
@@ -122,7 +127,7 @@ impl Purgatory {
             let token = self.next_token;
             self.next_token += 1;
             self.timer = Some((deadline, token));
-            fx.timer(deadline - now, Msg::FetchExpired { token });
+            fx.named_timer(TIMER, deadline - now, Msg::FetchExpired { token });
         }
     }
 
@@ -321,6 +326,14 @@ mod tests {
         park(&mut p, Time::ZERO, Time::ms(100), 3, 0, &mut fx);
         let earliest = token(&fx);
         assert_eq!(fx.timers().len(), 2);
+        // both under the purgatory's name: the engine replaces the 500 ms timer by the
+        // 100 ms one, so the superseded timer costs no event
+        let named = fx
+            .as_slice()
+            .iter()
+            .filter(|e| matches!(e, crate::broker::effects::Effect::NamedTimer(TIMER, _, _)))
+            .count();
+        assert_eq!(named, 2);
         p.expire(first, Time::ms(500), &mut rm, &mut fx);
         assert!(fetch_answers(&fx).is_empty(), "superseded timer");
         p.expire(earliest, Time::ms(100), &mut rm, &mut fx);

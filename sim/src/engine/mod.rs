@@ -1,7 +1,7 @@
 //! The event loop: the one place where virtual time advances.
 
 use crate::net::{NetConfig, Network};
-use crate::queue::EventQueue;
+use crate::queue::{EventQueue, Handle};
 use crate::rng::{self, SimRng};
 use crate::time::Time;
 use crate::trace::Trace;
@@ -48,6 +48,10 @@ struct Core<M, R> {
     dropped: u64,
     /// Per actor: bumped when it resets its connections (a crash).
     conn: Vec<u32>,
+    /// Per actor, the named timers set with [`Ctx::named_timer`]: name → the pending event
+    /// (or one already delivered, which the queue then no longer recognises). An actor has
+    /// a handful of names at most.
+    named: Vec<Vec<(u64, Handle)>>,
 }
 
 /// What an actor can see and do while it handles an event.
@@ -111,6 +115,45 @@ impl<M, R> Ctx<'_, M, R> {
                 msg,
             },
         );
+    }
+
+    /// Like [`Ctx::timer`], under `name`: at most one timer of each name is pending for an
+    /// actor, so a timer set under a name already pending replaces it — the earlier one is
+    /// cancelled and never delivered. For a timer that would otherwise fire for nothing
+    /// (superseded by a sooner one); a cancelled timer costs no event.
+    pub fn named_timer(&mut self, name: u64, delay: Time, msg: M) {
+        let at = self.core.now + delay;
+        let c = self.core.conn[self.me.index()];
+        let handle = self.core.queue.push_handle(
+            at,
+            Envelope {
+                from: self.me,
+                to: self.me,
+                conns: Some((c, c)),
+                msg,
+            },
+        );
+        let named = &mut self.core.named[self.me.index()];
+        match named.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, pending)) => {
+                let replaced = std::mem::replace(pending, handle);
+                self.core.queue.cancel(replaced);
+            }
+            None => named.push((name, handle)),
+        }
+    }
+
+    /// Cancels this actor's pending timer `name` (set with [`Ctx::named_timer`]): whether
+    /// one was pending.
+    pub fn cancel_timer(&mut self, name: u64) -> bool {
+        let named = &mut self.core.named[self.me.index()];
+        match named.iter().position(|(n, _)| *n == name) {
+            Some(i) => {
+                let (_, handle) = named.swap_remove(i);
+                self.core.queue.cancel(handle).is_some()
+            }
+            None => false,
+        }
     }
 
     /// Drops every message in flight to or from this actor and every timer it set — what a
@@ -223,6 +266,7 @@ impl<M, R> Sim<M, R> {
                 handled: 0,
                 dropped: 0,
                 conn: Vec::new(),
+                named: Vec::new(),
             },
         }
     }
@@ -237,6 +281,7 @@ impl<M, R> Sim<M, R> {
         self.actors.push(actor);
         self.core.rngs.push(rng::stream(self.core.seed, name));
         self.core.conn.push(0);
+        self.core.named.push(Vec::new());
         self.core.trace.add_name(name.to_string());
         self.core.net.resize(self.actors.len());
         id

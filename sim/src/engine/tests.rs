@@ -344,3 +344,85 @@ fn progress_is_told_the_virtual_time_and_changes_nothing() {
     assert_eq!(seen.len(), 3, "once every PROGRESS_EVERY events");
     assert!(seen.iter().all(|t| *t == Time::ms(5)));
 }
+
+/// Sets named timers as its inputs say: `(name, delay_ms)` sets one, `(name, 0)` cancels it;
+/// records every timer delivered (its name) and what each cancel returned.
+struct Timers;
+
+impl Actor<(u64, u64), (u64, bool)> for Timers {
+    fn handle(&mut self, ctx: &mut Ctx<'_, (u64, u64), (u64, bool)>, from: ActorId, msg: (u64, u64)) {
+        let (name, delay) = msg;
+        if delay == u64::MAX {
+            // a delivered timer
+            ctx.record((name, true));
+        } else if delay == 0 {
+            let was = ctx.cancel_timer(name);
+            ctx.record((name, was));
+        } else {
+            assert_eq!(from, ctx.me());
+            ctx.named_timer(name, Time::ms(delay), (name, u64::MAX));
+        }
+    }
+}
+
+fn timers(inputs: &[(u64, u64, u64)]) -> (Vec<(u64, u64, bool)>, u64) {
+    let mut sim = Sim::new(1, NetConfig::default());
+    let a = sim.add_actor("timers", Box::new(Timers));
+    for &(at, name, delay) in inputs {
+        sim.schedule(Time::ms(at), a, (name, delay));
+    }
+    sim.run_until(Time::ms(10_000));
+    let fired = sim
+        .trace()
+        .entries()
+        .iter()
+        .map(|e| (e.time.0 / 1000, e.record.0, e.record.1))
+        .collect();
+    (fired, sim.events_handled())
+}
+
+#[test]
+fn a_named_timer_set_again_replaces_the_pending_one() {
+    // timer 7 set at 0 for 100 ms, set again at 50 for 10 ms: fires once, at 60
+    let (fired, events) = timers(&[(0, 7, 100), (50, 7, 10)]);
+    assert_eq!(fired, vec![(60, 7, true)]);
+    assert_eq!(
+        events, 3,
+        "two inputs and one timer: the replaced one costs no event"
+    );
+    assert_eq!(timers(&[(0, 7, 100), (50, 7, 200)]).0, vec![(250, 7, true)]);
+}
+
+#[test]
+fn a_cancelled_timer_is_not_delivered_and_other_names_are_untouched() {
+    let (fired, events) = timers(&[(0, 1, 100), (0, 2, 100), (50, 1, 0)]);
+    assert_eq!(fired, vec![(50, 1, true), (100, 2, true)]);
+    assert_eq!(events, 4);
+    // cancelling after delivery, or a name never set: nothing pending
+    let (fired, _) = timers(&[(0, 1, 100), (200, 1, 0), (300, 9, 0)]);
+    assert_eq!(fired, vec![(100, 1, true), (200, 1, false), (300, 9, false)]);
+}
+
+#[test]
+fn a_crash_drops_named_timers_like_the_others() {
+    struct Crashy;
+    impl Actor<u8, u8> for Crashy {
+        fn handle(&mut self, ctx: &mut Ctx<'_, u8, u8>, _from: ActorId, msg: u8) {
+            ctx.record(msg);
+            match msg {
+                0 => ctx.named_timer(3, Time::ms(100), 1),
+                2 => ctx.reset_connections(),
+                4 => ctx.named_timer(3, Time::ms(100), 5),
+                _ => {}
+            }
+        }
+    }
+    let mut sim = Sim::new(1, NetConfig::default());
+    let a = sim.add_actor("crashy", Box::new(Crashy));
+    sim.schedule(Time::ZERO, a, 0);
+    sim.schedule(Time::ms(50), a, 2);
+    sim.schedule(Time::ms(60), a, 4);
+    sim.run_until(Time::ms(1_000));
+    let seen: Vec<u8> = sim.trace().entries().iter().map(|e| e.record).collect();
+    assert_eq!(seen, vec![0, 2, 4, 5], "the timer set before the crash is gone");
+}
