@@ -601,7 +601,7 @@ fn assign_all(
         tpl.add_partition_offset(
             &names.real[tp.topic as usize],
             tp.partition as i32,
-            Offset::Invalid,
+            from,
         )
         .map_err(failed("assign"))?;
     }
