@@ -598,12 +598,8 @@ fn assign_all(
         .collect();
     let mut tpl = TopicPartitionList::new();
     for tp in &tps {
-        tpl.add_partition_offset(
-            &names.real[tp.topic as usize],
-            tp.partition as i32,
-            from,
-        )
-        .map_err(failed("assign"))?;
+        tpl.add_partition_offset(&names.real[tp.topic as usize], tp.partition as i32, from)
+            .map_err(failed("assign"))?;
     }
     consumer.assign(&tpl).map_err(failed("assign"))?;
     let ctx = consumer.context();
