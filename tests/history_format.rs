@@ -224,4 +224,10 @@ fn malformed_histories_name_file_and_line() {
     }
     let o = kafka_sim(&["check", "--history", "/nonexistent/h.jsonl"]);
     assert_eq!(o.status.code(), Some(2));
+    // a device that never ends (and says its length is 0) is refused, not read forever
+    if std::path::Path::new("/dev/zero").exists() {
+        let o = kafka_sim(&["check", "--history", "/dev/zero"]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("/dev/zero: larger than 1 GiB"));
+    }
 }

@@ -237,11 +237,25 @@ fn clients(v: &Value) -> Result<Vec<Declared>, String> {
 pub fn read(path: &std::path::Path) -> Result<Run, String> {
     const MAX: u64 = 1 << 30;
     let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
-    if meta.len() > MAX {
-        return Err(format!("{shown}: larger than 1 GiB"));
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
+    // read at most one byte past the limit: a device such as /dev/zero never ends, and its
+    // length says 0
+    let mut bytes = Vec::new();
+    file.take(MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    if bytes.len() as u64 > MAX {
+        return Err(format!(
+            "{shown}: larger than 1 GiB: not a history kafka-sim reads"
+        ));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "{shown}: not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
     parse(&text).map_err(|e| match e.line {
         0 => format!("{shown}: {}", e.message),
         n => format!("{shown}:{n}: {}", e.message),
