@@ -246,3 +246,26 @@ fn compare_verdict(t: &mut String, sim: &Run, real: &Run, claim: Claim) -> bool 
     t.push_str(&format!("verdict: {}\n", ok(verdict)));
     verdict
 }
+
+/// Why `scenario` cannot be staged against one real broker by `who` (the rdkafka adapter or
+/// a driver), if it cannot: several brokers, faults, processing times, manual commits.
+pub fn unstageable(s: &models::scenario::Scenario, who: &str) -> Option<String> {
+    if s.cluster.brokers > 1 {
+        return Some(format!(
+            "the scenario has {} brokers; {who} runs against one broker",
+            s.cluster.brokers
+        ));
+    }
+    if !s.faults.is_empty() {
+        return Some("faults cannot be staged against a real broker".into());
+    }
+    s.consumers
+        .iter()
+        .find(|c| c.processing_ms != 0 || c.commit != models::consumer::CommitPolicy::Auto)
+        .map(|c| {
+            format!(
+                "consumer {}: only processing_ms = 0 and commit = \"auto\" are staged against a real broker",
+                c.name
+            )
+        })
+}

@@ -122,30 +122,6 @@ fn failed(what: &str) -> impl Fn(rdkafka::error::KafkaError) -> AdapterError + '
     move |e| AdapterError::Failed(format!("{what}: {e}"))
 }
 
-/// Refuses what the adapter cannot stage against a real broker.
-fn check_supported(s: &Scenario) -> Result<(), AdapterError> {
-    if s.cluster.brokers > 1 {
-        return Err(AdapterError::Unsupported(format!(
-            "the scenario has {} brokers; the cross-check runs against one broker",
-            s.cluster.brokers
-        )));
-    }
-    if !s.faults.is_empty() {
-        return Err(AdapterError::Unsupported(
-            "faults cannot be staged against a real broker".into(),
-        ));
-    }
-    for c in &s.consumers {
-        if c.processing_ms != 0 || c.commit != models::consumer::CommitPolicy::Auto {
-            return Err(AdapterError::Unsupported(format!(
-                "consumer {}: only processing_ms = 0 and commit = \"auto\" are staged against a real broker",
-                c.name
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// The broker (or mock cluster) a run talks to, with the admin client that creates and
 /// deletes its topics. Dropped in field order: the admin client before the mock cluster's
 /// owner.
@@ -318,7 +294,9 @@ pub fn run(scenario: &Scenario, seed: u64, target: &Target, opts: &Options) -> R
     scenario
         .validate()
         .map_err(|e| AdapterError::Unsupported(e.to_string()))?;
-    check_supported(scenario)?;
+    if let Some(why) = crate::compare::unstageable(scenario, "the cross-check") {
+        return Err(AdapterError::Unsupported(why));
+    }
     let cluster = Cluster::connect(target, opts)?;
     // topics under per-run names
     let run_id = format!(

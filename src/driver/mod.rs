@@ -122,30 +122,6 @@ impl std::fmt::Display for DriverError {
     }
 }
 
-/// Refuses what cannot be staged against one real broker (as the adapter does).
-fn check_supported(s: &Scenario) -> Result<(), DriverError> {
-    if s.cluster.brokers > 1 {
-        return Err(DriverError::Unsupported(format!(
-            "the scenario has {} brokers; a driver runs against one broker",
-            s.cluster.brokers
-        )));
-    }
-    if !s.faults.is_empty() {
-        return Err(DriverError::Unsupported(
-            "faults cannot be staged against a real broker".into(),
-        ));
-    }
-    for c in &s.consumers {
-        if c.processing_ms != 0 || c.commit != models::consumer::CommitPolicy::Auto {
-            return Err(DriverError::Unsupported(format!(
-                "consumer {}: only processing_ms = 0 and commit = \"auto\" are staged against a real broker",
-                c.name
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// What happens next, in virtual-time order; at equal times consumers start before
 /// producers, closes come last.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -205,7 +181,9 @@ pub fn run(
     scenario
         .validate()
         .map_err(|e| DriverError::Unsupported(e.to_string()))?;
-    check_supported(scenario)?;
+    if let Some(why) = crate::compare::unstageable(scenario, "a driver") {
+        return Err(DriverError::Unsupported(why));
+    }
     let program = driver.program();
     if !program.exists() {
         return Err(DriverError::Unsupported(format!(
