@@ -247,6 +247,25 @@ fn compare_verdict(t: &mut String, sim: &Run, real: &Run, claim: Claim) -> bool 
     verdict
 }
 
+/// How long a real group must keep owning every partition before a driver calls it settled.
+///
+/// Half a second for classic groups: their members all move to a new generation together.
+/// Under the KIP-848 consumer protocol (`group.protocol=consumer`) a joining member is handed
+/// its partitions only after their owners revoked them, which they learn on their next
+/// heartbeat: until then the old owners still cover every partition, so the quiet time must
+/// outlast the broker's `group.consumer.heartbeat.interval.ms` (5 s, the default the
+/// simulator's broker uses too).
+pub fn settle_quiet(s: &models::scenario::Scenario) -> std::time::Duration {
+    let kip848 =
+        (0..s.consumers.len()).any(|i| s.consumer_config(i).is_ok_and(|c| c.group_protocol_consumer));
+    let heartbeat = if kip848 {
+        models::consumer_group::Config::default().heartbeat_interval_us / 1000
+    } else {
+        0
+    };
+    std::time::Duration::from_millis(500 + heartbeat)
+}
+
 /// Why `scenario` cannot be staged against one real broker by `who` (the rdkafka adapter or
 /// a driver), if it cannot: several brokers, faults, processing times, manual commits.
 pub fn unstageable(s: &models::scenario::Scenario, who: &str) -> Option<String> {

@@ -132,6 +132,28 @@ fn rebalance_scenarios_match_java() {
     }
 }
 
+/// A KIP-848 group must stay whole past a heartbeat interval before a driver moves on; a
+/// classic group half a second.
+#[test]
+fn kip848_groups_wait_a_heartbeat_to_settle() {
+    use kafka_sim::compare::settle_quiet;
+    let quiet = |n| settle_quiet(&builtin_scenario(n).unwrap()).as_millis();
+    assert_eq!(quiet("kip848-scale-out"), 5_500);
+    assert_eq!(quiet("demo3"), 500);
+    assert_eq!(quiet("cooperative-scale-out"), 500);
+}
+
+/// The KIP-848 consumer protocol with Java's client (kafka-python has none): a third member
+/// joins and is handed partitions one by one as their owners revoke them on their next
+/// heartbeats; the real run must be followed until that reconciliation ends.
+#[test]
+fn kip848_scale_out_matches_java() {
+    let Some(b) = broker("kip848_scale_out_matches_java") else {
+        return;
+    };
+    matches("kip848-scale-out", Driver::Java, &b);
+}
+
 /// `kafka-sim compare --driver kafka-python` through the CLI, with the history it writes.
 #[test]
 fn cli_compare_with_a_driver() {

@@ -116,6 +116,7 @@ impl Driver<'_> {
     /// Runs the scenario's clients and returns what they reported as a [`Run`].
     pub(super) fn drive(&self, seed: u64) -> Result<Run, AdapterError> {
         let (scenario, opts) = (self.scenario, self.opts);
+        let quiet = crate::compare::settle_quiet(scenario);
         let rec = Arc::new(Recorder {
             start: Instant::now(),
             entries: Mutex::new(Vec::new()),
@@ -127,7 +128,13 @@ impl Driver<'_> {
         let mut expected: BTreeSet<RecordId> = BTreeSet::new();
         let mut last_virtual = 0u64;
         for (at, step) in steps(scenario) {
-            settle(&mut live, self.meta, self.names, &rec, opts.settle_timeout)?;
+            settle(
+                &mut live,
+                self.meta,
+                self.names,
+                &rec,
+                (opts.settle_timeout, quiet),
+            )?;
             let gap = scaled(at - last_virtual.min(at), opts.scale);
             pause(&mut live, self.names, &rec, gap)?;
             last_virtual = at;
@@ -148,7 +155,13 @@ impl Driver<'_> {
             }
         }
         // the last start may have set off a rebalance: let it finish, then drain
-        settle(&mut live, self.meta, self.names, &rec, opts.settle_timeout)?;
+        settle(
+            &mut live,
+            self.meta,
+            self.names,
+            &rec,
+            (opts.settle_timeout, quiet),
+        )?;
         self.drain(&mut live, &rec, &expected)?;
         let end = rec.start.elapsed().as_micros() as u64;
         rec.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -530,7 +543,7 @@ fn settle(
     meta: &Metadata,
     names: &Names,
     rec: &Recorder,
-    timeout: Duration,
+    (timeout, quiet): (Duration, Duration),
 ) -> Result<(), AdapterError> {
     if live.is_empty() {
         return Ok(());
@@ -559,9 +572,9 @@ fn settle(
                 .collect();
             ok &= owned == wanted;
         }
-        // settled, and still settled a moment later (no rebalance about to start)
+        // settled, and still settled a moment later (no rebalance or revocation about to start)
         match (ok, settled_since) {
-            (true, Some(since)) if since.elapsed() > Duration::from_millis(500) => return Ok(()),
+            (true, Some(since)) if since.elapsed() > quiet => return Ok(()),
             (true, None) => settled_since = Some(Instant::now()),
             (false, _) => settled_since = None,
             _ => {}

@@ -410,12 +410,13 @@ impl Run<'_> {
     }
 
     /// Waits until every running consumer has had an assignment and each group's members
-    /// own every partition of their topics, and still do half a second later.
+    /// own every partition of their topics, and still do after [`crate::compare::settle_quiet`].
     fn settle(&self, live: &[(usize, Child)]) -> Result<(), DriverError> {
         if live.is_empty() {
             return Ok(());
         }
         let deadline = Instant::now() + self.opts.settle_timeout;
+        let quiet = crate::compare::settle_quiet(self.scenario);
         let mut since: Option<Instant> = None;
         loop {
             self.check_alive(live)?;
@@ -425,7 +426,7 @@ impl Run<'_> {
                 .collect();
             let ok = self.shared.lock().expect("shared").settled(&members, self.meta);
             match (ok, since) {
-                (true, Some(t)) if t.elapsed() > Duration::from_millis(500) => return Ok(()),
+                (true, Some(t)) if t.elapsed() > quiet => return Ok(()),
                 (true, None) => since = Some(Instant::now()),
                 (false, _) => since = None,
                 _ => {}
