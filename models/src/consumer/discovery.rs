@@ -49,8 +49,7 @@ impl Consumer {
                     .expect("scenario validation checked the topic exists")
             })
             .collect();
-        let counts = meta.topics.iter().map(|t| t.partitions).collect();
-        self.member.subscribe(topics, counts);
+        self.member.subscribe(topics, assignor_topics(&meta));
         ctx.record(Event::Connected);
         if let Some(manual) = &self.manual {
             let mut tps: Vec<Tp> = manual
@@ -324,4 +323,19 @@ impl Consumer {
             }
         }
     }
+}
+
+/// The metadata's topics as a classic group leader's assignor sees them: real names (Java
+/// orders topics by name and iterates its `HashMap`s of `TopicPartition`s by their hashes),
+/// by metadata index.
+fn assignor_topics(meta: &Metadata) -> Vec<crate::assignor::Topic> {
+    meta.topics
+        .iter()
+        .enumerate()
+        .map(|(i, t)| crate::assignor::Topic {
+            name: t.name.clone(),
+            id: crate::assignor::java::Uuid::for_topic_index(i as u32),
+            partitions: t.partitions,
+        })
+        .collect()
 }

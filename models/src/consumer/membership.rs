@@ -27,6 +27,7 @@
 //! history events, timers, and what the rest of the consumer must do) in the order they
 //! happen.
 
+use crate::assignor::Topic;
 use crate::config::ConsumerConfig;
 use crate::history::{Event, LostReason};
 use crate::protocol::{
@@ -160,9 +161,10 @@ pub struct Membership {
     pub owned: BTreeSet<Tp>,
     prev_owned: Vec<Tp>,
     prev_generation: i32,
-    /// Subscribed topics (indices in metadata) and every topic's partition count.
+    /// Subscribed topics (indices in metadata) and every topic of the metadata as the
+    /// leader's assignor sees it (Java orders and hashes topics by their names).
     topics: Vec<u32>,
-    counts: Vec<u32>,
+    all_topics: Vec<Topic>,
     /// A rejoin due at the next poll.
     pub rejoin: Option<Rejoin>,
     /// The heartbeat timers' epoch: a timer of an older epoch is stale.
@@ -187,7 +189,7 @@ impl Membership {
             prev_owned: Vec::new(),
             prev_generation: -1,
             topics: Vec::new(),
-            counts: Vec::new(),
+            all_topics: Vec::new(),
             rejoin: None,
             hb_epoch,
             manual: false,
@@ -200,11 +202,12 @@ impl Membership {
         self.cfg.group_id.clone()
     }
 
-    /// Subscribes to `topics` (sorted metadata indices), with every topic's partition count.
-    pub fn subscribe(&mut self, mut topics: Vec<u32>, counts: Vec<u32>) {
+    /// Subscribes to `topics` (sorted metadata indices); `all` is every topic of the
+    /// metadata, by index, with its real name.
+    pub fn subscribe(&mut self, mut topics: Vec<u32>, all: Vec<Topic>) {
         topics.sort_unstable();
         self.topics = topics;
-        self.counts = counts;
+        self.all_topics = all;
     }
 
     /// Whether the consumer may fetch: in a generation, or — cooperative protocol — keeping
@@ -318,7 +321,7 @@ impl Membership {
         }));
         let assignment = if leader && !j.members.is_empty() {
             j.protocol
-                .assign_keeping(&j.members, &self.counts, self.cfg.sticky_keeps)
+                .assign_topics(&j.members, &self.all_topics, self.cfg.sticky_keeps)
                 .into_iter()
                 .collect()
         } else {

@@ -15,7 +15,7 @@ fn member(assignors: Vec<AssignorKind>) -> Membership {
     let mut cfg = ConsumerConfig::defaults(Profile::Java, "g");
     cfg.assignors = assignors;
     let mut m = Membership::new(Arc::new(cfg), 0);
-    m.subscribe(vec![0], vec![4]);
+    m.subscribe(vec![0], crate::assignor::topics_from_counts(&[4]));
     m
 }
 
@@ -31,7 +31,7 @@ fn kip848() -> Membership {
     let mut cfg = ConsumerConfig::defaults(Profile::Java, "g");
     cfg.group_protocol_consumer = true;
     let mut m = Membership::new(Arc::new(cfg), 0);
-    m.subscribe(vec![0], vec![4]);
+    m.subscribe(vec![0], crate::assignor::topics_from_counts(&[4]));
     m
 }
 
@@ -330,7 +330,7 @@ fn kip848_static() -> Membership {
     cfg.group_protocol_consumer = true;
     cfg.group_instance_id = Some("inst".into());
     let mut m = Membership::new(Arc::new(cfg), 0);
-    m.subscribe(vec![0], vec![4]);
+    m.subscribe(vec![0], crate::assignor::topics_from_counts(&[4]));
     m
 }
 
