@@ -289,6 +289,12 @@ pub struct ConsumerConfig {
     /// already handed to the application (librdkafka), rather than inside `poll()` with the
     /// positions of records the application has finished with (Java, kafka-python).
     pub auto_commit_on_timer: bool,
+    /// Whether the subscription's topics are looked up only after the bootstrap (kafka-python:
+    /// its bootstrap Metadata request names no topics, and `subscribe()`'s update waits out
+    /// `retry_backoff_ms` since that refresh while the group join goes ahead, so a leader
+    /// that joins first assigns from metadata without the topics — nothing — and rejoins
+    /// when they arrive). Java and librdkafka ask for the topics before they join.
+    pub topics_after_bootstrap: bool,
 }
 
 impl ConsumerConfig {
@@ -324,6 +330,7 @@ impl ConsumerConfig {
                 Profile::Librdkafka => 60_000,
             },
             auto_commit_on_timer: profile == Profile::Librdkafka,
+            topics_after_bootstrap: profile == Profile::KafkaPython,
             sticky_keeps: match profile {
                 Profile::Librdkafka => crate::assignor::StickyKeeps::Highest,
                 _ => crate::assignor::StickyKeeps::Lowest,

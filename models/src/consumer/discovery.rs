@@ -36,6 +36,9 @@ impl Consumer {
         self.client.update_cluster(cluster);
         self.client.cancel(Req::Metadata);
         if self.member.phase != Phase::Bootstrapping {
+            let mut out = std::mem::take(&mut self.outs);
+            self.member.update_topics(assignor_topics(&meta), &mut out);
+            self.apply(ctx, out);
             if !self.client.in_flight(Req::Offsets) {
                 self.lookup_positions(ctx);
             }
@@ -49,7 +52,14 @@ impl Consumer {
                     .expect("scenario validation checked the topic exists")
             })
             .collect();
-        self.member.subscribe(topics, assignor_topics(&meta));
+        let group_join = self.manual.is_none() && !self.cfg.group_protocol_consumer;
+        if self.cfg.topics_after_bootstrap && group_join {
+            // the bootstrap asked for no topics: the subscription's come retry.backoff.ms later
+            self.member.subscribe(topics, unknown_topics(&meta));
+            self.schedule_rediscover(ctx);
+        } else {
+            self.member.subscribe(topics, assignor_topics(&meta));
+        }
         ctx.record(Event::Connected);
         if let Some(manual) = &self.manual {
             let mut tps: Vec<Tp> = manual
@@ -338,4 +348,13 @@ fn assignor_topics(meta: &Metadata) -> Vec<crate::assignor::Topic> {
             partitions: t.partitions,
         })
         .collect()
+}
+
+/// The metadata's topics as a leader sees them before it learnt any: named, no partitions.
+fn unknown_topics(meta: &Metadata) -> Vec<crate::assignor::Topic> {
+    let mut topics = assignor_topics(meta);
+    for t in &mut topics {
+        t.partitions = 0;
+    }
+    topics
 }

@@ -165,6 +165,9 @@ pub struct Membership {
     /// leader's assignor sees it (Java orders and hashes topics by their names).
     topics: Vec<u32>,
     all_topics: Vec<Topic>,
+    /// The partition counts this member last assigned from as the group's leader (Java's and
+    /// kafka-python's `assignmentSnapshot`): metadata that differs makes it rejoin.
+    assigned_from: Option<Vec<u32>>,
     /// A rejoin due at the next poll.
     pub rejoin: Option<Rejoin>,
     /// The heartbeat timers' epoch: a timer of an older epoch is stale.
@@ -190,6 +193,7 @@ impl Membership {
             prev_generation: -1,
             topics: Vec::new(),
             all_topics: Vec::new(),
+            assigned_from: None,
             rejoin: None,
             hb_epoch,
             manual: false,
@@ -208,6 +212,20 @@ impl Membership {
         topics.sort_unstable();
         self.topics = topics;
         self.all_topics = all;
+    }
+
+    /// New metadata: `all` is every topic with its real name and partition count now. A
+    /// leader whose last assignment was made from other partition counts rejoins at its
+    /// next poll (`ConsumerCoordinator.rejoinNeededOrPending`: the metadata snapshot no
+    /// longer equals the assignment snapshot).
+    pub fn update_topics(&mut self, all: Vec<Topic>, out: &mut Vec<Out>) {
+        let counts: Vec<u32> = all.iter().map(|t| t.partitions).collect();
+        self.all_topics = all;
+        if self.assigned_from.as_ref().is_some_and(|from| *from != counts) {
+            self.assigned_from = None;
+            self.rejoin.get_or_insert(Rejoin::Rebalance);
+            out.push(Out::Poll);
+        }
     }
 
     /// Whether the consumer may fetch: in a generation, or — cooperative protocol — keeping
@@ -320,6 +338,7 @@ impl Membership {
             leader,
         }));
         let assignment = if leader && !j.members.is_empty() {
+            self.assigned_from = Some(self.all_topics.iter().map(|t| t.partitions).collect());
             j.protocol
                 .assign_topics(&j.members, &self.all_topics, self.cfg.sticky_keeps)
                 .into_iter()

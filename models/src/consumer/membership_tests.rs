@@ -468,3 +468,96 @@ fn kip848_static_poll_timeout_leaves_with_minus_two_and_rejoins_under_its_id() {
     assert_eq!(rejoin.len(), 1);
     assert_eq!((&*rejoin[0].0, rejoin[0].1), ("Zm9vYmFyYmF6cXV4cXV1eA", 0));
 }
+
+/// A member of a one-topic group that joined as the leader (or a follower, `leader` false)
+/// before it knew the topic's partitions (kafka-python's start-up).
+fn joined_before_the_topics(leader: &str) -> (Membership, Vec<Out>) {
+    let mut cfg = ConsumerConfig::defaults(Profile::KafkaPython, "g");
+    cfg.assignors = vec![AssignorKind::Range];
+    let mut m = Membership::new(Arc::new(cfg), 0);
+    m.subscribe(vec![0], crate::assignor::topics_from_counts(&[0]));
+    let mut out = Vec::new();
+    m.send_join(&mut out);
+    let subs = vec![MemberSubscription {
+        member_id: "me".into(),
+        instance_id: None,
+        topics: vec![0],
+        owned: vec![],
+        generation: -1,
+    }];
+    m.on_join_answer(
+        Ok(JoinOk {
+            generation: 1,
+            protocol: AssignorKind::Range,
+            leader: leader.into(),
+            member_id: "me".into(),
+            members: if leader == "me" { subs } else { Vec::new() },
+        }),
+        &mut out,
+    );
+    let sync = out.iter().find_map(|o| match o {
+        Out::Sync { assignment, .. } => Some(assignment.clone()),
+        _ => None,
+    });
+    if leader == "me" {
+        let assignment = sync.expect("a SyncGroup");
+        assert!(
+            assignment.iter().all(|(_, tps)| tps.is_empty()),
+            "nothing known, nothing assigned"
+        );
+    }
+    m.on_sync_answer(Ok(Vec::new()), &mut out);
+    out.clear();
+    (m, out)
+}
+
+#[test]
+fn a_leader_that_assigned_without_the_topics_rejoins_when_they_arrive() {
+    let (mut m, mut out) = joined_before_the_topics("me");
+    m.update_topics(crate::assignor::topics_from_counts(&[0]), &mut out);
+    assert_eq!(m.rejoin, None, "the same metadata: no rejoin");
+    m.update_topics(crate::assignor::topics_from_counts(&[4]), &mut out);
+    assert_eq!(m.rejoin, Some(Rejoin::Rebalance));
+    assert!(
+        matches!(out.last(), Some(Out::Poll)),
+        "a poll in progress acts on it"
+    );
+    m.on_poll(&mut out);
+    let j = joins(&out);
+    assert_eq!(j.len(), 1, "one JoinGroup");
+    // the next assignment is made from the four partitions
+    let mut out = Vec::new();
+    let subs = vec![MemberSubscription {
+        member_id: "me".into(),
+        instance_id: None,
+        topics: vec![0],
+        owned: vec![],
+        generation: 1,
+    }];
+    m.on_join_answer(
+        Ok(JoinOk {
+            generation: 2,
+            protocol: AssignorKind::Range,
+            leader: "me".into(),
+            member_id: "me".into(),
+            members: subs,
+        }),
+        &mut out,
+    );
+    let sync = out.iter().find_map(|o| match o {
+        Out::Sync { assignment, .. } => Some(assignment.clone()),
+        _ => None,
+    });
+    assert_eq!(sync.expect("a SyncGroup")[0].1.len(), 4);
+}
+
+#[test]
+fn a_follower_does_not_rejoin_on_new_metadata() {
+    let (mut m, mut out) = joined_before_the_topics("other");
+    m.update_topics(crate::assignor::topics_from_counts(&[4]), &mut out);
+    assert_eq!(
+        m.rejoin, None,
+        "only the leader compares its assignment's metadata"
+    );
+    assert!(out.is_empty());
+}
