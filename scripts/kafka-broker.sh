@@ -9,11 +9,13 @@
 # directory, group.initial.rebalance.delay.ms=0, and no topic auto-creation. It listens on two
 # free ports it picks (or KAFKA_SIM_BROKER_PORT and the one after), so two checkouts never
 # collide; the port of a running broker is kept in its state directory.
+# KAFKA_SIM_BROKER_STATE names another state directory (a second broker beside the first);
+# KAFKA_SIM_BROKER_INITIAL_DELAY_MS sets group.initial.rebalance.delay.ms (default 0).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cache="${KAFKA_SIM_CACHE:-$root/.ci-cache}"
 libs="$cache/kafka-libs"
-state="$cache/broker"
+state="${KAFKA_SIM_BROKER_STATE:-$cache/broker}"
 
 # Whether something listens on 127.0.0.1:$1.
 in_use() {
@@ -95,7 +97,7 @@ offsets.topic.replication.factor=1
 offsets.topic.num.partitions=4
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
-group.initial.rebalance.delay.ms=0
+group.initial.rebalance.delay.ms=${KAFKA_SIM_BROKER_INITIAL_DELAY_MS:-0}
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 PROPS
