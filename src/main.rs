@@ -358,6 +358,10 @@ struct CompareArgs {
     /// Also write the real run's history (the JSON-lines format) to this file.
     #[arg(long)]
     history_out: Option<std::path::PathBuf>,
+    /// The state directory of a three-node cluster (`scripts/kafka-cluster.sh dir`): broker
+    /// faults are staged through it (`--driver kafka-python|java`).
+    #[arg(long)]
+    cluster: Option<std::path::PathBuf>,
 }
 
 fn compare(a: CompareArgs) -> ExitCode {
@@ -418,6 +422,7 @@ fn driven(
     let opts = Options {
         connect_timeout: std::time::Duration::from_secs(a.connect_timeout),
         scale: a.scale,
+        cluster: a.cluster.clone(),
         ..Options::default()
     };
     let history = match driver::run(sc, a.seed, d, &a.brokers, &opts) {
