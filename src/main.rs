@@ -388,14 +388,20 @@ fn compare(a: CompareArgs) -> ExitCode {
             return fail(format!("{}: {e}", path.display()));
         }
     }
-    let c = kafka_sim::compare::compare(&sim_run, &real, a.expect, &label);
     let header = format!(
         "compare: scenario {}, simulator seed {} vs {label}\n\n",
         a.scenario, a.seed
     );
-    let verdict = if c.matches() { "MATCH" } else { "MISMATCH" };
-    let code = write_out(&format!("{header}{}\nresult: {verdict}\n", c.table));
-    if c.matches() {
+    let (table, matches) = if sc.faults.is_empty() {
+        let c = kafka_sim::compare::compare(&sim_run, &real, a.expect, &label);
+        (c.table.clone(), c.matches())
+    } else {
+        let c = kafka_sim::fault_compare::compare(&sc, &sim_run, &real, a.expect, &label);
+        (c.table.clone(), c.matches())
+    };
+    let verdict = if matches { "MATCH" } else { "MISMATCH" };
+    let code = write_out(&format!("{header}{table}\nresult: {verdict}\n"));
+    if matches {
         code
     } else {
         ExitCode::from(1)

@@ -106,9 +106,12 @@ def produce(spec):
             emit("produce", offset=md.offset, **fields)
         return cb
 
-    def failed(record, key):
+    def failed(record, key, partition):
         def cb(exc):
             say("error: record %s (key %s) not delivered: %s" % (record, key, exc))
+            # the partition the record was for (the partitioner's choice is not told on failure)
+            emit("produce_failed", topic=topic, partition=partition or 0, record=record,
+                 error=getattr(exc, "message", "UNKNOWN_SERVER_ERROR"))
         return cb
 
     for r in spec["records"]:
@@ -122,7 +125,7 @@ def produce(spec):
             headers=[(ID_HEADER, r["record"].encode("ascii"))])
         say("produce: key={}, val={}".format(key, value))
         future.add_callback(acknowledged(sent_at, r["record"], key, value))
-        future.add_errback(failed(r["record"], key))
+        future.add_errback(failed(r["record"], key, r["partition"]))
         if interval > 0:
             time.sleep(interval)
     producer.close()

@@ -163,6 +163,9 @@ public final class Client {
             (md, exc) -> {
               if (exc != null) {
                 say("error: record " + record + " not delivered: " + exc);
+                int q = md != null && md.partition() >= 0 ? md.partition() : (partition == null ? 0 : partition);
+                emit("produce_failed", null, "topic", topic, "partition", q, "record", record,
+                    "error", org.apache.kafka.common.protocol.Errors.forException(exc).name());
                 return;
               }
               Object[] f = {
