@@ -53,21 +53,6 @@ fn broker_node(s: &Scenario, name: &str) -> Option<u32> {
 /// Why `s`'s faults cannot be staged by a timed run (with a cluster of `nodes` nodes, or
 /// one broker when `None`), if they cannot.
 pub(super) fn unstageable(s: &Scenario, nodes: Option<u32>) -> Option<String> {
-    match nodes {
-        None if s.cluster.brokers > 1 => {
-            return Some(format!(
-                "the scenario has {} brokers: give a cluster (--cluster DIR, scripts/kafka-cluster.sh)",
-                s.cluster.brokers
-            ))
-        }
-        Some(n) if s.cluster.brokers > n => {
-            return Some(format!(
-                "the scenario has {} brokers; the cluster has {n}",
-                s.cluster.brokers
-            ))
-        }
-        _ => {}
-    }
     for (i, f) in s.faults.iter().enumerate() {
         if f.at_ms.is_none() {
             return Some(format!(
@@ -97,6 +82,21 @@ pub(super) fn unstageable(s: &Scenario, nodes: Option<u32>) -> Option<String> {
             }
             _ => {}
         }
+    }
+    match nodes {
+        None if s.cluster.brokers > 1 => {
+            return Some(format!(
+                "the scenario has {} brokers: give a cluster (--cluster DIR, scripts/kafka-cluster.sh)",
+                s.cluster.brokers
+            ))
+        }
+        Some(n) if s.cluster.brokers > n => {
+            return Some(format!(
+                "the scenario has {} brokers; the cluster has {n}",
+                s.cluster.brokers
+            ))
+        }
+        _ => {}
     }
     None
 }
@@ -172,7 +172,7 @@ mod tests {
         assert!(a.contains(&(10_000, Action::BrokerKill(2))), "{a:?}");
         assert!(a.contains(&(55_000, Action::BrokerRestart(2))), "{a:?}");
         assert!(a.contains(&(14_000, Action::BrokerKill(3))), "{a:?}");
-        assert!(unstageable(&s, None).unwrap().contains("give a cluster"));
+        assert!(unstageable(&s, None).unwrap().contains("needs a cluster"));
         assert_eq!(unstageable(&s, Some(3)), None);
         let u = builtin_scenario("unclean-election").unwrap();
         let a = actions(&u);
