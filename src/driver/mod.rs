@@ -424,6 +424,14 @@ impl Run<'_> {
 
     /// Starts consumer `i` and waits for its `connected`.
     fn start_consumer(&self, i: usize) -> Result<Child, DriverError> {
+        let child = self.spawn_consumer(i, false)?;
+        child.await_event("connected", self.opts.connect_timeout * 3, &self.shared)?;
+        Ok(child)
+    }
+
+    /// Starts consumer `i`'s process; with `wait`, it waits for a `start` line first (a
+    /// timed run's process started ahead of its time).
+    fn spawn_consumer(&self, i: usize, wait: bool) -> Result<Child, DriverError> {
         let c = &self.scenario.consumers[i];
         let topics: Vec<Value> = c.topics.iter().map(|t| json!([t, self.names.topic(t)])).collect();
         let spec = json!({
@@ -436,8 +444,9 @@ impl Run<'_> {
             "commit": c.commit.name(),
             "processing_ms": c.processing_ms as f64 * self.opts.scale,
         });
+        let spec = with_wait(spec, wait);
         let actor = self.actor_of_consumer(i);
-        let child = Child::spawn(
+        Child::spawn(
             self.program,
             "consumer",
             &c.name,
@@ -445,13 +454,11 @@ impl Run<'_> {
             &spec,
             self.logs,
             &self.shared,
-        )?;
-        child.await_event("connected", self.opts.connect_timeout * 3, &self.shared)?;
-        Ok(child)
+        )
     }
 
-    /// Starts producer `i`.
-    fn spawn_producer(&self, i: usize) -> Result<Child, DriverError> {
+    /// Starts producer `i`'s process (with `wait`, as [`Run::spawn_consumer`]).
+    fn spawn_producer(&self, i: usize, wait: bool) -> Result<Child, DriverError> {
         let p = &self.scenario.producers[i];
         let records = models::producer::Records::from_spec(p);
         let text = |b: Option<&[u8]>| b.map(|b| String::from_utf8_lossy(b).into_owned());
@@ -471,6 +478,7 @@ impl Run<'_> {
             "records": list,
             "config": config_json(&p.config),
         });
+        let spec = with_wait(spec, wait);
         Child::spawn(
             self.program,
             "producer",
@@ -485,7 +493,7 @@ impl Run<'_> {
     /// Runs producer `i` to its end (all records acknowledged, closed).
     fn produce(&self, i: usize, live: &[(usize, Child)]) -> Result<(), DriverError> {
         let p = &self.scenario.producers[i];
-        let child = self.spawn_producer(i)?;
+        let child = self.spawn_producer(i, false)?;
         let deadline = Instant::now() + self.opts.drain_timeout + self.opts.connect_timeout * 3;
         while !child.exited()? {
             if Instant::now() > deadline {
@@ -566,6 +574,14 @@ impl Run<'_> {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+}
+
+/// `spec` with `"wait_start": true` when `wait`.
+fn with_wait(mut spec: Value, wait: bool) -> Value {
+    if let (true, Some(o)) = (wait, spec.as_object_mut()) {
+        o.insert("wait_start".into(), json!(true));
+    }
+    spec
 }
 
 /// A scenario's client `config` as a JSON object (Kafka's names; each driver maps them to

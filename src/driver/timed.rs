@@ -23,6 +23,11 @@ const QUIET: Duration = Duration::from_secs(15);
 #[derive(Default)]
 struct Live {
     consumers: Vec<Option<Child>>,
+    /// Processes started ahead of their time, waiting for a `start` line: every client's
+    /// first process at the run's start, a consumer's next one when it crashed or closed
+    /// and restarts later (a JVM's start-up takes seconds; the schedule's times must not).
+    standby: Vec<Option<Child>>,
+    waiting_producers: Vec<Option<Child>>,
     producers: Vec<Child>,
     brokers: Vec<std::thread::JoinHandle<Result<(), DriverError>>>,
 }
@@ -37,9 +42,28 @@ impl Run<'_> {
             ..Live::default()
         };
         let result = (|| {
-            for (at, action) in schedule::actions(self.scenario) {
+            for i in 0..self.scenario.consumers.len() {
+                live.standby.push(Some(self.spawn_consumer(i, true)?));
+            }
+            for i in 0..self.scenario.producers.len() {
+                live.waiting_producers.push(Some(self.spawn_producer(i, true)?));
+            }
+            let actions = schedule::actions(self.scenario);
+            let restarts: BTreeSet<usize> = actions
+                .iter()
+                .filter_map(|(_, a)| match a {
+                    Action::Restart(i) => Some(*i),
+                    _ => None,
+                })
+                .collect();
+            for (at, action) in actions {
                 self.wait_until(t0 + Duration::from_millis(at), &mut live)?;
                 self.act(action, &mut live)?;
+                if let Action::Crash(i) | Action::Close(i) = action {
+                    if restarts.contains(&i) && live.standby[i].is_none() {
+                        live.standby[i] = Some(self.spawn_consumer(i, true)?);
+                    }
+                }
             }
             let deadline = Instant::now() + self.opts.drain_timeout * 4;
             while !live.producers.is_empty() {
@@ -105,8 +129,15 @@ impl Run<'_> {
     fn act(&self, action: Action, live: &mut Live) -> Result<(), DriverError> {
         let name_of = |i: usize| self.scenario.consumers[i].name.clone();
         match action {
-            Action::StartConsumer(i) => live.consumers[i] = Some(self.start_consumer(i)?),
-            Action::StartProducer(i) => live.producers.push(self.spawn_producer(i)?),
+            Action::StartConsumer(i) => live.consumers[i] = Some(self.start_standby(i, live)?),
+            Action::StartProducer(i) => {
+                let p = match live.waiting_producers.get_mut(i).and_then(Option::take) {
+                    Some(p) => p,
+                    None => self.spawn_producer(i, true)?,
+                };
+                p.send_line("start")?;
+                live.producers.push(p);
+            }
             Action::Stall(i, ms) => {
                 if let Some(c) = &live.consumers[i] {
                     let now_ms = process::now_us().saturating_sub(self.start_us) / 1000;
@@ -136,7 +167,7 @@ impl Run<'_> {
             }
             Action::Restart(i) => {
                 self.note(self.actor_of_consumer(i), &name_of(i), "restart", json!({}));
-                live.consumers[i] = Some(self.start_consumer(i)?);
+                live.consumers[i] = Some(self.start_standby(i, live)?);
             }
             Action::BrokerKill(n) | Action::BrokerPause(n) | Action::BrokerResume(n) => {
                 let (verb, event) = match action {
@@ -157,6 +188,17 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Consumer `i`'s waiting process started (a new one if none waits), once connected.
+    fn start_standby(&self, i: usize, live: &mut Live) -> Result<Child, DriverError> {
+        let c = match live.standby[i].take() {
+            Some(c) => c,
+            None => self.spawn_consumer(i, true)?,
+        };
+        c.send_line("start")?;
+        c.await_event("connected", self.opts.connect_timeout * 3, &self.shared)?;
+        Ok(c)
     }
 
     fn cluster(&self) -> Result<&super::cluster::Cluster, DriverError> {

@@ -90,9 +90,23 @@ def kwargs(config, keys):
     return out
 
 
+def await_start(spec):
+    """A timed run starts the process ahead of its time with `wait_start`: it waits for a
+    `start` line."""
+    if not spec.get("wait_start"):
+        return
+    while True:
+        line = sys.stdin.readline()
+        if not line or line.strip() == "start":
+            return
+
+
 def produce(spec):
     producer = kafka.KafkaProducer(bootstrap_servers=spec["bootstrap"].split(","),
                                    **kwargs(spec["config"], PRODUCER_KEYS))
+    if spec.get("wait_start"):
+        producer.partitions_for(spec["real_topic"])  # bootstrapped before its time
+        await_start(spec)
     emit("connected")
     say("link kafka ok.")
     topic = spec["topic"]
@@ -135,6 +149,7 @@ def produce(spec):
 
 
 def consume(spec):
+    await_start(spec)
     to_scenario = {real: name for name, real in spec["topics"]}
     group = spec["group"]
     closing = threading.Event()

@@ -132,6 +132,18 @@ public final class Client {
     }
   }
 
+  static BufferedReader stdinLines;
+
+  /**
+   * A timed run starts the process ahead of its time (the JVM's start-up is seconds) with
+   * {@code wait_start}: it waits for a {@code start} line.
+   */
+  static void awaitStart(JsonNode spec) throws java.io.IOException {
+    if (!spec.has("wait_start") || !spec.get("wait_start").asBoolean()) return;
+    String line;
+    while ((line = stdinLines.readLine()) != null && !line.trim().equals("start")) {}
+  }
+
   static void produce(JsonNode spec) throws Exception {
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, spec.get("bootstrap").asText());
@@ -143,6 +155,7 @@ public final class Client {
     double interval = spec.get("interval_ms").asDouble();
     try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
       producer.partitionsFor(real); // the first Metadata answer: bootstrapped
+      awaitStart(spec);
       emit("connected", null);
       say("link kafka ok.");
       for (JsonNode r : spec.get("records")) {
@@ -192,6 +205,7 @@ public final class Client {
   }
 
   static void consume(JsonNode spec) throws Exception {
+    awaitStart(spec);
     Map<String, String> toScenario = new LinkedHashMap<>();
     for (JsonNode t : spec.get("topics")) {
       toScenario.put(t.get(1).asText(), t.get(0).asText());
@@ -534,6 +548,7 @@ public final class Client {
         BufferedReader in =
             new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         JsonNode spec = JSON.readTree(in.readLine());
+        stdinLines = in;
         if (role.equals("producer")) {
           produce(spec);
         } else if (role.equals("consumer")) {
