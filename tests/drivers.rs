@@ -211,7 +211,10 @@ fn faults_that_cannot_be_staged_are_refused_not_faked() {
             "network-cut",
             "needs a TCP proxy between the client and the brokers",
         ),
-        ("acks1-leader-loss", "needs a TCP proxy between the brokers"),
+        (
+            "acks1-leader-loss",
+            "needs a TCP proxy between broker-1 and the other brokers",
+        ),
         ("error-produce", "request-level error fault"),
         ("acks-all-minisr", "a broker crash needs a cluster"),
         ("coordinator-failover", "a broker crash needs a cluster"),

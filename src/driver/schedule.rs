@@ -62,10 +62,14 @@ pub(super) fn unstageable(s: &Scenario, nodes: Option<u32>) -> Option<String> {
         let broker = broker_node(s, &f.client).is_some();
         match f.kind {
             FaultKind::Cut => {
+                let (who, others) = if broker {
+                    (f.client.as_str(), "the other brokers and the controller")
+                } else {
+                    ("the client", "the brokers")
+                };
                 return Some(format!(
-                    "faults[{i}]: a network cut needs a TCP proxy between {} and the brokers, which the drivers do not have",
-                    if broker { "the brokers" } else { "the client" }
-                ))
+                    "faults[{i}]: a network cut needs a TCP proxy between {who} and {others}, which the drivers do not have"
+                ));
             }
             FaultKind::Error | FaultKind::Delay => {
                 return Some(format!(
@@ -185,7 +189,9 @@ mod tests {
         let s = builtin_scenario("network-cut").unwrap();
         assert!(unstageable(&s, Some(3)).unwrap().contains("TCP proxy"));
         let s = builtin_scenario("acks1-leader-loss").unwrap();
-        assert!(unstageable(&s, Some(3)).unwrap().contains("between the brokers"));
+        assert!(unstageable(&s, Some(3))
+            .unwrap()
+            .contains("between broker-1 and the other brokers"));
         let s = builtin_scenario("error-produce").unwrap();
         assert!(unstageable(&s, None).unwrap().contains("request-level"));
     }

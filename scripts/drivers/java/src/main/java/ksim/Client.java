@@ -242,8 +242,8 @@ public final class Client {
         new Thread(
             () -> {
               try {
-                BufferedReader in =
-                    new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+                // the reader the spec came from: a line (stall, close) counts when it arrives
+                BufferedReader in = stdinLines;
                 String line;
                 while ((line = in.readLine()) != null && !line.trim().equals("close")) {
                   String[] w = line.trim().split(" ");
