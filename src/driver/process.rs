@@ -40,8 +40,6 @@ pub(super) struct Shared {
     pub(super) garbage: Vec<String>,
     /// The run is over: teardown is not recorded.
     pub(super) stopped: bool,
-    /// When the last record was consumed (µs since the epoch).
-    pub(super) last_consume_us: u64,
 }
 
 fn tps(v: Option<&Value>) -> Vec<(String, u64)> {
@@ -89,7 +87,6 @@ impl Shared {
                 self.produced.insert(s("record"));
             }
             "consume" => {
-                self.last_consume_us = self.last_consume_us.max(t);
                 self.consumed.entry(s("group")).or_default().insert(s("record"));
             }
             _ => {}

@@ -1,7 +1,8 @@
 //! A timed run: the scenario's [`schedule`](super::schedule) played on the wall clock —
 //! the action of virtual time `t` at `t` ms after the run's start (or as soon after as the
 //! action before it is done: a consumer's start waits for its `connected`) — with producers
-//! in the background, faults staged as the schedule says, then a drain, then every
+//! in the background, faults staged as the schedule says, until the scenario's stop time
+//! (the simulator's, [`Scenario::stop_ms`](models::scenario::Scenario::stop_ms)), then every
 //! partition read back from its start: the history ends with each partition's final log
 //! (a `leader` event of epoch [`READBACK_EPOCH`] with `log_end` 0, then the records read
 //! back as `append`s), which is what the checker judges lost writes against.
@@ -15,9 +16,6 @@ use std::time::{Duration, Instant};
 
 /// The leader epoch of the final read-back: above any a real run reaches.
 pub const READBACK_EPOCH: i32 = 1 << 30;
-
-/// How long a timed run's drain waits with no record consumed before it ends.
-const QUIET: Duration = Duration::from_secs(15);
 
 /// The processes of a timed run.
 #[derive(Default)]
@@ -72,7 +70,8 @@ impl Run<'_> {
                 }
                 self.wait_until(Instant::now() + Duration::from_millis(20), &mut live)?;
             }
-            self.drain_quiet(&mut live)?;
+            // the run stops when the simulator's does (`Scenario::stop_ms`)
+            self.wait_until(t0 + Duration::from_millis(self.scenario.stop_ms()), &mut live)?;
             for h in std::mem::take(&mut live.brokers) {
                 h.join()
                     .map_err(|_| DriverError::Failed("a broker restart panicked".into()))??;
@@ -204,29 +203,6 @@ impl Run<'_> {
     fn cluster(&self) -> Result<&super::cluster::Cluster, DriverError> {
         self.cluster
             .ok_or_else(|| DriverError::Unsupported("a broker fault needs a cluster (--cluster DIR)".into()))
-    }
-
-    /// Waits until every group of a running consumer consumed every acknowledged record, or
-    /// none consumed anything for [`QUIET`] (records an at-most-once group lost are never
-    /// consumed), or the drain timeout passed.
-    fn drain_quiet(&self, live: &mut Live) -> Result<(), DriverError> {
-        let deadline = Instant::now() + self.opts.drain_timeout * 3;
-        let groups: BTreeSet<String> = live
-            .consumers
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.is_some())
-            .map(|(i, _)| self.scenario.consumers[i].group.clone())
-            .collect();
-        let groups: BTreeSet<&str> = groups.iter().map(String::as_str).collect();
-        loop {
-            self.wait_until(Instant::now() + Duration::from_millis(20), live)?;
-            let sh = self.shared.lock().expect("shared");
-            let quiet = Duration::from_micros(process::now_us().saturating_sub(sh.last_consume_us));
-            if sh.drained(&groups) || quiet > QUIET || Instant::now() > deadline {
-                return Ok(());
-            }
-        }
     }
 
     /// Reads every partition back from its start (`admin readback`) and records each one's
