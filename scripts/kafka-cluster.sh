@@ -8,6 +8,10 @@
 #   scripts/kafka-cluster.sh pause N      -> SIGSTOP of node N: a broker that stops answering
 #   scripts/kafka-cluster.sh resume N     -> SIGCONT of node N
 #   scripts/kafka-cluster.sh address N    -> node N's client address
+#   scripts/kafka-cluster.sh dir          -> the cluster's state directory: the control handle
+#                                            `kafka-sim compare --cluster DIR` stages faults with
+# KAFKA_SIM_CLUSTER_DIR names the state directory (default .ci-cache/cluster), so several
+# clusters run side by side, each driven through its own directory.
 # Each node is a KRaft broker and controller (a quorum of three voters, so a controller
 # survives one node's crash), with the simulator's defaults for a three-broker cluster:
 # default.replication.factor=3, min.insync.replicas=2, offsets and transaction state
@@ -19,7 +23,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cache="${KAFKA_SIM_CACHE:-$root/.ci-cache}"
 libs="$cache/kafka-libs"
-state="$cache/cluster"
+state="${KAFKA_SIM_CLUSTER_DIR:-$cache/cluster}"
 nodes=(1 2 3)
 
 in_use() {
@@ -251,5 +255,6 @@ case "${1:-}" in
   resume) signal CONT "${2:-}" ;;
   restart) restart "${2:-}" ;;
   address) check_node "${2:-}"; echo "127.0.0.1:$(client_port "$2")" ;;
-  *) echo "usage: $0 start|stop|status|kill N|restart N|pause N|resume N|address N" >&2; exit 2 ;;
+  dir) echo "$state" ;;
+  *) echo "usage: $0 start|stop|status|kill N|restart N|pause N|resume N|address N|dir" >&2; exit 2 ;;
 esac

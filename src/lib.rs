@@ -26,6 +26,7 @@ pub mod adapter;
 pub mod builtin;
 pub mod compare;
 pub mod driver;
+pub mod fault_compare;
 #[cfg(feature = "cli")]
 pub mod graph;
 pub mod history_file;

@@ -335,7 +335,7 @@ struct CompareArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// `HOST:PORT` of a Kafka broker, or `mock` for librdkafka's in-process mock cluster.
-    #[arg(long)]
+    #[arg(long, required_unless_present = "real_history", default_value = "")]
     brokers: String,
     /// The claim both histories are checked against.
     #[arg(long, default_value = "at-least-once", value_parser = parse_claim)]
@@ -358,6 +358,14 @@ struct CompareArgs {
     /// Also write the real run's history (the JSON-lines format) to this file.
     #[arg(long)]
     history_out: Option<std::path::PathBuf>,
+    /// Compare with this recorded history (a `--history-out` of an earlier run) instead of
+    /// running the real clients; `--brokers` is then not used.
+    #[arg(long)]
+    real_history: Option<std::path::PathBuf>,
+    /// The state directory of a three-node cluster (`scripts/kafka-cluster.sh dir`): broker
+    /// faults are staged through it (`--driver kafka-python|java`).
+    #[arg(long)]
+    cluster: Option<std::path::PathBuf>,
 }
 
 fn compare(a: CompareArgs) -> ExitCode {
@@ -369,9 +377,10 @@ fn compare(a: CompareArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(format!("{}: {e}", a.scenario)),
     };
-    let real = match kafka_sim::driver::Driver::parse(&a.driver) {
-        Some(d) => driven(&sc, d, &a),
-        None => rdkafka_run(&sc, &a),
+    let real = match (&a.real_history, kafka_sim::driver::Driver::parse(&a.driver)) {
+        (Some(path), _) => recorded(path),
+        (None, Some(d)) => driven(&sc, d, &a),
+        (None, None) => rdkafka_run(&sc, &a),
     };
     let (real, label, recorded) = match real {
         Ok(r) => r,
@@ -384,18 +393,41 @@ fn compare(a: CompareArgs) -> ExitCode {
             return fail(format!("{}: {e}", path.display()));
         }
     }
-    let c = kafka_sim::compare::compare(&sim_run, &real, a.expect, &label);
     let header = format!(
         "compare: scenario {}, simulator seed {} vs {label}\n\n",
         a.scenario, a.seed
     );
-    let verdict = if c.matches() { "MATCH" } else { "MISMATCH" };
-    let code = write_out(&format!("{header}{}\nresult: {verdict}\n", c.table));
-    if c.matches() {
+    let (table, matches) = if sc.faults.is_empty() {
+        let c = kafka_sim::compare::compare(&sim_run, &real, a.expect, &label);
+        (c.table.clone(), c.matches())
+    } else {
+        let c = kafka_sim::fault_compare::compare(&sc, &sim_run, &real, a.expect, &label);
+        (c.table.clone(), c.matches())
+    };
+    let verdict = if matches { "MATCH" } else { "MISMATCH" };
+    let code = write_out(&format!("{header}{table}\nresult: {verdict}\n"));
+    if matches {
         code
     } else {
         ExitCode::from(1)
     }
+}
+
+/// A real run recorded earlier, labelled with its header's `recorded_by`.
+fn recorded(path: &std::path::Path) -> Result<(models::world::Run, String, Option<String>), ExitCode> {
+    let text = std::fs::read_to_string(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    let run =
+        kafka_sim::history_file::parse(&text).map_err(|e| fail(format!("{}: line {e}", path.display())))?;
+    let header: serde_json::Value = text
+        .lines()
+        .next()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default();
+    let label = header["recorded_by"]
+        .as_str()
+        .unwrap_or("the recorded run")
+        .to_string();
+    Ok((run, label, Some(text)))
 }
 
 /// The real run through a driver's client processes, read back from its history.
@@ -418,6 +450,7 @@ fn driven(
     let opts = Options {
         connect_timeout: std::time::Duration::from_secs(a.connect_timeout),
         scale: a.scale,
+        cluster: a.cluster.clone(),
         ..Options::default()
     };
     let history = match driver::run(sc, a.seed, d, &a.brokers, &opts) {

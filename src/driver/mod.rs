@@ -21,7 +21,10 @@
 //! wait until every group consumed every record; teardown not recorded. Each record carries
 //! a `ksim-id` header with its identity (`p<producer>-<seq>`), which consumers read back.
 
+pub mod cluster;
 mod process;
+mod schedule;
+mod timed;
 
 use crate::history_file;
 use models::scenario::Scenario;
@@ -86,8 +89,12 @@ pub struct Options {
     pub settle_timeout: Duration,
     /// How long, after the last acknowledgement, the groups may take to consume everything.
     pub drain_timeout: Duration,
-    /// Real seconds per virtual second for the pauses between starts and between sends.
+    /// Real seconds per virtual second for the pauses between starts and between sends
+    /// (a timed run, [`timed`], plays virtual time at one real second per second).
     pub scale: f64,
+    /// The state directory of a three-node cluster (`scripts/kafka-cluster.sh dir`), through
+    /// which broker faults are staged.
+    pub cluster: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -97,6 +104,7 @@ impl Default for Options {
             settle_timeout: Duration::from_secs(60),
             drain_timeout: Duration::from_secs(30),
             scale: 0.01,
+            cluster: None,
         }
     }
 }
@@ -169,6 +177,17 @@ impl Names {
     }
 }
 
+/// Whether `s` is played as a timed run ([`timed`]): it has faults, several brokers,
+/// processing times or commits by the application — anything whose outcome depends on real
+/// time, so virtual time is played at one real second per second.
+pub fn timed(s: &Scenario) -> bool {
+    !s.faults.is_empty()
+        || s.cluster.brokers > 1
+        || s.consumers
+            .iter()
+            .any(|c| c.processing_ms != 0 || c.commit != models::consumer::CommitPolicy::Auto)
+}
+
 /// Runs `scenario`'s clients through `driver` against the broker at `bootstrap` and returns
 /// the history they reported, in the public format (header line first).
 pub fn run(
@@ -181,7 +200,14 @@ pub fn run(
     scenario
         .validate()
         .map_err(|e| DriverError::Unsupported(e.to_string()))?;
-    if let Some(why) = crate::compare::unstageable(scenario, "a driver") {
+    let cluster = opts.cluster.as_deref().map(cluster::Cluster::open).transpose()?;
+    let is_timed = timed(scenario);
+    let why = if is_timed {
+        schedule::unstageable(scenario, cluster.as_ref().map(|_| cluster::NODES))
+    } else {
+        crate::compare::unstageable(scenario, "a driver")
+    };
+    if let Some(why) = why {
         return Err(DriverError::Unsupported(why));
     }
     let program = driver.program();
@@ -204,12 +230,13 @@ pub fn run(
     let real: Vec<String> = meta.topics.iter().map(|t| names.topic(&t.name)).collect();
     let mut create: Vec<String> = vec!["admin".into(), "create".into(), bootstrap.into()];
     create.push(opts.connect_timeout.as_secs().max(1).to_string());
-    create.extend(
-        meta.topics
-            .iter()
-            .zip(&real)
-            .map(|(t, n)| format!("{n}:{}", t.partitions)),
-    );
+    create.extend(meta.topics.iter().zip(&real).map(|(t, n)| {
+        if is_timed {
+            topic_arg(scenario, &t.name, n)
+        } else {
+            format!("{n}:{}", t.partitions)
+        }
+    }));
     process::admin(&program, &create, &logs, bootstrap)?;
     let run = Run {
         scenario,
@@ -218,11 +245,27 @@ pub fn run(
         program: &program,
         logs: &logs,
         bootstrap,
-        opts,
+        opts: &if is_timed {
+            Options {
+                scale: 1.0,
+                ..opts.clone()
+            }
+        } else {
+            opts.clone()
+        },
         shared: Arc::new(Mutex::new(Shared::default())),
         start_us: process::now_us(),
+        brokers: if is_timed { scenario.cluster.brokers } else { 1 },
+        cluster: cluster.as_ref(),
     };
-    let result = run.drive();
+    let result = if is_timed {
+        run.drive_timed().and_then(|()| run.history())
+    } else {
+        run.drive()
+    };
+    if let Some(c) = &cluster {
+        c.heal();
+    }
     let mut delete: Vec<String> = vec!["admin".into(), "delete".into(), bootstrap.into()];
     delete.push(opts.connect_timeout.as_secs().max(1).to_string());
     delete.extend(real);
@@ -233,10 +276,54 @@ pub fn run(
     Ok(header + &history)
 }
 
+/// A timed run's `admin create` argument for topic `name` (real name `real`):
+/// `REAL:PARTITIONS:REPLICAS:CONFIGS` — the replicas of each partition as the simulator
+/// places them (`1,2,3/2,3,1`: Kafka's rack-unaware assignment, so `broker-N` leads what it
+/// leads in the model), and the topic's `min.insync.replicas` and
+/// `unclean.leader.election.enable` (its own, or the scenario's broker settings), so the
+/// cluster's defaults never stand in for the scenario's.
+fn topic_arg(s: &Scenario, name: &str, real: &str) -> String {
+    use models::config::ConfigValue;
+    let Some(t) = s.topics.iter().find(|t| t.name == name) else {
+        return real.to_string();
+    };
+    let rf = t
+        .replication_factor
+        .unwrap_or(s.broker.default_replication_factor);
+    let replicas: Vec<String> = models::cluster::placement(s.cluster.brokers, t.partitions, rf)
+        .into_iter()
+        .map(|r| r.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(","))
+        .collect();
+    let mut configs = std::collections::BTreeMap::new();
+    configs.insert(
+        "min.insync.replicas".to_string(),
+        s.broker.min_insync_replicas.to_string(),
+    );
+    configs.insert(
+        "unclean.leader.election.enable".to_string(),
+        s.broker.unclean_leader_election_enable.to_string(),
+    );
+    for (k, v) in &t.config {
+        let v = match v {
+            ConfigValue::Bool(b) => b.to_string(),
+            ConfigValue::Int(i) => i.to_string(),
+            ConfigValue::Str(x) => x.clone(),
+        };
+        configs.insert(k.clone(), v);
+    }
+    let configs: Vec<String> = configs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!(
+        "{real}:{}:{}:{}",
+        t.partitions,
+        replicas.join("/"),
+        configs.join(";")
+    )
+}
+
 /// The history's header line.
 fn header(run: &Run, seed: u64, driver: Driver, bootstrap: &str) -> String {
     let s = run.scenario;
-    let mut processes = vec![models::scenario::BROKER_NAME.to_string()];
+    let mut processes: Vec<String> = (1..=run.brokers).map(|n| format!("broker-{n}")).collect();
     let mut clients = Vec::new();
     for p in &s.producers {
         processes.push(p.name.clone());
@@ -275,6 +362,10 @@ struct Run<'a> {
     opts: &'a Options,
     shared: Arc<Mutex<Shared>>,
     start_us: u64,
+    /// Broker processes the history names (`broker-1` …): the scenario's in a timed run.
+    brokers: u32,
+    /// The cluster broker faults are staged through.
+    cluster: Option<&'a cluster::Cluster>,
 }
 
 impl Run<'_> {
@@ -307,21 +398,40 @@ impl Run<'_> {
             let _ = c.close(self.opts.connect_timeout);
         }
         result?;
+        self.history()
+    }
+
+    /// The events reported, as history lines; an error if a client wrote a line that is no
+    /// event.
+    fn history(&self) -> Result<String, DriverError> {
         let shared = self.shared.lock().expect("shared");
         if let Some(line) = shared.garbage.first() {
             return Err(DriverError::Failed(format!(
                 "a client wrote a line that is no event: {line}"
             )));
         }
-        Ok(process::history_lines(&shared, self.start_us, self.scenario))
+        Ok(process::history_lines(
+            &shared,
+            self.start_us,
+            self.scenario,
+            self.brokers,
+        ))
     }
 
     fn actor_of_consumer(&self, i: usize) -> u32 {
-        1 + self.scenario.producers.len() as u32 + i as u32
+        self.brokers + self.scenario.producers.len() as u32 + i as u32
     }
 
     /// Starts consumer `i` and waits for its `connected`.
     fn start_consumer(&self, i: usize) -> Result<Child, DriverError> {
+        let child = self.spawn_consumer(i, false)?;
+        child.await_event("connected", self.opts.connect_timeout * 3, &self.shared)?;
+        Ok(child)
+    }
+
+    /// Starts consumer `i`'s process; with `wait`, it waits for a `start` line first (a
+    /// timed run's process started ahead of its time).
+    fn spawn_consumer(&self, i: usize, wait: bool) -> Result<Child, DriverError> {
         let c = &self.scenario.consumers[i];
         let topics: Vec<Value> = c.topics.iter().map(|t| json!([t, self.names.topic(t)])).collect();
         let spec = json!({
@@ -331,9 +441,12 @@ impl Run<'_> {
             "real_group": self.names.group(&c.group),
             "topics": topics,
             "config": config_json(&c.config),
+            "commit": c.commit.name(),
+            "processing_ms": c.processing_ms as f64 * self.opts.scale,
         });
+        let spec = with_wait(spec, wait);
         let actor = self.actor_of_consumer(i);
-        let child = Child::spawn(
+        Child::spawn(
             self.program,
             "consumer",
             &c.name,
@@ -341,13 +454,11 @@ impl Run<'_> {
             &spec,
             self.logs,
             &self.shared,
-        )?;
-        child.await_event("connected", self.opts.connect_timeout * 3, &self.shared)?;
-        Ok(child)
+        )
     }
 
-    /// Runs producer `i` to its end (all records acknowledged, closed).
-    fn produce(&self, i: usize, live: &[(usize, Child)]) -> Result<(), DriverError> {
+    /// Starts producer `i`'s process (with `wait`, as [`Run::spawn_consumer`]).
+    fn spawn_producer(&self, i: usize, wait: bool) -> Result<Child, DriverError> {
         let p = &self.scenario.producers[i];
         let records = models::producer::Records::from_spec(p);
         let text = |b: Option<&[u8]>| b.map(|b| String::from_utf8_lossy(b).into_owned());
@@ -367,15 +478,22 @@ impl Run<'_> {
             "records": list,
             "config": config_json(&p.config),
         });
-        let child = Child::spawn(
+        let spec = with_wait(spec, wait);
+        Child::spawn(
             self.program,
             "producer",
             &p.name,
-            1 + i as u32,
+            self.brokers + i as u32,
             &spec,
             self.logs,
             &self.shared,
-        )?;
+        )
+    }
+
+    /// Runs producer `i` to its end (all records acknowledged, closed).
+    fn produce(&self, i: usize, live: &[(usize, Child)]) -> Result<(), DriverError> {
+        let p = &self.scenario.producers[i];
+        let child = self.spawn_producer(i, false)?;
         let deadline = Instant::now() + self.opts.drain_timeout + self.opts.connect_timeout * 3;
         while !child.exited()? {
             if Instant::now() > deadline {
@@ -457,6 +575,14 @@ impl Run<'_> {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+}
+
+/// `spec` with `"wait_start": true` when `wait`.
+fn with_wait(mut spec: Value, wait: bool) -> Value {
+    if let (true, Some(o)) = (wait, spec.as_object_mut()) {
+        o.insert("wait_start".into(), json!(true));
+    }
+    spec
 }
 
 /// A scenario's client `config` as a JSON object (Kafka's names; each driver maps them to

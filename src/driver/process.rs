@@ -53,7 +53,7 @@ fn tps(v: Option<&Value>) -> Vec<(String, u64)> {
 }
 
 impl Shared {
-    fn add(&mut self, actor: u32, name: &str, line: &str) {
+    pub(super) fn add(&mut self, actor: u32, name: &str, line: &str) {
         if self.stopped {
             return;
         }
@@ -99,6 +99,14 @@ impl Shared {
         }
         self.seen.insert((actor, kind));
         self.entries.push((t, actor, m));
+    }
+
+    /// A process that crashed or closed owns nothing and has seen nothing: its next
+    /// process starts afresh.
+    pub(super) fn forget(&mut self, actor: u32) {
+        self.owned.remove(&actor);
+        self.assigned.remove(&actor);
+        self.seen.retain(|(a, _)| *a != actor);
     }
 
     /// Every member had an assignment and each group owns every partition of its topics.
@@ -154,8 +162,8 @@ impl Shared {
 
 /// The history's event lines: sorted by time, `t_ms` from the run's start, the `client`
 /// named; each acknowledgement preceded by the broker's append of the record.
-pub(super) fn history_lines(sh: &Shared, start_us: u64, s: &Scenario) -> String {
-    let mut names = vec![models::scenario::BROKER_NAME.to_string()];
+pub(super) fn history_lines(sh: &Shared, start_us: u64, s: &Scenario, brokers: u32) -> String {
+    let mut names: Vec<String> = (1..=brokers).map(|n| format!("broker-{n}")).collect();
     names.extend(s.producers.iter().map(|p| p.name.clone()));
     names.extend(s.consumers.iter().map(|c| c.name.clone()));
     let mut entries: Vec<&(u64, u32, Map<String, Value>)> = sh.entries.iter().collect();
@@ -237,6 +245,29 @@ impl Child {
             log,
             reader: Some(reader),
         })
+    }
+
+    /// Writes `line` to its standard input.
+    pub(super) fn send_line(&self, line: &str) -> Result<(), DriverError> {
+        let mut stdin = self.stdin.lock().expect("stdin");
+        let Some(stdin) = stdin.as_mut() else {
+            return Ok(());
+        };
+        writeln!(stdin, "{line}")
+            .and_then(|_| stdin.flush())
+            .map_err(|e| DriverError::Failed(format!("{}: {e}", self.name)))
+    }
+
+    /// SIGKILL: the process ends without a word to the broker.
+    pub(super) fn kill(mut self) {
+        {
+            let mut c = self.child.lock().expect("child");
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
     }
 
     /// Whether the process has ended.
@@ -331,6 +362,16 @@ pub(super) fn admin(
     logs: &Path,
     bootstrap: &str,
 ) -> Result<(), DriverError> {
+    admin_output(program, args, logs, bootstrap).map(|_| ())
+}
+
+/// [`admin`], returning what the command wrote on standard output.
+pub(super) fn admin_output(
+    program: &Path,
+    args: &[String],
+    logs: &Path,
+    bootstrap: &str,
+) -> Result<String, DriverError> {
     let out = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -340,7 +381,7 @@ pub(super) fn admin(
     let err = String::from_utf8_lossy(&out.stderr);
     let last = err.lines().last().unwrap_or("").to_string();
     match out.status.code() {
-        Some(0) => Ok(()),
+        Some(0) => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
         Some(3) => Err(DriverError::Unreachable(format!(
             "cannot reach broker {bootstrap}: {last}"
         ))),

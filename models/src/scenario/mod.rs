@@ -626,6 +626,16 @@ impl Scenario {
         }
         cfg.finish()
             .map_err(|m| err(format!("producers[{i}].config"), m))?;
+        if p.profile == Profile::Java && cfg.delivery_timeout_ms < cfg.request_timeout_ms {
+            // Java's KafkaProducer.configureDeliveryTimeout (linger.ms is not modelled: 0)
+            if p.config.contains_key("delivery.timeout.ms") {
+                return Err(err(
+                    format!("producers[{i}].config.\"delivery.timeout.ms\""),
+                    "delivery.timeout.ms should be equal to or larger than linger.ms + request.timeout.ms (Java's producer refuses it)",
+                ));
+            }
+            cfg.delivery_timeout_ms = cfg.request_timeout_ms;
+        }
         Ok(cfg)
     }
 }

@@ -138,3 +138,33 @@ fn close_and_crash_restart_a_stall_does_not() {
         "faults[0].restart_after_ms: only a crash or a close restarts"
     );
 }
+
+/// Java's `KafkaProducer` refuses an explicit `delivery.timeout.ms` below
+/// `linger.ms + request.timeout.ms` (a real run of `acks-all-minisr` with 20 s against the
+/// default 30 s failed to start its producer), and raises a default one to it.
+#[test]
+fn a_java_delivery_timeout_below_the_request_timeout_is_refused() {
+    let mut s = base();
+    s.producers[0].profile = Profile::Java;
+    s.producers[0]
+        .config
+        .insert("delivery.timeout.ms".into(), ConfigValue::Int(20_000));
+    let e = s.validate().unwrap_err();
+    assert_eq!(e.path, "producers[0].config.\"delivery.timeout.ms\"");
+    assert!(e.message.contains("linger.ms + request.timeout.ms"), "{e}");
+    s.producers[0]
+        .config
+        .insert("request.timeout.ms".into(), ConfigValue::Int(10_000));
+    s.validate().unwrap();
+    // not set: raised to the request timeout, as Java does
+    let mut d = base();
+    d.producers[0].profile = Profile::Java;
+    d.producers[0]
+        .config
+        .insert("request.timeout.ms".into(), ConfigValue::Int(200_000));
+    assert_eq!(d.producer_config(0).unwrap().delivery_timeout_ms, 200_000);
+    // kafka-python has no such rule
+    s.producers[0].profile = Profile::KafkaPython;
+    s.producers[0].config.remove("request.timeout.ms");
+    s.validate().unwrap();
+}

@@ -16,7 +16,7 @@ import threading
 import time
 
 import kafka
-from kafka import TopicPartition
+from kafka import OffsetAndMetadata, TopicPartition
 from kafka.admin import KafkaAdminClient
 from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
 from kafka.coordinator.assignors.range import RangePartitionAssignor
@@ -90,9 +90,23 @@ def kwargs(config, keys):
     return out
 
 
+def await_start(spec):
+    """A timed run starts the process ahead of its time with `wait_start`: it waits for a
+    `start` line."""
+    if not spec.get("wait_start"):
+        return
+    while True:
+        line = sys.stdin.readline()
+        if not line or line.strip() == "start":
+            return
+
+
 def produce(spec):
-    producer = kafka.KafkaProducer(bootstrap_servers=[spec["bootstrap"]],
+    producer = kafka.KafkaProducer(bootstrap_servers=spec["bootstrap"].split(","),
                                    **kwargs(spec["config"], PRODUCER_KEYS))
+    if spec.get("wait_start"):
+        producer.partitions_for(spec["real_topic"])  # bootstrapped before its time
+        await_start(spec)
     emit("connected")
     say("link kafka ok.")
     topic = spec["topic"]
@@ -106,9 +120,12 @@ def produce(spec):
             emit("produce", offset=md.offset, **fields)
         return cb
 
-    def failed(record, key):
+    def failed(record, key, partition):
         def cb(exc):
             say("error: record %s (key %s) not delivered: %s" % (record, key, exc))
+            # the partition the record was for (the partitioner's choice is not told on failure)
+            emit("produce_failed", topic=topic, partition=partition or 0, record=record,
+                 error=getattr(exc, "message", "UNKNOWN_SERVER_ERROR"))
         return cb
 
     for r in spec["records"]:
@@ -122,7 +139,7 @@ def produce(spec):
             headers=[(ID_HEADER, r["record"].encode("ascii"))])
         say("produce: key={}, val={}".format(key, value))
         future.add_callback(acknowledged(sent_at, r["record"], key, value))
-        future.add_errback(failed(r["record"], key))
+        future.add_errback(failed(r["record"], key, r["partition"]))
         if interval > 0:
             time.sleep(interval)
     producer.close()
@@ -132,17 +149,21 @@ def produce(spec):
 
 
 def consume(spec):
+    await_start(spec)
     to_scenario = {real: name for name, real in spec["topics"]}
     group = spec["group"]
     closing = threading.Event()
 
+    state = {"generation": 0, "fresh": [], "stall_until": 0.0}
+
     def watch_stdin():
         for line in sys.stdin:
-            if line.strip() == "close":
+            words = line.split()
+            if words[:1] == ["close"]:
                 break
+            if words[:1] == ["stall"] and len(words) == 2:
+                state["stall_until"] = time.time() + int(words[1]) / 1000.0
         closing.set()
-
-    state = {"generation": 0, "fresh": []}
 
     def generation(consumer):
         try:
@@ -165,11 +186,15 @@ def consume(spec):
 
     # no group in the scenario: group_id=None, as demo1_consume.py runs (kafka-python then
     # assigns itself every partition of its topics, with no rebalance listener, no commits)
-    consumer = kafka.KafkaConsumer(bootstrap_servers=[spec["bootstrap"]],
+    policy = spec.get("commit", "auto")
+    settings = kwargs(spec["config"], CONSUMER_KEYS)
+    if policy != "auto":
+        settings["enable_auto_commit"] = False
+    consumer = kafka.KafkaConsumer(bootstrap_servers=spec["bootstrap"].split(","),
                                    group_id=spec["real_group"] if group else None,
                                    consumer_timeout_ms=100,
                                    default_offset_commit_callback=committed,
-                                   **kwargs(spec["config"], CONSUMER_KEYS))
+                                   **settings)
 
     class Listener(kafka.ConsumerRebalanceListener):
         def on_partitions_revoked(self, revoked):
@@ -216,32 +241,101 @@ def consume(spec):
             emit("position", t_us=t, group=group, topic=to_scenario[tp.topic],
                  partition=tp.partition, offset=offset, **{"from": source})
 
-    while not closing.is_set():
-        for msg in consumer:
+    processing = spec.get("processing_ms", 0) / 1000.0
+
+    def stalled():
+        """The application stalls (a `stall MS` line): no poll until it is over."""
+        wait = state["stall_until"] - time.time()
+        if wait > 0:
+            time.sleep(wait)
+
+    def handle(msg):
+        ids = [v for k, v in (msg.headers or []) if k == ID_HEADER]
+        this_key = None if msg.key is None else str(msg.key, encoding="utf-8")
+        this_val = None if msg.value is None else str(msg.value, encoding="utf-8")
+        topic = to_scenario.get(msg.topic, msg.topic)
+        say(this_key, this_val, "topic: {}, partition: {}, offset: {}".format(
+            topic, msg.partition, msg.offset))
+        if ids:
+            emit("consume", group=group, generation=state["generation"], topic=topic,
+                 partition=msg.partition, offset=msg.offset, key=this_key,
+                 value=this_val, record=ids[0].decode("ascii"))
+        if processing > 0:
+            time.sleep(processing)
+
+    def commit(msgs):
+        """A synchronous commit of the offsets after `msgs` (the application's own)."""
+        offsets = {}
+        for m in msgs:
+            offsets[TopicPartition(m.topic, m.partition)] = OffsetAndMetadata(m.offset + 1, "", -1)
+        if not offsets:
+            return
+        try:
+            consumer.commit(offsets=offsets)
+        except Exception as e:  # a rebalance or a dead coordinator: the commit is refused
+            emit("commit_failed", group=group, error=getattr(e, "message", "UNKNOWN_SERVER_ERROR"))
+            return
+        committed(offsets, None)
+
+    if policy == "auto":
+        while not closing.is_set():
+            stalled()
+            for msg in consumer:
+                self_assigned()
+                positions()
+                handle(msg)
+                if closing.is_set() or state["stall_until"] > time.time():
+                    break
             self_assigned()
             positions()
-            ids = [v for k, v in (msg.headers or []) if k == ID_HEADER]
-            this_key = None if msg.key is None else str(msg.key, encoding="utf-8")
-            this_val = None if msg.value is None else str(msg.value, encoding="utf-8")
-            topic = to_scenario.get(msg.topic, msg.topic)
-            say(this_key, this_val, "topic: {}, partition: {}, offset: {}".format(
-                topic, msg.partition, msg.offset))
-            if ids:
-                emit("consume", group=group, generation=state["generation"], topic=topic,
-                     partition=msg.partition, offset=msg.offset, key=this_key,
-                     value=this_val, record=ids[0].decode("ascii"))
-            if closing.is_set():
-                break
-        self_assigned()
-        positions()
+    else:
+        # the application commits itself: poll() batches of max.poll.records
+        while not closing.is_set():
+            stalled()
+            batch = consumer.poll(timeout_ms=100)
+            self_assigned()
+            positions()
+            msgs = [m for tp in sorted(batch, key=lambda t: (t.topic, t.partition)) for m in batch[tp]]
+            if policy == "before-processing":
+                commit(msgs)
+            for m in msgs:
+                stalled()
+                handle(m)
+                if policy == "after-record":
+                    commit([m])
+            if policy == "after-batch":
+                commit(msgs)
     consumer.close()
     emit("close")
+
+
+def read_back(bootstrap, timeout_s, topics):
+    """Every record of each TOPIC:PARTITIONS from the start of its log to its end, one JSON
+    line each: topic, partition, offset, record (its ksim-id)."""
+    consumer = kafka.KafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None,
+                                   enable_auto_commit=False, request_timeout_ms=timeout_s * 1000)
+    tps = []
+    for t in topics:
+        name, partitions = t.rsplit(":", 1)
+        tps.extend(TopicPartition(name, p) for p in range(int(partitions)))
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    ends = consumer.end_offsets(tps)
+    deadline = time.time() + timeout_s * 3
+    while any(consumer.position(tp) < ends[tp] for tp in tps) and time.time() < deadline:
+        for tp, msgs in consumer.poll(timeout_ms=200).items():
+            for m in msgs:
+                ids = [v for k, v in (m.headers or []) if k == ID_HEADER]
+                if ids:
+                    print(json.dumps({"topic": m.topic, "partition": m.partition, "offset": m.offset,
+                                      "record": ids[0].decode("ascii")}), flush=True)
+    consumer.close()
 
 
 def admin(args):
     action, bootstrap, timeout_s, topics = args[0], args[1], int(args[2]), args[3:]
     try:
-        client = KafkaAdminClient(bootstrap_servers=[bootstrap],
+        client = KafkaAdminClient(bootstrap_servers=bootstrap.split(","),
                                   request_timeout_ms=timeout_s * 1000)
     except (KafkaConnectionError, KafkaTimeoutError) as e:
         print("no broker answered: %s" % e, file=sys.stderr)
@@ -249,12 +343,24 @@ def admin(args):
     if action == "create":
         new = {}
         for t in topics:
-            name, partitions = t.rsplit(":", 1)
-            new[name] = {"num_partitions": int(partitions), "replication_factor": 1}
+            # NAME:PARTITIONS, or NAME:PARTITIONS:REPLICAS:CONFIGS (replicas 1,2,3/2,3,1 per
+            # partition; configs k=v;k=v) for a cluster
+            parts = t.split(":")
+            name, partitions = parts[0], int(parts[1])
+            if len(parts) == 4:
+                assignments = {p: [int(b) for b in r.split(",")] for p, r in enumerate(parts[2].split("/"))}
+                configs = dict(kv.split("=", 1) for kv in parts[3].split(";") if kv)
+                new[name] = {"assignments": assignments, "configs": configs}
+            else:
+                new[name] = {"num_partitions": partitions, "replication_factor": 1}
         client.create_topics(new, timeout_ms=timeout_s * 1000)
         client.wait_for_topics(list(new), timeout_ms=timeout_s * 1000)
     elif action == "delete":
         client.delete_topics(topics, timeout_ms=timeout_s * 1000)
+    elif action == "readback":
+        client.close()
+        read_back(bootstrap, timeout_s, topics)
+        return 0
     else:
         print("unknown admin action %s" % action, file=sys.stderr)
         return 4

@@ -132,6 +132,18 @@ public final class Client {
     }
   }
 
+  static BufferedReader stdinLines;
+
+  /**
+   * A timed run starts the process ahead of its time (the JVM's start-up is seconds) with
+   * {@code wait_start}: it waits for a {@code start} line.
+   */
+  static void awaitStart(JsonNode spec) throws java.io.IOException {
+    if (!spec.has("wait_start") || !spec.get("wait_start").asBoolean()) return;
+    String line;
+    while ((line = stdinLines.readLine()) != null && !line.trim().equals("start")) {}
+  }
+
   static void produce(JsonNode spec) throws Exception {
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, spec.get("bootstrap").asText());
@@ -143,6 +155,7 @@ public final class Client {
     double interval = spec.get("interval_ms").asDouble();
     try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
       producer.partitionsFor(real); // the first Metadata answer: bootstrapped
+      awaitStart(spec);
       emit("connected", null);
       say("link kafka ok.");
       for (JsonNode r : spec.get("records")) {
@@ -163,6 +176,9 @@ public final class Client {
             (md, exc) -> {
               if (exc != null) {
                 say("error: record " + record + " not delivered: " + exc);
+                int q = md != null && md.partition() >= 0 ? md.partition() : (partition == null ? 0 : partition);
+                emit("produce_failed", null, "topic", topic, "partition", q, "record", record,
+                    "error", org.apache.kafka.common.protocol.Errors.forException(exc).name());
                 return;
               }
               Object[] f = {
@@ -189,6 +205,7 @@ public final class Client {
   }
 
   static void consume(JsonNode spec) throws Exception {
+    awaitStart(spec);
     Map<String, String> toScenario = new LinkedHashMap<>();
     for (JsonNode t : spec.get("topics")) {
       toScenario.put(t.get(1).asText(), t.get(0).asText());
@@ -211,6 +228,12 @@ public final class Client {
       p.remove(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG);
       p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
     }
+    String policy = spec.has("commit") ? spec.get("commit").asText() : "auto";
+    if (!policy.equals("auto")) {
+      p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+    }
+    double processingMs = spec.has("processing_ms") ? spec.get("processing_ms").asDouble() : 0;
+    java.util.concurrent.atomic.AtomicLong stallUntil = new java.util.concurrent.atomic.AtomicLong();
     String reset = p.getProperty(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
     CommitRecorder.group = group;
     CommitRecorder.toScenario = toScenario;
@@ -219,10 +242,15 @@ public final class Client {
         new Thread(
             () -> {
               try {
-                BufferedReader in =
-                    new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+                // the reader the spec came from: a line (stall, close) counts when it arrives
+                BufferedReader in = stdinLines;
                 String line;
-                while ((line = in.readLine()) != null && !line.trim().equals("close")) {}
+                while ((line = in.readLine()) != null && !line.trim().equals("close")) {
+                  String[] w = line.trim().split(" ");
+                  if (w.length == 2 && w[0].equals("stall")) {
+                    stallUntil.set(System.currentTimeMillis() + Long.parseLong(w[1]));
+                  }
+                }
               } catch (Exception e) {
                 // the end of the input closes too
               }
@@ -290,7 +318,12 @@ public final class Client {
       say("link kafka ok.");
       stdin.start();
       while (!closing.get()) {
-        for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(100))) {
+        stall(stallUntil);
+        List<ConsumerRecord<byte[], byte[]>> batch = new ArrayList<>();
+        consumer.poll(Duration.ofMillis(100)).forEach(batch::add);
+        if (policy.equals("before-processing")) commit(consumer, batch, group, toScenario);
+        for (ConsumerRecord<byte[], byte[]> r : batch) {
+          stall(stallUntil);
           Header id = r.headers().lastHeader(ID_HEADER);
           String topic = toScenario.getOrDefault(r.topic(), r.topic());
           say(text(r.key()) + " " + text(r.value()) + " topic: " + topic + ", partition: "
@@ -301,10 +334,35 @@ public final class Client {
                 "key", text(r.key()), "value", text(r.value()),
                 "record", new String(id.value(), StandardCharsets.US_ASCII));
           }
+          if (processingMs > 0) TimeUnit.MICROSECONDS.sleep((long) (processingMs * 1000));
+          if (policy.equals("after-record")) commit(consumer, List.of(r), group, toScenario);
         }
+        if (policy.equals("after-batch")) commit(consumer, batch, group, toScenario);
       }
     }
     emit("close", null);
+  }
+
+  /** The application stalls (a {@code stall MS} line): no poll until it is over. */
+  static void stall(java.util.concurrent.atomic.AtomicLong until) throws InterruptedException {
+    long wait = until.get() - System.currentTimeMillis();
+    if (wait > 0) Thread.sleep(wait);
+  }
+
+  /** A synchronous commit of the offsets after {@code batch} (the application's own). */
+  static void commit(KafkaConsumer<byte[], byte[]> consumer, List<ConsumerRecord<byte[], byte[]>> batch,
+      String group, Map<String, String> toScenario) {
+    Map<TopicPartition, OffsetAndMetadata> offsets = new LinkedHashMap<>();
+    for (ConsumerRecord<byte[], byte[]> r : batch) {
+      offsets.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1));
+    }
+    if (offsets.isEmpty()) return;
+    try {
+      consumer.commitSync(offsets);
+    } catch (org.apache.kafka.common.KafkaException e) {
+      String name = org.apache.kafka.common.protocol.Errors.forException(e).name();
+      emit("commit_failed", null, "group", group, "error", name);
+    }
   }
 
   static List<TopicPartition> sorted(Collection<TopicPartition> tps) {
@@ -357,6 +415,49 @@ public final class Client {
     public void configure(Map<String, ?> configs) {}
   }
 
+  /**
+   * Every record of each TOPIC:PARTITIONS from the start of its log to its end, one JSON line
+   * each on standard output: topic, partition, offset, record (its ksim-id).
+   */
+  static void readBack(String bootstrap, int timeoutS, String[] topics) throws Exception {
+    Properties p = new Properties();
+    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+    p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+    p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p)) {
+      List<TopicPartition> all = new ArrayList<>();
+      for (String t : topics) {
+        int colon = t.lastIndexOf(':');
+        for (int q = 0; q < Integer.parseInt(t.substring(colon + 1)); q++) {
+          all.add(new TopicPartition(t.substring(0, colon), q));
+        }
+      }
+      consumer.assign(all);
+      consumer.seekToBeginning(all);
+      Map<TopicPartition, Long> ends = consumer.endOffsets(all);
+      long deadline = System.currentTimeMillis() + timeoutS * 3000L;
+      while (System.currentTimeMillis() < deadline) {
+        boolean done = true;
+        for (TopicPartition tp : all) done &= consumer.position(tp) >= ends.get(tp);
+        if (done) break;
+        for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+          Header id = r.headers().lastHeader(ID_HEADER);
+          if (id == null) continue;
+          Map<String, Object> line = new LinkedHashMap<>();
+          line.put("topic", r.topic());
+          line.put("partition", r.partition());
+          line.put("offset", r.offset());
+          line.put("record", new String(id.value(), StandardCharsets.US_ASCII));
+          synchronized (Client.class) {
+            System.out.println(JSON.writeValueAsString(line));
+          }
+        }
+      }
+    }
+    System.out.flush();
+  }
+
   static int admin(String[] args) throws Exception {
     String action = args[0];
     String bootstrap = args[1];
@@ -370,10 +471,26 @@ public final class Client {
       if (action.equals("create")) {
         List<NewTopic> topics = new ArrayList<>();
         for (int i = 3; i < args.length; i++) {
-          int colon = args[i].lastIndexOf(':');
-          String name = args[i].substring(0, colon);
-          names.add(name);
-          topics.add(new NewTopic(name, Integer.parseInt(args[i].substring(colon + 1)), (short) 1));
+          // NAME:PARTITIONS, or NAME:PARTITIONS:REPLICAS:CONFIGS (replicas 1,2,3/2,3,1 per
+          // partition; configs k=v;k=v) for a cluster
+          String[] parts = args[i].split(":");
+          names.add(parts[0]);
+          if (parts.length == 4) {
+            Map<Integer, List<Integer>> assignment = new LinkedHashMap<>();
+            String[] perPartition = parts[2].split("/");
+            for (int q = 0; q < perPartition.length; q++) {
+              List<Integer> replicas = new ArrayList<>();
+              for (String b : perPartition[q].split(",")) replicas.add(Integer.parseInt(b));
+              assignment.put(q, replicas);
+            }
+            Map<String, String> configs = new LinkedHashMap<>();
+            for (String kv : parts[3].split(";")) {
+              if (!kv.isEmpty()) configs.put(kv.substring(0, kv.indexOf('=')), kv.substring(kv.indexOf('=') + 1));
+            }
+            topics.add(new NewTopic(parts[0], assignment).configs(configs));
+          } else {
+            topics.add(new NewTopic(parts[0], Integer.parseInt(parts[1]), (short) 1));
+          }
         }
         try {
           admin.createTopics(topics).all().get(timeoutS, TimeUnit.SECONDS);
@@ -406,6 +523,8 @@ public final class Client {
           }
           Thread.sleep(50);
         }
+      } else if (action.equals("readback")) {
+        readBack(bootstrap, timeoutS, java.util.Arrays.copyOfRange(args, 3, args.length));
       } else if (action.equals("delete")) {
         for (int i = 3; i < args.length; i++) names.add(args[i]);
         admin.deleteTopics(names).all().get(timeoutS, TimeUnit.SECONDS);
@@ -429,6 +548,7 @@ public final class Client {
         BufferedReader in =
             new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         JsonNode spec = JSON.readTree(in.readLine());
+        stdinLines = in;
         if (role.equals("producer")) {
           produce(spec);
         } else if (role.equals("consumer")) {
