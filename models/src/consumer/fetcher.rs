@@ -268,6 +268,7 @@ impl Fetcher {
         &mut self,
         records: FetchedRecords,
         errors: Vec<(Tp, ErrorCode)>,
+        next: &[(Tp, i64, i64)],
         generation: i32,
         accept: bool,
     ) -> FetchOutcome {
@@ -298,6 +299,16 @@ impl Fetcher {
                     record,
                     generation,
                 });
+            }
+            // read_committed: the position moves over the markers and aborted records the
+            // broker looked at and left out (Java's FetchCollector: nextFetchOffset), if it
+            // is still inside what that fetch covered
+            for &(tp, from, to) in next {
+                if let Some(pos) = self.positions.get_mut(&tp) {
+                    if from <= *pos && *pos < to {
+                        *pos = to;
+                    }
+                }
             }
         }
         out
@@ -345,7 +356,7 @@ mod tests {
         f.set_position(&own, tp(0), 10);
         f.set_position(&own, tp(1), 3);
         let records = FetchedRecords::from_vec(vec![(tp(1), 3, rec(1)), (tp(0), 10, rec(2))]);
-        let out = f.on_fetched(records, vec![(tp(0), ErrorCode::OffsetOutOfRange)], 4, true);
+        let out = f.on_fetched(records, vec![(tp(0), ErrorCode::OffsetOutOfRange)], &[], 4, true);
         assert_eq!(
             out,
             FetchOutcome {
@@ -374,6 +385,7 @@ mod tests {
         f.on_fetched(
             FetchedRecords::from_vec(vec![(tp(0), 1, rec(1)), (tp(0), 2, rec(2))]),
             vec![],
+            &[],
             1,
             true,
         );
@@ -383,6 +395,7 @@ mod tests {
         f.on_fetched(
             FetchedRecords::from_vec(vec![(tp(0), 3, rec(3))]),
             vec![],
+            &[],
             1,
             false,
         );
@@ -397,6 +410,7 @@ mod tests {
         f.on_fetched(
             (0..3).map(|o| (tp(0), o, rec(o as u32))).collect(),
             vec![],
+            &[],
             1,
             true,
         );
