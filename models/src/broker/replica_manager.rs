@@ -566,7 +566,8 @@ impl ReplicaManager {
         (out, errors)
     }
 
-    /// [`ReplicaManager::collect`] under `read`'s isolation level: `read_committed` reads
+    /// [`ReplicaManager::collect`] under `read`'s isolation level (markers are never handed
+    /// to a consumer: both levels step over them): `read_committed` reads
     /// below each partition's last stable offset, leaves markers and aborted records out
     /// ([`crate::log::PartitionLog::read_committed`]) and says where each partition read
     /// stopped (the consumer's next position, past what was left out).
@@ -575,7 +576,12 @@ impl ReplicaManager {
         positions: &[(Tp, i64)],
         read: crate::broker::purgatory::Read,
     ) -> CollectedRead {
-        if read.isolation == crate::protocol::IsolationLevel::ReadUncommitted {
+        let uncommitted = read.isolation == crate::protocol::IsolationLevel::ReadUncommitted;
+        let transactional = |tp: Tp| {
+            self.part(tp)
+                .is_some_and(|p| !p.log.transactions().ranges().is_empty())
+        };
+        if uncommitted && !positions.iter().any(|&(tp, _)| transactional(tp)) {
             let (records, errors) = self.collect(positions, read.max_records);
             return (records, errors, Vec::new());
         }
@@ -593,7 +599,11 @@ impl ReplicaManager {
             if left == 0 {
                 continue;
             }
-            let (records, after) = p.log.read_committed(pos, p.hw, left);
+            let (records, after) = if uncommitted {
+                p.log.read_uncommitted(pos, p.hw, left)
+            } else {
+                p.log.read_committed(pos, p.hw, left)
+            };
             left -= records.len();
             out.extend(records.into_iter().map(|(o, r)| (tp, o, r.clone())));
             if after > pos {

@@ -289,7 +289,13 @@ impl Fetcher {
                 let Some(pos) = self.positions.get_mut(&tp) else {
                     continue;
                 };
-                if *pos != offset {
+                // read_committed: the offsets between are markers and aborted records the
+                // broker left out of the fetch that covered them
+                let stepped = |pos: i64| {
+                    next.iter()
+                        .any(|&(t, from, to)| t == tp && from <= pos && pos < offset && offset < to)
+                };
+                if *pos != offset && !stepped(*pos) {
                     continue;
                 }
                 *pos = offset + 1;
@@ -400,6 +406,29 @@ mod tests {
             false,
         );
         assert_eq!(f.buffer.len(), 1, "not accepted while the consumer may not fetch");
+    }
+
+    #[test]
+    fn read_committed_positions_step_over_markers_and_aborted_records() {
+        let mut f = Fetcher::default();
+        let own = owned(&[0]);
+        f.set_position(&own, tp(0), 0);
+        // offsets 0-1 aborted, 2 their marker: the first record handed over is at 3, and
+        // the answer looked up to 6 (a marker at 5)
+        f.on_fetched(
+            FetchedRecords::from_vec(vec![(tp(0), 3, rec(3)), (tp(0), 4, rec(4))]),
+            vec![],
+            &[(tp(0), 0, 6)],
+            1,
+            true,
+        );
+        let offsets: Vec<i64> = f.buffer.iter().map(|r| r.offset).collect();
+        assert_eq!(offsets, [3, 4]);
+        assert_eq!(f.positions.get(&tp(0)), Some(&6));
+        // an answer to a fetch from before a rewind moves nothing
+        f.seek(tp(0), 1);
+        f.on_fetched(FetchedRecords::new(), vec![], &[(tp(0), 4, 9)], 1, true);
+        assert_eq!(f.positions.get(&tp(0)), Some(&1));
     }
 
     #[test]

@@ -364,11 +364,7 @@ impl Producer {
             self.idempotence.restart(txn.stamp().1);
         }
         let (pid, _) = txn.stamp();
-        let open = self
-            .acc
-            .waiting_partitions()
-            .filter(|tp| txn.may_send(*tp))
-            .collect();
+        let open = txn.sendable().collect();
         self.sender.set_gate(pid, open);
         let aborting = matches!(txn.phase(), TxnPhase::Aborting | TxnPhase::Fatal(_));
         let ready = txn.is_ready();

@@ -172,6 +172,12 @@ impl TransactionManager {
         matches!(self.phase, TxnPhase::InTransaction | TxnPhase::Committing) && self.added.contains(&tp)
     }
 
+    /// The partitions whose records may be sent now (see [`TransactionManager::may_send`]).
+    pub fn sendable(&self) -> impl Iterator<Item = Tp> + '_ {
+        let open = self.sends_records();
+        self.added.iter().copied().filter(move |_| open)
+    }
+
     /// Whether records may be sent at all (else those waiting stay queued).
     pub fn sends_records(&self) -> bool {
         matches!(self.phase, TxnPhase::InTransaction | TxnPhase::Committing)
