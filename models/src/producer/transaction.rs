@@ -370,6 +370,10 @@ impl TransactionManager {
         let Some(req) = self.queue.pop_front() else {
             return;
         };
+        if self.offsets.is_none() && matches!(req, Request::FindGroupCoordinator | Request::TxnOffsetCommit) {
+            // the sendOffsetsToTransaction they were for ended (failed, or its transaction did)
+            return self.pump(io);
+        }
         let needs_coordinator = !matches!(
             req,
             Request::FindCoordinator | Request::FindGroupCoordinator | Request::TxnOffsetCommit
@@ -595,7 +599,10 @@ impl TransactionManager {
                 // an abortable error: the call in progress throws it
                 let (_, req, _) = self.in_flight.take().expect("in flight");
                 let kind = match req {
-                    Request::TxnOffsetCommit => {
+                    // the AddOffsetsToTxn of a sendOffsetsToTransaction failed: so did the call
+                    Request::TxnOffsetCommit | Request::FindGroupCoordinator | Request::AddPartitions(_)
+                        if self.offsets.is_some() =>
+                    {
                         self.offsets = None;
                         Some(TxnCallKind::SendOffsets)
                     }
