@@ -38,6 +38,11 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "error-fetch",
     "error-group",
     "error-commit",
+    "eos-pipeline",
+    "zombie-fencing",
+    "transaction-timeout",
+    "txn-coordinator-failover",
+    "hanging-transaction",
 ];
 
 /// The TOML source of built-in scenario `name`.

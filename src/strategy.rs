@@ -218,6 +218,7 @@ fn consumers(topics: &[TopicSpec], groups: Vec<GroupDraw>) -> Vec<ConsumerSpec> 
                 commit,
                 processing_ms,
                 config: consumer_config(assignors),
+                pipeline: None,
             });
         }
     }
@@ -242,6 +243,7 @@ fn producers(topics: &[TopicSpec], records: RecordsDraw) -> Vec<ProducerSpec> {
                 value: "value-{i}".into(),
             }),
             config: BTreeMap::new(),
+            transactions: None,
         })
         .collect()
 }

@@ -107,9 +107,10 @@ fn skip_when_retention_deletes_what_a_slow_consumer_had_not_read() {
 #[test]
 fn every_anomaly_kind_has_a_scenario() {
     // each kind is produced by some built-in scenario (the tests above name which); `unseen`
-    // by the inline scenario of the last test. The transactional kinds are demonstrated by
-    // the checkers' unit tests on hand-written histories: no built-in scenario runs
-    // transactional clients yet
+    // by the inline scenario of the last test. Of the transactional kinds, `aborted-read` and
+    // `uncommitted-read` come from the read_uncommitted readers of `eos-pipeline` and
+    // `transaction-timeout`; the others are demonstrated by the checkers' unit tests and
+    // the EOS property suite
     let mut seen = std::collections::BTreeSet::new();
     for name in kafka_sim::builtin::names() {
         let r = report(&run_builtin(name, 3), Claim::ExactlyOncePerGroup);

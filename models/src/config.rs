@@ -295,6 +295,8 @@ pub struct ConsumerConfig {
     /// that joins first assigns from metadata without the topics — nothing — and rejoins
     /// when they arrive). Java and librdkafka ask for the topics before they join.
     pub topics_after_bootstrap: bool,
+    /// `isolation.level` (`read_uncommitted`; `read_committed`: KIP-98).
+    pub isolation_level: crate::protocol::IsolationLevel,
 }
 
 impl ConsumerConfig {
@@ -337,6 +339,7 @@ impl ConsumerConfig {
             },
             group_protocol_consumer: false,
             group_remote_assignor: None,
+            isolation_level: crate::protocol::IsolationLevel::ReadUncommitted,
         }
     }
 
@@ -356,6 +359,7 @@ impl ConsumerConfig {
         "request.timeout.ms",
         "group.protocol",
         "group.remote.assignor",
+        "isolation.level",
     ];
 
     /// Sets `key` (a Kafka consumer config name) to `value`.
@@ -389,6 +393,18 @@ impl ConsumerConfig {
                     "classic" => false,
                     "consumer" => true,
                     other => return Err(format!("unknown group.protocol {other:?} (classic or consumer)")),
+                }
+            }
+            "isolation.level" => {
+                use crate::protocol::IsolationLevel;
+                self.isolation_level = match as_str(value)? {
+                    "read_uncommitted" => IsolationLevel::ReadUncommitted,
+                    "read_committed" => IsolationLevel::ReadCommitted,
+                    other => {
+                        return Err(format!(
+                            "unknown isolation.level {other:?} (read_uncommitted or read_committed)"
+                        ))
+                    }
                 }
             }
             "group.remote.assignor" => {
@@ -482,6 +498,10 @@ pub struct ProducerConfig {
     pub delivery_timeout_ms: u64,
     /// `max.in.flight.requests.per.connection` (5; librdkafka 1000000, and 5 when idempotent).
     pub max_in_flight: u32,
+    /// `transactional.id` (KIP-98): a transactional producer (none by default).
+    pub transactional_id: Option<Arc<str>>,
+    /// `transaction.timeout.ms` (60000).
+    pub transaction_timeout_ms: u64,
 }
 
 impl ProducerConfig {
@@ -529,6 +549,8 @@ impl ProducerConfig {
             retry_backoff_max_ms: 1000,
             delivery_timeout_ms: 120_000,
             max_in_flight: 5,
+            transactional_id: None,
+            transaction_timeout_ms: 60_000,
         }
     }
 
@@ -537,6 +559,12 @@ impl ProducerConfig {
     /// idempotence is turned off.
     pub fn finish(&mut self) -> Result<(), String> {
         let conflict = self.acks != crate::protocol::Acks::All || self.retries == 0;
+        if self.transactional_id.is_some() && (conflict || !self.idempotence) {
+            // Java: "Cannot set a transactional.id without also enabling idempotence."
+            return Err(
+                "transactional.id needs idempotence: enable.idempotence=true, acks=all, retries > 0".into(),
+            );
+        }
         if self.idempotence && conflict {
             if self.idempotence_explicit {
                 return Err("enable.idempotence=true needs acks=all and retries > 0".into());
@@ -568,6 +596,8 @@ impl ProducerConfig {
         "retry.backoff.max.ms",
         "delivery.timeout.ms",
         "max.in.flight.requests.per.connection",
+        "transactional.id",
+        "transaction.timeout.ms",
     ];
 
     /// Sets `key` (a Kafka producer config name) to `value`. `partitioner` takes librdkafka's
@@ -641,6 +671,9 @@ impl ProducerConfig {
             }
             // Kafka: INT atLeast(0); the simulator needs 1 ms
             "delivery.timeout.ms" | "message.timeout.ms" => self.delivery_timeout_ms = int(value, 1)?,
+            "transactional.id" => self.transactional_id = Some(as_name(value)?.into()),
+            // Kafka: INT; the coordinator refuses 0 and more than transaction.max.timeout.ms
+            "transaction.timeout.ms" => self.transaction_timeout_ms = int(value, 1)?,
             _ => {
                 return Err(format!(
                     "unknown producer setting (known: {})",

@@ -363,6 +363,26 @@ impl PartitionLog {
         (out, next.max(offset))
     }
 
+    /// What a `read_uncommitted` consumer is handed from `offset` below `hw`: up to `max`
+    /// records, without the control records (markers); and the offset after the last entry
+    /// looked at.
+    pub fn read_uncommitted(&self, offset: i64, hw: i64, max: usize) -> (Vec<(i64, &LogRecord)>, i64) {
+        let from = offset.max(self.base);
+        let mut out = Vec::new();
+        let mut next = from;
+        for o in from..hw.min(self.end_offset()) {
+            if out.len() >= max {
+                break;
+            }
+            let e = &self.entries[(o - self.base) as usize];
+            next = o + 1;
+            if !matches!(e.txn, Some(TxnBatch::Marker { .. })) {
+                out.push((o, &e.record));
+            }
+        }
+        (out, next.max(offset))
+    }
+
     /// The entry at `offset`.
     pub fn entry(&self, offset: i64) -> Option<&Entry> {
         usize::try_from(offset - self.base)

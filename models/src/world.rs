@@ -259,12 +259,12 @@ impl<'a> Prepared<'a> {
             .iter()
             .map(|t| (t.partitions, scenario.replication_factor(t)))
             .collect();
-        let cluster = Arc::new(ClusterState::initial(
+        let mut cluster = ClusterState::initial(
             broker_ids,
             &layout,
             b.offsets_topic_num_partitions,
             b.offsets_topic_replication_factor,
-        ));
+        );
         let mut min_isr: Vec<u32> = specs.iter().map(|t| scenario.min_insync_replicas(t)).collect();
         min_isr.push(b.min_insync_replicas);
         let mut retention: Vec<Option<Time>> = specs
@@ -277,6 +277,16 @@ impl<'a> Prepared<'a> {
             .map(|t| scenario.unclean_leader_election(t))
             .collect();
         unclean.push(false);
+        if scenario.has_transactions() {
+            // `__transaction_state`: transaction.state.log.num.partitions=50,
+            // .replication.factor=3 and .min.isr=2 (capped at the brokers)
+            let rf = 3.min(n);
+            cluster = cluster.with_transaction_state(50, rf);
+            min_isr.push(2.min(rf));
+            retention.push(None);
+            unclean.push(false);
+        }
+        let cluster = Arc::new(cluster);
         let brokers = (1..=n)
             .map(|node| BrokerConfig {
                 node,
@@ -369,13 +379,24 @@ impl<'a> Prepared<'a> {
         let broker = broker_ids[0];
         let mut clients = Vec::new();
         for (i, (p, (cfg, records))) in scenario.producers.iter().zip(&self.producers).enumerate() {
-            let actor = match apps.producer_apps.get(&p.name) {
-                Some(make) => Producer::with_app(
+            let builtin: Option<Box<dyn crate::producer::ProducerApp>> = match &p.transactions {
+                _ if scenario.pipeline_of(&p.name).is_some() => Some(Box::new(crate::producer::Companion)),
+                Some(t) => Some(Box::new(
+                    crate::producer::transactional::TransactionalProducer::new(
+                        records.clone(),
+                        Time::ms(p.interval_ms),
+                        t.clone(),
+                    ),
+                )),
+                None => None,
+            };
+            let actor = match apps.producer_apps.get(&p.name).map(|make| make()).or(builtin) {
+                Some(app) => Producer::with_app(
                     i as u32,
                     cfg.clone(),
                     broker_ids.clone(),
                     Some(p.topic.as_str().into()),
-                    make(),
+                    app,
                 ),
                 None => Producer::new(
                     i as u32,
@@ -507,6 +528,26 @@ fn consumer_with_app(
     apps: &Apps,
 ) -> Consumer {
     let topics = c.topics.iter().map(|t| t.as_str().into()).collect();
+    let producer_named = |p: &str| {
+        let q = clients
+            .iter()
+            .find(|q| q.name == p && q.kind == ClientKind::Producer);
+        q.expect("checked").actor
+    };
+    if let (Some(pipeline), None) = (&c.pipeline, apps.consumers.get(&c.name)) {
+        // the pipeline commits with its transactions: no auto-commit
+        let cfg = ConsumerConfig {
+            enable_auto_commit: false,
+            ..cfg.clone()
+        };
+        let app = crate::consumer::PipelineApp::new(
+            pipeline.output.as_str().into(),
+            pipeline.offsets,
+            Time::ms(c.processing_ms),
+        );
+        let producer = Some(producer_named(&pipeline.producer));
+        return Consumer::with_app(cfg, broker_ids.to_vec(), topics, Box::new(app), producer);
+    }
     let Some(make) = apps.consumers.get(&c.name) else {
         let behaviour = Behaviour {
             commit: c.commit,
@@ -514,12 +555,11 @@ fn consumer_with_app(
         };
         return Consumer::new(cfg.clone(), behaviour, broker_ids.to_vec(), topics);
     };
-    let producer = apps.producers.get(&c.name).map(|p| {
-        let q = clients
-            .iter()
-            .find(|q| &q.name == p && q.kind == ClientKind::Producer);
-        q.expect("checked").actor
-    });
+    let producer = apps
+        .producers
+        .get(&c.name)
+        .or(c.pipeline.as_ref().map(|p| &p.producer))
+        .map(|p| producer_named(p));
     Consumer::with_app(cfg.clone(), broker_ids.to_vec(), topics, make(), producer)
 }
 
@@ -587,11 +627,21 @@ fn schedule_faults(
             (None, None) => unreachable!("validated"),
         };
         let duration = Time::ms(f.duration_ms.unwrap_or(0));
+        // the producer of a pipeline's process dies and restarts with it
+        let process_producer = scenario
+            .consumers
+            .iter()
+            .find(|c| c.name == f.client)
+            .and_then(|c| c.pipeline.as_ref())
+            .and_then(|p| clients.iter().find(|q| q.name == p.producer))
+            .map(|q| q.actor);
         match f.kind {
             FaultKind::Crash => {
-                engine.schedule(at, actor, Msg::Crash);
-                if let Some(after) = f.restart_after_ms {
-                    engine.schedule(at + Time::ms(after), actor, Msg::Restart);
+                for actor in std::iter::once(actor).chain(process_producer) {
+                    engine.schedule(at, actor, Msg::Crash);
+                    if let Some(after) = f.restart_after_ms {
+                        engine.schedule(at + Time::ms(after), actor, Msg::Restart);
+                    }
                 }
             }
             FaultKind::Stall => engine.schedule(at, actor, Msg::Stall(duration)),

@@ -5,9 +5,10 @@ use super::Context;
 use models::assignor::{AssignorKind, ServerAssignor};
 use models::history::{
     AppEvent, AppValue, Event, LostReason, PositionSource, Protocol, RemovalReason, StaticReplacement,
+    TxnStep,
 };
 use models::protocol::{ApiKey, ErrorCode};
-use models::types::{Payload, RecordId, Tp, OFFSETS_TOPIC};
+use models::types::{Payload, RecordId, Tp, OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC};
 use serde_json::{Map, Value};
 use sim::{ActorId, Time};
 use std::sync::Arc;
@@ -120,6 +121,9 @@ fn partition_of(cx: &Context, topic: &str, p: &Value) -> Result<Tp, String> {
     if topic == OFFSETS_TOPIC {
         return Ok(Tp::new(cx.meta.topics.len() as u32, p));
     }
+    if topic == TRANSACTION_STATE_TOPIC {
+        return Ok(Tp::new(cx.meta.topics.len() as u32 + 1, p));
+    }
     let t = cx
         .meta
         .topic_index(topic)
@@ -188,6 +192,8 @@ fn event(l: &mut Line, kind: &str) -> Result<Event, String> {
         | "revoke" | "lost" => group(l, kind)?,
         "position" | "consume" | "commit" | "commit_failed" => consumption(l, kind)?,
         "app" => app(l)?,
+        "txn_begin" | "txn_offsets" | "txn_commit" | "txn_abort" | "txn_fenced" | "marker"
+        | "txn_offsets_commit" => transaction(l, kind)?,
         other => return Err(format!("unknown event kind {other:?}")),
     })
 }
@@ -387,31 +393,72 @@ fn consumption(l: &Line, kind: &str) -> Result<Event, String> {
             id: l.record()?,
             payload: l.payload()?,
         },
-        "commit" => {
-            let list = l.get("offsets")?.as_array().ok_or("\"offsets\" is not a list")?;
-            let offsets = list
-                .iter()
-                .map(|v| match v.as_array().map(Vec::as_slice) {
-                    Some([Value::String(t), p, o]) => {
-                        let o = o
-                            .as_i64()
-                            .ok_or_else(|| format!("\"offsets\": {v}: the offset is not an integer"))?;
-                        Ok((partition_of(l.cx, t, p)?, o))
-                    }
-                    _ => Err(format!("\"offsets\": {v} is not [topic, partition, offset]")),
-                })
-                .collect::<Result<Vec<_>, String>>()?;
-            Event::Committed {
-                group,
-                generation: l.i32("generation")?,
-                offsets,
-            }
-        }
+        "commit" => Event::Committed {
+            group,
+            generation: l.i32("generation")?,
+            offsets: offsets(l)?,
+        },
         _ => Event::CommitFailed {
             group,
             error: l.error()?,
         },
     })
+}
+
+/// `offsets`: a list of `[topic, partition, offset]`.
+fn offsets(l: &Line) -> Result<Vec<(Tp, i64)>, String> {
+    let list = l.get("offsets")?.as_array().ok_or("\"offsets\" is not a list")?;
+    list.iter()
+        .map(|v| match v.as_array().map(Vec::as_slice) {
+            Some([Value::String(t), p, o]) => {
+                let o = o
+                    .as_i64()
+                    .ok_or_else(|| format!("\"offsets\": {v}: the offset is not an integer"))?;
+                Ok((partition_of(l.cx, t, p)?, o))
+            }
+            _ => Err(format!("\"offsets\": {v} is not [topic, partition, offset]")),
+        })
+        .collect()
+}
+
+/// A transactional producer's step, a marker, transactional offsets made visible.
+fn transaction(l: &Line, kind: &str) -> Result<Event, String> {
+    let step = match kind {
+        "marker" => {
+            let commit = match &*l.str("marker")? {
+                "COMMIT" => true,
+                "ABORT" => false,
+                other => return Err(format!("\"marker\" {other:?} is neither COMMIT nor ABORT")),
+            };
+            return Ok(Event::MarkerWritten {
+                tp: l.tp()?,
+                offset: l.int("offset")?,
+                producer_id: l.int("producer_id")?,
+                commit,
+            });
+        }
+        "txn_offsets_commit" => {
+            return Ok(Event::TxnOffsetsCommitted {
+                group: l.group()?,
+                producer_id: l.int("producer_id")?,
+                offsets: offsets(l)?,
+            })
+        }
+        "txn_begin" => TxnStep::Begin,
+        "txn_offsets" => TxnStep::OffsetsSent {
+            group: l.group()?,
+            offsets: offsets(l)?,
+        },
+        "txn_commit" => TxnStep::Committed,
+        "txn_abort" => TxnStep::Aborted,
+        _ => TxnStep::Fenced(l.error()?),
+    };
+    Ok(Event::Txn(Box::new(models::history::TxnEvent {
+        transactional_id: l.str("transactional_id")?,
+        producer_id: l.int("producer_id")?,
+        epoch: l.i32("producer_epoch")?,
+        step,
+    })))
 }
 
 fn app(l: &Line) -> Result<Event, String> {

@@ -278,6 +278,7 @@ pub fn error_response(msg: Msg, error: ErrorCode, partition: Option<Tp>) -> Opti
                 .filter(|(tp, _)| only(tp))
                 .map(|&(tp, _)| (tp, error))
                 .collect(),
+            next: Vec::new(),
         },
         Msg::OffsetCommitReq { corr, offsets, .. } => Msg::OffsetCommitResp {
             corr,
@@ -328,7 +329,7 @@ pub fn request_partitions(msg: &Msg, cluster: &ClusterState) -> Vec<Tp> {
             .copied()
             .chain([cluster.offsets_tp(group)])
             .collect(),
-        Msg::FindCoordinatorReq { group }
+        Msg::FindCoordinatorReq { group, .. }
         | Msg::HeartbeatReq { group, .. }
         | Msg::LeaveGroupReq { group, .. }
         | Msg::SyncGroupReq { group, .. } => vec![cluster.offsets_tp(group)],
@@ -517,12 +518,14 @@ mod tests {
             positions: Arc::from(vec![(TP, 0), (Tp::new(0, 1), 0)]),
             max_wait_us: 500_000,
             max_records: 10,
+            isolation: crate::protocol::IsolationLevel::ReadUncommitted,
         };
         match error_response(fetch, e, Some(TP)) {
             Some(Msg::FetchResp {
                 fetch_id: 3,
                 records,
                 errors,
+                ..
             }) => {
                 assert!(records.is_empty());
                 assert_eq!(errors, vec![(TP, e)], "only the rule's partition");
@@ -534,7 +537,10 @@ mod tests {
             error_response(commit(9), load, None),
             Some(Msg::OffsetCommitResp { corr: 9, result: Err(ErrorCode::CoordinatorLoadInProgress), ref offsets }) if offsets.len() == 1
         ));
-        let find = Msg::FindCoordinatorReq { group: "g".into() };
+        let find = Msg::FindCoordinatorReq {
+            group: "g".into(),
+            key_type: crate::protocol::CoordinatorType::Group,
+        };
         assert!(matches!(
             error_response(find, load, None),
             Some(Msg::FindCoordinatorResp(None))

@@ -378,7 +378,7 @@ impl Broker {
             | Msg::WriteTxnMarkersResp { .. }
             | Msg::TxnOffsetCommitReq(_)) => self.on_txn_msg(now, from, msg),
             Msg::MetadataReq => self.on_metadata(from),
-            Msg::FindCoordinatorReq { group } => self.on_find_coordinator(from, &group),
+            Msg::FindCoordinatorReq { group, key_type } => self.on_find_coordinator(from, &group, key_type),
             Msg::JoinGroupReq(req) => self.on_join_group(now, from, &req, ctx.rng()),
             Msg::SyncGroupReq {
                 corr,
@@ -405,8 +405,9 @@ impl Broker {
             Msg::OffsetFetchReq {
                 group,
                 partitions,
+                require_stable,
                 tag,
-            } => self.on_offset_fetch(from, &group, &partitions, tag),
+            } => self.on_offset_fetch(from, &group, &partitions, require_stable, tag),
             Msg::ListOffsetsReq {
                 partitions,
                 spec,
@@ -418,7 +419,14 @@ impl Broker {
                 positions,
                 max_wait_us,
                 max_records,
-            } => self.on_fetch(now, from, fetch_id, positions, max_wait_us, max_records),
+                isolation,
+            } => {
+                let read = crate::broker::purgatory::Read {
+                    max_records,
+                    isolation,
+                };
+                self.on_fetch(now, from, fetch_id, positions, max_wait_us, read)
+            }
             Msg::FetchExpired { token } => self.purgatory.expire(token, now, &mut self.rm, &mut self.fx),
             other => panic!("broker got a message it does not serve: {other:?}"),
         }
@@ -472,12 +480,17 @@ impl Broker {
                     fetch_id,
                     positions,
                     max_records,
+                    isolation,
                     ..
                 } = msg
                 else {
                     unreachable!("a Fetch request")
                 };
-                self.on_fetch_failing(from, fetch_id, &positions, max_records, (tp, error));
+                let read = crate::broker::purgatory::Read {
+                    max_records,
+                    isolation,
+                };
+                self.on_fetch_failing(from, fetch_id, &positions, read, (tp, error));
             }
             Verdict::Fail { error, partition } => {
                 if let Some(resp) = interceptor::error_response(msg, error, partition) {

@@ -11,7 +11,7 @@
 
 use super::effects::Effects;
 use super::replica_manager::ReplicaManager;
-use crate::protocol::{FetchedRecords, Msg, ReplicaData};
+use crate::protocol::{FetchedRecords, IsolationLevel, Msg, ReplicaData};
 use crate::types::{Tp, VecMap};
 use sim::{ActorId, Time};
 use std::sync::Arc;
@@ -29,8 +29,18 @@ pub struct ParkedFetch {
     pub fetch_id: u64,
     /// Its positions.
     pub positions: Arc<[(Tp, i64)]>,
+    /// How many records it takes at most, and how it reads.
+    pub read: Read,
+}
+
+/// How a consumer fetch reads: `max.poll.records`-style cap and `isolation.level`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Read {
     /// How many records it takes at most.
     pub max_records: usize,
+    /// `read_uncommitted` (below the high watermark) or `read_committed` (below the last
+    /// stable offset, without markers and aborted records).
+    pub isolation: IsolationLevel,
 }
 
 /// A parked replica fetch.
@@ -173,6 +183,7 @@ impl Purgatory {
                             fetch_id,
                             records,
                             errors,
+                            next: Vec::new(),
                         },
                     );
                 }
@@ -216,7 +227,7 @@ impl Purgatory {
         }));
         for &id in &ready {
             let p = self.unpark(id);
-            let (records, errors) = rm.collect(&p.positions, p.max_records);
+            let (records, errors, next) = rm.collect_read(&p.positions, p.read);
             let fetch_id = p.fetch_id;
             fx.send(
                 p.client,
@@ -224,6 +235,7 @@ impl Purgatory {
                     fetch_id,
                     records,
                     errors,
+                    next,
                 },
             );
         }
@@ -262,7 +274,10 @@ mod tests {
             client: CLIENT,
             fetch_id,
             positions: Arc::from(vec![(TP, pos)]),
-            max_records: 10,
+            read: Read {
+                max_records: 10,
+                isolation: IsolationLevel::ReadUncommitted,
+            },
         };
         p.park_fetch(now, fetch, fx);
     }

@@ -21,6 +21,10 @@ use smallvec::SmallVec;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// A consumer fetch's answer: records, partitions in error, and (`read_committed`) each
+/// partition's fetch position and next offset.
+pub type CollectedRead = (FetchedRecords, Vec<(Tp, ErrorCode)>, Vec<(Tp, i64, i64)>);
+
 /// What a consumer fetch collects: records per partition, and partitions it cannot serve.
 pub type Collected = (FetchedRecords, Vec<(Tp, ErrorCode)>);
 
@@ -560,6 +564,53 @@ impl ReplicaManager {
             left -= out.len() - before;
         }
         (out, errors)
+    }
+
+    /// [`ReplicaManager::collect`] under `read`'s isolation level (markers are never handed
+    /// to a consumer: both levels step over them): `read_committed` reads
+    /// below each partition's last stable offset, leaves markers and aborted records out
+    /// ([`crate::log::PartitionLog::read_committed`]) and says where each partition read
+    /// stopped (the consumer's next position, past what was left out).
+    pub fn collect_read(
+        &self,
+        positions: &[(Tp, i64)],
+        read: crate::broker::purgatory::Read,
+    ) -> CollectedRead {
+        let uncommitted = read.isolation == crate::protocol::IsolationLevel::ReadUncommitted;
+        let transactional = |tp: Tp| {
+            self.part(tp)
+                .is_some_and(|p| !p.log.transactions().ranges().is_empty())
+        };
+        if uncommitted && !positions.iter().any(|&(tp, _)| transactional(tp)) {
+            let (records, errors) = self.collect(positions, read.max_records);
+            return (records, errors, Vec::new());
+        }
+        let mut left = read.max_records;
+        let (mut out, mut errors, mut next) = (FetchedRecords::new(), Vec::new(), Vec::new());
+        for &(tp, pos) in positions {
+            let Some(p) = self.part(tp).filter(|p| p.role == Role::Leader) else {
+                errors.push((tp, ErrorCode::NotLeaderOrFollower));
+                continue;
+            };
+            if pos > p.log.end_offset() || pos < p.log.start_offset() {
+                errors.push((tp, ErrorCode::OffsetOutOfRange));
+                continue;
+            }
+            if left == 0 {
+                continue;
+            }
+            let (records, after) = if uncommitted {
+                p.log.read_uncommitted(pos, p.hw, left)
+            } else {
+                p.log.read_committed(pos, p.hw, left)
+            };
+            left -= records.len();
+            out.extend(records.into_iter().map(|(o, r)| (tp, o, r.clone())));
+            if after > pos {
+                next.push((tp, pos, after));
+            }
+        }
+        (out, errors, next)
     }
 
     /// The last stable offset of `tp` if this broker leads it (KIP-98): the first offset of

@@ -76,6 +76,7 @@ fn offset_fetch(tag: u64) -> Msg {
     Msg::OffsetFetchReq {
         group: "g".into(),
         partitions: vec![testkit::TP],
+        require_stable: false,
         tag,
     }
 }

@@ -120,7 +120,10 @@ impl Invariant for Lost {
                 let Some(&(_, first)) = g.first_position.get(&tp) else {
                     continue;
                 };
-                let expected = offset >= first && group_end.is_none_or(|e| written < e);
+                // a record of an aborted (or never ended) transaction is nobody's to read
+                let committed = !end.txns.is_transactional(id)
+                    || end.txns.outcome(tp, offset, id).is_some_and(|o| o.commit);
+                let expected = committed && offset >= first && group_end.is_none_or(|e| written < e);
                 if !expected || g.consumed.contains(&(tp, offset)) {
                     continue;
                 }

@@ -17,6 +17,7 @@
 use super::fetcher::ConsumedRecord;
 use super::CommitPolicy;
 use crate::history::{AppEvent, AppValue};
+use crate::protocol::{ErrorCode, TxnCall, TxnCallKind};
 use crate::types::{Payload, Tp, VecMap};
 use sim::Time;
 use smallvec::SmallVec;
@@ -82,6 +83,14 @@ pub trait ConsumerApp: Send {
     /// The process crashed and starts again: keep what the app's external store keeps,
     /// forget the rest.
     fn on_restart(&mut self) {}
+
+    /// A transaction call ([`AppCtx::begin_transaction`] …) on the producer of the process
+    /// threw `error`: the rest of the callback that made it is dropped, as are the records
+    /// fetched but not processed; what this callback asks for (an abort, a rewind with
+    /// [`AppCtx::seek`], a close) happens next, then `poll()`.
+    fn on_transaction_failed(&mut self, ctx: &mut AppCtx, call: TxnCallKind, error: ErrorCode) {
+        let _ = (ctx, call, error);
+    }
 }
 
 /// One thing an app asked for, in order.
@@ -98,6 +107,10 @@ pub(crate) enum Step {
     Pause(Vec<Tp>),
     Resume(Vec<Tp>),
     Produce(Arc<str>, Payload),
+    /// A transaction call on the producer of the process (blocks until it answers).
+    Txn(TxnCall),
+    /// `sendOffsetsToTransaction(offsets, groupMetadata())`.
+    TxnOffsets(Vec<(Tp, i64)>),
     Record(Box<AppEvent>),
     Close,
 }
@@ -197,6 +210,29 @@ impl<'a> AppCtx<'a> {
             .push(Step::Produce(topic.into(), Payload::new(key, value)));
     }
 
+    /// `producer.beginTransaction()` on the transactional producer of the process (blocks
+    /// the loop until the producer answers: it first waits for `initTransactions()`).
+    pub fn begin_transaction(&mut self) {
+        self.steps.push(Step::Txn(TxnCall::Begin));
+    }
+
+    /// `producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata())` (KIP-447):
+    /// `offsets` (next offset to read) committed with the transaction, under this
+    /// consumer's generation and member id. Blocks until done.
+    pub fn send_offsets_to_transaction(&mut self, offsets: &[(Tp, i64)]) {
+        self.steps.push(Step::TxnOffsets(offsets.to_vec()));
+    }
+
+    /// `producer.commitTransaction()`: blocks until the transaction is committed.
+    pub fn commit_transaction(&mut self) {
+        self.steps.push(Step::Txn(TxnCall::Commit));
+    }
+
+    /// `producer.abortTransaction()`: blocks until the transaction is aborted.
+    pub fn abort_transaction(&mut self) {
+        self.steps.push(Step::Txn(TxnCall::Abort));
+    }
+
     /// `close()`: the consumer closes (final auto-commit, revocation, LeaveGroup) once the
     /// callback returns; nothing the app asked for after it happens.
     pub fn close(&mut self) {
@@ -258,6 +294,8 @@ pub(crate) enum State {
     CommitRetry,
     /// Stalled until `stalled_until`.
     Stalled,
+    /// Blocked in a call of the producer's transaction API.
+    Transaction,
 }
 
 /// Which callback's requests are being carried out: what comes after them.

@@ -10,7 +10,9 @@ use super::membership::Phase;
 use super::{Consumer, Cx};
 use crate::cluster::ClusterState;
 use crate::history::{Event, PositionSource};
-use crate::protocol::{ClientTimer, ErrorCode, FetchedRecords, Msg, OffsetSpec};
+use crate::protocol::{
+    ClientTimer, CoordinatorType, ErrorCode, FetchedRecords, IsolationLevel, Msg, OffsetSpec,
+};
 use crate::types::{Metadata, Tp};
 use sim::{ActorId, Time};
 use std::sync::Arc;
@@ -89,7 +91,14 @@ impl Consumer {
         }
         let to = self.client.bootstrap();
         self.request(ctx, Req::FindCoordinator, to);
-        ctx.send(to, Msg::FindCoordinatorReq { group: self.group() });
+        let key_type = CoordinatorType::Group;
+        ctx.send(
+            to,
+            Msg::FindCoordinatorReq {
+                group: self.group(),
+                key_type,
+            },
+        );
     }
 
     pub(super) fn on_coordinator(&mut self, ctx: Cx, c: Option<ActorId>) {
@@ -188,6 +197,9 @@ impl Consumer {
         {
             self.find_coordinator(ctx);
         }
+        if std::mem::take(&mut self.offsets_retry) && self.client.coordinator.is_some() {
+            self.lookup_positions(ctx);
+        }
     }
 
     // ---------------------------------------------------------------- positions and fetching
@@ -206,6 +218,7 @@ impl Consumer {
                     Msg::OffsetFetchReq {
                         group,
                         partitions,
+                        require_stable: self.cfg.isolation_level == IsolationLevel::ReadCommitted,
                         tag,
                     },
                 );
@@ -250,8 +263,15 @@ impl Consumer {
         ctx: Cx,
         offsets: Result<Vec<(Tp, Option<i64>)>, ErrorCode>,
     ) {
-        let Ok(offsets) = offsets else {
-            return self.coordinator_lost(ctx);
+        let offsets = match offsets {
+            Ok(offsets) => offsets,
+            // KIP-447: transactional offsets pending for a partition asked for (require_stable):
+            // asked again after retry.backoff.ms, as Java's UnstableOffsetCommitException is
+            Err(ErrorCode::UnstableOffsetCommit) => {
+                self.offsets_retry = true;
+                return self.schedule_rediscover(ctx);
+            }
+            Err(_) => return self.coordinator_lost(ctx),
         };
         let mut missing = Vec::new();
         for (tp, committed) in offsets {
@@ -309,16 +329,23 @@ impl Consumer {
                     positions,
                     max_wait_us: Time::ms(self.cfg.fetch_max_wait_ms).as_us(),
                     max_records: self.cfg.max_poll_records,
+                    isolation: self.cfg.isolation_level,
                 },
             );
         }
     }
 
-    pub(super) fn on_fetch(&mut self, ctx: Cx, records: FetchedRecords, errors: Vec<(Tp, ErrorCode)>) {
+    pub(super) fn on_fetch(
+        &mut self,
+        ctx: Cx,
+        records: FetchedRecords,
+        errors: Vec<(Tp, ErrorCode)>,
+        next: &[(Tp, i64, i64)],
+    ) {
         let accept = self.member.can_fetch();
         let outcome = self
             .fetcher
-            .on_fetched(records, errors, self.member.generation, accept);
+            .on_fetched(records, errors, next, self.member.generation, accept);
         if outcome.rediscover {
             self.schedule_rediscover(ctx);
         }

@@ -268,6 +268,7 @@ impl Fetcher {
         &mut self,
         records: FetchedRecords,
         errors: Vec<(Tp, ErrorCode)>,
+        next: &[(Tp, i64, i64)],
         generation: i32,
         accept: bool,
     ) -> FetchOutcome {
@@ -288,7 +289,13 @@ impl Fetcher {
                 let Some(pos) = self.positions.get_mut(&tp) else {
                     continue;
                 };
-                if *pos != offset {
+                // read_committed: the offsets between are markers and aborted records the
+                // broker left out of the fetch that covered them
+                let stepped = |pos: i64| {
+                    next.iter()
+                        .any(|&(t, from, to)| t == tp && from <= pos && pos < offset && offset < to)
+                };
+                if *pos != offset && !stepped(*pos) {
                     continue;
                 }
                 *pos = offset + 1;
@@ -298,6 +305,16 @@ impl Fetcher {
                     record,
                     generation,
                 });
+            }
+            // read_committed: the position moves over the markers and aborted records the
+            // broker looked at and left out (Java's FetchCollector: nextFetchOffset), if it
+            // is still inside what that fetch covered
+            for &(tp, from, to) in next {
+                if let Some(pos) = self.positions.get_mut(&tp) {
+                    if from <= *pos && *pos < to {
+                        *pos = to;
+                    }
+                }
             }
         }
         out
@@ -345,7 +362,7 @@ mod tests {
         f.set_position(&own, tp(0), 10);
         f.set_position(&own, tp(1), 3);
         let records = FetchedRecords::from_vec(vec![(tp(1), 3, rec(1)), (tp(0), 10, rec(2))]);
-        let out = f.on_fetched(records, vec![(tp(0), ErrorCode::OffsetOutOfRange)], 4, true);
+        let out = f.on_fetched(records, vec![(tp(0), ErrorCode::OffsetOutOfRange)], &[], 4, true);
         assert_eq!(
             out,
             FetchOutcome {
@@ -374,6 +391,7 @@ mod tests {
         f.on_fetched(
             FetchedRecords::from_vec(vec![(tp(0), 1, rec(1)), (tp(0), 2, rec(2))]),
             vec![],
+            &[],
             1,
             true,
         );
@@ -383,10 +401,34 @@ mod tests {
         f.on_fetched(
             FetchedRecords::from_vec(vec![(tp(0), 3, rec(3))]),
             vec![],
+            &[],
             1,
             false,
         );
         assert_eq!(f.buffer.len(), 1, "not accepted while the consumer may not fetch");
+    }
+
+    #[test]
+    fn read_committed_positions_step_over_markers_and_aborted_records() {
+        let mut f = Fetcher::default();
+        let own = owned(&[0]);
+        f.set_position(&own, tp(0), 0);
+        // offsets 0-1 aborted, 2 their marker: the first record handed over is at 3, and
+        // the answer looked up to 6 (a marker at 5)
+        f.on_fetched(
+            FetchedRecords::from_vec(vec![(tp(0), 3, rec(3)), (tp(0), 4, rec(4))]),
+            vec![],
+            &[(tp(0), 0, 6)],
+            1,
+            true,
+        );
+        let offsets: Vec<i64> = f.buffer.iter().map(|r| r.offset).collect();
+        assert_eq!(offsets, [3, 4]);
+        assert_eq!(f.positions.get(&tp(0)), Some(&6));
+        // an answer to a fetch from before a rewind moves nothing
+        f.seek(tp(0), 1);
+        f.on_fetched(FetchedRecords::new(), vec![], &[(tp(0), 4, 9)], 1, true);
+        assert_eq!(f.positions.get(&tp(0)), Some(&1));
     }
 
     #[test]
@@ -397,6 +439,7 @@ mod tests {
         f.on_fetched(
             (0..3).map(|o| (tp(0), o, rec(o as u32))).collect(),
             vec![],
+            &[],
             1,
             true,
         );

@@ -35,11 +35,13 @@ mod discovery;
 pub mod fetcher;
 pub mod member_id;
 pub mod membership;
+mod pipeline;
 mod poll;
 
 pub use crate::scenario::CommitPolicy;
 pub use app::{AppCtx, ConsumerApp, PolicyApp};
 pub use fetcher::ConsumedRecord;
+pub use pipeline::PipelineApp;
 
 use crate::config::ConsumerConfig;
 use crate::history::Event;
@@ -85,6 +87,8 @@ pub struct Consumer {
     member: Membership,
     fetcher: Fetcher,
     app: AppLoop,
+    /// OffsetFetch answered `UNSTABLE_OFFSET_COMMIT`: asked again at the next rediscovery.
+    offsets_retry: bool,
 }
 
 type Cx<'a, 'b> = &'a mut Ctx<'b, Msg, Event>;
@@ -142,6 +146,7 @@ impl Consumer {
             manual: None,
             user,
             outs: Vec::new(),
+            offsets_retry: false,
         }
     }
 
@@ -249,7 +254,8 @@ impl Consumer {
                 fetch_id,
                 records,
                 errors,
-            } if self.client.answer(fetch_id, Req::Fetch) => self.on_fetch(ctx, records, errors),
+                next,
+            } if self.client.answer(fetch_id, Req::Fetch) => self.on_fetch(ctx, records, errors, &next),
             Msg::FetchResp { .. } => {}
             Msg::ClientTimer(ClientTimer::ProcessDone) => {
                 if self.app.state == State::Processing {
@@ -259,6 +265,7 @@ impl Consumer {
             Msg::ClientTimer(ClientTimer::Resume) => self.on_resume(ctx),
             Msg::ClientTimer(ClientTimer::Watchdog) => self.on_watchdog(ctx),
             Msg::LeaveGroupResp => {}
+            Msg::AppTxnDone { call, result } => self.on_txn_done(ctx, call, result),
             other => panic!("consumer got an unexpected message: {other:?}"),
         }
     }
@@ -501,6 +508,7 @@ impl Consumer {
         self.member = Membership::new(self.cfg.clone(), self.member.hb_epoch + 1);
         self.fetcher = Fetcher::default();
         self.app = AppLoop::new();
+        self.offsets_retry = false;
         self.meta = None;
         self.user.on_restart();
     }

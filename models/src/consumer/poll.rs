@@ -10,7 +10,7 @@ use super::client::Req;
 use super::membership::Phase;
 use super::{Consumer, Cx, API_TIMEOUT_MS};
 use crate::history::Event;
-use crate::protocol::{ClientTimer, ErrorCode, Msg};
+use crate::protocol::{ClientTimer, ErrorCode, Msg, TxnCall, TxnCallKind};
 use crate::types::{MemberId, Tp};
 use sim::Time;
 
@@ -148,6 +148,16 @@ impl Consumer {
                     self.app.close_requested = true;
                     return;
                 }
+                Step::Txn(call) => return self.txn_call(ctx, call),
+                Step::TxnOffsets(offsets) => {
+                    let call = TxnCall::SendOffsets {
+                        group: self.group(),
+                        member_id: self.member.member_id.clone(),
+                        generation: self.member.generation,
+                        offsets,
+                    };
+                    return self.txn_call(ctx, call);
+                }
                 other => self.immediate(ctx, other),
             }
         }
@@ -184,7 +194,39 @@ impl Consumer {
             }
             Step::Record(e) => ctx.record(Event::App(e)),
             Step::Close => self.app.close_requested = true,
+            // a transaction call from a rebalance listener is not modelled
+            Step::Txn(_) | Step::TxnOffsets(_) => {}
         }
+    }
+
+    /// A call of the producer's transaction API: the loop blocks until it answers.
+    fn txn_call(&mut self, ctx: Cx, call: TxnCall) {
+        let Some(p) = self.producer else {
+            // no producer in the process: Java's IllegalStateException
+            return self.on_txn_done(ctx, call.kind(), Err(ErrorCode::InvalidTxnState));
+        };
+        self.app.state = State::Transaction;
+        ctx.send(p, Msg::AppTxn(call));
+    }
+
+    /// The producer answered the transaction call the loop is blocked in: on success the
+    /// callback goes on; an error drops it (and the records not processed), and the app's
+    /// [`super::ConsumerApp::on_transaction_failed`] runs before the next `poll()`.
+    pub(super) fn on_txn_done(&mut self, ctx: Cx, call: TxnCallKind, result: Result<(), ErrorCode>) {
+        if self.app.state != State::Transaction && self.producer.is_some() {
+            return;
+        }
+        self.app.state = State::Polling;
+        let Err(error) = result else {
+            return self.run(ctx);
+        };
+        self.app.abandon();
+        self.fetcher.buffer.clear();
+        let plan = self.app.begin();
+        let mut actx = AppCtx::new(ctx.now(), &self.fetcher.positions, &self.member.owned, plan);
+        self.user.on_transaction_failed(&mut actx, call, error);
+        self.app.planned(Stage::BatchDone);
+        self.run(ctx);
     }
 
     /// A rebalance callback on `partitions`.

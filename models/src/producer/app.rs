@@ -10,7 +10,7 @@
 //! producers ([`super::scripted::ScriptedProducer`]) and a consumer process's companion
 //! ([`super::scripted::Companion`]) are the built-in implementations.
 
-use crate::protocol::ErrorCode;
+use crate::protocol::{ErrorCode, TxnCall, TxnCallKind};
 use crate::types::{Payload, RecordId, Tp};
 use sim::Time;
 use std::sync::Arc;
@@ -51,20 +51,26 @@ pub struct Sent {
     pub payload: Payload,
 }
 
+/// What the application asks of the producer from a callback, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProducerOp {
+    /// `send()`.
+    Send(OutRecord),
+    /// A call of the transaction API (a producer with `transactional.id`).
+    Txn(TxnCall),
+}
+
 /// What the application sees and can do inside one of its callbacks.
 #[derive(Debug)]
 pub struct ProducerCtx {
     now: Time,
-    sends: Vec<OutRecord>,
+    ops: Vec<ProducerOp>,
 }
 
 impl ProducerCtx {
     /// A context at `now`.
     pub fn new(now: Time) -> ProducerCtx {
-        ProducerCtx {
-            now,
-            sends: Vec::new(),
-        }
+        ProducerCtx { now, ops: Vec::new() }
     }
 
     /// The current virtual time.
@@ -75,12 +81,41 @@ impl ProducerCtx {
     /// Sends `record` as soon as the callback returns (records sent this way go out in
     /// order, before a record [`Next::Send`] returns).
     pub fn send(&mut self, record: OutRecord) {
-        self.sends.push(record);
+        self.ops.push(ProducerOp::Send(record));
+    }
+
+    /// `beginTransaction()` (a transactional producer; answered by
+    /// [`ProducerApp::on_transaction`]).
+    pub fn begin_transaction(&mut self) {
+        self.ops.push(ProducerOp::Txn(TxnCall::Begin));
+    }
+
+    /// `commitTransaction()`: once every record of the transaction is acknowledged, EndTxn;
+    /// answered by [`ProducerApp::on_transaction`].
+    pub fn commit_transaction(&mut self) {
+        self.ops.push(ProducerOp::Txn(TxnCall::Commit));
+    }
+
+    /// `abortTransaction()`: the records not sent yet fail; answered by
+    /// [`ProducerApp::on_transaction`].
+    pub fn abort_transaction(&mut self) {
+        self.ops.push(ProducerOp::Txn(TxnCall::Abort));
     }
 
     /// The records sent through [`ProducerCtx::send`], handed over to the producer.
     pub fn into_sends(self) -> Vec<OutRecord> {
-        self.sends
+        self.ops
+            .into_iter()
+            .filter_map(|o| match o {
+                ProducerOp::Send(r) => Some(r),
+                ProducerOp::Txn(_) => None,
+            })
+            .collect()
+    }
+
+    /// Everything asked for, in order.
+    pub fn into_ops(self) -> Vec<ProducerOp> {
+        self.ops
     }
 }
 
@@ -99,5 +134,11 @@ pub trait ProducerApp: Send {
     /// exhausted, or a fatal error); the application may send it again through `ctx`.
     fn on_failed(&mut self, ctx: &mut ProducerCtx, sent: &Sent, error: ErrorCode) {
         let _ = (ctx, sent, error);
+    }
+
+    /// A transaction call returned (`initTransactions()` completing is `Begin`'s turn to
+    /// be asked: [`ProducerApp::next`] is first called once the producer is initialised).
+    fn on_transaction(&mut self, ctx: &mut ProducerCtx, call: TxnCallKind, result: Result<(), ErrorCode>) {
+        let _ = (ctx, call, result);
     }
 }

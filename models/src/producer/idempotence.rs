@@ -30,8 +30,10 @@ pub struct Idempotence {
     enabled: bool,
     /// Next sequence number per partition.
     sequences: BTreeMap<Tp, i32>,
-    /// Current epoch per partition (absent: 0).
+    /// Current epoch per partition (absent: `base`).
     epochs: BTreeMap<Tp, i32>,
+    /// The epoch of partitions not bumped (a transactional producer's epoch; else 0).
+    base: i32,
 }
 
 impl Idempotence {
@@ -50,7 +52,7 @@ impl Idempotence {
 
     /// The current epoch of `tp`.
     pub fn epoch(&self, tp: Tp) -> i32 {
-        self.epochs.get(&tp).copied().unwrap_or(0)
+        self.epochs.get(&tp).copied().unwrap_or(self.base)
     }
 
     /// Numbers the next record of `tp`: its sequence number (then counted) and the epoch.
@@ -68,6 +70,14 @@ impl Idempotence {
         let s = self.sequences.entry(tp).or_insert(0);
         *s += 1;
         *s - 1
+    }
+
+    /// A transactional producer's new epoch (InitProducerId, or TV2's bump at the end of a
+    /// transaction): every partition numbers from 0 again in `epoch`.
+    pub fn restart(&mut self, epoch: i32) {
+        self.sequences.clear();
+        self.epochs.clear();
+        self.base = epoch;
     }
 
     /// A record of `tp` numbered in epoch `epoch` failed for good (KIP-360): if that is still

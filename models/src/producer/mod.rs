@@ -13,11 +13,18 @@
 //! * [`accumulator`]: the partitioner and what waits to be sent, per partition;
 //! * [`sender`]: requests in flight per broker, retries with backoff, metadata, timeouts;
 //! * [`idempotence`]: producer id, epochs and sequence numbers (KIP-360);
+//! * [`transaction`]: with `transactional.id`, the transaction manager (KIP-98, KIP-447,
+//!   KIP-890): the producer initialises transactions before its application is first asked,
+//!   sends a partition's records only once the partition is in the open transaction, and
+//!   takes the transaction calls of its own application ([`ProducerCtx`]) or of the
+//!   application of its consumer process (`Msg::AppTxn`, answered with `Msg::AppTxnDone`);
 //! * [`io`]: how the parts' outputs reach the engine, in order.
 //!
 //! A producer may write to several topics (records handed over name theirs); the scenario's
-//! producers write to their own topic. Faults do not apply to producers: no crash, no
-//! restart; `Close` changes nothing (the producer closes itself when its application is done).
+//! producers write to their own topic. `Close` changes nothing (the producer closes itself
+//! when its application is done). A transactional producer shares its process's crash and
+//! restart: everything in memory is lost, and the new instance initialises transactions
+//! again (fencing what the old one left open).
 
 pub mod accumulator;
 pub mod app;
@@ -25,13 +32,15 @@ pub mod idempotence;
 pub mod io;
 pub mod scripted;
 pub mod sender;
+pub mod transaction;
+pub mod transactional;
 
-pub use app::{Next, OutRecord, ProducerApp, ProducerCtx, Sent};
+pub use app::{Next, OutRecord, ProducerApp, ProducerCtx, ProducerOp, Sent};
 pub use scripted::{Companion, Records, ScriptedProducer};
 
 use crate::config::ProducerConfig;
 use crate::history::Event;
-use crate::protocol::{ClientTimer, Msg};
+use crate::protocol::{ClientTimer, ErrorCode, Msg, TxnCall};
 use crate::types::{Metadata, Payload, RecordId, Tp};
 use accumulator::{Accumulator, Partitioner, Record};
 use idempotence::Idempotence;
@@ -39,6 +48,7 @@ use io::Io;
 use sender::{Sender, Settled};
 use sim::{Actor, ActorId, Ctx, Time};
 use std::sync::Arc;
+use transaction::{TransactionManager, TxnPhase};
 
 /// Where the producer is with asking its application.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -67,11 +77,19 @@ pub struct Producer {
     idempotence: Idempotence,
     asking: Asking,
     /// Records handed over before the producer was bootstrapped.
-    held: Vec<OutRecord>,
+    held: Vec<ProducerOp>,
     sent: u32,
     settled: u32,
     acked: u32,
     closed: bool,
+    cfg: ProducerConfig,
+    brokers: Vec<ActorId>,
+    /// With `transactional.id`.
+    txn: Option<TransactionManager>,
+    /// The consumer process's application that called the transaction API last (answered
+    /// with `Msg::AppTxnDone`).
+    txn_caller: Option<ActorId>,
+    crashed: bool,
 }
 
 impl Producer {
@@ -105,13 +123,21 @@ impl Producer {
             meta: None,
             acc: Accumulator::new(Partitioner::new(cfg.key_hash, cfg.null_key)),
             idempotence: Idempotence::new(cfg.idempotence),
-            sender: Sender::new(index, cfg, brokers),
+            sender: Sender::new(index, cfg.clone(), brokers.clone()),
             asking: Asking::Idle,
             held: Vec::new(),
             sent: 0,
             settled: 0,
             acked: 0,
             closed: false,
+            txn: cfg
+                .transactional_id
+                .is_some()
+                .then(|| TransactionManager::new(&cfg, brokers.clone())),
+            txn_caller: None,
+            crashed: false,
+            cfg,
+            brokers,
         }
     }
 
@@ -131,9 +157,13 @@ impl Producer {
         }
         self.meta = Some(meta);
         io.record(Event::Connected);
-        for record in std::mem::take(&mut self.held) {
-            self.send(io, record);
+        if let Some(txn) = &mut self.txn {
+            // initTransactions(): the application is asked once it completes
+            txn.init(io);
+            return;
         }
+        let held = std::mem::take(&mut self.held);
+        self.run_ops(io, held);
         self.ask(io);
     }
 
@@ -143,9 +173,7 @@ impl Producer {
         loop {
             let mut ctx = ProducerCtx::new(io.now());
             let next = self.app.next(&mut ctx);
-            for record in ctx.into_sends() {
-                self.send(io, record);
-            }
+            self.run_ops(io, ctx.into_ops());
             match next {
                 Next::Send(record) => self.send(io, record),
                 Next::At(at) => {
@@ -198,6 +226,29 @@ impl Producer {
             tp,
             payload: record.payload.clone(),
         });
+        if let Some(txn) = &mut self.txn {
+            if !txn.sends_records() {
+                // Java: "Cannot call send in state …" (no transaction open)
+                let error = ErrorCode::InvalidTxnState;
+                io.record(Event::ProduceFailed { id, tp, error });
+                self.sent += 1;
+                let sent = Sent {
+                    id,
+                    tp,
+                    payload: record.payload,
+                };
+                let epoch = self.idempotence.epoch(tp);
+                return self.settle(
+                    io,
+                    vec![Settled {
+                        sent,
+                        epoch,
+                        result: Err(error),
+                    }],
+                );
+            }
+            txn.on_record(io, tp);
+        }
         self.acc.append(Record {
             seq: id.seq,
             tp,
@@ -235,14 +286,19 @@ impl Producer {
                 }
                 Err(e) => {
                     let tp = s.sent.tp;
-                    self.idempotence.bump(tp, s.epoch, self.acc.unsent_stamps(tp));
+                    match &mut self.txn {
+                        // an abortable (or fatal) error of the transaction, not an epoch bump
+                        Some(txn) => txn.on_record_failed(io, e),
+                        None => {
+                            self.idempotence.bump(tp, s.epoch, self.acc.unsent_stamps(tp));
+                        }
+                    }
                     self.app.on_failed(&mut ctx, &s.sent, e);
                 }
             }
         }
-        for record in ctx.into_sends() {
-            self.send(io, record);
-        }
+        self.run_ops(io, ctx.into_ops());
+        self.after_txn(io);
         if self.asking == Asking::Wait {
             self.ask(io);
         }
@@ -258,6 +314,105 @@ impl Producer {
         }
     }
 
+    /// Carries out what the application asked for, in order.
+    fn run_ops(&mut self, io: &mut impl Io, ops: Vec<ProducerOp>) {
+        for op in ops {
+            match op {
+                ProducerOp::Send(record) => self.send(io, record),
+                ProducerOp::Txn(call) => self.txn_call(io, call),
+            }
+        }
+    }
+
+    /// Whether the producer takes records and calls: bootstrapped, and transactions
+    /// initialised (before, what a consumer process hands over waits).
+    fn open(&self) -> bool {
+        self.meta.is_some() && self.txn.as_ref().is_none_or(|t| t.is_ready())
+    }
+
+    /// A transaction call of the application (its own, or its consumer process's).
+    fn txn_call(&mut self, io: &mut impl Io, call: TxnCall) {
+        if !self.open()
+            && self
+                .txn
+                .as_ref()
+                .is_some_and(|t| !matches!(t.phase(), TxnPhase::Fatal(_)))
+        {
+            return self.held.push(ProducerOp::Txn(call));
+        }
+        let flushed = self.settled == self.sent;
+        let cluster = self.sender.cluster().cloned();
+        match &mut self.txn {
+            Some(txn) => txn.call(io, call, flushed, cluster.as_deref()),
+            None => {
+                // not a transactional producer: Java throws IllegalStateException
+                let answer = (call.kind(), Err(ErrorCode::InvalidTxnState));
+                return self.deliver(io, vec![answer]);
+            }
+        }
+        self.after_txn(io);
+    }
+
+    /// After the transaction manager moved: the sender's gate follows it, a new epoch
+    /// numbers from 0, an abort fails the records not sent, answers go to the application,
+    /// and what may go now is sent.
+    fn after_txn(&mut self, io: &mut impl Io) {
+        let Some(txn) = &mut self.txn else {
+            return;
+        };
+        if txn.take_epoch_change() {
+            self.idempotence.restart(txn.stamp().1);
+        }
+        let (pid, _) = txn.stamp();
+        let open = txn.sendable().collect();
+        self.sender.set_gate(pid, open);
+        let aborting = matches!(txn.phase(), TxnPhase::Aborting | TxnPhase::Fatal(_));
+        let ready = txn.is_ready();
+        let done = txn.take_done();
+        self.deliver(io, done);
+        if aborting && !self.acc.is_empty() {
+            let mut settled = Vec::new();
+            self.sender
+                .fail_unsent(&mut self.acc, io, ErrorCode::TransactionAborted, &mut settled);
+            self.settle(io, settled);
+        }
+        self.pump(io);
+        if self.settled == self.sent {
+            if let Some(txn) = &mut self.txn {
+                txn.flushed(io, true);
+                let more = txn.take_done();
+                self.deliver(io, more);
+            }
+        }
+        if ready && self.asking == Asking::Idle && self.meta.is_some() {
+            let held = std::mem::take(&mut self.held);
+            self.run_ops(io, held);
+            self.ask(io);
+        }
+    }
+
+    /// Hands the answers of transaction calls to whoever made them.
+    fn deliver(
+        &mut self,
+        io: &mut impl Io,
+        done: Vec<(crate::protocol::TxnCallKind, Result<(), ErrorCode>)>,
+    ) {
+        if done.is_empty() {
+            return;
+        }
+        let mut ctx = ProducerCtx::new(io.now());
+        for (call, result) in done {
+            match self.txn_caller {
+                Some(app) => io.send(app, Msg::AppTxnDone { call, result }),
+                None => self.app.on_transaction(&mut ctx, call, result),
+            }
+        }
+        self.run_ops(io, ctx.into_ops());
+        if self.asking == Asking::Wait {
+            self.ask(io);
+        }
+    }
+
     /// A record handed over by an application of the same process.
     fn handed_over(&mut self, io: &mut impl Io, topic: Arc<str>, payload: Payload) {
         let record = OutRecord {
@@ -265,8 +420,8 @@ impl Producer {
             payload,
             partition: None,
         };
-        if self.meta.is_none() {
-            return self.held.push(record);
+        if !self.open() {
+            return self.held.push(ProducerOp::Send(record));
         }
         self.send(io, record);
         if self.asking == Asking::Wait {
@@ -294,7 +449,12 @@ impl Producer {
                 self.sender.on_retry_timer(&mut self.acc, io, &mut settled)
             }
             Msg::ClientTimer(ClientTimer::ProduceWatchdog) => self.sender.on_watchdog(io, &mut settled),
-            Msg::Disconnected => self.sender.on_disconnected(io, from, &mut settled),
+            Msg::Disconnected => {
+                if let Some(txn) = &mut self.txn {
+                    txn.on_disconnected(io, from);
+                }
+                self.sender.on_disconnected(io, from, &mut settled);
+            }
             Msg::ProduceResp { id, result, .. } => {
                 if self.sender.on_response(io, id, result, &mut settled) {
                     self.settle(io, std::mem::take(&mut settled));
@@ -303,6 +463,34 @@ impl Producer {
                 }
             }
             Msg::AppProduce { topic, payload } => self.handed_over(io, topic, payload),
+            Msg::AppTxn(call) => {
+                self.txn_caller = Some(from);
+                self.txn_call(io, call);
+            }
+            Msg::TxnResp(reply) => {
+                if let Some(txn) = &mut self.txn {
+                    txn.on_reply(io, reply);
+                }
+                self.after_txn(io);
+            }
+            Msg::FindCoordinatorResp(c) => {
+                if let Some(txn) = &mut self.txn {
+                    txn.on_coordinator(io, c);
+                }
+                self.after_txn(io);
+            }
+            Msg::OffsetCommitResp { corr, result, .. } => {
+                if let Some(txn) = &mut self.txn {
+                    txn.on_offsets_answer(io, corr, result);
+                }
+                self.after_txn(io);
+            }
+            Msg::ClientTimer(ClientTimer::TxnRetry(token)) => {
+                if let Some(txn) = &mut self.txn {
+                    txn.on_timer(io, token);
+                }
+                self.after_txn(io);
+            }
             Msg::Close => {}
             other => panic!("producer got an unexpected message: {other:?}"),
         }
@@ -310,9 +498,43 @@ impl Producer {
     }
 }
 
+impl Producer {
+    /// The process died: everything in memory is gone (record numbers keep counting, so
+    /// that the new instance's records are told apart in the history).
+    fn crash(&mut self) {
+        self.crashed = true;
+        self.acc = Accumulator::new(Partitioner::new(self.cfg.key_hash, self.cfg.null_key));
+        self.sender = Sender::new(self.index, self.cfg.clone(), self.brokers.clone());
+        self.idempotence = Idempotence::new(self.cfg.idempotence);
+        self.txn = self
+            .cfg
+            .transactional_id
+            .is_some()
+            .then(|| TransactionManager::new(&self.cfg, self.brokers.clone()));
+        self.meta = None;
+        self.asking = Asking::Idle;
+        self.held.clear();
+        self.settled = self.sent;
+    }
+}
+
 impl Actor<Msg, Event> for Producer {
     fn handle(&mut self, ctx: &mut Ctx<'_, Msg, Event>, from: ActorId, msg: Msg) {
-        self.on_message(ctx, from, msg);
+        match msg {
+            Msg::Crash if !self.crashed => {
+                ctx.reset_connections();
+                ctx.record(Event::Crashed);
+                self.crash();
+            }
+            Msg::Restart if self.crashed => {
+                self.crashed = false;
+                ctx.record(Event::Restarted);
+                self.on_message(ctx, from, Msg::Start);
+            }
+            _ if self.crashed => {}
+            Msg::Crash | Msg::Restart => {}
+            msg => self.on_message(ctx, from, msg),
+        }
     }
 }
 

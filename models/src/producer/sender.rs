@@ -94,6 +94,9 @@ pub struct Sender {
     retry_timer_at: Option<Time>,
     /// Reused by [`Sender::pump`].
     scratch: Vec<(u32, Tp, ActorId)>,
+    /// A transactional producer's gate: its producer id, and the partitions of the open
+    /// transaction (only their records are sent; see [`Sender::set_gate`]).
+    gate: Option<(i64, std::collections::BTreeSet<Tp>)>,
 }
 
 impl Sender {
@@ -110,6 +113,7 @@ impl Sender {
             watchdog_armed: false,
             retry_timer_at: None,
             scratch: Vec::new(),
+            gate: None,
         }
     }
 
@@ -133,6 +137,36 @@ impl Sender {
     /// Requests in flight to `broker`.
     pub fn in_flight_to(&self, broker: ActorId) -> u32 {
         self.in_flight.values().filter(|f| f.to == broker).count() as u32
+    }
+
+    /// A transactional producer: only records of `open` partitions (those in its open
+    /// transaction) are sent, tagged with `producer_id` and their epoch.
+    pub fn set_gate(&mut self, producer_id: i64, open: std::collections::BTreeSet<Tp>) {
+        self.gate = Some((producer_id, open));
+    }
+
+    /// The metadata image, once one came.
+    pub fn cluster(&self) -> Option<&Arc<ClusterState>> {
+        self.cluster.as_ref()
+    }
+
+    /// Every record not in flight (waiting in `acc` or out a backoff) fails with `e`: an
+    /// aborted transaction's records.
+    pub fn fail_unsent(
+        &mut self,
+        acc: &mut Accumulator,
+        io: &mut impl Io,
+        e: ErrorCode,
+        settled: &mut Vec<Settled>,
+    ) {
+        let waiting: Vec<(u32, Tp)> = acc.oldest().collect();
+        for (seq, tp) in waiting {
+            let record = acc.take(tp, seq).expect("waiting");
+            self.settle(io, record, Err(e), settled);
+        }
+        for (_, (record, _)) in std::mem::take(&mut self.backoff) {
+            self.settle(io, record, Err(e), settled);
+        }
     }
 
     /// Asks a bootstrap broker for metadata, unless a request is in flight.
@@ -203,6 +237,9 @@ impl Sender {
             if idempotence && blocked.contains(&tp) {
                 continue;
             }
+            if self.gate.as_ref().is_some_and(|(_, open)| !open.contains(&tp)) {
+                continue;
+            }
             let Some(leader) = self.cluster.as_ref().and_then(|c| c.leader_actor(tp)) else {
                 leaderless = true;
                 continue;
@@ -248,7 +285,7 @@ impl Sender {
             acks: self.cfg.acks,
             pseq: record.stamp.seq,
             pepoch: record.stamp.epoch,
-            txn: None,
+            txn: self.gate.as_ref().map(|(pid, _)| (*pid, record.stamp.epoch)),
         };
         io.send(leader, msg);
         record.sent = true;

@@ -75,6 +75,9 @@ pub enum ErrorCode {
     /// `UNSTABLE_OFFSET_COMMIT` (88, KIP-447): a transactional offset commit is pending;
     /// retriable.
     UnstableOffsetCommit,
+    /// The client's own error for a record still queued when its transaction was aborted
+    /// (Java's `TransactionAbortedException`: "Failing batch since transaction was aborted").
+    TransactionAborted,
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -85,7 +88,7 @@ impl std::fmt::Display for ErrorCode {
 
 impl ErrorCode {
     /// Every error the model knows.
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 32] = [
         ErrorCode::UnknownMemberId,
         ErrorCode::IllegalGeneration,
         ErrorCode::RebalanceInProgress,
@@ -117,6 +120,7 @@ impl ErrorCode {
         ErrorCode::InvalidProducerIdMapping,
         ErrorCode::InvalidTransactionTimeout,
         ErrorCode::UnstableOffsetCommit,
+        ErrorCode::TransactionAborted,
     ];
 
     /// Whether Kafka's clients retry it: its exception is a `RetriableException`
@@ -193,6 +197,7 @@ impl ErrorCode {
             ErrorCode::InvalidProducerIdMapping => "INVALID_PRODUCER_ID_MAPPING",
             ErrorCode::InvalidTransactionTimeout => "INVALID_TRANSACTION_TIMEOUT",
             ErrorCode::UnstableOffsetCommit => "UNSTABLE_OFFSET_COMMIT",
+            ErrorCode::TransactionAborted => "TRANSACTION_ABORTED",
         }
     }
 }

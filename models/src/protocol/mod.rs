@@ -138,6 +138,72 @@ impl Msg {
     }
 }
 
+/// What a FindCoordinator key names.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CoordinatorType {
+    /// A consumer group (`__consumer_offsets`).
+    Group,
+    /// A `transactional.id` (`__transaction_state`).
+    Transaction,
+}
+
+/// A consumer's `isolation.level` (KIP-98).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum IsolationLevel {
+    /// `read_uncommitted` (the default): everything below the high watermark.
+    #[default]
+    ReadUncommitted,
+    /// `read_committed`: up to the last stable offset, without markers and aborted records.
+    ReadCommitted,
+}
+
+/// A call on a transactional producer's API by the application of its process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxnCall {
+    /// `beginTransaction()`.
+    Begin,
+    /// `sendOffsetsToTransaction(offsets, consumer.groupMetadata())` (KIP-447).
+    SendOffsets {
+        /// Group.
+        group: Arc<str>,
+        /// The consumer's member id.
+        member_id: Option<MemberId>,
+        /// Its generation.
+        generation: i32,
+        /// Next offset to read, per partition.
+        offsets: Vec<(Tp, i64)>,
+    },
+    /// `commitTransaction()`.
+    Commit,
+    /// `abortTransaction()`.
+    Abort,
+}
+
+impl TxnCall {
+    /// Which call it is.
+    pub fn kind(&self) -> TxnCallKind {
+        match self {
+            TxnCall::Begin => TxnCallKind::Begin,
+            TxnCall::SendOffsets { .. } => TxnCallKind::SendOffsets,
+            TxnCall::Commit => TxnCallKind::Commit,
+            TxnCall::Abort => TxnCallKind::Abort,
+        }
+    }
+}
+
+/// Which [`TxnCall`] an answer is for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TxnCallKind {
+    /// `beginTransaction()`.
+    Begin,
+    /// `sendOffsetsToTransaction()`.
+    SendOffsets,
+    /// `commitTransaction()`.
+    Commit,
+    /// `abortTransaction()`.
+    Abort,
+}
+
 /// Where a consumer with no committed offset starts (`auto.offset.reset`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum OffsetSpec {
@@ -219,14 +285,27 @@ pub enum Msg {
         /// Key and value.
         payload: Payload,
     },
+    /// An application inside a consumer process calls the transaction API of the producer
+    /// of the same process (`beginTransaction()`, `sendOffsetsToTransaction()`,
+    /// `commitTransaction()`, `abortTransaction()`). Travels inside the process.
+    AppTxn(TxnCall),
+    /// The producer's answer to a blocking [`Msg::AppTxn`] call (every call but `Begin`).
+    AppTxnDone {
+        /// The call answered.
+        call: TxnCallKind,
+        /// Whether it succeeded, or the error it threw.
+        result: Result<(), ErrorCode>,
+    },
 
     // ---- client → broker ----
     /// `Metadata`.
     MetadataReq,
     /// `FindCoordinator`.
     FindCoordinatorReq {
-        /// The group.
+        /// The key: a group, or a `transactional.id`.
         group: Arc<str>,
+        /// What the key names (`key_type`: 0 group, 1 transaction).
+        key_type: CoordinatorType,
     },
     /// `JoinGroup`.
     JoinGroupReq(Box<JoinGroup>),
@@ -278,6 +357,9 @@ pub enum Msg {
         group: Arc<str>,
         /// Partitions asked for.
         partitions: Vec<Tp>,
+        /// `require_stable` (KIP-447; a `read_committed` consumer sets it): a partition with
+        /// transactional offsets pending is answered `UNSTABLE_OFFSET_COMMIT`.
+        require_stable: bool,
         /// Echoed in the response, so a client can drop answers to an older assignment.
         tag: u64,
     },
@@ -320,6 +402,8 @@ pub enum Msg {
         max_wait_us: u64,
         /// `max.poll.records`-style cap on records in the response.
         max_records: usize,
+        /// `isolation.level`.
+        isolation: IsolationLevel,
     },
 
     /// `InitProducerId` of a transactional producer, to its transaction coordinator.
@@ -430,6 +514,10 @@ pub enum Msg {
         /// Partitions this broker could not serve (`NOT_LEADER_OR_FOLLOWER`,
         /// `OFFSET_OUT_OF_RANGE`).
         errors: Vec<(Tp, ErrorCode)>,
+        /// `read_committed`: per partition read, (fetch position, the offset after the last
+        /// entry looked at) — the consumer's position moves past markers and aborted records
+        /// the answer leaves out. Empty otherwise.
+        next: Vec<(Tp, i64, i64)>,
     },
 
     // ---- between brokers and the controller ----
@@ -582,4 +670,8 @@ pub enum ClientTimer {
     /// `COORDINATOR_LOAD_IN_PROGRESS` or `REBALANCE_IN_PROGRESS`); the number is the join
     /// attempt it belongs to.
     RetryJoin(u64),
+    /// Transactional producer: send the pending transaction request again (after
+    /// `retry.backoff.ms`), or give up on one unanswered for `request.timeout.ms`; the
+    /// number is the request it belongs to.
+    TxnRetry(u64),
 }

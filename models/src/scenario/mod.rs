@@ -327,6 +327,55 @@ pub struct ProducerSpec {
     /// Producer settings under Kafka's names.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, ConfigValue>,
+    /// A transactional producer's application (needs `transactional.id`): its records in
+    /// transactions of `records` each, every `abort_every`-th aborted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transactions: Option<TransactionsSpec>,
+}
+
+/// The built-in transactional producer application: `beginTransaction()`, `records` sends,
+/// `commitTransaction()` — or `abortTransaction()` for every `abort_every`-th (0: never).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransactionsSpec {
+    /// Records per transaction (≥ 1).
+    pub records: u32,
+    /// Abort every k-th transaction (1-based count; 0: commit every one).
+    #[serde(default)]
+    pub abort_every: u32,
+    /// Keep every `hang_ms` before the commit (virtual ms): a transaction left open that
+    /// long (past `transaction.timeout.ms`, the coordinator aborts it).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub hang_ms: u64,
+}
+
+/// Where a consume–transform–produce pipeline commits its input offsets.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PipelineOffsets {
+    /// `sendOffsetsToTransaction()` (KIP-447): with the output, atomically.
+    #[default]
+    Transaction,
+    /// `commitSync()` after `commitTransaction()`: outside the transaction (a crash between
+    /// the two duplicates output).
+    Outside,
+}
+
+/// The built-in consume–transform–produce application (Kafka's documented EOS loop): per
+/// `poll()`, `beginTransaction()`, each record copied to `output` through `producer` (the
+/// producer of the consumer's process, with `transactional.id`), the offsets sent with the
+/// transaction, `commitTransaction()`; on an error `abortTransaction()` and a rewind to the
+/// batch's first offsets.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSpec {
+    /// The scenario's producer that shares the process.
+    pub producer: String,
+    /// The topic written.
+    pub output: String,
+    /// Where the input offsets are committed.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub offsets: PipelineOffsets,
 }
 
 /// A consumer process. The default (a file's defaults) has no name, group or topic yet.
@@ -359,6 +408,9 @@ pub struct ConsumerSpec {
     /// Consumer settings under Kafka's names.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, ConfigValue>,
+    /// Runs the built-in consume–transform–produce application instead of `commit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<PipelineSpec>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -574,6 +626,21 @@ impl Scenario {
             Some(ConfigValue::Bool(b)) => *b,
             _ => self.broker.unclean_leader_election_enable,
         }
+    }
+
+    /// The producer that shares its process with a pipeline consumer, and that consumer.
+    pub fn pipeline_of(&self, producer: &str) -> Option<&ConsumerSpec> {
+        self.consumers
+            .iter()
+            .find(|c| c.pipeline.as_ref().is_some_and(|p| p.producer == producer))
+    }
+
+    /// Whether a producer has `transactional.id` (the cluster then has
+    /// `__transaction_state`).
+    pub fn has_transactions(&self) -> bool {
+        self.producers
+            .iter()
+            .any(|p| p.config.contains_key("transactional.id"))
     }
 
     /// The topic spec named `name`.

@@ -28,6 +28,7 @@ fn base() -> Scenario {
             }],
             generate: None,
             config: BTreeMap::new(),
+            transactions: None,
         }],
         consumers: vec![ConsumerSpec {
             name: "c".into(),
@@ -39,6 +40,7 @@ fn base() -> Scenario {
             commit: CommitPolicy::Auto,
             processing_ms: 0,
             config: BTreeMap::new(),
+            pipeline: None,
         }],
         faults: Vec::new(),
         stop: StopSpec::default(),

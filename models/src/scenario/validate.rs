@@ -122,7 +122,24 @@ impl Scenario {
                     format!("topic {:?} does not exist", p.topic),
                 ));
             }
+            let companion = self.pipeline_of(&p.name).is_some();
+            if companion && (p.generate.is_some() || !p.messages.is_empty() || p.transactions.is_some()) {
+                return Err(err(
+                    format!("producers[{i}]"),
+                    "the producer of a pipeline's process sends what the pipeline hands over: no messages, generate or transactions",
+                ));
+            }
+            let transactional = p.config.contains_key("transactional.id");
+            if let Some(t) = &p.transactions {
+                if !transactional || t.records == 0 {
+                    return Err(err(
+                        format!("producers[{i}].transactions"),
+                        "needs a transactional.id in config and records >= 1",
+                    ));
+                }
+            }
             match (&p.generate, p.messages.is_empty()) {
+                (None, true) if companion => {}
                 (Some(_), false) => {
                     return Err(err(
                         format!("producers[{i}]"),
@@ -169,6 +186,9 @@ impl Scenario {
             }
             if c.topics.is_empty() {
                 return Err(err(format!("consumers[{i}].topics"), "subscribes to no topic"));
+            }
+            if let Some(p) = &c.pipeline {
+                self.validate_pipeline(i, c, p, topics)?;
             }
             for (j, t) in c.topics.iter().enumerate() {
                 if !topics.contains(t.as_str()) {
@@ -378,4 +398,49 @@ fn no_group(i: usize, c: &ConsumerSpec) -> Result<(), ScenarioError> {
         ));
     }
     Ok(())
+}
+
+impl Scenario {
+    /// A pipeline consumer: in a group, its producer a scenario producer of no other
+    /// pipeline, transactional when the offsets go with the transaction, its output a topic.
+    fn validate_pipeline(
+        &self,
+        i: usize,
+        c: &ConsumerSpec,
+        p: &PipelineSpec,
+        topics: &BTreeSet<&str>,
+    ) -> Result<(), ScenarioError> {
+        let path = format!("consumers[{i}].pipeline");
+        if c.group.is_empty() {
+            return Err(err(path, "a pipeline commits its offsets: it needs a group"));
+        }
+        if !topics.contains(p.output.as_str()) {
+            return Err(err(
+                format!("{path}.output"),
+                format!("topic {:?} does not exist", p.output),
+            ));
+        }
+        let Some(q) = self.producers.iter().find(|q| q.name == p.producer) else {
+            return Err(err(
+                format!("{path}.producer"),
+                format!("the scenario has no producer named {:?}", p.producer),
+            ));
+        };
+        if self
+            .pipeline_of(&q.name)
+            .is_some_and(|other| other.name != c.name)
+        {
+            return Err(err(
+                format!("{path}.producer"),
+                "another pipeline uses that producer",
+            ));
+        }
+        if !q.config.contains_key("transactional.id") {
+            return Err(err(
+                format!("{path}.producer"),
+                "a pipeline's producer needs a transactional.id",
+            ));
+        }
+        Ok(())
+    }
 }

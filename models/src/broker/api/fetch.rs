@@ -1,7 +1,9 @@
 //! Fetch from a consumer: reads below the high watermark of the partitions this broker
-//! leads, long-polled (`fetch.min.bytes=1`, `fetch.max.wait.ms`) in the purgatory.
+//! leads — below the last stable offset for `isolation.level=read_committed` (KIP-98),
+//! without markers and aborted records, each partition's next offset in the answer — long-
+//! polled (`fetch.min.bytes=1`, `fetch.max.wait.ms`) in the purgatory.
 
-use crate::broker::purgatory::ParkedFetch;
+use crate::broker::purgatory::{ParkedFetch, Read};
 use crate::broker::Broker;
 use crate::protocol::Msg;
 use crate::types::Tp;
@@ -9,8 +11,9 @@ use sim::{ActorId, Time};
 use std::sync::Arc;
 
 impl Broker {
-    /// Handles a consumer Fetch: answered at once when it reads something or meets an
-    /// error (or does not wait), else parked for `max_wait_us`.
+    /// Handles a consumer Fetch: answered at once when it reads something (or steps over
+    /// markers and aborted records) or meets an error (or does not wait), else parked for
+    /// `max_wait_us`.
     pub(in crate::broker) fn on_fetch(
         &mut self,
         now: Time,
@@ -18,11 +21,11 @@ impl Broker {
         fetch_id: u64,
         positions: Arc<[(Tp, i64)]>,
         max_wait_us: u64,
-        max_records: usize,
+        read: Read,
     ) {
-        let (records, errors) = self.rm.collect(&positions, max_records);
-        if !records.is_empty() || !errors.is_empty() || max_wait_us == 0 {
-            self.answer_fetch(from, fetch_id, records, errors);
+        let (records, errors, next) = self.rm.collect_read(&positions, read);
+        if !records.is_empty() || !errors.is_empty() || !next.is_empty() || max_wait_us == 0 {
+            self.answer_fetch(from, fetch_id, records, errors, next);
         } else {
             let deadline = now + Time::us(max_wait_us);
             let fetch = ParkedFetch {
@@ -30,7 +33,7 @@ impl Broker {
                 client: from,
                 fetch_id,
                 positions,
-                max_records,
+                read,
             };
             self.purgatory.park_fetch(now, fetch, &mut self.fx);
         }
@@ -44,7 +47,7 @@ impl Broker {
         from: ActorId,
         fetch_id: u64,
         positions: &[(Tp, i64)],
-        max_records: usize,
+        read: Read,
         failing: (Tp, crate::protocol::ErrorCode),
     ) {
         let rest: Vec<(Tp, i64)> = positions
@@ -52,9 +55,9 @@ impl Broker {
             .copied()
             .filter(|(tp, _)| *tp != failing.0)
             .collect();
-        let (records, mut errors) = self.rm.collect(&rest, max_records);
+        let (records, mut errors, next) = self.rm.collect_read(&rest, read);
         errors.push(failing);
-        self.answer_fetch(from, fetch_id, records, errors);
+        self.answer_fetch(from, fetch_id, records, errors, next);
     }
 
     fn answer_fetch(
@@ -63,11 +66,13 @@ impl Broker {
         fetch_id: u64,
         records: crate::protocol::FetchedRecords,
         errors: Vec<(Tp, crate::protocol::ErrorCode)>,
+        next: Vec<(Tp, i64, i64)>,
     ) {
         let answer = Msg::FetchResp {
             fetch_id,
             records,
             errors,
+            next,
         };
         self.fx.send(from, answer);
     }

@@ -2,7 +2,7 @@
 //! the leader of a group's `__consumer_offsets` partition).
 
 use crate::broker::Broker;
-use crate::protocol::Msg;
+use crate::protocol::{CoordinatorType, Msg};
 use sim::ActorId;
 
 impl Broker {
@@ -12,9 +12,20 @@ impl Broker {
         self.fx.send(from, msg);
     }
 
-    /// Handles a FindCoordinator request.
-    pub(in crate::broker) fn on_find_coordinator(&mut self, from: ActorId, group: &str) {
-        let msg = Msg::FindCoordinatorResp(self.rm.cluster().coordinator(group));
+    /// Handles a FindCoordinator request: the leader of the key's `__consumer_offsets` or
+    /// `__transaction_state` partition (none without transactions in the cluster).
+    pub(in crate::broker) fn on_find_coordinator(
+        &mut self,
+        from: ActorId,
+        key: &str,
+        key_type: CoordinatorType,
+    ) {
+        let cluster = self.rm.cluster();
+        let coordinator = match key_type {
+            CoordinatorType::Group => cluster.coordinator(key),
+            CoordinatorType::Transaction => cluster.txn_coordinator(key),
+        };
+        let msg = Msg::FindCoordinatorResp(coordinator);
         self.fx.send(from, msg);
     }
 }

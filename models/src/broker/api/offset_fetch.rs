@@ -1,4 +1,6 @@
-//! OffsetFetch: the committed offsets of a group this broker coordinates.
+//! OffsetFetch: the committed offsets of a group this broker coordinates; with
+//! `require_stable` (KIP-447) `UNSTABLE_OFFSET_COMMIT` while transactional offsets of a
+//! partition asked for are pending.
 
 use crate::broker::Broker;
 use crate::protocol::{ErrorCode, Msg};
@@ -13,12 +15,15 @@ impl Broker {
         from: ActorId,
         group: &Arc<str>,
         partitions: &[Tp],
+        require_stable: bool,
         tag: u64,
     ) {
-        let offsets = if self.rm.coordinates(group) {
-            Ok(self.groups.committed(group, partitions))
-        } else {
+        let offsets = if !self.rm.coordinates(group) {
             Err(ErrorCode::NotCoordinator)
+        } else if require_stable {
+            self.groups.committed_stable(group, partitions)
+        } else {
+            Ok(self.groups.committed(group, partitions))
         };
         self.fx.send(from, Msg::OffsetFetchResp { tag, offsets });
     }
