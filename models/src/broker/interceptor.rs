@@ -517,6 +517,7 @@ mod tests {
             positions: Arc::from(vec![(TP, 0), (Tp::new(0, 1), 0)]),
             max_wait_us: 500_000,
             max_records: 10,
+            long_poll: None,
         };
         match error_response(fetch, e, Some(TP)) {
             Some(Msg::FetchResp {

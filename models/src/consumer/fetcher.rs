@@ -86,6 +86,8 @@ pub struct Fetcher {
     /// kafka-python's fetch order (the assignment's insertion order) and the stream that
     /// shuffles newly assigned partitions; `None`: by partition.
     order: Option<(Vec<Tp>, SimRng)>,
+    /// A reused buffer for the positions of a Fetch in fetch order.
+    ordered: Vec<(Tp, i64)>,
 }
 
 impl Fetcher {
@@ -191,22 +193,39 @@ impl Fetcher {
         }
     }
 
-    /// The positions to fetch, in fetch order, paused partitions left out.
-    fn fetched_positions(&self) -> Vec<(Tp, i64)> {
-        let fetched = |tp: &Tp| !self.paused.contains(tp);
-        match &self.order {
-            Some((order, _)) => order
-                .iter()
-                .filter(|tp| fetched(tp))
-                .filter_map(|tp| self.positions.get(tp).map(|o| (*tp, *o)))
-                .collect(),
-            None => self
-                .positions
-                .iter()
-                .filter(|(tp, _)| fetched(tp))
-                .map(|(t, o)| (*t, *o))
-                .collect(),
+    /// Whether the next Fetch would ask for exactly `positions` (in that order).
+    pub fn would_fetch(&self, positions: &[(Tp, i64)]) -> bool {
+        self.fetched_iter().eq(positions.iter().copied())
+    }
+
+    /// Writes `fresh` into the position list of the last Fetch (in place when the broker
+    /// has let go of it and the length is the same) and returns it: no allocation per Fetch.
+    fn reuse_last(&mut self, fresh: &[(Tp, i64)]) -> Arc<[(Tp, i64)]> {
+        match &mut self.last_positions {
+            Some(last) if last.len() == fresh.len() => match Arc::get_mut(last) {
+                Some(slots) => slots.copy_from_slice(fresh),
+                None => *last = fresh.into(),
+            },
+            _ => self.last_positions = Some(fresh.into()),
         }
+        self.last_positions.clone().expect("just set")
+    }
+
+    /// The positions to fetch, in fetch order, paused partitions left out.
+    fn fetched_iter(&self) -> impl Iterator<Item = (Tp, i64)> + '_ {
+        let order = self.order.as_ref().map(|(o, _)| o.as_slice());
+        let by_order = order
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|tp| self.positions.get(tp).map(|o| (*tp, *o)));
+        let by_partition = self
+            .positions
+            .iter()
+            .take(if order.is_none() { usize::MAX } else { 0 })
+            .map(|(t, o)| (*t, *o));
+        by_order
+            .chain(by_partition)
+            .filter(|(tp, _)| !self.paused.contains(tp))
     }
 
     /// The Fetches to send now: one per leader with none in flight (`busy`), for the
@@ -218,32 +237,26 @@ impl Fetcher {
             if busy(b) {
                 return (FetchPlan::new(), false);
             }
+            let mut plan = FetchPlan::new();
             if !self.paused.is_empty() || self.order.is_some() {
-                let positions = self.fetched_positions();
-                let mut plan = FetchPlan::new();
-                if !positions.is_empty() {
-                    plan.push((b, positions.into()));
+                // in fetch order, through a buffer kept between Fetches
+                let mut fresh = std::mem::take(&mut self.ordered);
+                fresh.clear();
+                fresh.extend(self.fetched_iter());
+                if !fresh.is_empty() {
+                    plan.push((b, self.reuse_last(&fresh)));
                 }
+                self.ordered = fresh;
                 return (plan, false);
             }
-            // the position list of the last Fetch is reused (written over in place, the
-            // broker having let go of it) rather than allocated for every Fetch
-            let fresh = self.positions.as_slice();
-            match &mut self.last_positions {
-                Some(last) if last.len() == fresh.len() => match Arc::get_mut(last) {
-                    Some(slots) => slots.copy_from_slice(fresh),
-                    None => *last = fresh.into(),
-                },
-                _ => self.last_positions = Some(fresh.into()),
-            }
-            let positions = self.last_positions.clone().expect("just set");
-            let mut plan = FetchPlan::new();
-            plan.push((b, positions));
+            let fresh = std::mem::take(&mut self.positions);
+            plan.push((b, self.reuse_last(fresh.as_slice())));
+            self.positions = fresh;
             return (plan, false);
         }
         let mut by_leader: Vec<(ActorId, Vec<(Tp, i64)>)> = Vec::new();
         let mut leaderless = false;
-        for (tp, o) in self.fetched_positions() {
+        for (tp, o) in self.fetched_iter() {
             match cluster.leader_actor(tp) {
                 Some(l) => match by_leader.iter_mut().find(|(b, _)| *b == l) {
                     Some((_, v)) => v.push((tp, o)),

@@ -1,8 +1,10 @@
 //! Fetch from a consumer: reads below the high watermark of the partitions this broker
-//! leads, long-polled (`fetch.min.bytes=1`, `fetch.max.wait.ms`) in the purgatory.
+//! leads, long-polled (`fetch.min.bytes=1`, `fetch.max.wait.ms`) in the purgatory — across
+//! its expiries when it carries a [`LongPoll`] (see `purgatory`).
 
 use crate::broker::purgatory::ParkedFetch;
 use crate::broker::Broker;
+use crate::protocol::long_poll::LongPoll;
 use crate::protocol::Msg;
 use crate::types::Tp;
 use sim::{ActorId, Time};
@@ -19,14 +21,20 @@ impl Broker {
         positions: Arc<[(Tp, i64)]>,
         max_wait_us: u64,
         max_records: usize,
+        long_poll: Option<Arc<LongPoll>>,
     ) {
         let (records, errors) = self.rm.collect(&positions, max_records);
         if !records.is_empty() || !errors.is_empty() || max_wait_us == 0 {
             self.answer_fetch(from, fetch_id, records, errors);
         } else {
-            let deadline = now + Time::us(max_wait_us);
+            let deadline = match long_poll {
+                Some(_) => Time::MAX,
+                None => now + Time::us(max_wait_us),
+            };
             let fetch = ParkedFetch {
                 deadline,
+                parked_at: now,
+                long_poll,
                 client: from,
                 fetch_id,
                 positions,
