@@ -170,6 +170,13 @@ fn parked_long_polls_give_the_cycle_by_cycle_history_of_every_built_in() {
         }
     }
     assert!(parked_somewhere > 0, "no built-in parked a long-poll");
+    // and demo3, mostly idle long-polls, over more seeds (same-instant ties would show here)
+    let demo3 = kafka_sim::load::builtin_scenario("demo3").expect("built-in");
+    for seed in 8..300 {
+        let (cycles, _) = json_with(&demo3, seed, IdleMode::Cycles);
+        let (parked, _) = json_with(&demo3, seed, IdleMode::Parked);
+        assert!(cycles == parked, "demo3 seed {seed}: the histories differ");
+    }
 }
 
 #[test]

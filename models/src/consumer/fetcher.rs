@@ -435,6 +435,54 @@ mod tests {
         assert_eq!(&*sends[0].1, &[(tp(0), 0)]);
     }
 
+    #[test]
+    fn would_fetch_sees_a_seek_a_pause_and_a_new_order() {
+        let cluster = ClusterState::initial(vec![ActorId(0)], &[(3, 1)], 1, 1);
+        let mut f = Fetcher::in_assignment_order(sim::rng::stream(1, "c/assignment-order"));
+        f.assigned(&[tp(0), tp(1), tp(2)]);
+        let own = owned(&[0, 1, 2]);
+        for p in 0..3 {
+            f.set_position(&own, tp(p), 0);
+        }
+        let (sends, _) = f.plan(&cluster, |_| false);
+        let sent = sends[0].1.clone();
+        assert!(f.would_fetch(&sent));
+        let mut reversed = sent.to_vec();
+        reversed.reverse();
+        assert!(!f.would_fetch(&reversed), "the order counts");
+        f.seek(tp(1), 5);
+        assert!(!f.would_fetch(&sent), "a seek");
+        f.seek(tp(1), 0);
+        assert!(f.would_fetch(&sent));
+        f.set_paused(&[tp(2)], true);
+        assert!(!f.would_fetch(&sent), "a pause");
+    }
+
+    #[test]
+    fn an_ordered_fetch_reuses_its_position_list_once_the_broker_let_go() {
+        let cluster = ClusterState::initial(vec![ActorId(0)], &[(4, 1)], 1, 1);
+        let mut f = Fetcher::in_assignment_order(sim::rng::stream(2, "c/assignment-order"));
+        f.assigned(&[tp(0), tp(1), tp(2), tp(3)]);
+        let own = owned(&[0, 1, 2, 3]);
+        for p in 0..4 {
+            f.set_position(&own, tp(p), 0);
+        }
+        let (first, _) = f.plan(&cluster, |_| false);
+        let addr = first[0].1.as_ptr();
+        let held = first[0].1.clone();
+        drop(first);
+        let (second, _) = f.plan(&cluster, |_| false);
+        assert_ne!(second[0].1.as_ptr(), addr, "still held by the broker: a new list");
+        assert_eq!(second[0].1, held);
+        drop(held);
+        let addr = second[0].1.as_ptr();
+        drop(second);
+        f.seek(tp(2), 3);
+        let (third, _) = f.plan(&cluster, |_| false);
+        assert_eq!(third[0].1.as_ptr(), addr, "written over in place");
+        assert!(third[0].1.contains(&(tp(2), 3)));
+    }
+
     /// kafka-python: partitions are fetched in the order they joined the assignment, each
     /// new assignment shuffled; kept partitions keep their place, given-up ones leave it.
     #[test]
