@@ -419,15 +419,7 @@ impl Broker {
                 max_wait_us,
                 max_records,
                 long_poll,
-            } => self.on_fetch(
-                now,
-                from,
-                fetch_id,
-                positions,
-                max_wait_us,
-                max_records,
-                long_poll,
-            ),
+            } => self.on_fetch(from, fetch_id, positions, max_wait_us, max_records, long_poll),
             Msg::FetchExpired { token } => self.purgatory.expire(token, now, &mut self.rm, &mut self.fx),
             other => panic!("broker got a message it does not serve: {other:?}"),
         }

@@ -15,7 +15,6 @@ impl Broker {
     /// error (or does not wait), else parked for `max_wait_us`.
     pub(in crate::broker) fn on_fetch(
         &mut self,
-        now: Time,
         from: ActorId,
         fetch_id: u64,
         positions: Arc<[(Tp, i64)]>,
@@ -23,6 +22,7 @@ impl Broker {
         max_records: usize,
         long_poll: Option<Arc<LongPoll>>,
     ) {
+        let now = self.now;
         let (records, errors) = self.rm.collect(&positions, max_records);
         if !records.is_empty() || !errors.is_empty() || max_wait_us == 0 {
             self.answer_fetch(from, fetch_id, records, errors);
