@@ -71,7 +71,10 @@ fn instructions_per_seed() -> Option<u64> {
 }
 
 fn row(what: &str, wall: Option<Duration>, instructions: Option<u64>, note: &str) {
-    let wall = wall.map_or("—".into(), |d| format!("{:.1} µs", d.as_nanos() as f64 / 1e3));
+    let wall = wall.map_or("—".into(), |d| match d.as_micros() {
+        us if us >= 10_000 => format!("{:.2} s", d.as_secs_f64()),
+        _ => format!("{:.1} µs", d.as_nanos() as f64 / 1e3),
+    });
     let ins = instructions.map_or("—".into(), |n| format!("{:.3} M", n as f64 / 1e6));
     println!("| {what} | {wall} | {ins} | {note} |");
 }
