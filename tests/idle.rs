@@ -9,6 +9,7 @@
 
 use const_fnv1a_hash::fnv1a_hash_64;
 use models::history::Event;
+use models::world::{IdleMode, Prepared};
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -21,9 +22,14 @@ fn soak(name: &str) -> models::scenario::Scenario {
 /// A record consumed: `(virtual µs, consumer, partition, offset)`.
 type Delivery = (u64, String, u32, i64);
 
-/// Every record consumed in a run of example `name` under `seed`, in order.
-fn deliveries(name: &str, seed: u64) -> Vec<Delivery> {
-    let run = models::world::run(&soak(name), seed).expect("runs");
+/// Every record consumed in a run of example `name` under `seed`, idle long-polls simulated
+/// as `mode`, in order.
+fn deliveries(name: &str, seed: u64, mode: IdleMode) -> Vec<Delivery> {
+    let scenario = soak(name);
+    let run = Prepared::new(&scenario)
+        .expect("valid")
+        .with_idle(mode)
+        .run(seed, models::world::History::Full);
     let names = run.trace.names().to_vec();
     run.trace
         .entries()
@@ -67,9 +73,10 @@ fn an_hour_of_idle_polls_delivers_each_record_within_a_round_trip_of_its_append(
 #[test]
 fn idle_then_active_delivers_at_the_virtual_times_of_the_cycle_by_cycle_run() {
     // pinned from the run that simulates every idle cycle (a Fetch, an expiry and an empty
-    // answer per consumer every 500 ms): a cheaper representation of waiting must deliver
-    // every record at the same microsecond, to the same consumer
-    let consumed = deliveries("soak-hour", 1);
+    // answer per consumer every 501 ms): the parked long-polls must deliver every record at
+    // the same microsecond, to the same consumer
+    let consumed = deliveries("soak-hour", 1, IdleMode::Cycles);
+    assert_eq!(deliveries("soak-hour", 1, IdleMode::Parked), consumed);
     assert_eq!(consumed.len(), 120);
     let first: Vec<(u64, &str)> = consumed[..4]
         .iter()
@@ -78,16 +85,16 @@ fn idle_then_active_delivers_at_the_virtual_times_of_the_cycle_by_cycle_run() {
     assert_eq!(
         first,
         [
-            (30_003_270, "trio_1"),
-            (30_003_301, "solo"),
-            (90_003_029, "solo"),
-            (90_003_256, "trio_1")
+            (30_002_777, "solo"),
+            (30_003_023, "trio_3"),
+            (90_002_651, "trio_3"),
+            (90_003_019, "solo")
         ]
     );
     let last = consumed.last().unwrap();
     assert_eq!(
         (last.0, last.1.as_str(), last.2, last.3),
-        (3_570_003_559, "trio_1", 1, 18)
+        (3_570_003_041, "trio_3", 1, 18)
     );
     let all: String = consumed
         .iter()
@@ -101,7 +108,7 @@ fn idle_then_active_delivers_at_the_virtual_times_of_the_cycle_by_cycle_run() {
 }
 
 /// FNV-1a 64 of the lines `µs consumer partition offset`, from the cycle-by-cycle run.
-const PINNED_SOAK_HOUR_SEED_1: u64 = 0xf1ba_60e6_523d_a5bf;
+const PINNED_SOAK_HOUR_SEED_1: u64 = 0x1a32_30e3_fa18_1084;
 
 #[test]
 fn the_soak_examples_run_from_the_command_line() {
@@ -123,7 +130,7 @@ fn a_purgatory_timer_superseded_by_a_sooner_deadline_costs_no_event_and_changes_
     // one member of the trio long-polls for 100 ms, the others for 500 ms: each of its
     // Fetches parks with a deadline sooner than the purgatory's pending timer, which is then
     // replaced instead of firing for nothing (≈ 21,000 of the 208,610 events the run took
-    // when the superseded timers still fired)
+    // when the superseded timers still fired, its output otherwise unchanged)
     let path = format!("{}/examples/soak-hour.toml", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap().replace(
         "name = \"trio_2\"\nprofile = \"kafka-python\"\n",
@@ -131,10 +138,58 @@ fn a_purgatory_timer_superseded_by_a_sooner_deadline_costs_no_event_and_changes_
     );
     assert!(text.contains("\"fetch.max.wait.ms\" = 100"));
     let scenario = kafka_sim::load::parse_toml("mixed-waits", &text).unwrap();
-    let run = models::world::run(&scenario, 1).expect("runs");
-    assert!(run.events < 190_000, "{} events", run.events);
-    // the JSON lines of the run in which every superseded timer fired, byte for byte (digest
-    // of `kafka-sim --format json` from the binary before named timers)
-    let json = kafka_sim::render::json_lines(&run);
-    assert_eq!(fnv1a_hash_64(json.as_bytes(), None), 0x619e_411b_f9f5_6c32);
+    let (cycles, events) = json_with(&scenario, 1, IdleMode::Cycles);
+    assert!(events < 190_000, "{events} events");
+    // and parked, the 100 ms member's cycle and the others' interleave as they do above
+    let (parked, parked_events) = json_with(&scenario, 1, IdleMode::Parked);
+    assert!(parked == cycles, "the histories differ");
+    assert!(parked_events * 5 < events, "{parked_events} events parked");
+}
+
+/// The JSON lines of `scenario` under `seed`, idle long-polls simulated as `mode`; and the
+/// events the run took.
+fn json_with(scenario: &models::scenario::Scenario, seed: u64, mode: IdleMode) -> (String, u64) {
+    let prepared = Prepared::new(scenario).expect("valid").with_idle(mode);
+    let run = prepared.run(seed, models::world::History::Full);
+    (kafka_sim::render::json_lines(&run), run.events)
+}
+
+#[test]
+fn parked_long_polls_give_the_cycle_by_cycle_history_of_every_built_in() {
+    let mut parked_somewhere = 0;
+    for name in kafka_sim::builtin::names() {
+        let scenario = kafka_sim::load::builtin_scenario(name).expect("built-in");
+        for seed in 0..8 {
+            let (cycles, cycle_events) = json_with(&scenario, seed, IdleMode::Cycles);
+            let (parked, parked_events) = json_with(&scenario, seed, IdleMode::Parked);
+            assert!(cycles == parked, "{name} seed {seed}: the histories differ");
+            assert!(parked_events <= cycle_events, "{name} seed {seed}");
+            if parked_events < cycle_events {
+                parked_somewhere += 1;
+            }
+        }
+    }
+    assert!(parked_somewhere > 0, "no built-in parked a long-poll");
+    // and demo3, mostly idle long-polls, over more seeds (same-instant ties would show here)
+    let demo3 = kafka_sim::load::builtin_scenario("demo3").expect("built-in");
+    for seed in 8..300 {
+        let (cycles, _) = json_with(&demo3, seed, IdleMode::Cycles);
+        let (parked, _) = json_with(&demo3, seed, IdleMode::Parked);
+        assert!(cycles == parked, "demo3 seed {seed}: the histories differ");
+    }
+}
+
+#[test]
+fn parked_long_polls_give_the_cycle_by_cycle_history_of_an_idle_hour() {
+    let scenario = soak("soak-hour");
+    for seed in 0..3 {
+        let (cycles, cycle_events) = json_with(&scenario, seed, IdleMode::Cycles);
+        let (parked, parked_events) = json_with(&scenario, seed, IdleMode::Parked);
+        assert!(cycles == parked, "seed {seed}: the histories differ");
+        // three events per consumer per 501 ms cycle are gone
+        assert!(
+            parked_events * 5 < cycle_events,
+            "{parked_events} events parked, {cycle_events} cycle by cycle"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! behind, and one that waits is answered when its `fetch.max.wait.ms` runs out.
 
 use models::history::Event;
-use models::world::build;
+use models::world::{build, IdleMode, Prepared};
 use sim::Time;
 
 const BUSY: &str = r#"
@@ -51,19 +51,29 @@ fn fetches_answered_by_new_data_leave_no_timers_pending() {
     assert!(max_pending < 40, "{max_pending} events pending at once");
 }
 
-#[test]
-fn an_idle_long_poll_is_answered_after_its_wait() {
-    // no records: each consumer's fetch is parked and answered empty after
-    // fetch.max.wait.ms (500 ms), so the consumer sends the next one about every 500 ms
+/// Events in the idle stretch 10..20 s of the idle variant of `BUSY`, long-polls as `mode`.
+fn idle_events(mode: IdleMode) -> u64 {
     let idle = BUSY.replace("count = 20000", "count = 0");
     let scenario = kafka_sim::load::parse_toml("inline", &idle).unwrap();
-    let mut built = build(&scenario, 1).unwrap();
-    let before = built.sim.events_handled();
+    let mut built = Prepared::new(&scenario).unwrap().with_idle(mode).build(1);
     built.sim.run_until(Time::ms(10_000));
-    let early = built.sim.events_handled() - before;
+    let early = built.sim.events_handled();
     built.sim.run_until(Time::ms(20_000));
-    let late = built.sim.events_handled() - before - early;
-    // 10 s of idle polling by two consumers: request, expiry, answer per 500 ms each (plus
-    // heartbeats and auto-commits): tens of events, not thousands, and not zero
+    built.sim.events_handled() - early
+}
+
+#[test]
+fn an_idle_long_poll_is_answered_after_its_wait() {
+    // no records: simulated cycle by cycle, each consumer's fetch is parked and answered
+    // empty after fetch.max.wait.ms (500 ms), so the consumer sends the next one about
+    // every 501 ms: request, expiry, answer per cycle each (plus heartbeats and
+    // auto-commits): tens of events, not thousands, and not zero
+    let late = idle_events(IdleMode::Cycles);
     assert!((40..400).contains(&late), "{late} events in 10 idle seconds");
+    // parked across its expiries, only the heartbeats and auto-commits are left
+    let parked = idle_events(IdleMode::Parked);
+    assert!(
+        parked > 0 && parked + 60 <= late,
+        "{parked} events parked, {late} cycle by cycle"
+    );
 }

@@ -234,6 +234,18 @@ pub struct Prepared<'a> {
     controller: Option<(ActorId, ControllerConfig)>,
     producers: Vec<(ProducerConfig, Records)>,
     consumers: Vec<ConsumerConfig>,
+    idle: IdleMode,
+}
+
+/// How an idle consumer long-poll (`fetch.max.wait.ms` with nothing to read) is simulated.
+/// Both give the same history (`tests/idle.rs`); they differ in the events they take.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum IdleMode {
+    /// Every cycle: the Fetch reaching the broker, its expiry, the empty answer.
+    Cycles,
+    /// The Fetch stays parked across its expiries, its cycle computed (the default, on a
+    /// one-broker cluster in a scenario without faults; elsewhere [`IdleMode::Cycles`]).
+    Parked,
 }
 
 impl<'a> Prepared<'a> {
@@ -321,6 +333,7 @@ impl<'a> Prepared<'a> {
         let consumers = (0..scenario.consumers.len())
             .map(|i| scenario.consumer_config(i))
             .collect::<Result<_, ScenarioError>>()?;
+        let parkable = n == 1 && scenario.faults.is_empty();
         Ok(Prepared {
             scenario,
             meta,
@@ -329,7 +342,25 @@ impl<'a> Prepared<'a> {
             controller,
             producers,
             consumers,
+            idle: if parkable {
+                IdleMode::Parked
+            } else {
+                IdleMode::Cycles
+            },
         })
+    }
+
+    /// Simulates idle long-polls cycle by cycle (`Cycles`) or parked (`Parked`, only where
+    /// the default allows it: a one-broker cluster, no faults).
+    pub fn with_idle(mut self, mode: IdleMode) -> Prepared<'a> {
+        let parkable = self.scenario.cluster.brokers == 1 && self.scenario.faults.is_empty();
+        self.idle = if parkable { mode } else { IdleMode::Cycles };
+        self
+    }
+
+    /// How this run simulates idle long-polls.
+    pub fn idle(&self) -> IdleMode {
+        self.idle
     }
 
     /// Builds the simulation under `seed`, without running it.
@@ -417,7 +448,8 @@ impl<'a> Prepared<'a> {
             });
         }
         for (c, cfg) in scenario.consumers.iter().zip(&self.consumers) {
-            let consumer = consumer_actor(c, cfg, &broker_ids, &clients, apps, (&scenario.topics, seed));
+            let consumer = consumer_actor(c, cfg, &broker_ids, &clients, apps, (&scenario.topics, seed))
+                .park_idle_fetches(self.idle == IdleMode::Parked);
             let id = sim.add_actor(&c.name, Box::new(consumer));
             sim.schedule(Time::ms(c.start_ms), id, Msg::Start);
             if let Some(close) = c.close_ms {

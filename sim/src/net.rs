@@ -90,6 +90,20 @@ impl Network {
         })
     }
 
+    /// The delivery time of a message sent now on `from → to` at exactly the base latency,
+    /// or `None` if it is dropped: no draw from any stream and outside the link's FIFO order
+    /// (it neither waits for nor holds back the link's other messages). For messages whose
+    /// timing must be a function of when they were sent alone, such as an idle long-poll's.
+    pub(crate) fn route_fixed(&self, from: ActorId, to: ActorId, now: Time) -> Option<Time> {
+        if self.is_cut(from, to, now) {
+            return None;
+        }
+        if from == to {
+            return Some(now);
+        }
+        Some(now + self.cfg.base)
+    }
+
     /// The delivery time of a message sent now on `from → to`, or `None` if it is dropped.
     pub(crate) fn route(&mut self, from: ActorId, to: ActorId, now: Time, rng: &mut SimRng) -> Option<Time> {
         if self.is_cut(from, to, now) {

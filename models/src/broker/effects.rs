@@ -61,6 +61,9 @@ impl Effects {
     pub fn apply(&mut self, ctx: &mut Ctx<'_, Msg, Event>) {
         for e in self.list.drain(..) {
             match e {
+                Effect::Send(to, msg) if msg.travels_fixed() => {
+                    ctx.send_fixed(to, msg);
+                }
                 Effect::Send(to, msg) => {
                     ctx.send(to, msg);
                 }

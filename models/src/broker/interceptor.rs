@@ -519,6 +519,7 @@ mod tests {
             max_wait_us: 500_000,
             max_records: 10,
             isolation: crate::protocol::IsolationLevel::ReadUncommitted,
+            long_poll: None,
         };
         match error_response(fetch, e, Some(TP)) {
             Some(Msg::FetchResp {

@@ -160,7 +160,7 @@ impl Broker {
     /// that it unblocks.
     fn advance_high_watermark(&mut self, tp: Tp) {
         if self.rm.advance_high_watermark(tp, &mut self.fx) {
-            self.purgatory.wake_fetches(tp, &self.rm, &mut self.fx);
+            self.purgatory.wake_fetches(self.now, tp, &self.rm, &mut self.fx);
             if self.rm.cluster().is_txn_state(tp) {
                 self.on_txn_state_high_watermark(self.now, tp);
             }
@@ -420,12 +420,13 @@ impl Broker {
                 max_wait_us,
                 max_records,
                 isolation,
+                long_poll,
             } => {
                 let read = crate::broker::purgatory::Read {
                     max_records,
                     isolation,
                 };
-                self.on_fetch(now, from, fetch_id, positions, max_wait_us, read)
+                self.on_fetch(from, fetch_id, positions, max_wait_us, read, long_poll)
             }
             Msg::FetchExpired { token } => self.purgatory.expire(token, now, &mut self.rm, &mut self.fx),
             other => panic!("broker got a message it does not serve: {other:?}"),

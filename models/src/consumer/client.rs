@@ -117,6 +117,30 @@ impl Client {
         !std::mem::replace(&mut self.watchdog_armed, true)
     }
 
+    /// A new request `req` to `to` at `now` under no deadline (a parked long-poll, answered
+    /// when there is data); [`Client::rewatch`] puts it under one. Returns its id.
+    pub fn send_unwatched(&mut self, req: Req, to: ActorId, now: Time) -> u64 {
+        let id = self.next_id();
+        self.pending.push(Pending {
+            id,
+            req,
+            to,
+            sent: now,
+            deadline: None,
+        });
+        id
+    }
+
+    /// Request `id`, as if sent at `sent`, is under `request.timeout.ms` from then on. If the
+    /// watchdog must be armed for it: after which delay from `now`.
+    pub fn rewatch(&mut self, id: u64, sent: Time, now: Time) -> Option<Time> {
+        let timeout = self.timeout;
+        let p = self.pending.iter_mut().find(|p| p.id == id)?;
+        p.sent = sent;
+        p.deadline = Some(sent + timeout);
+        self.rearm(now)
+    }
+
     /// `request.timeout.ms`.
     pub fn timeout(&self) -> Time {
         self.timeout
@@ -303,6 +327,25 @@ mod tests {
         assert!(c.cancel_to(Req::Fetch, ActorId(1)));
         assert!(c.in_flight_with(Req::Fetch, ActorId(0)));
         assert!(!c.in_flight_with(Req::Fetch, ActorId(1)));
+    }
+
+    #[test]
+    fn an_unwatched_request_times_out_only_once_rewatched() {
+        let mut c = client();
+        let id = c.send_unwatched(Req::Fetch, ActorId(0), Time::ms(0));
+        assert!(c.in_flight_with(Req::Fetch, ActorId(0)));
+        assert_eq!(c.expire(Time::ms(10_000)), vec![], "no deadline");
+        // rewatched as if sent at 9,950 ms: the watchdog goes off 100 ms after that
+        assert_eq!(
+            c.rewatch(id, Time::ms(9_950), Time::ms(10_000)),
+            Some(Time::ms(50))
+        );
+        assert_eq!(
+            c.rewatch(id, Time::ms(9_950), Time::ms(10_000)),
+            None,
+            "armed already"
+        );
+        assert_eq!(c.expire(Time::ms(10_050)), vec![(Req::Fetch, ActorId(0))]);
     }
 
     #[test]

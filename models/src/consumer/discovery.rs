@@ -320,9 +320,14 @@ impl Consumer {
         if leaderless {
             self.schedule_rediscover(ctx);
         }
+        let park = self.may_park();
         for (leader, positions) in sends {
+            if park {
+                self.send_long_poll(ctx, leader, positions);
+                continue;
+            }
             let fetch_id = self.request(ctx, Req::Fetch, leader);
-            ctx.send(
+            ctx.send_fixed(
                 leader,
                 Msg::FetchReq {
                     fetch_id,
@@ -330,6 +335,7 @@ impl Consumer {
                     max_wait_us: Time::ms(self.cfg.fetch_max_wait_ms).as_us(),
                     max_records: self.cfg.max_poll_records,
                     isolation: self.cfg.isolation_level,
+                    long_poll: None,
                 },
             );
         }

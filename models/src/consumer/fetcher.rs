@@ -86,6 +86,8 @@ pub struct Fetcher {
     /// kafka-python's fetch order (the assignment's insertion order) and the stream that
     /// shuffles newly assigned partitions; `None`: by partition.
     order: Option<(Vec<Tp>, SimRng)>,
+    /// A reused buffer for the positions of a Fetch in fetch order.
+    ordered: Vec<(Tp, i64)>,
 }
 
 impl Fetcher {
@@ -191,22 +193,39 @@ impl Fetcher {
         }
     }
 
-    /// The positions to fetch, in fetch order, paused partitions left out.
-    fn fetched_positions(&self) -> Vec<(Tp, i64)> {
-        let fetched = |tp: &Tp| !self.paused.contains(tp);
-        match &self.order {
-            Some((order, _)) => order
-                .iter()
-                .filter(|tp| fetched(tp))
-                .filter_map(|tp| self.positions.get(tp).map(|o| (*tp, *o)))
-                .collect(),
-            None => self
-                .positions
-                .iter()
-                .filter(|(tp, _)| fetched(tp))
-                .map(|(t, o)| (*t, *o))
-                .collect(),
+    /// Whether the next Fetch would ask for exactly `positions` (in that order).
+    pub fn would_fetch(&self, positions: &[(Tp, i64)]) -> bool {
+        self.fetched_iter().eq(positions.iter().copied())
+    }
+
+    /// Writes `fresh` into the position list of the last Fetch (in place when the broker
+    /// has let go of it and the length is the same) and returns it: no allocation per Fetch.
+    fn reuse_last(&mut self, fresh: &[(Tp, i64)]) -> Arc<[(Tp, i64)]> {
+        match &mut self.last_positions {
+            Some(last) if last.len() == fresh.len() => match Arc::get_mut(last) {
+                Some(slots) => slots.copy_from_slice(fresh),
+                None => *last = fresh.into(),
+            },
+            _ => self.last_positions = Some(fresh.into()),
         }
+        self.last_positions.clone().expect("just set")
+    }
+
+    /// The positions to fetch, in fetch order, paused partitions left out.
+    fn fetched_iter(&self) -> impl Iterator<Item = (Tp, i64)> + '_ {
+        let order = self.order.as_ref().map(|(o, _)| o.as_slice());
+        let by_order = order
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|tp| self.positions.get(tp).map(|o| (*tp, *o)));
+        let by_partition = self
+            .positions
+            .iter()
+            .take(if order.is_none() { usize::MAX } else { 0 })
+            .map(|(t, o)| (*t, *o));
+        by_order
+            .chain(by_partition)
+            .filter(|(tp, _)| !self.paused.contains(tp))
     }
 
     /// The Fetches to send now: one per leader with none in flight (`busy`), for the
@@ -218,32 +237,26 @@ impl Fetcher {
             if busy(b) {
                 return (FetchPlan::new(), false);
             }
+            let mut plan = FetchPlan::new();
             if !self.paused.is_empty() || self.order.is_some() {
-                let positions = self.fetched_positions();
-                let mut plan = FetchPlan::new();
-                if !positions.is_empty() {
-                    plan.push((b, positions.into()));
+                // in fetch order, through a buffer kept between Fetches
+                let mut fresh = std::mem::take(&mut self.ordered);
+                fresh.clear();
+                fresh.extend(self.fetched_iter());
+                if !fresh.is_empty() {
+                    plan.push((b, self.reuse_last(&fresh)));
                 }
+                self.ordered = fresh;
                 return (plan, false);
             }
-            // the position list of the last Fetch is reused (written over in place, the
-            // broker having let go of it) rather than allocated for every Fetch
-            let fresh = self.positions.as_slice();
-            match &mut self.last_positions {
-                Some(last) if last.len() == fresh.len() => match Arc::get_mut(last) {
-                    Some(slots) => slots.copy_from_slice(fresh),
-                    None => *last = fresh.into(),
-                },
-                _ => self.last_positions = Some(fresh.into()),
-            }
-            let positions = self.last_positions.clone().expect("just set");
-            let mut plan = FetchPlan::new();
-            plan.push((b, positions));
+            let fresh = std::mem::take(&mut self.positions);
+            plan.push((b, self.reuse_last(fresh.as_slice())));
+            self.positions = fresh;
             return (plan, false);
         }
         let mut by_leader: Vec<(ActorId, Vec<(Tp, i64)>)> = Vec::new();
         let mut leaderless = false;
-        for (tp, o) in self.fetched_positions() {
+        for (tp, o) in self.fetched_iter() {
             match cluster.leader_actor(tp) {
                 Some(l) => match by_leader.iter_mut().find(|(b, _)| *b == l) {
                     Some((_, v)) => v.push((tp, o)),
@@ -463,6 +476,54 @@ mod tests {
         f.set_paused(&[tp(1)], true);
         let (sends, _) = f.plan(&cluster, |_| false);
         assert_eq!(&*sends[0].1, &[(tp(0), 0)]);
+    }
+
+    #[test]
+    fn would_fetch_sees_a_seek_a_pause_and_a_new_order() {
+        let cluster = ClusterState::initial(vec![ActorId(0)], &[(3, 1)], 1, 1);
+        let mut f = Fetcher::in_assignment_order(sim::rng::stream(1, "c/assignment-order"));
+        f.assigned(&[tp(0), tp(1), tp(2)]);
+        let own = owned(&[0, 1, 2]);
+        for p in 0..3 {
+            f.set_position(&own, tp(p), 0);
+        }
+        let (sends, _) = f.plan(&cluster, |_| false);
+        let sent = sends[0].1.clone();
+        assert!(f.would_fetch(&sent));
+        let mut reversed = sent.to_vec();
+        reversed.reverse();
+        assert!(!f.would_fetch(&reversed), "the order counts");
+        f.seek(tp(1), 5);
+        assert!(!f.would_fetch(&sent), "a seek");
+        f.seek(tp(1), 0);
+        assert!(f.would_fetch(&sent));
+        f.set_paused(&[tp(2)], true);
+        assert!(!f.would_fetch(&sent), "a pause");
+    }
+
+    #[test]
+    fn an_ordered_fetch_reuses_its_position_list_once_the_broker_let_go() {
+        let cluster = ClusterState::initial(vec![ActorId(0)], &[(4, 1)], 1, 1);
+        let mut f = Fetcher::in_assignment_order(sim::rng::stream(2, "c/assignment-order"));
+        f.assigned(&[tp(0), tp(1), tp(2), tp(3)]);
+        let own = owned(&[0, 1, 2, 3]);
+        for p in 0..4 {
+            f.set_position(&own, tp(p), 0);
+        }
+        let (first, _) = f.plan(&cluster, |_| false);
+        let addr = first[0].1.as_ptr();
+        let held = first[0].1.clone();
+        drop(first);
+        let (second, _) = f.plan(&cluster, |_| false);
+        assert_ne!(second[0].1.as_ptr(), addr, "still held by the broker: a new list");
+        assert_eq!(second[0].1, held);
+        drop(held);
+        let addr = second[0].1.as_ptr();
+        drop(second);
+        f.seek(tp(2), 3);
+        let (third, _) = f.plan(&cluster, |_| false);
+        assert_eq!(third[0].1.as_ptr(), addr, "written over in place");
+        assert!(third[0].1.contains(&(tp(2), 3)));
     }
 
     /// kafka-python: partitions are fetched in the order they joined the assignment, each

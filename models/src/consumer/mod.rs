@@ -33,6 +33,7 @@ pub mod app;
 pub mod client;
 mod discovery;
 pub mod fetcher;
+mod long_poll;
 pub mod member_id;
 pub mod membership;
 mod pipeline;
@@ -89,6 +90,10 @@ pub struct Consumer {
     app: AppLoop,
     /// OffsetFetch answered `UNSTABLE_OFFSET_COMMIT`: asked again at the next rediscovery.
     offsets_retry: bool,
+    /// Whether an idle Fetch may stay parked across its expiries ([`long_poll`]).
+    park_idle: bool,
+    /// The parked long-poll in flight.
+    long_poll: Option<long_poll::InFlight>,
 }
 
 type Cx<'a, 'b> = &'a mut Ctx<'b, Msg, Event>;
@@ -138,6 +143,8 @@ impl Consumer {
             member: Membership::new(cfg.clone(), 0),
             fetcher: Fetcher::default(),
             app: AppLoop::new(),
+            park_idle: false,
+            long_poll: None,
             cfg,
             topic_names: topics,
             meta: None,
@@ -158,6 +165,13 @@ impl Consumer {
     pub fn assign(mut self, partitions: Vec<(Arc<str>, u32)>) -> Consumer {
         self.manual = Some(partitions);
         self.auto_commit = false;
+        self
+    }
+
+    /// Idle Fetches stay parked across their expiries, their cycle computed rather than
+    /// simulated (see [`crate::protocol::long_poll`]); only on a one-broker cluster.
+    pub fn park_idle_fetches(mut self, park: bool) -> Consumer {
+        self.park_idle = park;
         self
     }
 
@@ -257,6 +271,7 @@ impl Consumer {
                 next,
             } if self.client.answer(fetch_id, Req::Fetch) => self.on_fetch(ctx, records, errors, &next),
             Msg::FetchResp { .. } => {}
+            Msg::LongPollEnded { fetch_id, long_poll } => self.on_long_poll_ended(ctx, fetch_id, &long_poll),
             Msg::ClientTimer(ClientTimer::ProcessDone) => {
                 if self.app.state == State::Processing {
                     self.run(ctx);
@@ -510,6 +525,7 @@ impl Consumer {
         self.app = AppLoop::new();
         self.offsets_retry = false;
         self.meta = None;
+        self.long_poll = None;
         self.user.on_restart();
     }
 }
@@ -530,5 +546,6 @@ impl Actor<Msg, Event> for Consumer {
         if self.app.close_requested && !self.member.ended() {
             self.close(ctx);
         }
+        self.check_long_poll(ctx);
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 mod api;
 mod error;
+pub mod long_poll;
 
 pub use api::ApiKey;
 pub use error::ErrorCode;
@@ -112,6 +113,17 @@ pub struct TxnOffsetCommit {
 pub type FetchedRecords = smallvec::SmallVec<[(Tp, i64, LogRecord); 1]>;
 
 impl Msg {
+    /// Whether this travels at the network's base latency, drawing nothing
+    /// (`Ctx::send_fixed`): a Fetch, and a Fetch's empty answer — the two legs of an idle
+    /// long-poll, whose timing is then a function of when the cycle started alone.
+    pub fn travels_fixed(&self) -> bool {
+        match self {
+            Msg::FetchReq { .. } => true,
+            Msg::FetchResp { records, errors, .. } => records.is_empty() && errors.is_empty(),
+            _ => false,
+        }
+    }
+
     /// Whether this is a request a broker answers (so a crashed broker's host resets it).
     pub fn is_request(&self) -> bool {
         matches!(
@@ -404,6 +416,9 @@ pub enum Msg {
         max_records: usize,
         /// `isolation.level`.
         isolation: IsolationLevel,
+        /// The idle cycle it starts, when the consumer lets the broker keep it parked across
+        /// its expiries ([`long_poll`]); `None`: answered empty at its deadline.
+        long_poll: Option<Arc<long_poll::LongPoll>>,
     },
 
     /// `InitProducerId` of a transactional producer, to its transaction coordinator.
@@ -518,6 +533,15 @@ pub enum Msg {
         /// entry looked at) — the consumer's position moves past markers and aborted records
         /// the answer leaves out. Empty otherwise.
         next: Vec<(Tp, i64, i64)>,
+    },
+    /// A consumer's own timer: the empty answer of the last Fetch of an idle long-poll it
+    /// ended, at the instant that answer arrives in the cycle-by-cycle run (ignored if the
+    /// broker answered the chain with data).
+    LongPollEnded {
+        /// The chain's fetch id.
+        fetch_id: u64,
+        /// The chain.
+        long_poll: Arc<long_poll::LongPoll>,
     },
 
     // ---- between brokers and the controller ----

@@ -102,6 +102,36 @@ impl<M, R> Ctx<'_, M, R> {
         }
     }
 
+    /// Like [`Ctx::send`], at exactly the network's base latency: no draw from this actor's
+    /// stream, outside the link's FIFO order. Returns whether it was sent.
+    pub fn send_fixed(&mut self, to: ActorId, msg: M) -> bool {
+        let now = self.core.now;
+        match self.core.net.route_fixed(self.me, to, now) {
+            Some(at) => {
+                let conns = Some((self.core.conn[self.me.index()], self.core.conn[to.index()]));
+                self.core.queue.push(
+                    at,
+                    Envelope {
+                        from: self.me,
+                        to,
+                        conns,
+                        msg,
+                    },
+                );
+                true
+            }
+            None => {
+                self.core.dropped += 1;
+                false
+            }
+        }
+    }
+
+    /// The network's base latency (what [`Ctx::send_fixed`] takes).
+    pub fn base_latency(&self) -> Time {
+        self.core.net.config().base
+    }
+
     /// Delivers `msg` to this actor itself after `delay` (a timer; never crosses the network).
     pub fn timer(&mut self, delay: Time, msg: M) {
         let at = self.core.now + delay;

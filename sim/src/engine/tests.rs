@@ -426,3 +426,62 @@ fn a_crash_drops_named_timers_like_the_others() {
     let seen: Vec<u8> = sim.trace().entries().iter().map(|e| e.record).collect();
     assert_eq!(seen, vec![0, 2, 4, 5], "the timer set before the crash is gone");
 }
+
+struct PairSink;
+
+impl Actor<u32, (u32, u32)> for PairSink {
+    fn handle(&mut self, ctx: &mut Ctx<'_, u32, (u32, u32)>, _: ActorId, m: u32) {
+        ctx.record((m, 0));
+    }
+}
+
+/// Sends one message with `send_fixed` (odd values) or `send` (even), then records the next
+/// number its stream gives.
+struct FixedSender {
+    to: ActorId,
+}
+
+impl Actor<u32, (u32, u32)> for FixedSender {
+    fn handle(&mut self, ctx: &mut Ctx<'_, u32, (u32, u32)>, _from: ActorId, msg: u32) {
+        if msg % 2 == 1 {
+            assert!(ctx.send_fixed(self.to, msg));
+        } else {
+            assert!(ctx.send(self.to, msg));
+        }
+        let next = ctx.rng().random_range(0..1_000_000);
+        ctx.record((msg, next));
+    }
+}
+
+#[test]
+fn a_fixed_send_takes_the_base_latency_draws_nothing_and_stays_out_of_fifo_order() {
+    let mut sim: Sim<u32, (u32, u32)> = Sim::new(
+        3,
+        NetConfig {
+            base: Time::us(100),
+            jitter: Time::us(1_000),
+        },
+    );
+    let sink = sim.add_actor("sink", Box::new(PairSink));
+    let src = sim.add_actor("src", Box::new(FixedSender { to: sink }));
+    // a drawn message at 0, a fixed one at 10 µs: the fixed one is not held behind it
+    sim.schedule(Time::ZERO, src, 0);
+    sim.schedule(Time::us(10), src, 1);
+    sim.run_until(Time::ms(10));
+    let e = sim.trace().entries();
+    let got: Vec<(u64, u32)> = e
+        .iter()
+        .filter(|x| x.actor == sink)
+        .map(|x| (x.time.0, x.record.0))
+        .collect();
+    assert!(got.contains(&(110, 1)), "fixed: sent at 10 µs + 100 µs: {got:?}");
+    let drawn = got.iter().find(|(_, m)| *m == 0).unwrap().0;
+    assert!(drawn > 110, "the drawn message is later (seed 3): {got:?}");
+    // the stream after the fixed send continues where the drawn send left it
+    let mut rng = crate::rng::stream(3, "src");
+    let _latency: u64 = rng.random_range(0..=1_000);
+    let first: u32 = rng.random_range(0..1_000_000);
+    let second: u32 = rng.random_range(0..1_000_000);
+    let src_draws: Vec<u32> = e.iter().filter(|x| x.actor == src).map(|x| x.record.1).collect();
+    assert_eq!(src_draws, vec![first, second]);
+}

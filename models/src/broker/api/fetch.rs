@@ -1,10 +1,12 @@
 //! Fetch from a consumer: reads below the high watermark of the partitions this broker
 //! leads — below the last stable offset for `isolation.level=read_committed` (KIP-98),
 //! without markers and aborted records, each partition's next offset in the answer — long-
-//! polled (`fetch.min.bytes=1`, `fetch.max.wait.ms`) in the purgatory.
+//! polled (`fetch.min.bytes=1`, `fetch.max.wait.ms`) in the purgatory, across its expiries
+//! when it carries a [`LongPoll`] (see `purgatory`).
 
 use crate::broker::purgatory::{ParkedFetch, Read};
 use crate::broker::Broker;
+use crate::protocol::long_poll::LongPoll;
 use crate::protocol::Msg;
 use crate::types::Tp;
 use sim::{ActorId, Time};
@@ -16,20 +18,26 @@ impl Broker {
     /// `max_wait_us`.
     pub(in crate::broker) fn on_fetch(
         &mut self,
-        now: Time,
         from: ActorId,
         fetch_id: u64,
         positions: Arc<[(Tp, i64)]>,
         max_wait_us: u64,
         read: Read,
+        long_poll: Option<Arc<LongPoll>>,
     ) {
+        let now = self.now;
         let (records, errors, next) = self.rm.collect_read(&positions, read);
         if !records.is_empty() || !errors.is_empty() || !next.is_empty() || max_wait_us == 0 {
             self.answer_fetch(from, fetch_id, records, errors, next);
         } else {
-            let deadline = now + Time::us(max_wait_us);
+            let deadline = match long_poll {
+                Some(_) => Time::MAX,
+                None => now + Time::us(max_wait_us),
+            };
             let fetch = ParkedFetch {
                 deadline,
+                parked_at: now,
+                long_poll,
                 client: from,
                 fetch_id,
                 positions,
