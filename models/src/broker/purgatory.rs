@@ -485,7 +485,10 @@ mod tests {
             client: CLIENT,
             fetch_id: 7,
             positions: Arc::from(vec![(TP, 0)]),
-            max_records: 10,
+            read: Read {
+                max_records: 10,
+                isolation: IsolationLevel::ReadUncommitted,
+            },
         };
         p.park_fetch(lp.arrival(0), fetch, fx);
         lp
@@ -566,7 +569,10 @@ mod tests {
             client: broker(5),
             fetch_id: 8,
             positions: Arc::from(vec![(TP, 0)]),
-            max_records: 10,
+            read: Read {
+                max_records: 10,
+                isolation: IsolationLevel::ReadUncommitted,
+            },
         };
         p.park_fetch(b.arrival(0), fetch, &mut fx);
         let t = Time::ms(1_100);
