@@ -415,7 +415,7 @@ fn compare(a: CompareArgs) -> ExitCode {
 
 /// A real run recorded earlier, labelled with its header's `recorded_by`.
 fn recorded(path: &std::path::Path) -> Result<(models::world::Run, String, Option<String>), ExitCode> {
-    let text = std::fs::read_to_string(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    let text = kafka_sim::history_file::read_text(path).map_err(fail)?;
     let run =
         kafka_sim::history_file::parse(&text).map_err(|e| fail(format!("{}: line {e}", path.display())))?;
     let header: serde_json::Value = text

@@ -229,5 +229,18 @@ fn malformed_histories_name_file_and_line() {
         let o = kafka_sim(&["check", "--history", "/dev/zero"]);
         assert_eq!(o.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&o.stderr).contains("/dev/zero: larger than 1 GiB"));
+        // and so is it as the real side of a comparison
+        let args = [
+            "compare",
+            "--scenario",
+            "demo2",
+            "--seed",
+            "1",
+            "--real-history",
+            "/dev/zero",
+        ];
+        let o = kafka_sim(&args);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("/dev/zero: larger than 1 GiB"));
     }
 }

@@ -233,8 +233,8 @@ fn clients(v: &Value) -> Result<Vec<Declared>, String> {
     Ok(out)
 }
 
-/// Reads the history file at `path` (at most 1 GiB); errors as `path:line: what is wrong`.
-pub fn read(path: &std::path::Path) -> Result<Run, String> {
+/// The text of the history file at `path`: at most 1 GiB, UTF-8; errors as `path: what`.
+pub fn read_text(path: &std::path::Path) -> Result<String, String> {
     const MAX: u64 = 1 << 30;
     let shown = path.display();
     use std::io::Read;
@@ -250,12 +250,18 @@ pub fn read(path: &std::path::Path) -> Result<Run, String> {
             "{shown}: larger than 1 GiB: not a history kafka-sim reads"
         ));
     }
-    let text = String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         format!(
             "{shown}: not UTF-8 text (invalid byte at offset {})",
             e.utf8_error().valid_up_to()
         )
-    })?;
+    })
+}
+
+/// Reads the history file at `path` (at most 1 GiB); errors as `path:line: what is wrong`.
+pub fn read(path: &std::path::Path) -> Result<Run, String> {
+    let shown = path.display();
+    let text = read_text(path)?;
     parse(&text).map_err(|e| match e.line {
         0 => format!("{shown}: {}", e.message),
         n => format!("{shown}:{n}: {}", e.message),
