@@ -17,7 +17,7 @@
 //! within its last Fetch's wait.
 
 use super::effects::Effects;
-use super::replica_manager::ReplicaManager;
+use super::replica_manager::{CollectedRead, ReplicaManager};
 use crate::protocol::long_poll::{LongPoll, Phase};
 use crate::protocol::{FetchedRecords, IsolationLevel, Msg, ReplicaData};
 use crate::types::{Tp, VecMap};
@@ -56,6 +56,20 @@ pub struct Read {
 }
 
 impl ParkedFetch {
+    /// Sends the consumer its answer: what was read (records, errors, next positions).
+    fn answer(&self, (records, errors, next): CollectedRead, fx: &mut Effects) {
+        let fetch_id = self.fetch_id;
+        fx.send(
+            self.client,
+            Msg::FetchResp {
+                fetch_id,
+                records,
+                errors,
+                next,
+            },
+        );
+    }
+
     /// When the cycle-by-cycle run parked the fetch parked now: its order among those an
     /// append answers.
     fn parked_since(&self, now: Time) -> Time {
@@ -225,17 +239,7 @@ impl Purgatory {
             match (client, replica) {
                 (Some(c), r) if r.is_none_or(|r| c < r) => {
                     let p = self.unpark(c);
-                    let records = FetchedRecords::new();
-                    let (fetch_id, errors) = (p.fetch_id, Vec::new());
-                    fx.send(
-                        p.client,
-                        Msg::FetchResp {
-                            fetch_id,
-                            records,
-                            errors,
-                            next: Vec::new(),
-                        },
-                    );
+                    p.answer((FetchedRecords::new(), Vec::new(), Vec::new()), fx);
                 }
                 (_, Some(r)) => {
                     let p = self.parked_replica.remove(&r).expect("parked");
@@ -282,16 +286,7 @@ impl Purgatory {
                 continue;
             }
             lp.mark_answered();
-            let fetch_id = p.fetch_id;
-            fx.send(
-                p.client,
-                Msg::FetchResp {
-                    fetch_id,
-                    records,
-                    errors,
-                    next,
-                },
-            );
+            p.answer((records, errors, next), fx);
         }
     }
 
@@ -342,16 +337,7 @@ impl Purgatory {
             if let Some(lp) = &p.long_poll {
                 lp.mark_answered();
             }
-            let fetch_id = p.fetch_id;
-            fx.send(
-                p.client,
-                Msg::FetchResp {
-                    fetch_id,
-                    records,
-                    errors,
-                    next,
-                },
-            );
+            p.answer((records, errors, next), fx);
         }
         self.answer_now = now_list;
         ready.clear();

@@ -541,6 +541,20 @@ impl ReplicaManager {
 
     // ------------------------------------------------------------------ reads
 
+    /// The partition a consumer may read `tp` at `pos` of, or its fetch's error for it:
+    /// `NOT_LEADER_OR_FOLLOWER` unless this broker leads it, `OFFSET_OUT_OF_RANGE` outside
+    /// the log.
+    fn readable(&self, tp: Tp, pos: i64) -> Result<&Partition, ErrorCode> {
+        let p = self
+            .part(tp)
+            .filter(|p| p.role == Role::Leader)
+            .ok_or(ErrorCode::NotLeaderOrFollower)?;
+        if pos > p.log.end_offset() || pos < p.log.start_offset() {
+            return Err(ErrorCode::OffsetOutOfRange);
+        }
+        Ok(p)
+    }
+
     /// What a consumer fetch at `positions` reads now: below the high watermark of the
     /// partitions this broker leads, `max_records` in all.
     pub fn collect(&self, positions: &[(Tp, i64)], max_records: usize) -> Collected {
@@ -548,14 +562,13 @@ impl ReplicaManager {
         let mut out = FetchedRecords::new();
         let mut errors = Vec::new();
         for &(tp, pos) in positions {
-            let Some(p) = self.part(tp).filter(|p| p.role == Role::Leader) else {
-                errors.push((tp, ErrorCode::NotLeaderOrFollower));
-                continue;
+            let p = match self.readable(tp, pos) {
+                Ok(p) => p,
+                Err(e) => {
+                    errors.push((tp, e));
+                    continue;
+                }
             };
-            if pos > p.log.end_offset() || pos < p.log.start_offset() {
-                errors.push((tp, ErrorCode::OffsetOutOfRange));
-                continue;
-            }
             if left == 0 || pos >= p.hw {
                 continue;
             }
@@ -588,14 +601,13 @@ impl ReplicaManager {
         let mut left = read.max_records;
         let (mut out, mut errors, mut next) = (FetchedRecords::new(), Vec::new(), Vec::new());
         for &(tp, pos) in positions {
-            let Some(p) = self.part(tp).filter(|p| p.role == Role::Leader) else {
-                errors.push((tp, ErrorCode::NotLeaderOrFollower));
-                continue;
+            let p = match self.readable(tp, pos) {
+                Ok(p) => p,
+                Err(e) => {
+                    errors.push((tp, e));
+                    continue;
+                }
             };
-            if pos > p.log.end_offset() || pos < p.log.start_offset() {
-                errors.push((tp, ErrorCode::OffsetOutOfRange));
-                continue;
-            }
             if left == 0 {
                 continue;
             }

@@ -81,50 +81,29 @@ impl<M, R> Ctx<'_, M, R> {
     pub fn send(&mut self, to: ActorId, msg: M) -> bool {
         let now = self.core.now;
         let rng = &mut self.core.rngs[self.me.index()];
-        match self.core.net.route(self.me, to, now, rng) {
-            Some(at) => {
-                let conns = Some((self.core.conn[self.me.index()], self.core.conn[to.index()]));
-                self.core.queue.push(
-                    at,
-                    Envelope {
-                        from: self.me,
-                        to,
-                        conns,
-                        msg,
-                    },
-                );
-                true
-            }
-            None => {
-                self.core.dropped += 1;
-                false
-            }
-        }
+        let at = self.core.net.route(self.me, to, now, rng);
+        self.deliver(at, to, msg)
     }
 
     /// Like [`Ctx::send`], at exactly the network's base latency: no draw from this actor's
     /// stream, outside the link's FIFO order. Returns whether it was sent.
     pub fn send_fixed(&mut self, to: ActorId, msg: M) -> bool {
         let now = self.core.now;
-        match self.core.net.route_fixed(self.me, to, now) {
-            Some(at) => {
-                let conns = Some((self.core.conn[self.me.index()], self.core.conn[to.index()]));
-                self.core.queue.push(
-                    at,
-                    Envelope {
-                        from: self.me,
-                        to,
-                        conns,
-                        msg,
-                    },
-                );
-                true
-            }
-            None => {
-                self.core.dropped += 1;
-                false
-            }
-        }
+        let at = self.core.net.route_fixed(self.me, to, now);
+        self.deliver(at, to, msg)
+    }
+
+    /// Queues `msg` for `to` at `at` (the route's arrival), or counts it dropped (`None`: the
+    /// link is cut). Returns whether it was sent.
+    fn deliver(&mut self, at: Option<Time>, to: ActorId, msg: M) -> bool {
+        let Some(at) = at else {
+            self.core.dropped += 1;
+            return false;
+        };
+        let conns = Some((self.core.conn[self.me.index()], self.core.conn[to.index()]));
+        let from = self.me;
+        self.core.queue.push(at, Envelope { from, to, conns, msg });
+        true
     }
 
     /// The network's base latency (what [`Ctx::send_fixed`] takes).
