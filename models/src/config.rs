@@ -295,8 +295,30 @@ pub struct ConsumerConfig {
     /// that joins first assigns from metadata without the topics — nothing — and rejoins
     /// when they arrive). Java and librdkafka ask for the topics before they join.
     pub topics_after_bootstrap: bool,
-    /// `isolation.level` (`read_uncommitted`; `read_committed`: KIP-98).
+    /// `isolation.level` (`read_uncommitted`; `read_committed`: KIP-98). librdkafka's default
+    /// is `read_committed`, the others' `read_uncommitted`.
     pub isolation_level: crate::protocol::IsolationLevel,
+    /// How long a classic `JoinGroup` may go unanswered.
+    pub join_timeout: JoinTimeout,
+}
+
+/// How long a consumer waits for a classic `JoinGroup`'s answer, which the coordinator holds
+/// until the rebalance completes (up to the rebalance timeout, `max.poll.interval.ms`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum JoinTimeout {
+    /// `max(request.timeout.ms, max.poll.interval.ms + grace)`: Java's
+    /// `AbstractCoordinator` (`JOIN_GROUP_TIMEOUT_LAPSE` = 5000) and kafka-python 3.0's
+    /// `BaseCoordinator`, the same rule.
+    AtLeastRequest {
+        /// Added to the rebalance timeout (5000).
+        grace_ms: u64,
+    },
+    /// `max.poll.interval.ms + grace`, whatever `socket.timeout.ms` says: librdkafka's
+    /// `rd_kafka_JoinGroupRequest` (3000).
+    Rebalance {
+        /// Added to the rebalance timeout (3000).
+        grace_ms: u64,
+    },
 }
 
 impl ConsumerConfig {
@@ -326,9 +348,9 @@ impl ConsumerConfig {
                 Profile::Java => vec![AssignorKind::Range, AssignorKind::CooperativeSticky],
                 _ => vec![AssignorKind::Range, AssignorKind::Roundrobin],
             },
+            // kafka-python 3.0 lowered its 305000 to Java's 30000 (its DEFAULT_CONFIG)
             request_timeout_ms: match profile {
-                Profile::KafkaPython => 305_000,
-                Profile::Java => 30_000,
+                Profile::KafkaPython | Profile::Java => 30_000,
                 Profile::Librdkafka => 60_000,
             },
             auto_commit_on_timer: profile == Profile::Librdkafka,
@@ -339,7 +361,28 @@ impl ConsumerConfig {
             },
             group_protocol_consumer: false,
             group_remote_assignor: None,
-            isolation_level: crate::protocol::IsolationLevel::ReadUncommitted,
+            isolation_level: match profile {
+                Profile::Librdkafka => crate::protocol::IsolationLevel::ReadCommitted,
+                _ => crate::protocol::IsolationLevel::ReadUncommitted,
+            },
+            join_timeout: match profile {
+                Profile::Librdkafka => JoinTimeout::Rebalance { grace_ms: 3_000 },
+                _ => JoinTimeout::AtLeastRequest { grace_ms: 5_000 },
+            },
+        }
+    }
+
+    /// How long a `JoinGroup` may go unanswered ([`JoinTimeout`]); a KIP-848
+    /// `ConsumerGroupHeartbeat`, which takes its place, is under `request.timeout.ms`.
+    pub fn join_timeout_ms(&self) -> u64 {
+        if self.group_protocol_consumer {
+            return self.request_timeout_ms;
+        }
+        match self.join_timeout {
+            JoinTimeout::AtLeastRequest { grace_ms } => self
+                .request_timeout_ms
+                .max(self.max_poll_interval_ms.saturating_add(grace_ms)),
+            JoinTimeout::Rebalance { grace_ms } => self.max_poll_interval_ms.saturating_add(grace_ms),
         }
     }
 
@@ -510,10 +553,13 @@ impl ProducerConfig {
         match profile {
             // kafka-python ≥ 2.1 and Java ≥ 3.0 (KIP-679): acks=all, idempotent, retries
             // without end within delivery.timeout.ms
+            // kafka-python's accumulator backs a retried batch off by a constant
+            // retry_backoff_ms: no retry.backoff.max.ms, so no doubling
             Profile::KafkaPython => ProducerConfig {
                 client_id: "kafka-python-producer-1".into(),
                 key_hash: KeyHash::Murmur2,
                 null_key: NullKeyStrategy::RandomPerRecord,
+                retry_backoff_max_ms: 100,
                 ..Self::reliable()
             },
             Profile::Java => ProducerConfig {

@@ -6,7 +6,9 @@
 //! * the requests in flight, each with the broker it went to — answers are matched against
 //!   them, a broker's disconnection fails those sent to it;
 //! * `request.timeout.ms`: one watchdog timer for the whole client, armed for the earliest
-//!   deadline, instead of a timer per request (answered requests then cost nothing);
+//!   deadline, instead of a timer per request (answered requests then cost nothing); a
+//!   classic `JoinGroup`, which the coordinator holds for up to the rebalance timeout, is
+//!   given longer ([`crate::config::ConsumerConfig::join_timeout_ms`]);
 //! * what the client knows of the cluster: the metadata image, the group coordinator
 //!   (FindCoordinator), the bootstrap broker tried next, `retry.backoff.ms` between looking
 //!   the cluster up again.
@@ -65,6 +67,7 @@ pub struct Client {
     pending: Vec<Pending>,
     watchdog_armed: bool,
     timeout: Time,
+    join_timeout: Time,
 }
 
 impl Client {
@@ -82,7 +85,14 @@ impl Client {
             pending: Vec::new(),
             watchdog_armed: false,
             timeout,
+            join_timeout: timeout,
         }
+    }
+
+    /// The same client, its `JoinGroup`s under `timeout` instead of `request.timeout.ms`.
+    pub fn with_join_timeout(mut self, timeout: Time) -> Client {
+        self.join_timeout = timeout;
+        self
     }
 
     /// The last id handed out (a restarted process continues from it).
@@ -104,15 +114,20 @@ impl Client {
         (id, self.watch(id, req, to, now))
     }
 
-    /// Puts request `id` (already sent) under `request.timeout.ms`; whether the watchdog must
-    /// be armed.
+    /// Puts request `id` (already sent) under `request.timeout.ms` (a `JoinGroup` under the
+    /// join timeout); whether the watchdog must be armed.
     pub fn watch(&mut self, id: u64, req: Req, to: ActorId, now: Time) -> bool {
+        let timeout = if req == Req::Join {
+            self.join_timeout
+        } else {
+            self.timeout
+        };
         self.pending.push(Pending {
             id,
             req,
             to,
             sent: now,
-            deadline: Some(now + self.timeout),
+            deadline: Some(now + timeout),
         });
         !std::mem::replace(&mut self.watchdog_armed, true)
     }
@@ -297,6 +312,41 @@ mod tests {
         assert!(c.answer(fetch, Req::Fetch));
         assert_eq!(c.expire(Time::ms(150)), vec![]);
         assert_eq!(c.rearm(Time::ms(150)), None);
+    }
+
+    #[test]
+    fn a_join_waits_out_its_own_timeout() {
+        let mut c = client().with_join_timeout(Time::ms(1_000));
+        let (_, arm) = c.send(Req::Join, ActorId(0), Time::ZERO);
+        assert!(arm);
+        let (_, _) = c.send(Req::Sync, ActorId(0), Time::ZERO);
+        assert_eq!(c.expire(Time::ms(100)), vec![(Req::Sync, ActorId(0))]);
+        assert_eq!(c.rearm(Time::ms(100)), Some(Time::ms(900)), "armed for the join");
+        assert_eq!(c.expire(Time::ms(999)), vec![]);
+        assert_eq!(c.expire(Time::ms(1_000)), vec![(Req::Join, ActorId(0))]);
+    }
+
+    #[test]
+    fn each_profile_gives_a_join_its_clients_timeout() {
+        use crate::config::{ConsumerConfig, Profile};
+        // Java and kafka-python: max(request.timeout.ms, max.poll.interval.ms + 5 s)
+        let mut java = ConsumerConfig::defaults(Profile::Java, "g");
+        assert_eq!(java.join_timeout_ms(), 305_000);
+        java.max_poll_interval_ms = 10_000;
+        java.request_timeout_ms = 40_000;
+        assert_eq!(java.join_timeout_ms(), 40_000);
+        assert_eq!(
+            ConsumerConfig::defaults(Profile::KafkaPython, "g").join_timeout_ms(),
+            305_000
+        );
+        // librdkafka: max.poll.interval.ms + 3 s, socket.timeout.ms aside
+        let mut rd = ConsumerConfig::defaults(Profile::Librdkafka, "g");
+        assert_eq!(rd.join_timeout_ms(), 303_000);
+        rd.max_poll_interval_ms = 10_000;
+        assert_eq!(rd.join_timeout_ms(), 13_000);
+        // KIP-848: the heartbeat that replaces JoinGroup is an ordinary request
+        java.group_protocol_consumer = true;
+        assert_eq!(java.join_timeout_ms(), 40_000);
     }
 
     #[test]

@@ -139,7 +139,8 @@ impl Consumer {
     ) -> Consumer {
         let cfg = Arc::new(cfg);
         Consumer {
-            client: Client::new(brokers, Time::ms(cfg.request_timeout_ms), 0),
+            client: Client::new(brokers, Time::ms(cfg.request_timeout_ms), 0)
+                .with_join_timeout(Time::ms(cfg.join_timeout_ms())),
             member: Membership::new(cfg.clone(), 0),
             fetcher: Fetcher::default(),
             app: AppLoop::new(),
@@ -519,7 +520,8 @@ impl Consumer {
             brokers,
             Time::ms(self.cfg.request_timeout_ms),
             self.client.last_id(),
-        );
+        )
+        .with_join_timeout(Time::ms(self.cfg.join_timeout_ms()));
         self.member = Membership::new(self.cfg.clone(), self.member.hb_epoch + 1);
         self.fetcher = Fetcher::default();
         self.app = AppLoop::new();

@@ -23,4 +23,7 @@ if [ "$(cat "$out/.complete" 2> /dev/null || true)" != "$stamp" ]; then
   ) 9> "$cache/.java-driver.lock"
 fi
 if [ "${1:-}" = setup ]; then exit 0; fi  # set-up only (scripts/test.sh)
+if [ "${1:-}" = defaults ]; then # the settings kafka-clients resolves by default (ksim.Defaults)
+  exec java -cp "$out/build/java-driver-1.jar:$out/lib/*" ksim.Defaults
+fi
 exec java -cp "$out/build/java-driver-1.jar:$out/lib/*" ksim.Client "$@"

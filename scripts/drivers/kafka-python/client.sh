@@ -21,4 +21,5 @@ if [ ! -f "$venv/.complete" ]; then
   ) 9> "$cache/.kafka-python.lock"
 fi
 if [ "${1:-}" = setup ]; then exit 0; fi  # set-up only (scripts/test.sh)
+if [ "${1:-}" = defaults ]; then exec "$venv/bin/python" "$here/defaults.py"; fi  # its DEFAULT_CONFIGs
 exec "$venv/bin/python" -u "$here/client.py" "$@"
