@@ -178,3 +178,75 @@ fn several_brokers_get_a_lane_each_with_leadership_and_lost_writes() {
     let demo = kafka_sim::timeline::svg(&run_builtin("demo3", 7), "demo3");
     assert!(!demo.contains("broker-lane"));
 }
+
+#[test]
+fn transactions_get_a_span_each_coloured_by_their_end() {
+    use models::history::{Event, TxnStep};
+    for (name, seed) in [
+        ("transaction-timeout", 1),
+        ("eos-pipeline", 1),
+        ("zombie-fencing", 1),
+    ] {
+        let run = run_builtin(name, seed);
+        let svg = kafka_sim::timeline::svg(&run, name);
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let class_has =
+            |n: &roxmltree::Node, c: &str| n.attribute("class").is_some_and(|v| v.split(' ').any(|x| x == c));
+        let count = |c: &str| {
+            doc.descendants()
+                .filter(|n| class_has(n, "txn") && class_has(n, c))
+                .count()
+        };
+        let steps = |f: &dyn Fn(&TxnStep) -> bool| {
+            run.trace
+                .entries()
+                .iter()
+                .filter(|e| matches!(&e.record, Event::Txn(t) if f(&t.step)))
+                .count()
+        };
+        let begun = steps(&|s| matches!(s, TxnStep::Begin));
+        assert!(begun > 0, "{name}: transactions");
+        assert_eq!(
+            doc.descendants().filter(|n| class_has(n, "txn")).count(),
+            begun,
+            "{name}: a span per begin"
+        );
+        assert_eq!(
+            count("committed"),
+            steps(&|s| matches!(s, TxnStep::Committed)),
+            "{name}"
+        );
+        assert_eq!(
+            count("aborted"),
+            steps(&|s| matches!(s, TxnStep::Aborted)),
+            "{name}"
+        );
+        assert!(
+            count("fenced") <= steps(&|s| matches!(s, TxnStep::Fenced(_))),
+            "{name}"
+        );
+        assert_eq!(
+            doc.descendants().filter(|n| class_has(n, "txn-offsets")).count(),
+            steps(&|s| matches!(s, TxnStep::OffsetsSent { .. })),
+            "{name}: a tick per sendOffsetsToTransaction"
+        );
+        let producers: std::collections::BTreeSet<&str> = run
+            .trace
+            .entries()
+            .iter()
+            .filter(|e| matches!(e.record, Event::Txn(_)))
+            .map(|e| run.trace.name(e.actor))
+            .collect();
+        let lanes: std::collections::BTreeSet<&str> = doc
+            .descendants()
+            .filter(|n| class_has(n, "txn-lane"))
+            .map(|n| n.attribute("data-producer").unwrap())
+            .collect();
+        assert_eq!(lanes, producers, "{name}: a lane per transactional producer");
+    }
+    // transaction-timeout's slow writer: its second transaction ends fenced (the coordinator
+    // aborted it at transaction.timeout.ms)
+    let svg = kafka_sim::timeline::svg(&run_builtin("transaction-timeout", 1), "x");
+    assert!(svg.contains("class=\"txn fenced\""));
+    assert!(!kafka_sim::timeline::svg(&run_builtin("demo3", 7), "demo3").contains("txn-lane"));
+}

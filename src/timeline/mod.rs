@@ -10,6 +10,9 @@
 //! restarts, the controller fencing it, stalls, and truncations — with acknowledged records
 //! the checker found lost (`lost-write`) as red crosses on the brokers' header row.
 //!
+//! A run with transactional producers adds a lane per such producer with a span per
+//! transaction, coloured by how it ended (`transactions.rs`).
+//!
 //! Built with the `svg` crate; [`html`] wraps the same SVG in a self-contained page. The parts:
 //! the key and the axis (`legend.rs`), the consumer groups' sections (`consumers.rs`), the
 //! brokers' (`brokers.rs`), and the drawing primitives they share (`draw.rs`).
@@ -18,6 +21,7 @@ mod brokers;
 mod consumers;
 mod draw;
 mod legend;
+mod transactions;
 
 use draw::{label, r2};
 use models::check::{check, Claim};
@@ -51,8 +55,9 @@ struct Layout<'a> {
 }
 
 impl<'a> Layout<'a> {
-    /// The layout of `run` with `groups` consumer groups holding `lanes` consumers.
-    fn new(run: &'a Run, groups: usize, lanes: usize) -> Self {
+    /// The layout of `run` with `groups` consumer groups holding `lanes` consumers and
+    /// `txn_lanes` transactional producers.
+    fn new(run: &'a Run, groups: usize, lanes: usize, txn_lanes: usize) -> Self {
         let rows: Vec<Tp> = run.meta.all_partitions().collect();
         let row_of: BTreeMap<Tp, usize> = rows.iter().enumerate().map(|(i, tp)| (*tp, i)).collect();
         let row_h = (28.0 / rows.len().max(1) as f64).max(2.5);
@@ -62,7 +67,12 @@ impl<'a> Layout<'a> {
         } else {
             0.0
         };
-        let height = TOP + groups as f64 * GROUP_H + lanes as f64 * (lane_h + LANE_GAP) + broker_rows + 50.0;
+        let height = TOP
+            + groups as f64 * GROUP_H
+            + lanes as f64 * (lane_h + LANE_GAP)
+            + transactions::height(txn_lanes)
+            + broker_rows
+            + 50.0;
         Layout {
             run,
             end: run.end.max(Time::ms(1)),
@@ -91,7 +101,8 @@ pub fn svg(run: &Run, title: &str) -> String {
     // lanes: consumers, grouped by group in order of first appearance
     let groups = consumers::groups(run);
     let lanes = consumers::lanes(run, &groups);
-    let layout = Layout::new(run, groups.len(), lanes.len());
+    let txn_lanes = transactions::lanes(run);
+    let layout = Layout::new(run, groups.len(), lanes.len(), txn_lanes.len());
     let report = check(&run.trace, Claim::ExactlyOncePerGroup);
     let (width, height) = (layout.width, layout.height);
     let doc = Document::new()
@@ -109,7 +120,8 @@ pub fn svg(run: &Run, title: &str) -> String {
         .add(legend::legend())
         .add(legend::partitions(&layout))
         .add(legend::axis(&layout));
-    let (mut doc, y) = consumers::sections(doc, &layout, &groups, &lanes, &report, TOP);
+    let (doc, y) = consumers::sections(doc, &layout, &groups, &lanes, &report, TOP);
+    let (mut doc, y) = transactions::section(doc, &layout, &txn_lanes, y);
     if run.brokers.len() > 1 {
         doc = brokers::section(doc, &layout, &report, y);
     }
