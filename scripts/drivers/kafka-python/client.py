@@ -230,14 +230,23 @@ def consume(spec):
     def positions():
         """Where each newly assigned partition starts: its committed offset, or the reset."""
         while state["fresh"]:
-            t, tp = state["fresh"].pop(0)
-            c = consumer.committed(tp) if group else None
-            if c is not None:
-                offset, source = c, "committed"
-            elif reset == "earliest":
-                offset, source = consumer.beginning_offsets([tp])[tp], "earliest"
-            else:
-                offset, source = consumer.end_offsets([tp])[tp], "latest"
+            t, tp = state["fresh"][0]
+            try:
+                c = consumer.committed(tp) if group else None
+                if c is not None:
+                    offset, source = c, "committed"
+                elif reset == "earliest":
+                    offset, source = consumer.beginning_offsets([tp])[tp], "earliest"
+                else:
+                    offset, source = consumer.end_offsets([tp])[tp], "latest"
+            except (kafka.errors.KafkaError, OSError):
+                # the coordinator or the leader is unreachable (a broker down): the client
+                # looks it up again; ask again after retry_backoff_ms unless closing
+                if closing.is_set():
+                    return
+                time.sleep(0.1)
+                continue
+            state["fresh"].pop(0)
             emit("position", t_us=t, group=group, topic=to_scenario[tp.topic],
                  partition=tp.partition, offset=offset, **{"from": source})
 
@@ -277,22 +286,37 @@ def consume(spec):
             return
         committed(offsets, None)
 
+    def unreachable(_e):
+        """A connection error out of the iterator or poll() while a broker is down
+        (kafka/net/inet.py's sock_connect): the application carries on polling after
+        retry_backoff_ms, as a consumer's loop that catches it does; the client reconnects
+        or moves on to another broker. Not an event of the history (no client reports it)."""
+        time.sleep(0.1)
+
     if policy == "auto":
         while not closing.is_set():
             stalled()
-            for msg in consumer:
-                self_assigned()
-                positions()
-                handle(msg)
-                if closing.is_set() or state["stall_until"] > time.time():
-                    break
+            try:
+                for msg in consumer:
+                    self_assigned()
+                    positions()
+                    handle(msg)
+                    if closing.is_set() or state["stall_until"] > time.time():
+                        break
+            except (kafka.errors.KafkaConnectionError, OSError) as e:
+                unreachable(e)
+                continue
             self_assigned()
             positions()
     else:
         # the application commits itself: poll() batches of max.poll.records
         while not closing.is_set():
             stalled()
-            batch = consumer.poll(timeout_ms=100)
+            try:
+                batch = consumer.poll(timeout_ms=100)
+            except (kafka.errors.KafkaConnectionError, OSError) as e:
+                unreachable(e)
+                continue
             self_assigned()
             positions()
             msgs = [m for tp in sorted(batch, key=lambda t: (t.topic, t.partition)) for m in batch[tp]]
