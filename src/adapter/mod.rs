@@ -29,6 +29,9 @@
 
 mod drive;
 mod record;
+mod transactions;
+
+pub use transactions::EndState;
 
 use drive::Driver;
 use models::scenario::Scenario;
@@ -291,6 +294,17 @@ fn mock_cluster() -> Result<
 
 /// Runs `scenario` against `target` and returns its history as a [`Run`].
 pub fn run(scenario: &Scenario, seed: u64, target: &Target, opts: &Options) -> Result<Run, AdapterError> {
+    run_with_end_state(scenario, seed, target, opts).map(|(run, _)| run)
+}
+
+/// [`run`], with what the broker holds at the end of a scenario with transactions: log end
+/// offsets and the pipeline groups' committed offsets ([`EndState`]; empty otherwise).
+pub fn run_with_end_state(
+    scenario: &Scenario,
+    seed: u64,
+    target: &Target,
+    opts: &Options,
+) -> Result<(Run, EndState), AdapterError> {
     scenario
         .validate()
         .map_err(|e| AdapterError::Unsupported(e.to_string()))?;
