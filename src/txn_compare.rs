@@ -35,6 +35,8 @@ pub struct TxnOutcome {
     pub log_end: BTreeMap<Tp, i64>,
     /// Producer process → how many transactions it committed and aborted.
     pub ends: BTreeMap<String, (u32, u32)>,
+    /// Topic names, by index (for the table).
+    pub topics: Vec<String>,
 }
 
 impl TxnOutcome {
@@ -42,7 +44,10 @@ impl TxnOutcome {
     /// marker offset of each partition (every partition of the scenario's topics; internal
     /// topics are left out).
     pub fn of(run: &Run) -> TxnOutcome {
-        let mut o = TxnOutcome::default();
+        let mut o = TxnOutcome {
+            topics: run.meta.topics.iter().map(|t| t.name.to_string()).collect(),
+            ..TxnOutcome::default()
+        };
         let scenario_topic = |tp: &Tp| {
             run.meta
                 .topics
@@ -136,60 +141,135 @@ fn mark(b: bool) -> &'static str {
     }
 }
 
-/// One line per part, and the first differences of each.
+/// `topic-partition`.
+fn tp_name(o: &TxnOutcome, tp: Tp) -> String {
+    let topic = o.topics.get(tp.topic as usize).map_or("?", String::as_str);
+    format!("{topic}-{}", tp.partition)
+}
+
+/// `topic-partition=offset ...`.
+fn offsets_text(o: &TxnOutcome, m: &BTreeMap<Tp, i64>) -> String {
+    let v: Vec<String> = m
+        .iter()
+        .map(|(tp, x)| format!("{}={x}", tp_name(o, *tp)))
+        .collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(" ")
+    }
+}
+
+/// One line per part, and the first differences of each. The outcomes compared are equal
+/// except for `topics`, which only names partitions.
 pub fn compare_txn(sim: &TxnOutcome, real: &TxnOutcome, real_name: &str) -> TxnComparison {
     let mut t = String::new();
     let offsets = sim.offsets == real.offsets && sim.markers == real.markers;
     let _ = writeln!(
         t,
-        "offsets: {} ({} records, {} markers in the simulator; {} records, {} markers on {real_name})",
+        "record and marker offsets: {} ({} records, {} markers in the simulator; {} records, {} markers on {real_name})",
         mark(offsets),
         sim.offsets.len(),
         sim.markers.values().map(BTreeMap::len).sum::<usize>(),
         real.offsets.len(),
         real.markers.values().map(BTreeMap::len).sum::<usize>(),
     );
-    if !offsets {
-        differences(&mut t, &sim.offsets, &real.offsets);
-        differences(&mut t, &sim.markers, &real.markers);
+    let show = |x: Option<&(Tp, i64)>| x.map_or("-".into(), |(tp, o)| format!("{}@{o}", tp_name(sim, *tp)));
+    let ids: BTreeSet<&RecordId> = sim.offsets.keys().chain(real.offsets.keys()).collect();
+    for id in ids
+        .into_iter()
+        .filter(|id| sim.offsets.get(id) != real.offsets.get(id))
+        .take(10)
+    {
+        let (a, b) = (show(sim.offsets.get(id)), show(real.offsets.get(id)));
+        let _ = writeln!(
+            t,
+            "  record p{}-{}: {a} in the simulator, {b} on {real_name}",
+            id.producer, id.seq
+        );
+    }
+    let tps: BTreeSet<&Tp> = sim.markers.keys().chain(real.markers.keys()).collect();
+    for tp in tps
+        .into_iter()
+        .filter(|tp| sim.markers.get(tp) != real.markers.get(tp))
+    {
+        let m = |o: &TxnOutcome| {
+            let v: Vec<String> = o
+                .markers
+                .get(tp)
+                .into_iter()
+                .flatten()
+                .map(|(x, c)| format!("{x}:{}", if *c { "COMMIT" } else { "ABORT" }))
+                .collect();
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(" ")
+            }
+        };
+        let _ = writeln!(
+            t,
+            "  markers of {}: {} in the simulator, {} on {real_name}",
+            tp_name(sim, *tp),
+            m(sim),
+            m(real)
+        );
     }
     let reads = sim.reads == real.reads;
-    let _ = writeln!(t, "reads: {}", mark(reads));
+    let _ = writeln!(t, "records read per group: {}", mark(reads));
     let groups: BTreeSet<&String> = sim.reads.keys().chain(real.reads.keys()).collect();
     for g in groups {
         let (s, r) = (sim.reads.get(g), real.reads.get(g));
         let _ = writeln!(
             t,
-            "  group {g}: {} records in the simulator, {} on {real_name}{}",
+            "  {g}: {} in the simulator, {} on {real_name}{}",
             s.map_or(0, BTreeSet::len),
             r.map_or(0, BTreeSet::len),
             if s == r { "" } else { "  <- differs" }
         );
     }
     let group_offsets = sim.group_offsets == real.group_offsets;
-    let _ = writeln!(
-        t,
-        "transactional group offsets: {}  simulator {:?}, {real_name} {:?}",
-        mark(group_offsets),
-        sim.group_offsets,
-        real.group_offsets
-    );
+    let _ = writeln!(t, "transactional group offsets: {}", mark(group_offsets));
+    let groups: BTreeSet<&String> = sim
+        .group_offsets
+        .keys()
+        .chain(real.group_offsets.keys())
+        .collect();
+    let none = BTreeMap::new();
+    for g in groups {
+        let (s, r) = (
+            sim.group_offsets.get(g).unwrap_or(&none),
+            real.group_offsets.get(g).unwrap_or(&none),
+        );
+        let _ = writeln!(
+            t,
+            "  {g}: {} in the simulator, {} on {real_name}",
+            offsets_text(sim, s),
+            offsets_text(sim, r)
+        );
+    }
     let log_end = sim.log_end == real.log_end;
     let _ = writeln!(
         t,
-        "log end offsets: {}  simulator {:?}, {real_name} {:?}",
+        "log end offsets: {}  {} in the simulator, {} on {real_name}",
         mark(log_end),
-        sim.log_end,
-        real.log_end
+        offsets_text(sim, &sim.log_end),
+        offsets_text(sim, &real.log_end)
     );
     let ends = sim.ends == real.ends;
-    let _ = writeln!(
-        t,
-        "(commits, aborts): {}  simulator {:?}, {real_name} {:?}",
-        mark(ends),
-        sim.ends,
-        real.ends
-    );
+    let _ = writeln!(t, "transactions committed / aborted: {}", mark(ends));
+    let names: BTreeSet<&String> = sim.ends.keys().chain(real.ends.keys()).collect();
+    for n in names {
+        let (s, r) = (
+            sim.ends.get(n).copied().unwrap_or_default(),
+            real.ends.get(n).copied().unwrap_or_default(),
+        );
+        let _ = writeln!(
+            t,
+            "  {n}: {} / {} in the simulator, {} / {} on {real_name}",
+            s.0, s.1, r.0, r.1
+        );
+    }
     TxnComparison {
         table: t,
         offsets,
@@ -197,17 +277,5 @@ pub fn compare_txn(sim: &TxnOutcome, real: &TxnOutcome, real_name: &str) -> TxnC
         group_offsets,
         log_end,
         ends,
-    }
-}
-
-/// The first ten keys where two maps differ.
-fn differences<K: Ord + std::fmt::Debug, V: PartialEq + std::fmt::Debug>(
-    t: &mut String,
-    sim: &BTreeMap<K, V>,
-    real: &BTreeMap<K, V>,
-) {
-    let keys: BTreeSet<&K> = sim.keys().chain(real.keys()).collect();
-    for k in keys.into_iter().filter(|k| sim.get(k) != real.get(k)).take(10) {
-        let _ = writeln!(t, "  {k:?}: simulator {:?}, real {:?}", sim.get(k), real.get(k));
     }
 }

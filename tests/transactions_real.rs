@@ -160,3 +160,33 @@ fn the_mock_cluster_writes_no_markers_and_reads_aborted_records() {
         c.table
     );
 }
+
+/// `kafka-sim compare` on a transactional scenario adds the transactions table (from the
+/// two histories) and exits 0 only when it matches too.
+#[test]
+fn cli_compare_shows_the_transactions() {
+    let Some(Target::Brokers(addr)) = broker() else {
+        return;
+    };
+    let path = format!("{}/examples/txn-aborts.toml", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(env!("CARGO_BIN_EXE_kafka-sim"))
+        .args(["compare", "--scenario", &path, "--seed", "7", "--brokers", &addr])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "record and marker offsets: same (30 records, 6 markers in the simulator; 30 records, 6 markers on",
+        "  committed: 20 in the simulator, 20 on",
+        "  uncommitted: 30 in the simulator, 30 on",
+        "log end offsets: same  ledger-0=36 in the simulator, ledger-0=36 on",
+        "result: MATCH",
+    ] {
+        assert!(text.contains(line), "{line} missing:\n{text}");
+    }
+}
