@@ -190,3 +190,44 @@ fn cli_compare_shows_the_transactions() {
         assert!(text.contains(line), "{line} missing:\n{text}");
     }
 }
+
+/// No broker needed: the simulator's side of both examples is what their files say, a
+/// run compares equal to itself and differs from another transaction shape.
+#[test]
+fn the_simulator_side_of_the_examples() {
+    let sim = TxnOutcome::of(&models::world::run(&example("txn-aborts"), 7).unwrap());
+    let markers: Vec<(i64, bool)> = sim.markers.values().flatten().map(|(o, c)| (*o, *c)).collect();
+    assert_eq!(
+        markers,
+        [
+            (5, true),
+            (11, true),
+            (17, false),
+            (23, true),
+            (29, true),
+            (35, false)
+        ]
+    );
+    assert_eq!(sim.log_end.values().copied().collect::<Vec<_>>(), [36]);
+    assert_eq!(
+        (sim.reads["committed"].len(), sim.reads["uncommitted"].len()),
+        (20, 30)
+    );
+    assert!(compare_txn(&sim, &sim, "itself").matches());
+    let mut other = example("txn-aborts");
+    other.producers[0].transactions.as_mut().unwrap().records = 4;
+    let other = TxnOutcome::of(&models::world::run(&other, 7).unwrap());
+    let c = compare_txn(&sim, &other, "records = 4");
+    assert!(!c.offsets && !c.log_end && !c.matches(), "{}", c.table);
+
+    let sim = TxnOutcome::of(&models::world::run(&example("eos-pipeline-plain"), 7).unwrap());
+    assert_eq!(
+        sim.group_offsets["enricher"]
+            .values()
+            .copied()
+            .collect::<Vec<_>>(),
+        [40]
+    );
+    assert_eq!(sim.log_end.values().copied().collect::<Vec<_>>(), [40, 44]);
+    assert_eq!(sim.ends["pipeline-producer"], (4, 0));
+}

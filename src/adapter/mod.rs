@@ -17,17 +17,24 @@
 //!   group has settled (each running member has an assignment covering its topics), as a
 //!   person running the seed demos waits for `link kafka ok.`. Virtual gaps become real
 //!   pauses scaled by `scale`; producer intervals too;
+//! * a producer with `transactional.id` and `transactions`, and a `pipeline` consumer with
+//!   the producer of its process, go through rdkafka's transactional API
+//!   ([`transactions`](self) in `transactions.rs`), and the broker's log end offsets and the
+//!   pipeline groups' committed offsets are read at the end ([`EndState`]);
 //! * after the last record is acknowledged, it waits until every group has consumed every
 //!   record (or `drain_timeout`), closes the consumers (LeaveGroup) and deletes the topics.
 //!
 //! Parts: this module reaches the cluster and manages the run's topics; `drive.rs` runs the
-//! clients through the scenario; `record.rs` turns what they report into history events.
+//! clients through the scenario; `poll.rs` polls the consumers and waits for groups to
+//! settle; `transactions.rs` stages transactional producers and pipelines; `record.rs` turns
+//! what they report into history events.
 //!
 //! Not supported against a real broker: faults (a crash cannot be staged in-process),
 //! processing times and commit policies other than `auto`. Such scenarios are refused with a
 //! clear error.
 
 mod drive;
+mod poll;
 mod record;
 mod transactions;
 

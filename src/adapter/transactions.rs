@@ -83,7 +83,7 @@ impl Driver<'_> {
         producer: &BaseProducer<ProducerCtx>,
         rec: &Arc<Recorder>,
         payloads: &Arc<Mutex<BTreeMap<RecordId, Payload>>>,
-        live: &mut [super::drive::LiveConsumer],
+        live: &mut [super::poll::LiveConsumer],
     ) -> Result<u32, AdapterError> {
         let p = &self.scenario.producers[i];
         let spec = p.transactions.clone().expect("a transactional producer");
@@ -111,10 +111,10 @@ impl Driver<'_> {
                 };
                 send_record(producer, topic, id, &payload, partition, payloads)?;
                 seq += 1;
-                super::drive::pump(live, self.names, rec)?;
+                super::poll::pump(live, self.names, rec)?;
                 if p.interval_ms > 0 {
-                    let gap = super::drive::scaled(p.interval_ms, self.opts.scale);
-                    super::drive::pause(live, self.names, rec, gap)?;
+                    let gap = super::poll::scaled(p.interval_ms, self.opts.scale);
+                    super::poll::pause(live, self.names, rec, gap)?;
                 }
             }
             producer.flush(TXN_TIMEOUT).map_err(failed("flush"))?;
@@ -310,7 +310,7 @@ pub(super) fn log_ends(
     let mut out = BTreeMap::new();
     for (t, topic) in meta.topics.iter().enumerate() {
         for p in 0..topic.partitions {
-            let (_, hi) = super::drive::retrying("watermarks", || {
+            let (_, hi) = super::poll::retrying("watermarks", || {
                 c.fetch_watermarks(&names.real[t], p as i32, Duration::from_secs(10))
             })?;
             out.insert(Tp::new(t as u32, p), hi);
@@ -329,7 +329,7 @@ pub(super) fn committed(
     for tp in tps {
         tpl.add_partition(&names.real[tp.topic as usize], tp.partition as i32);
     }
-    let got = super::drive::retrying("committed offsets", || {
+    let got = super::poll::retrying("committed offsets", || {
         consumer.committed_offsets(tpl.clone(), Duration::from_secs(10))
     })?;
     Ok(got
@@ -340,4 +340,60 @@ pub(super) fn committed(
             _ => None,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use models::types::Payload;
+
+    const TP: Tp = Tp {
+        topic: 0,
+        partition: 0,
+    };
+
+    fn txn(step: TxnStep) -> Event {
+        Event::Txn(Box::new(TxnEvent {
+            transactional_id: "t".into(),
+            producer_id: -2,
+            epoch: -1,
+            step,
+        }))
+    }
+
+    fn produced(seq: u32, offset: i64) -> Event {
+        Event::Produced {
+            id: RecordId { producer: 0, seq },
+            tp: TP,
+            offset,
+            payload: Payload::new(None, Some(b"v")),
+        }
+    }
+
+    #[test]
+    fn each_offset_without_a_record_is_the_marker_of_the_transaction_before_it() {
+        let entries = vec![
+            (1, 1, txn(TxnStep::Begin)),
+            (2, 1, produced(0, 0)),
+            (3, 1, produced(1, 1)),
+            (10, 1, txn(TxnStep::Aborted)),
+            (11, 1, txn(TxnStep::Begin)),
+            (12, 1, produced(2, 3)),
+            (20, 1, txn(TxnStep::Committed)),
+        ];
+        let log_end = BTreeMap::from([(TP, 5)]);
+        let got: Vec<(u64, i64, bool)> = markers(&entries, &log_end)
+            .into_iter()
+            .map(|(t, actor, e)| {
+                assert_eq!(actor, 0, "written by the broker");
+                match e {
+                    Event::MarkerWritten { offset, commit, .. } => (t, offset, commit),
+                    other => panic!("{other:?}"),
+                }
+            })
+            .collect();
+        assert_eq!(got, [(10, 2, false), (20, 4, true)]);
+        // a log end that holds no marker yet: none is made up
+        assert_eq!(markers(&entries, &BTreeMap::from([(TP, 4)])).len(), 1);
+    }
 }

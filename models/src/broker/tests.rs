@@ -520,7 +520,9 @@ fn a_read_committed_fetch_stops_at_the_lso_and_steps_over_markers_and_aborted_re
         .collect();
     // the third: the open transaction aborted at its timeout (60 s), long after the fetches
     assert_eq!(markers, [(2, false), (4, true), (6, false)]);
-    let fetched: Vec<(u64, Vec<i64>, Vec<(Tp, i64, i64)>)> = seen
+    // (fetch id, offsets answered, where each partition's position moves)
+    type Answer = (u64, Vec<i64>, Vec<(Tp, i64, i64)>);
+    let fetched: Vec<Answer> = seen
         .iter()
         .filter_map(|(_, m)| match m {
             Msg::FetchResp {
