@@ -164,57 +164,7 @@ fn offsets_text(o: &TxnOutcome, m: &BTreeMap<Tp, i64>) -> String {
 /// except for `topics`, which only names partitions.
 pub fn compare_txn(sim: &TxnOutcome, real: &TxnOutcome, real_name: &str) -> TxnComparison {
     let mut t = String::new();
-    let offsets = sim.offsets == real.offsets && sim.markers == real.markers;
-    let _ = writeln!(
-        t,
-        "record and marker offsets: {} ({} records, {} markers in the simulator; {} records, {} markers on {real_name})",
-        mark(offsets),
-        sim.offsets.len(),
-        sim.markers.values().map(BTreeMap::len).sum::<usize>(),
-        real.offsets.len(),
-        real.markers.values().map(BTreeMap::len).sum::<usize>(),
-    );
-    let show = |x: Option<&(Tp, i64)>| x.map_or("-".into(), |(tp, o)| format!("{}@{o}", tp_name(sim, *tp)));
-    let ids: BTreeSet<&RecordId> = sim.offsets.keys().chain(real.offsets.keys()).collect();
-    for id in ids
-        .into_iter()
-        .filter(|id| sim.offsets.get(id) != real.offsets.get(id))
-        .take(10)
-    {
-        let (a, b) = (show(sim.offsets.get(id)), show(real.offsets.get(id)));
-        let _ = writeln!(
-            t,
-            "  record p{}-{}: {a} in the simulator, {b} on {real_name}",
-            id.producer, id.seq
-        );
-    }
-    let tps: BTreeSet<&Tp> = sim.markers.keys().chain(real.markers.keys()).collect();
-    for tp in tps
-        .into_iter()
-        .filter(|tp| sim.markers.get(tp) != real.markers.get(tp))
-    {
-        let m = |o: &TxnOutcome| {
-            let v: Vec<String> = o
-                .markers
-                .get(tp)
-                .into_iter()
-                .flatten()
-                .map(|(x, c)| format!("{x}:{}", if *c { "COMMIT" } else { "ABORT" }))
-                .collect();
-            if v.is_empty() {
-                "none".to_string()
-            } else {
-                v.join(" ")
-            }
-        };
-        let _ = writeln!(
-            t,
-            "  markers of {}: {} in the simulator, {} on {real_name}",
-            tp_name(sim, *tp),
-            m(sim),
-            m(real)
-        );
-    }
+    let offsets = offsets_part(&mut t, sim, real, real_name);
     let reads = sim.reads == real.reads;
     let _ = writeln!(t, "records read per group: {}", mark(reads));
     let groups: BTreeSet<&String> = sim.reads.keys().chain(real.reads.keys()).collect();
@@ -256,6 +206,75 @@ pub fn compare_txn(sim: &TxnOutcome, real: &TxnOutcome, real_name: &str) -> TxnC
         offsets_text(sim, &sim.log_end),
         offsets_text(sim, &real.log_end)
     );
+    let ends = ends_part(&mut t, sim, real, real_name);
+    TxnComparison {
+        table: t,
+        offsets,
+        reads,
+        group_offsets,
+        log_end,
+        ends,
+    }
+}
+
+/// The record and marker offsets part: whether they are equal, and the first differences.
+fn offsets_part(t: &mut String, sim: &TxnOutcome, real: &TxnOutcome, real_name: &str) -> bool {
+    let offsets = sim.offsets == real.offsets && sim.markers == real.markers;
+    let _ = writeln!(
+        t,
+        "record and marker offsets: {} ({} records, {} markers in the simulator; {} records, {} markers on {real_name})",
+        mark(offsets),
+        sim.offsets.len(),
+        sim.markers.values().map(BTreeMap::len).sum::<usize>(),
+        real.offsets.len(),
+        real.markers.values().map(BTreeMap::len).sum::<usize>(),
+    );
+    let show = |x: Option<&(Tp, i64)>| x.map_or("-".into(), |(tp, o)| format!("{}@{o}", tp_name(sim, *tp)));
+    let ids: BTreeSet<&RecordId> = sim.offsets.keys().chain(real.offsets.keys()).collect();
+    for id in ids
+        .into_iter()
+        .filter(|id| sim.offsets.get(id) != real.offsets.get(id))
+        .take(10)
+    {
+        let (a, b) = (show(sim.offsets.get(id)), show(real.offsets.get(id)));
+        let _ = writeln!(
+            t,
+            "  record p{}-{}: {a} in the simulator, {b} on {real_name}",
+            id.producer, id.seq
+        );
+    }
+    let tps: BTreeSet<&Tp> = sim.markers.keys().chain(real.markers.keys()).collect();
+    let markers = |o: &TxnOutcome, tp: &Tp| {
+        let v: Vec<String> = o
+            .markers
+            .get(tp)
+            .into_iter()
+            .flatten()
+            .map(|(x, c)| format!("{x}:{}", if *c { "COMMIT" } else { "ABORT" }))
+            .collect();
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(" ")
+        }
+    };
+    for tp in tps
+        .into_iter()
+        .filter(|tp| sim.markers.get(tp) != real.markers.get(tp))
+    {
+        let _ = writeln!(
+            t,
+            "  markers of {}: {} in the simulator, {} on {real_name}",
+            tp_name(sim, *tp),
+            markers(sim, tp),
+            markers(real, tp)
+        );
+    }
+    offsets
+}
+
+/// The commits and aborts per producer part: whether they are equal.
+fn ends_part(t: &mut String, sim: &TxnOutcome, real: &TxnOutcome, real_name: &str) -> bool {
     let ends = sim.ends == real.ends;
     let _ = writeln!(t, "transactions committed / aborted: {}", mark(ends));
     let names: BTreeSet<&String> = sim.ends.keys().chain(real.ends.keys()).collect();
@@ -270,12 +289,5 @@ pub fn compare_txn(sim: &TxnOutcome, real: &TxnOutcome, real_name: &str) -> TxnC
             s.0, s.1, r.0, r.1
         );
     }
-    TxnComparison {
-        table: t,
-        offsets,
-        reads,
-        group_offsets,
-        log_end,
-        ends,
-    }
+    ends
 }

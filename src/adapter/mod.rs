@@ -19,8 +19,8 @@
 //!   pauses scaled by `scale`; producer intervals too;
 //! * a producer with `transactional.id` and `transactions`, and a `pipeline` consumer with
 //!   the producer of its process, go through rdkafka's transactional API
-//!   ([`transactions`](self) in `transactions.rs`), and the broker's log end offsets and the
-//!   pipeline groups' committed offsets are read at the end ([`EndState`]);
+//!   (`transactions.rs`), and the broker's log end offsets and the pipeline groups'
+//!   committed offsets are read at the end ([`EndState`]);
 //! * after the last record is acknowledged, it waits until every group has consumed every
 //!   record (or `drain_timeout`), closes the consumers (LeaveGroup) and deletes the topics.
 //!
