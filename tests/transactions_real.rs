@@ -287,3 +287,20 @@ fn a_record_whose_partition_joins_at_the_abort_is_the_only_difference() {
         assert_eq!(sim.markers[p].len(), real.markers[p].len(), "{}", c.table);
     }
 }
+
+/// What cannot be staged is refused with its reason before any client starts.
+#[test]
+fn transactions_that_cannot_be_staged_are_refused() {
+    let mut s = example("txn-aborts");
+    s.producers[0].transactions.as_mut().unwrap().hang_ms = 15_000;
+    match adapter::run(&s, 7, &Target::Mock, &Options::default()) {
+        Err(adapter::AdapterError::Unsupported(m)) => assert!(m.contains("hang_ms"), "{m}"),
+        other => panic!("a held-open transaction was staged: {:?}", other.err()),
+    }
+    let mut s = example("eos-pipeline-plain");
+    s.consumers[0].pipeline.as_mut().unwrap().offsets = models::scenario::PipelineOffsets::Outside;
+    match adapter::run(&s, 7, &Target::Mock, &Options::default()) {
+        Err(adapter::AdapterError::Unsupported(m)) => assert!(m.contains("pipeline"), "{m}"),
+        other => panic!("offsets outside the transaction were staged: {:?}", other.err()),
+    }
+}

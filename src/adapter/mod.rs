@@ -30,8 +30,9 @@
 //! what they report into history events.
 //!
 //! Not supported against a real broker: faults (a crash cannot be staged in-process),
-//! processing times and commit policies other than `auto`. Such scenarios are refused with a
-//! clear error.
+//! processing times, commit policies other than `auto`, transactions held open (`hang_ms`)
+//! and pipelines that commit their offsets outside the transaction. Such scenarios are
+//! refused with a clear error.
 
 mod drive;
 mod poll;
@@ -315,7 +316,9 @@ pub fn run_with_end_state(
     scenario
         .validate()
         .map_err(|e| AdapterError::Unsupported(e.to_string()))?;
-    if let Some(why) = crate::compare::unstageable(scenario, "the cross-check") {
+    if let Some(why) = crate::compare::unstageable(scenario, "the cross-check")
+        .or_else(|| transactions::unstageable(scenario))
+    {
         return Err(AdapterError::Unsupported(why));
     }
     let cluster = Cluster::connect(target, opts)?;

@@ -34,6 +34,36 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Why the transactions of `scenario` cannot be staged, if they cannot: a transaction held
+/// open (`hang_ms`: its point is `transaction.timeout.ms` passing, which scaled real time
+/// does not reproduce) or a pipeline that commits its offsets outside the transaction.
+pub(super) fn unstageable(scenario: &models::scenario::Scenario) -> Option<String> {
+    if let Some(p) = scenario
+        .producers
+        .iter()
+        .find(|p| p.transactions.as_ref().is_some_and(|t| t.hang_ms > 0))
+    {
+        return Some(format!(
+            "producer {}: transactions held open (hang_ms) are not staged against a real broker",
+            p.name
+        ));
+    }
+    scenario
+        .consumers
+        .iter()
+        .find(|c| {
+            c.pipeline
+                .as_ref()
+                .is_some_and(|p| p.offsets != models::scenario::PipelineOffsets::Transaction)
+        })
+        .map(|c| {
+            format!(
+                "consumer {}: only a pipeline with its offsets in the transaction is staged against a real broker",
+                c.name
+            )
+        })
+}
+
 /// How long a transactional call may take.
 const TXN_TIMEOUT: Duration = Duration::from_secs(30);
 
