@@ -37,7 +37,7 @@ pub(super) fn pump(live: &mut [LiveConsumer], names: &Names, rec: &Recorder) -> 
         let limit = c.pipeline.as_ref().map_or(usize::MAX, |p| p.max_poll_records);
         let mut batch: Vec<(Tp, Payload)> = Vec::new();
         let mut quiet_since: Option<Instant> = None;
-        for _ in 0..100_000 {
+        for _ in 0..10_000 {
             if batch.len() >= limit {
                 break;
             }
