@@ -39,6 +39,7 @@ pub mod sweep;
 pub mod testing;
 #[cfg(feature = "cli")]
 pub mod timeline;
+pub mod txn_compare;
 
 pub use models;
 pub use sim;

@@ -399,7 +399,16 @@ fn compare(a: CompareArgs) -> ExitCode {
     );
     let (table, matches) = if sc.faults.is_empty() {
         let c = kafka_sim::compare::compare(&sim_run, &real, a.expect, &label);
-        (c.table.clone(), c.matches())
+        let (mut table, mut matches) = (c.table.clone(), c.matches());
+        if sc.has_transactions() {
+            // offsets with markers, reads per isolation level, transactional group offsets
+            use kafka_sim::txn_compare::{compare_txn, TxnOutcome};
+            let t = compare_txn(&TxnOutcome::of(&sim_run), &TxnOutcome::of(&real), &label);
+            table.push_str("\ntransactions\n");
+            table.push_str(&t.table);
+            matches &= t.matches();
+        }
+        (table, matches)
     } else {
         let c = kafka_sim::fault_compare::compare(&sc, &sim_run, &real, a.expect, &label);
         (c.table.clone(), c.matches())

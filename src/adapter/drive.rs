@@ -3,31 +3,23 @@
 //! as scaled real pauses; then every group drains what was produced, and what the clients
 //! reported becomes the run's history.
 
-use super::record::{id_bytes, id_from, ConsumerCtx, Names, ProducerCtx, Recorder, ID_HEADER};
+use super::poll::{assign_all, pause, pump, scaled, settle, LiveConsumer};
+use super::record::{id_bytes, ConsumerCtx, Names, ProducerCtx, Recorder, ID_HEADER};
+use super::transactions::{self, EndState, Pipeline, TxnIds};
 use super::{failed, AdapterError, Options};
-use models::history::{Event, PositionSource};
+use models::history::Event;
 use models::scenario::Scenario;
 use models::types::{Metadata, Payload, RecordId, Tp};
 use models::world::{ClientInfo, ClientKind, Run};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaResult;
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{Offset, TopicPartitionList};
+
 use sim::{ActorId, Time, Trace};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A running consumer.
-pub(super) struct LiveConsumer {
-    actor: u32,
-    group: String,
-    topics: Vec<u32>,
-    consumer: BaseConsumer<ConsumerCtx>,
-    reset: models::protocol::OffsetSpec,
-}
 
 /// What happens next in the scenario, in virtual-time order; at equal times consumers start
 /// before producers, and closes come last (the derived order).
@@ -113,8 +105,9 @@ pub(super) struct Driver<'a> {
 }
 
 impl Driver<'_> {
-    /// Runs the scenario's clients and returns what they reported as a [`Run`].
-    pub(super) fn drive(&self, seed: u64) -> Result<Run, AdapterError> {
+    /// Runs the scenario's clients and returns what they reported as a [`Run`], with what
+    /// the broker holds at the end (for a scenario with transactions).
+    pub(super) fn drive(&self, seed: u64) -> Result<(Run, EndState), AdapterError> {
         let (scenario, opts) = (self.scenario, self.opts);
         let quiet = crate::compare::settle_quiet(scenario);
         let rec = Arc::new(Recorder {
@@ -125,7 +118,6 @@ impl Driver<'_> {
         let (actor_names, clients) = actors(scenario);
         let mut live: Vec<LiveConsumer> = Vec::new();
         let payloads: Arc<Mutex<BTreeMap<RecordId, Payload>>> = Arc::default();
-        let mut expected: BTreeSet<RecordId> = BTreeSet::new();
         let mut last_virtual = 0u64;
         for (at, step) in steps(scenario) {
             settle(
@@ -148,10 +140,8 @@ impl Driver<'_> {
                         rec.record(actor, Event::Closed);
                     }
                 }
-                Step::Consumer(i) => live.push(self.start_consumer(i, &rec)?),
-                Step::Producer(i) => {
-                    self.produce(i, &rec, &payloads, &mut expected, &mut live)?;
-                }
+                Step::Consumer(i) => live.push(self.start_consumer(i, &rec, &payloads)?),
+                Step::Producer(i) => self.produce(i, &rec, &payloads, &mut live)?,
             }
         }
         // the last start may have set off a rebalance: let it finish, then drain
@@ -162,19 +152,22 @@ impl Driver<'_> {
             &rec,
             (opts.settle_timeout, quiet),
         )?;
-        self.drain(&mut live, &rec, &expected)?;
+        self.drain(&mut live, &rec)?;
         let end = rec.start.elapsed().as_micros() as u64;
+        let state = self.end_state(&live)?;
         rec.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
         for c in live.drain(..) {
             drop(c.consumer);
         }
         let mut entries = std::mem::take(&mut *rec.entries.lock().expect("recorder"));
         entries.sort_by_key(|(t, _, _)| *t);
+        entries.extend(transactions::markers(&entries, &state.log_end));
+        entries.sort_by_key(|(t, _, _)| *t);
         let mut trace = Trace::new(actor_names);
         for (t, a, e) in entries {
             trace.push(Time::us(t), ActorId(a), e);
         }
-        Ok(Run {
+        let run = Run {
             trace,
             meta: self.meta.clone(),
             clients,
@@ -183,16 +176,46 @@ impl Driver<'_> {
             events: 0,
             end: Time::us(end),
             seed,
-        })
+        };
+        Ok((run, state))
+    }
+
+    /// For a scenario with transactions: every partition's log end offset, and each
+    /// pipeline group's committed offsets, as the broker answers them.
+    fn end_state(&self, live: &[LiveConsumer]) -> Result<EndState, AdapterError> {
+        let mut state = EndState::default();
+        if !self.scenario.has_transactions() {
+            return Ok(state);
+        }
+        state.log_end = transactions::log_ends(self.bootstrap, self.meta, self.names)?;
+        for c in live.iter().filter(|c| c.pipeline.is_some()) {
+            let tps: Vec<Tp> = c
+                .topics
+                .iter()
+                .flat_map(|t| (0..self.meta.partitions(*t)).map(|p| Tp::new(*t, p)))
+                .collect();
+            let got = transactions::committed(&c.consumer, &tps, self.names)?;
+            state.committed.entry(c.group.clone()).or_default().extend(got);
+        }
+        Ok(state)
     }
 
     /// Starts consumer `i`: creates it, subscribes it and waits for its metadata.
-    fn start_consumer(&self, i: usize, rec: &Arc<Recorder>) -> Result<LiveConsumer, AdapterError> {
+    fn start_consumer(
+        &self,
+        i: usize,
+        rec: &Arc<Recorder>,
+        payloads: &Arc<Mutex<BTreeMap<RecordId, Payload>>>,
+    ) -> Result<LiveConsumer, AdapterError> {
         let (scenario, meta, names) = (self.scenario, self.meta, self.names);
         let c = &scenario.consumers[i];
-        let cfg = scenario
+        let mut cfg = scenario
             .consumer_config(i)
             .map_err(|e| AdapterError::Unsupported(e.to_string()))?;
+        if c.pipeline.is_some() {
+            // its offsets go with the transactions
+            cfg.enable_auto_commit = false;
+        }
         let actor = 1 + scenario.producers.len() as u32 + i as u32;
         let ctx = ConsumerCtx {
             rec: rec.clone(),
@@ -229,12 +252,53 @@ impl Driver<'_> {
             .fetch_metadata(None, self.opts.connect_timeout)
             .map_err(failed("consumer metadata"))?;
         rec.record(actor, Event::Connected);
+        let pipeline = match &c.pipeline {
+            Some(spec) => Some(self.pipeline(spec, cfg.max_poll_records, rec, payloads)?),
+            None => None,
+        };
         Ok(LiveConsumer {
             actor,
             group: c.group.clone(),
             topics,
             consumer,
             reset: cfg.auto_offset_reset,
+            read_committed: cfg.isolation_level == models::protocol::IsolationLevel::ReadCommitted,
+            pipeline,
+        })
+    }
+
+    /// The transactional producer of a pipeline consumer's process, initialised.
+    fn pipeline(
+        &self,
+        spec: &models::scenario::PipelineSpec,
+        max_poll_records: usize,
+        rec: &Arc<Recorder>,
+        payloads: &Arc<Mutex<BTreeMap<RecordId, Payload>>>,
+    ) -> Result<Pipeline, AdapterError> {
+        let j = self
+            .scenario
+            .producers
+            .iter()
+            .position(|p| p.name == spec.producer)
+            .expect("validated");
+        let tid = self
+            .scenario
+            .producer_config(j)
+            .map_err(|e| AdapterError::Unsupported(e.to_string()))?
+            .transactional_id
+            .ok_or_else(|| {
+                AdapterError::Unsupported(format!("producer {}: no transactional.id", spec.producer))
+            })?;
+        let producer = self.producer(j, rec, payloads, Some(&tid))?;
+        rec.record(1 + j as u32, Event::Connected);
+        Ok(Pipeline {
+            producer,
+            ids: TxnIds::new(1 + j as u32, &tid),
+            producer_index: j as u32,
+            output: self.names.real[self.meta.topic_index(&spec.output).expect("validated") as usize].clone(),
+            next_seq: 0,
+            max_poll_records,
+            payloads: payloads.clone(),
         })
     }
 
@@ -294,6 +358,14 @@ impl Driver<'_> {
             )
             .set("max.poll.interval.ms", cfg.max_poll_interval_ms.to_string())
             .set("fetch.wait.max.ms", cfg.fetch_max_wait_ms.to_string())
+            // librdkafka's default is read_committed; Kafka's (and the model's) read_uncommitted
+            .set(
+                "isolation.level",
+                match cfg.isolation_level {
+                    models::protocol::IsolationLevel::ReadCommitted => "read_committed",
+                    models::protocol::IsolationLevel::ReadUncommitted => "read_uncommitted",
+                },
+            )
             .set("partition.assignment.strategy", assignors.join(","));
         if let Some(inst) = &cfg.group_instance_id {
             config.set("group.instance.id", &**inst);
@@ -302,56 +374,53 @@ impl Driver<'_> {
     }
 
     /// Starts producer `i` and sends its records (each identified by the `ksim-id` header),
-    /// pausing between them and keeping the consumers polled; flushes and closes it.
+    /// pausing between them and keeping the consumers polled — in transactions when it has
+    /// `transactions` — then flushes and closes it. The producer of a pipeline's process
+    /// starts with its consumer instead.
     fn produce(
         &self,
         i: usize,
         rec: &Arc<Recorder>,
         payloads: &Arc<Mutex<BTreeMap<RecordId, Payload>>>,
-        expected: &mut BTreeSet<RecordId>,
         live: &mut [LiveConsumer],
     ) -> Result<(), AdapterError> {
         let (p, names, opts) = (&self.scenario.producers[i], self.names, self.opts);
-        let actor = 1 + i as u32;
-        let producer = self.producer(i, rec, payloads)?;
-        rec.record(actor, Event::Connected);
-        let topic = &names.real[self.meta.topic_index(&p.topic).expect("validated") as usize];
-        let records = models::producer::Records::from_spec(p);
-        let count = records.len();
-        for seq in 0..count {
-            let id = RecordId {
-                producer: i as u32,
-                seq,
-            };
-            let (payload, partition) = records.get(seq);
-            payloads.lock().expect("payloads").insert(id, payload.clone());
-            expected.insert(id);
-            let idb = id_bytes(id);
-            let headers = OwnedHeaders::new().insert(Header {
-                key: ID_HEADER,
-                value: Some(&idb[..]),
-            });
-            let mut record: BaseRecord<'_, [u8], [u8], usize> =
-                BaseRecord::with_opaque_to(topic, (i << 32) | seq as usize).headers(headers);
-            if let Some(k) = payload.key() {
-                record = record.key(k);
-            }
-            if let Some(v) = payload.value() {
-                record = record.payload(v);
-            }
-            if let Some(part) = partition {
-                record = record.partition(part as i32);
-            }
-            producer
-                .send(record)
-                .map_err(|(e, _)| AdapterError::Failed(format!("send: {e}")))?;
-            producer.poll(Duration::ZERO);
-            pump(live, names, rec)?;
-            if p.interval_ms > 0 {
-                let gap = scaled(p.interval_ms, opts.scale);
-                pause(live, names, rec, gap)?;
-            }
+        if self.scenario.pipeline_of(&p.name).is_some() {
+            return Ok(());
         }
+        let cfg = self
+            .scenario
+            .producer_config(i)
+            .map_err(|e| AdapterError::Unsupported(e.to_string()))?;
+        if cfg.transactional_id.is_some() && p.transactions.is_none() {
+            return Err(AdapterError::Unsupported(format!(
+                "producer {}: a transactional.id without transactions or a pipeline is not staged",
+                p.name
+            )));
+        }
+        let actor = 1 + i as u32;
+        let producer = self.producer(i, rec, payloads, cfg.transactional_id.as_deref())?;
+        rec.record(actor, Event::Connected);
+        let count = if p.transactions.is_some() {
+            self.produce_transactions(i, &producer, rec, payloads, live)?
+        } else {
+            let topic = &names.real[self.meta.topic_index(&p.topic).expect("validated") as usize];
+            let records = models::producer::Records::from_spec(p);
+            for seq in 0..records.len() {
+                let id = RecordId {
+                    producer: i as u32,
+                    seq,
+                };
+                let (payload, partition) = records.get(seq);
+                send_record(&producer, topic, id, &payload, partition, payloads)?;
+                pump(live, names, rec)?;
+                if p.interval_ms > 0 {
+                    let gap = scaled(p.interval_ms, opts.scale);
+                    pause(live, names, rec, gap)?;
+                }
+            }
+            records.len()
+        };
         producer.flush(Duration::from_secs(30)).map_err(failed("flush"))?;
         rec.record(actor, Event::ProducerDone { records: count });
         rec.record(actor, Event::Closed);
@@ -365,6 +434,7 @@ impl Driver<'_> {
         i: usize,
         rec: &Arc<Recorder>,
         payloads: &Arc<Mutex<BTreeMap<RecordId, Payload>>>,
+        transactional_id: Option<&str>,
     ) -> Result<BaseProducer<ProducerCtx>, AdapterError> {
         let p = &self.scenario.producers[i];
         let ctx = ProducerCtx {
@@ -378,32 +448,47 @@ impl Driver<'_> {
             .partitioner
             .clone()
             .unwrap_or_else(|| partitioner_for(p.profile).to_string());
-        let producer: BaseProducer<ProducerCtx> = ClientConfig::new()
+        let mut config = ClientConfig::new();
+        config
             .set("bootstrap.servers", self.bootstrap)
             .set("partitioner", &partitioner)
-            .set("linger.ms", "0")
+            .set("linger.ms", "0");
+        if let Some(tid) = transactional_id {
+            // per run, as topics and groups are
+            config
+                .set("transactional.id", format!("{tid}-{}", self.names.suffix))
+                .set("enable.idempotence", "true");
+        }
+        let producer: BaseProducer<ProducerCtx> = config
             .create_with_context(ctx)
             .map_err(failed("create a producer"))?;
         producer
             .client()
             .fetch_metadata(None, self.opts.connect_timeout)
             .map_err(failed("producer metadata"))?;
+        if transactional_id.is_some() {
+            producer
+                .init_transactions(self.opts.connect_timeout.max(Duration::from_secs(30)))
+                .map_err(failed("init_transactions"))?;
+        }
         Ok(producer)
     }
 
-    /// Polls until every group has consumed every `expected` record, or the drain timeout.
-    fn drain(
-        &self,
-        live: &mut [LiveConsumer],
-        rec: &Recorder,
-        expected: &BTreeSet<RecordId>,
-    ) -> Result<(), AdapterError> {
+    /// Polls until every group has consumed every record acknowledged on its topics (a
+    /// `read_committed` group: but those of aborted transactions), or the drain timeout.
+    fn drain(&self, live: &mut [LiveConsumer], rec: &Recorder) -> Result<(), AdapterError> {
         let deadline = Instant::now() + self.opts.drain_timeout;
-        let groups: BTreeSet<String> = live.iter().map(|c| c.group.clone()).collect();
+        let mut groups: BTreeMap<String, (BTreeSet<u32>, bool)> = BTreeMap::new();
+        for c in live.iter() {
+            let g = groups.entry(c.group.clone()).or_default();
+            g.0.extend(c.topics.iter().copied());
+            g.1 |= c.read_committed;
+        }
         loop {
             pump(live, self.names, rec)?;
             let entries = rec.entries.lock().expect("recorder");
-            let done = groups.iter().all(|g| {
+            let aborted = aborted_records(&entries);
+            let done = groups.iter().all(|(g, (topics, read_committed))| {
                 let seen: BTreeSet<RecordId> = entries
                     .iter()
                     .filter_map(|(_, _, e)| match e {
@@ -411,7 +496,12 @@ impl Driver<'_> {
                         _ => None,
                     })
                     .collect();
-                expected.is_subset(&seen)
+                entries.iter().all(|(_, _, e)| match e {
+                    Event::Produced { id, tp, .. } if topics.contains(&tp.topic) => {
+                        seen.contains(id) || (*read_committed && aborted.contains(id))
+                    }
+                    _ => true,
+                })
             });
             drop(entries);
             if done || Instant::now() > deadline {
@@ -422,210 +512,63 @@ impl Driver<'_> {
     }
 }
 
-/// Polls every consumer until it has nothing more right now; records what they consume and,
-/// after each new assignment, the positions they start from.
-fn pump(live: &mut [LiveConsumer], names: &Names, rec: &Recorder) -> Result<(), AdapterError> {
-    for c in live.iter_mut() {
-        for _ in 0..10_000 {
-            match c.consumer.poll(Duration::ZERO) {
-                None => break,
-                Some(Err(_)) => continue,
-                Some(Ok(m)) => {
-                    let Some(tp) = names.tp(m.topic(), m.partition()) else {
-                        continue;
-                    };
-                    let id = m.headers().and_then(|h| {
-                        h.iter()
-                            .find(|h| h.key == ID_HEADER)
-                            .and_then(|h| h.value.and_then(id_from))
-                    });
-                    let Some(id) = id else { continue };
-                    let payload = Payload::new(m.key(), m.payload());
-                    let generation = *c.consumer.context().generation.lock().expect("generation");
-                    rec.record(
-                        c.actor,
-                        Event::Consumed {
-                            group: c.group.as_str().into(),
-                            generation,
-                            tp,
-                            offset: m.offset(),
-                            id,
-                            payload,
-                        },
-                    );
+/// The records acknowledged in transactions that were aborted.
+fn aborted_records(entries: &[(u64, u32, Event)]) -> BTreeSet<RecordId> {
+    let mut open: BTreeMap<u32, Vec<RecordId>> = BTreeMap::new();
+    let mut aborted = BTreeSet::new();
+    for (_, actor, e) in entries {
+        match e {
+            Event::Txn(t) if t.step == models::history::TxnStep::Begin => {
+                open.insert(*actor, Vec::new());
+            }
+            Event::Txn(t) if t.step == models::history::TxnStep::Aborted => {
+                aborted.extend(open.remove(actor).unwrap_or_default());
+            }
+            Event::Txn(t) if t.step == models::history::TxnStep::Committed => {
+                open.remove(actor);
+            }
+            Event::Produced { id, .. } => {
+                if let Some(txn) = open.get_mut(actor) {
+                    txn.push(*id);
                 }
             }
-        }
-        let fresh: Vec<Tp> = std::mem::take(&mut *c.consumer.context().fresh.lock().expect("fresh"));
-        if !fresh.is_empty() {
-            record_positions(c, &fresh, names, rec)?;
-        }
-    }
-    Ok(())
-}
-
-/// Retries a broker look-up that can fail while leadership settles (`NotLeaderForPartition`,
-/// metadata not yet propagated): up to 5 s.
-fn retrying<T>(what: &str, mut f: impl FnMut() -> KafkaResult<T>) -> Result<T, AdapterError> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match f() {
-            Ok(v) => return Ok(v),
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
-            Err(e) => return Err(AdapterError::Failed(format!("{what}: {e}"))),
-        }
-    }
-}
-
-fn record_positions(c: &LiveConsumer, tps: &[Tp], names: &Names, rec: &Recorder) -> Result<(), AdapterError> {
-    let mut tpl = TopicPartitionList::new();
-    for tp in tps {
-        tpl.add_partition(&names.real[tp.topic as usize], tp.partition as i32);
-    }
-    let committed = retrying("committed offsets", || {
-        c.consumer.committed_offsets(tpl.clone(), Duration::from_secs(10))
-    })?;
-    for e in committed.elements() {
-        let Some(tp) = names.tp(e.topic(), e.partition()) else {
-            continue;
-        };
-        let (offset, from) = match e.offset() {
-            Offset::Offset(o) => (o, PositionSource::Committed),
-            _ => {
-                let (lo, hi) = retrying("watermarks", || {
-                    c.consumer
-                        .fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(10))
-                })?;
-                match c.reset {
-                    models::protocol::OffsetSpec::Earliest => (lo, PositionSource::Earliest),
-                    models::protocol::OffsetSpec::Latest => (hi, PositionSource::Latest),
-                }
-            }
-        };
-        rec.record(
-            c.actor,
-            Event::PositionSet {
-                group: c.group.as_str().into(),
-                tp,
-                offset,
-                from,
-            },
-        );
-    }
-    Ok(())
-}
-
-/// `virtual_ms` of virtual time as real time at `scale` real seconds per virtual second:
-/// zero for a scale that is not a non-negative number, at most an hour.
-fn scaled(virtual_ms: u64, scale: f64) -> Duration {
-    let secs = virtual_ms as f64 / 1000.0 * scale;
-    if secs.is_nan() || secs <= 0.0 {
-        return Duration::ZERO;
-    }
-    Duration::try_from_secs_f64(secs.min(3600.0)).unwrap_or(Duration::ZERO)
-}
-
-fn pause(live: &mut [LiveConsumer], names: &Names, rec: &Recorder, d: Duration) -> Result<(), AdapterError> {
-    let until = Instant::now() + d;
-    loop {
-        pump(live, names, rec)?;
-        if Instant::now() >= until {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(2).min(until - Instant::now()));
-    }
-}
-
-/// Waits until every running consumer has an assignment and each group's assignments cover
-/// every partition of its topics.
-fn settle(
-    live: &mut [LiveConsumer],
-    meta: &Metadata,
-    names: &Names,
-    rec: &Recorder,
-    (timeout, quiet): (Duration, Duration),
-) -> Result<(), AdapterError> {
-    if live.is_empty() {
-        return Ok(());
-    }
-    let deadline = Instant::now() + timeout;
-    let mut settled_since: Option<Instant> = None;
-    loop {
-        pump(live, names, rec)?;
-        let mut ok = live
-            .iter()
-            .all(|c| *c.consumer.context().generation.lock().expect("generation") > 0);
-        let groups: BTreeSet<&str> = live.iter().map(|c| c.group.as_str()).collect();
-        for g in groups {
-            let members: Vec<&LiveConsumer> = live.iter().filter(|c| c.group == g).collect();
-            let owned: BTreeSet<Tp> = members
-                .iter()
-                .flat_map(|c| c.consumer.context().owned.lock().expect("owned").clone())
-                .collect();
-            let wanted: BTreeSet<Tp> = members
-                .iter()
-                .flat_map(|c| {
-                    c.topics
-                        .iter()
-                        .flat_map(|t| (0..meta.partitions(*t)).map(|p| Tp::new(*t, p)))
-                })
-                .collect();
-            ok &= owned == wanted;
-        }
-        // settled, and still settled a moment later (no rebalance or revocation about to start)
-        match (ok, settled_since) {
-            (true, Some(since)) if since.elapsed() > quiet => return Ok(()),
-            (true, None) => settled_since = Some(Instant::now()),
-            (false, _) => settled_since = None,
             _ => {}
         }
-        if Instant::now() > deadline {
-            return Err(AdapterError::Failed(format!(
-                "the groups did not settle within {timeout:?}"
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(5));
     }
+    aborted
 }
 
-/// A consumer without a group (kafka-python's `group_id=None`): `assign()` of every partition
-/// of its topics from `auto.offset.reset`, recorded as the simulator records it (one
-/// assignment, generation −1); it counts as settled at once. `group.id` is set (librdkafka
-/// wants one) but never joined.
-fn assign_all(
-    consumer: &BaseConsumer<ConsumerCtx>,
-    meta: &Metadata,
-    names: &Names,
-    topics: &[u32],
-    (actor, reset): (u32, models::protocol::OffsetSpec),
-    rec: &Recorder,
+/// Sends record `id` to `topic` (its identity in the `ksim-id` header, its payload kept for
+/// the delivery report) and serves the producer's callbacks.
+pub(super) fn send_record(
+    producer: &BaseProducer<ProducerCtx>,
+    topic: &str,
+    id: RecordId,
+    payload: &Payload,
+    partition: Option<u32>,
+    payloads: &Arc<Mutex<BTreeMap<RecordId, Payload>>>,
 ) -> Result<(), AdapterError> {
-    // from auto.offset.reset, as kafka-python does without a group (no committed offsets)
-    let from = match reset {
-        models::protocol::OffsetSpec::Earliest => Offset::Beginning,
-        models::protocol::OffsetSpec::Latest => Offset::End,
-    };
-    let tps: Vec<Tp> = topics
-        .iter()
-        .flat_map(|t| (0..meta.partitions(*t)).map(move |p| Tp::new(*t, p)))
-        .collect();
-    let mut tpl = TopicPartitionList::new();
-    for tp in &tps {
-        tpl.add_partition_offset(&names.real[tp.topic as usize], tp.partition as i32, from)
-            .map_err(failed("assign"))?;
+    payloads.lock().expect("payloads").insert(id, payload.clone());
+    let idb = id_bytes(id);
+    let headers = OwnedHeaders::new().insert(Header {
+        key: ID_HEADER,
+        value: Some(&idb[..]),
+    });
+    let opaque = ((id.producer as usize) << 32) | id.seq as usize;
+    let mut record: BaseRecord<'_, [u8], [u8], usize> =
+        BaseRecord::with_opaque_to(topic, opaque).headers(headers);
+    if let Some(k) = payload.key() {
+        record = record.key(k);
     }
-    consumer.assign(&tpl).map_err(failed("assign"))?;
-    let ctx = consumer.context();
-    *ctx.generation.lock().expect("generation") = 1;
-    ctx.owned.lock().expect("owned").extend(tps.iter().copied());
-    ctx.fresh.lock().expect("fresh").extend(tps.iter().copied());
-    rec.record(
-        actor,
-        Event::Assigned {
-            group: ctx.group.clone(),
-            generation: -1,
-            partitions: tps.into(),
-        },
-    );
+    if let Some(v) = payload.value() {
+        record = record.payload(v);
+    }
+    if let Some(part) = partition {
+        record = record.partition(part as i32);
+    }
+    producer
+        .send(record)
+        .map_err(|(e, _)| AdapterError::Failed(format!("send: {e}")))?;
+    producer.poll(Duration::ZERO);
     Ok(())
 }

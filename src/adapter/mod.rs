@@ -17,18 +17,29 @@
 //!   group has settled (each running member has an assignment covering its topics), as a
 //!   person running the seed demos waits for `link kafka ok.`. Virtual gaps become real
 //!   pauses scaled by `scale`; producer intervals too;
+//! * a producer with `transactional.id` and `transactions`, and a `pipeline` consumer with
+//!   the producer of its process, go through rdkafka's transactional API
+//!   (`transactions.rs`), and the broker's log end offsets and the pipeline groups'
+//!   committed offsets are read at the end ([`EndState`]);
 //! * after the last record is acknowledged, it waits until every group has consumed every
 //!   record (or `drain_timeout`), closes the consumers (LeaveGroup) and deletes the topics.
 //!
 //! Parts: this module reaches the cluster and manages the run's topics; `drive.rs` runs the
-//! clients through the scenario; `record.rs` turns what they report into history events.
+//! clients through the scenario; `poll.rs` polls the consumers and waits for groups to
+//! settle; `transactions.rs` stages transactional producers and pipelines; `record.rs` turns
+//! what they report into history events.
 //!
 //! Not supported against a real broker: faults (a crash cannot be staged in-process),
-//! processing times and commit policies other than `auto`. Such scenarios are refused with a
-//! clear error.
+//! processing times, commit policies other than `auto`, transactions held open (`hang_ms`)
+//! and pipelines that commit their offsets outside the transaction. Such scenarios are
+//! refused with a clear error.
 
 mod drive;
+mod poll;
 mod record;
+mod transactions;
+
+pub use transactions::EndState;
 
 use drive::Driver;
 use models::scenario::Scenario;
@@ -291,10 +302,23 @@ fn mock_cluster() -> Result<
 
 /// Runs `scenario` against `target` and returns its history as a [`Run`].
 pub fn run(scenario: &Scenario, seed: u64, target: &Target, opts: &Options) -> Result<Run, AdapterError> {
+    run_with_end_state(scenario, seed, target, opts).map(|(run, _)| run)
+}
+
+/// [`run`], with what the broker holds at the end of a scenario with transactions: log end
+/// offsets and the pipeline groups' committed offsets ([`EndState`]; empty otherwise).
+pub fn run_with_end_state(
+    scenario: &Scenario,
+    seed: u64,
+    target: &Target,
+    opts: &Options,
+) -> Result<(Run, EndState), AdapterError> {
     scenario
         .validate()
         .map_err(|e| AdapterError::Unsupported(e.to_string()))?;
-    if let Some(why) = crate::compare::unstageable(scenario, "the cross-check") {
+    if let Some(why) = crate::compare::unstageable(scenario, "the cross-check")
+        .or_else(|| transactions::unstageable(scenario))
+    {
         return Err(AdapterError::Unsupported(why));
     }
     let cluster = Cluster::connect(target, opts)?;

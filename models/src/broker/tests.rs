@@ -450,3 +450,99 @@ fn a_transactional_record_is_followed_by_its_marker_and_an_older_epoch_is_fenced
         commit: false,
     }));
 }
+
+/// A `read_committed` Fetch through the broker (KIP-98): an aborted transaction (offsets 0–1,
+/// its marker at 2), a committed one (3, marker 4) and an open one (5). The answer holds only
+/// the committed record, stops at the last stable offset (5, the open transaction's first
+/// offset), and moves the position over the markers and the aborted records (`next`: from 0
+/// to 5); a `read_uncommitted` Fetch gets every data record and no marker, its position
+/// moved past the last record (6).
+#[test]
+fn a_read_committed_fetch_stops_at_the_lso_and_steps_over_markers_and_aborted_records() {
+    let p = crate::cluster::coordinator_partition("pipeline-1", 50);
+    let pid = i64::from(p) << 32;
+    let produce = |seq: u32, epoch: i32| Msg::ProduceReq {
+        tp: testkit::TP,
+        id: crate::types::RecordId { producer: 0, seq },
+        payload: crate::types::Payload::new(None, Some(b"v")),
+        acks: Acks::All,
+        pseq: -1,
+        pepoch: 0,
+        txn: Some((pid, epoch)),
+    };
+    let add = |epoch: i32| Msg::AddPartitionsToTxnReq {
+        transactional_id: tid(),
+        producer_id: pid,
+        epoch,
+        partitions: vec![testkit::TP],
+    };
+    let end = |epoch: i32, commit: bool| Msg::EndTxnReq {
+        transactional_id: tid(),
+        producer_id: pid,
+        epoch,
+        commit,
+    };
+    let fetch = |fetch_id: u64, isolation: crate::protocol::IsolationLevel| Msg::FetchReq {
+        fetch_id,
+        positions: vec![(testkit::TP, 0)].into(),
+        max_wait_us: 0,
+        max_records: 100,
+        isolation,
+        long_poll: None,
+    };
+    let init = Msg::InitProducerIdReq {
+        transactional_id: tid(),
+        timeout_us: 60_000_000,
+    };
+    let requests = vec![
+        (100, init),
+        (200, add(0)),
+        (300, produce(0, 0)),
+        (400, produce(1, 0)),
+        (500, end(0, false)),
+        (600, add(1)),
+        (700, produce(2, 1)),
+        (800, end(1, true)),
+        (900, add(2)),
+        (1000, produce(3, 2)),
+        (1100, fetch(1, crate::protocol::IsolationLevel::ReadCommitted)),
+        (1200, fetch(2, crate::protocol::IsolationLevel::ReadUncommitted)),
+    ];
+    let (seen, events) = run_txn(requests);
+    let markers: Vec<(i64, bool)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MarkerWritten {
+                tp, offset, commit, ..
+            } if *tp == testkit::TP => Some((*offset, *commit)),
+            _ => None,
+        })
+        .collect();
+    // the third: the open transaction aborted at its timeout (60 s), long after the fetches
+    assert_eq!(markers, [(2, false), (4, true), (6, false)]);
+    // (fetch id, offsets answered, where each partition's position moves)
+    type Answer = (u64, Vec<i64>, Vec<(Tp, i64, i64)>);
+    let fetched: Vec<Answer> = seen
+        .iter()
+        .filter_map(|(_, m)| match m {
+            Msg::FetchResp {
+                fetch_id,
+                records,
+                next,
+                ..
+            } => Some((
+                *fetch_id,
+                records.iter().map(|(_, o, _)| *o).collect(),
+                next.clone(),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        fetched,
+        [
+            (1, vec![3], vec![(testkit::TP, 0, 5)]),
+            (2, vec![0, 1, 3, 5], vec![(testkit::TP, 0, 6)]),
+        ]
+    );
+}

@@ -529,9 +529,10 @@ pub enum Msg {
         /// Partitions this broker could not serve (`NOT_LEADER_OR_FOLLOWER`,
         /// `OFFSET_OUT_OF_RANGE`).
         errors: Vec<(Tp, ErrorCode)>,
-        /// `read_committed`: per partition read, (fetch position, the offset after the last
-        /// entry looked at) — the consumer's position moves past markers and aborted records
-        /// the answer leaves out. Empty otherwise.
+        /// Per partition read, (fetch position, the offset after the last entry looked at)
+        /// — the consumer's position moves past markers (either level) and aborted records
+        /// (`read_committed`) the answer leaves out. Empty when no partition read has
+        /// transactions and the level is `read_uncommitted`.
         next: Vec<(Tp, i64, i64)>,
     },
     /// A consumer's own timer: the empty answer of the last Fetch of an idle long-poll it
