@@ -502,6 +502,19 @@ pub struct ProducerConfig {
     pub transactional_id: Option<Arc<str>>,
     /// `transaction.timeout.ms` (60000).
     pub transaction_timeout_ms: u64,
+    /// `linger.ms` (librdkafka `queue.buffering.max.ms`): how long a batch that is not full
+    /// waits for more records before it is ready.
+    pub linger_ms: u64,
+    /// `batch.size`: a batch is full once its estimated size reaches it (bytes, the
+    /// record-batch v2 estimate of [`crate::types::Payload::size_estimate`] summed over its
+    /// records plus the 61-byte batch header; see `producer::accumulator`).
+    pub batch_size: usize,
+    /// librdkafka `batch.num.messages`: at most this many records in a batch (the Java and
+    /// kafka-python clients have no such limit: `u32::MAX`).
+    pub batch_num_messages: u32,
+    /// `max.request.size` (1048576): the batches of one Produce request stay below it (the
+    /// first batch always goes).
+    pub max_request_size: usize,
 }
 
 impl ProducerConfig {
@@ -510,19 +523,30 @@ impl ProducerConfig {
         match profile {
             // kafka-python ≥ 2.1 and Java ≥ 3.0 (KIP-679): acks=all, idempotent, retries
             // without end within delivery.timeout.ms
+            //
+            // Batching, kafka-python 3.0.12 `KafkaProducer.DEFAULT_CONFIG` (kafka/producer/
+            // kafka.py): linger_ms=0, batch_size=16384, max_request_size=1048576.
             Profile::KafkaPython => ProducerConfig {
                 client_id: "kafka-python-producer-1".into(),
                 key_hash: KeyHash::Murmur2,
                 null_key: NullKeyStrategy::RandomPerRecord,
+                linger_ms: 0,
                 ..Self::reliable()
             },
+            // Batching, kafka-clients 4.4.0 `ProducerConfig` (javap of its static
+            // initializer): linger.ms=5 (0 before Kafka 4.0), batch.size=16384,
+            // max.request.size=1048576.
             Profile::Java => ProducerConfig {
                 client_id: "producer-1".into(),
                 key_hash: KeyHash::Murmur2,
                 null_key: NullKeyStrategy::UniformSticky { batch_size: 16_384 },
+                linger_ms: 5,
                 ..Self::reliable()
             },
-            // librdkafka 2.x: acks=all, enable.idempotence=false, message.timeout.ms=300000
+            // librdkafka 2.x: acks=all, enable.idempotence=false, message.timeout.ms=300000.
+            // Batching, src/rdkafka_conf.c: queue.buffering.max.ms (alias linger.ms) 5.0,
+            // batch.num.messages 10000, batch.size 1000000, message.max.bytes 1000000
+            // (its cap on a request, used for max.request.size).
             Profile::Librdkafka => ProducerConfig {
                 client_id: "rdkafka".into(),
                 key_hash: KeyHash::Consistent,
@@ -530,6 +554,10 @@ impl ProducerConfig {
                 idempotence: false,
                 delivery_timeout_ms: 300_000,
                 max_in_flight: 1_000_000,
+                linger_ms: 5,
+                batch_size: 1_000_000,
+                batch_num_messages: 10_000,
+                max_request_size: 1_000_000,
                 ..Self::reliable()
             },
         }
@@ -551,6 +579,10 @@ impl ProducerConfig {
             max_in_flight: 5,
             transactional_id: None,
             transaction_timeout_ms: 60_000,
+            linger_ms: 5,
+            batch_size: 16_384,
+            batch_num_messages: u32::MAX,
+            max_request_size: 1_048_576,
         }
     }
 
@@ -598,6 +630,10 @@ impl ProducerConfig {
         "max.in.flight.requests.per.connection",
         "transactional.id",
         "transaction.timeout.ms",
+        "linger.ms",
+        "queue.buffering.max.ms",
+        "batch.num.messages",
+        "max.request.size",
     ];
 
     /// Sets `key` (a Kafka producer config name) to `value`. `partitioner` takes librdkafka's
@@ -622,6 +658,7 @@ impl ProducerConfig {
             "batch.size" => {
                 // Kafka: INT atLeast(0); a zero-byte batch would re-draw for every record
                 let size = int(value, 1)? as usize;
+                self.batch_size = size;
                 if let NullKeyStrategy::UniformSticky { batch_size } = &mut self.null_key {
                     *batch_size = size;
                 }
@@ -671,6 +708,24 @@ impl ProducerConfig {
             }
             // Kafka: INT atLeast(0); the simulator needs 1 ms
             "delivery.timeout.ms" | "message.timeout.ms" => self.delivery_timeout_ms = int(value, 1)?,
+            // Java: LONG atLeast(0); librdkafka: 0 to 900000 (the simulator's bound for both)
+            "linger.ms" | "queue.buffering.max.ms" => {
+                let ms = as_ms(value)?;
+                if ms > 900_000 {
+                    return Err(format!("must be between 0 and 900000 ({value} given)"));
+                }
+                self.linger_ms = ms;
+            }
+            // librdkafka: 1 to 1000000
+            "batch.num.messages" => {
+                let n = as_ms(value)?;
+                if n == 0 || n > 1_000_000 {
+                    return Err(format!("must be between 1 and 1000000 ({value} given)"));
+                }
+                self.batch_num_messages = n as u32;
+            }
+            // Kafka: INT atLeast(0); one byte at least, so that a request carries something
+            "max.request.size" => self.max_request_size = int(value, 1)? as usize,
             "transactional.id" => self.transactional_id = Some(as_name(value)?.into()),
             // Kafka: INT; the coordinator refuses 0 and more than transaction.max.timeout.ms
             "transaction.timeout.ms" => self.transaction_timeout_ms = int(value, 1)?,
