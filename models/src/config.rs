@@ -515,6 +515,11 @@ pub struct ProducerConfig {
     /// `max.request.size` (1048576): the batches of one Produce request stay below it (the
     /// first batch always goes).
     pub max_request_size: usize,
+    /// kafka-python's sender: a partition is muted while a batch of it is in flight when
+    /// `guarantee_message_order` (idempotence, or one request in flight per connection:
+    /// `KafkaProducer.__init__`), and its sender thread races the application
+    /// (`producer::accumulator`).
+    pub python_sender: bool,
 }
 
 impl ProducerConfig {
@@ -531,6 +536,7 @@ impl ProducerConfig {
                 key_hash: KeyHash::Murmur2,
                 null_key: NullKeyStrategy::RandomPerRecord,
                 linger_ms: 0,
+                python_sender: true,
                 ..Self::reliable()
             },
             // Batching, kafka-clients 4.4.0 `ProducerConfig` (javap of its static
@@ -583,6 +589,24 @@ impl ProducerConfig {
             batch_size: 16_384,
             batch_num_messages: u32::MAX,
             max_request_size: 1_048_576,
+            python_sender: false,
+        }
+    }
+
+    /// Whether the sender keeps at most one batch of a partition in flight: kafka-python's
+    /// `guarantee_message_order`, and Java's `guaranteeMessageOrder`
+    /// (`max.in.flight.requests.per.connection` = 1).
+    pub fn mutes_partitions(&self) -> bool {
+        self.max_in_flight == 1 || (self.python_sender && self.idempotence)
+    }
+
+    /// How the accumulator cuts batches.
+    pub fn batching(&self) -> crate::producer::accumulator::Batching {
+        crate::producer::accumulator::Batching {
+            linger: sim::Time::ms(self.linger_ms),
+            batch_size: self.batch_size,
+            max_records: self.batch_num_messages,
+            sender_race: self.python_sender,
         }
     }
 

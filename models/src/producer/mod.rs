@@ -121,7 +121,7 @@ impl Producer {
             app,
             topic: topic.map(|t| (t, 0)),
             meta: None,
-            acc: Accumulator::new(Partitioner::new(cfg.key_hash, cfg.null_key)),
+            acc: Accumulator::new(Partitioner::new(cfg.key_hash, cfg.null_key), cfg.batching()),
             idempotence: Idempotence::new(cfg.idempotence),
             sender: Sender::new(index, cfg.clone(), brokers.clone()),
             asking: Asking::Idle,
@@ -165,6 +165,7 @@ impl Producer {
         let held = std::mem::take(&mut self.held);
         self.run_ops(io, held);
         self.ask(io);
+        self.pump(io);
     }
 
     /// Asks the application until it sends nothing more now.
@@ -249,24 +250,35 @@ impl Producer {
             }
             txn.on_record(io, tp);
         }
-        self.acc.append(Record {
+        let record = Record {
             seq: id.seq,
             tp,
             payload: record.payload,
             stamp: self.idempotence.stamp(tp),
             first_sent: now,
-            retries: 0,
             sent: false,
-        });
+        };
+        self.acc.append(io.rng(), now, record);
         self.sent += 1;
-        self.pump(io);
     }
 
-    /// Sends what can go, and settles what that settled.
+    /// Sends what can go, and settles what that settled (until sending settles nothing:
+    /// acks=0 settles at once, and the application may send more). While the application
+    /// is done (`flush()`, `close()`) or a transaction commits, every batch is ready.
     fn pump(&mut self, io: &mut impl Io) {
-        let mut settled = Vec::new();
-        self.sender.pump(&mut self.acc, io, &mut settled);
-        self.settle(io, settled);
+        loop {
+            let committing = self
+                .txn
+                .as_ref()
+                .is_some_and(|t| matches!(t.phase(), TxnPhase::Committing));
+            self.acc.set_flushing(self.asking == Asking::Done || committing);
+            let mut settled = Vec::new();
+            self.sender.pump(&mut self.acc, io, &mut settled);
+            if settled.is_empty() {
+                return;
+            }
+            self.settle(io, settled);
+        }
     }
 
     /// Records the sender is done with: a failure bumps its partition's epoch (KIP-360),
@@ -448,18 +460,24 @@ impl Producer {
             Msg::ClientTimer(ClientTimer::Retry) => {
                 self.sender.on_retry_timer(&mut self.acc, io, &mut settled)
             }
-            Msg::ClientTimer(ClientTimer::ProduceWatchdog) => self.sender.on_watchdog(io, &mut settled),
+            Msg::ClientTimer(ClientTimer::ProduceWatchdog) => {
+                self.sender.on_watchdog(&mut self.acc, io, &mut settled)
+            }
+            Msg::ClientTimer(ClientTimer::Linger) => {
+                self.sender.on_linger_timer(&mut self.acc, io, &mut settled)
+            }
             Msg::Disconnected => {
                 if let Some(txn) = &mut self.txn {
                     txn.on_disconnected(io, from);
                 }
-                self.sender.on_disconnected(io, from, &mut settled);
+                self.sender.on_disconnected(&mut self.acc, io, from, &mut settled);
             }
             Msg::ProduceResp { id, result, .. } => {
-                if self.sender.on_response(io, id, result, &mut settled) {
+                if self
+                    .sender
+                    .on_response(&mut self.acc, io, id, result, &mut settled)
+                {
                     self.settle(io, std::mem::take(&mut settled));
-                    // a slot is free
-                    self.pump(io);
                 }
             }
             Msg::AppProduce { topic, payload } => self.handed_over(io, topic, payload),
@@ -495,6 +513,10 @@ impl Producer {
             other => panic!("producer got an unexpected message: {other:?}"),
         }
         self.settle(io, settled);
+        // the sender wakes after every input: what the input made ready goes now
+        if self.meta.is_some() {
+            self.pump(io);
+        }
     }
 }
 
@@ -503,7 +525,10 @@ impl Producer {
     /// that the new instance's records are told apart in the history).
     fn crash(&mut self) {
         self.crashed = true;
-        self.acc = Accumulator::new(Partitioner::new(self.cfg.key_hash, self.cfg.null_key));
+        self.acc = Accumulator::new(
+            Partitioner::new(self.cfg.key_hash, self.cfg.null_key),
+            self.cfg.batching(),
+        );
         self.sender = Sender::new(self.index, self.cfg.clone(), self.brokers.clone());
         self.idempotence = Idempotence::new(self.cfg.idempotence);
         self.txn = self
@@ -571,13 +596,15 @@ mod tests {
         let sends = out
             .iter()
             .filter_map(|o| match o {
-                Output::Send(
-                    _,
-                    Msg::ProduceReq {
-                        id, tp, pseq, pepoch, ..
-                    },
-                ) => Some((id.seq, tp.topic, *pseq, *pepoch)),
+                Output::Send(_, Msg::ProduceReq { batches, .. }) => Some(batches),
                 _ => None,
+            })
+            .flatten()
+            .flat_map(|b| {
+                (0..b.records.len()).map(move |i| {
+                    let seq = if b.base_seq < 0 { -1 } else { b.base_seq + i as i32 };
+                    (b.records[i].id.seq, b.tp.topic, seq, b.pepoch)
+                })
             })
             .collect();
         (events, sends)
@@ -596,12 +623,17 @@ mod tests {
             key: Some("k{i}".into()),
             value: "v{i}".into(),
         };
-        let cfg = ProducerConfig::defaults(Profile::Java);
+        let cfg = ProducerConfig {
+            linger_ms: 0,
+            ..ProducerConfig::defaults(Profile::Java)
+        };
         let mut p = Producer::new(0, cfg, vec![B0], "b".into(), records, Time::ms(10));
         let mut io = Recorder::new(0);
         connect(&mut p, &mut io);
         let out = io.take();
-        assert!(matches!(out.last(), Some(Output::Timer(t, ClientTimer::SendNext)) if *t == Time::ms(10)));
+        assert!(out
+            .iter()
+            .any(|o| matches!(o, Output::Timer(t, ClientTimer::SendNext) if *t == Time::ms(10))));
         // topic "b" is index 1
         assert_eq!(split(&out), (vec!["connected", "send"], vec![(0, 1, 0, 0)]));
         io.now = Time::ms(10);
@@ -619,7 +651,10 @@ mod tests {
 
     #[test]
     fn a_companion_sends_what_is_handed_over_and_stays_open() {
-        let cfg = ProducerConfig::defaults(Profile::Java);
+        let cfg = ProducerConfig {
+            linger_ms: 0,
+            ..ProducerConfig::defaults(Profile::Java)
+        };
         let mut p = Producer::companion(4, cfg, vec![B0]);
         let mut io = Recorder::new(0);
         let hand = |topic: &str, v: &[u8]| Msg::AppProduce {

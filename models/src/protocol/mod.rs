@@ -269,6 +269,36 @@ pub struct JoinOk {
 }
 
 /// Everything on the wire and every timer.
+/// One partition's record batch in a Produce request (record-batch format v2): its records
+/// take consecutive offsets, and an idempotent producer numbers them from `base_seq`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProduceBatch {
+    /// Target partition.
+    pub tp: Tp,
+    /// The records, in the order they were sent.
+    pub records: Vec<LogRecord>,
+    /// Idempotent producer's sequence number of the first record, −1 without idempotence.
+    pub base_seq: i32,
+    /// Idempotent producer's epoch for the partition.
+    pub pepoch: i32,
+}
+
+impl ProduceBatch {
+    /// The batch's first record: the name its answer carries.
+    pub fn first(&self) -> RecordId {
+        self.records[0].id
+    }
+
+    /// Sequence number of the last record (−1 without idempotence).
+    pub fn last_seq(&self) -> i32 {
+        if self.base_seq < 0 {
+            -1
+        } else {
+            self.base_seq + self.records.len() as i32 - 1
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum Msg {
     // ---- scenario inputs ----
@@ -384,23 +414,16 @@ pub enum Msg {
         /// Echoed in the response.
         tag: u64,
     },
-    /// `Produce` of one record (`linger.ms=0`: a record per request).
+    /// `Produce`: one record batch for each of several partitions the broker leads (a
+    /// producer sends one request per broker, `Sender.sendProduceRequests`).
     ProduceReq {
-        /// Target partition.
-        tp: Tp,
-        /// Identity of the record.
-        id: RecordId,
-        /// Key and value.
-        payload: Payload,
+        /// One batch per partition.
+        batches: Vec<ProduceBatch>,
         /// `acks`.
         acks: Acks,
-        /// Idempotent producer's per-partition sequence number, −1 without idempotence.
-        pseq: i32,
-        /// Idempotent producer's epoch for the partition.
-        pepoch: i32,
-        /// A transactional producer's (producer id, epoch): the record belongs to its open
-        /// transaction.
-        txn: Option<(i64, i32)>,
+        /// A transactional producer's id: the batches belong to its open transaction, in
+        /// each batch's epoch.
+        txn: Option<i64>,
     },
     /// `ConsumerGroupHeartbeat` (KIP-848).
     ConsumerHeartbeatReq(Box<ConsumerHeartbeat>),
@@ -511,13 +534,15 @@ pub enum Msg {
         /// Offsets.
         offsets: Vec<(Tp, i64)>,
     },
-    /// Produce response: the record's offset, or why not.
+    /// Produce response for one batch: its base offset, or why not (the broker answers
+    /// each batch of a request on its own; see README, known differences).
     ProduceResp {
         /// Partition.
         tp: Tp,
-        /// Record identity.
+        /// The batch's first record: it names the batch.
         id: RecordId,
-        /// Offset assigned (for a duplicate: where it was first written).
+        /// Offset of the batch's first record (for a duplicate: where it was first written);
+        /// the others follow it.
         result: Result<i64, ErrorCode>,
     },
     /// Fetch response: records per partition from the requested positions.
@@ -688,6 +713,8 @@ pub enum ClientTimer {
     Retry,
     /// Producer: some request may have gone unanswered for `request.timeout.ms`.
     ProduceWatchdog,
+    /// Producer: a batch's `linger.ms` is over (the sender wakes to send what is ready).
+    Linger,
     /// Consumer: look up the cluster again (a partition without a leader, a lost coordinator).
     Rediscover,
     /// Consumer: send JoinGroup again after `retry.backoff.ms` (the coordinator answered
