@@ -517,8 +517,8 @@ pub struct ProducerConfig {
     pub max_request_size: usize,
     /// kafka-python's sender: a partition is muted while a batch of it is in flight when
     /// `guarantee_message_order` (idempotence, or one request in flight per connection:
-    /// `KafkaProducer.__init__`), and its sender thread races the application
-    /// (`producer::accumulator`).
+    /// `KafkaProducer.__init__`), and its sender thread races the application (the rule:
+    /// `producer`'s module doc).
     pub python_sender: bool,
 }
 
@@ -606,7 +606,6 @@ impl ProducerConfig {
             linger: sim::Time::ms(self.linger_ms),
             batch_size: self.batch_size,
             max_records: self.batch_num_messages,
-            sender_race: self.python_sender,
         }
     }
 

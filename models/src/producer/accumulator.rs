@@ -18,22 +18,6 @@
 //!   transaction's commit). An index of the partitions with a queue, keyed by the time their
 //!   first batch becomes ready, makes finding the ready ones cost what they are, and gives
 //!   the sender the one instant to wake at;
-//! * kafka-python's sender race: the application thread appends while the sender thread,
-//!   woken by the creation of a batch (`KafkaProducer._wait_on_metadata`/`send` →
-//!   `sender.wakeup()` when `new_batch_created`), drains it. The model drains at the end of
-//!   the producer's event, so every record sent in the same instant would join; a record
-//!   that would join a batch created in that instant (and so never woken for yet) instead
-//!   finds it drained with probability [`SENDER_RACE_DRAINED`] — a coin from the producer's
-//!   seeded stream — and starts a new batch. Calibrated against the real kafka-python 3.0.12
-//!   running demo3 (two records of partition 1 sent back to back went as one batch in 9 of
-//!   16 runs): the record joins with probability 9/16;
-//! * an explicit partition always wins; a key goes through the profile's keyed hash
-//!   ([`crate::partitioner::KeyHash`]);
-//! * a null key follows the profile's [`NullKeyStrategy`]: a random partition per record
-//!   (kafka-python, librdkafka `random`), Java ≥ 3.3's uniform sticky partitioner (KIP-794:
-//!   one partition per topic until `batch.size` bytes went to it), or librdkafka's sticky
-//!   partitioning (one partition per topic for `sticky.partitioning.linger.ms`). Random
-//!   choices come from the producer's seeded stream, drawn when the record is partitioned;
 //! * a batch whose retry backoff is over goes back to its place in its queue (by send number),
 //!   as the Java accumulator re-enqueues a retried batch ahead of younger ones
 //!   (`RecordAccumulator.reenqueue`: `addFirst`), whole: a retry carries the same records
@@ -46,11 +30,6 @@ use crate::types::{Payload, Tp};
 use rand::Rng;
 use sim::Time;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-
-/// Probability that kafka-python's sender thread drained a batch created in the same instant
-/// before the application appended the next record of its partition (see the module doc):
-/// 7 of 16 real runs.
-pub const SENDER_RACE_DRAINED: f64 = 7.0 / 16.0;
 
 /// Bytes of a record batch's v2 header (Java `DefaultRecordBatch.RECORD_BATCH_OVERHEAD`).
 pub const BATCH_HEADER_BYTES: usize = 61;
@@ -205,8 +184,6 @@ pub struct Batching {
     pub batch_size: usize,
     /// `batch.num.messages`.
     pub max_records: u32,
-    /// kafka-python's sender race (see the module doc).
-    pub sender_race: bool,
 }
 
 /// What waits to be sent, per partition, and the partitioner that put it there.
@@ -299,30 +276,20 @@ impl Accumulator {
         self.ready_at.insert(tp, at);
     }
 
-    /// Appends a record sent at `now` to its partition's last batch, or to a new one;
-    /// kafka-python's sender race draws from `rng` (see the module doc).
-    pub fn append(&mut self, rng: &mut impl Rng, now: Time, record: Record) {
+    /// Appends a record sent at `now` to its partition's last batch, or to a new one.
+    pub fn append(&mut self, now: Time, record: Record) {
         let tp = record.tp;
-        let queue = self.queues.get(&tp);
-        // the sender thread was woken for this partition's batch in this very instant
-        let racing =
-            self.batching.sender_race && !self.muted.contains(&tp) && queue.is_some_and(|q| q.len() == 1);
-        let joins = match queue.and_then(|q| q.back()) {
-            Some(last) if self.has_room(last, &record) => {
-                !(racing && last.created == now && rng.random_bool(SENDER_RACE_DRAINED))
-            }
-            _ => false,
-        };
+        let joins = self
+            .queues
+            .get(&tp)
+            .and_then(|q| q.back())
+            .is_some_and(|last| self.has_room(last, &record));
         let queue = self.queues.entry(tp).or_default();
         if joins {
             let last = queue.back_mut().expect("a batch");
             last.bytes += record.payload.size_estimate();
             last.records.push(record);
         } else {
-            if let Some(last) = queue.back_mut() {
-                // drained by the sender thread, in kafka-python's race: no more records
-                last.closed |= racing && last.created == now;
-            }
             queue.push_back(Batch::new(record, now));
         }
         self.waiting += 1;
@@ -358,6 +325,11 @@ impl Accumulator {
             .range(..=(now, Tp::new(u32::MAX, u32::MAX)))
             .map(|&(_, tp)| tp)
             .filter(|tp| !self.muted.contains(tp))
+    }
+
+    /// Whether some batch of a partition that is not muted is ready at `now`.
+    pub fn has_ready(&self, now: Time) -> bool {
+        self.ready(now).next().is_some()
     }
 
     /// The first instant after `now` at which a batch becomes ready (the sender's wake-up).
@@ -449,9 +421,9 @@ mod tests {
 
     #[test]
     fn explicit_partitions_win_and_keys_hash() {
+        let mut r = rng();
         let mut p = Partitioner::new(KeyHash::Murmur2, NullKeyStrategy::RandomPerRecord);
         let keyed = Payload::new(Some(b"key-1"), Some(b"v"));
-        let mut r = rng();
         assert_eq!(p.partition(&mut r, Time::ZERO, 0, 6, &keyed, Some(5)), 5);
         let want = KeyHash::Murmur2.partition(b"key-1", 6);
         for _ in 0..5 {
@@ -466,13 +438,13 @@ mod tests {
 
     #[test]
     fn uniform_sticky_switches_partition_after_a_batch() {
+        let mut r = rng();
         // each record is 21 + 10 bytes: a batch of 100 bytes takes 4 records (the 4th
         // passes it), the 5th starts a new batch
         let mut p = Partitioner::new(
             KeyHash::Murmur2,
             NullKeyStrategy::UniformSticky { batch_size: 100 },
         );
-        let mut r = rng();
         let mut draws = rng();
         let rec = null_key(10);
         let parts: Vec<u32> = (0..9)
@@ -490,11 +462,11 @@ mod tests {
 
     #[test]
     fn sticky_linger_switches_partition_after_the_linger() {
+        let mut r = rng();
         let mut p = Partitioner::new(
             KeyHash::Consistent,
             NullKeyStrategy::StickyLinger { linger_ms: 10 },
         );
-        let mut r = rng();
         let rec = null_key(10);
         let at = |ms| Time::ms(ms);
         let a = p.partition(&mut r, at(0), 0, 1000, &rec, None);
@@ -506,11 +478,11 @@ mod tests {
 
     #[test]
     fn each_topic_sticks_to_its_own_partition() {
+        let mut r = rng();
         let mut p = Partitioner::new(
             KeyHash::Consistent,
             NullKeyStrategy::StickyLinger { linger_ms: 10 },
         );
-        let mut r = rng();
         let rec = null_key(1);
         let a = p.partition(&mut r, Time::ZERO, 0, 1000, &rec, None);
         let b = p.partition(&mut r, Time::ZERO, 1, 1000, &rec, None);
@@ -518,12 +490,11 @@ mod tests {
         assert_eq!(p.partition(&mut r, Time::ZERO, 1, 1000, &rec, None), b);
     }
 
-    fn batching(linger_ms: u64, batch_size: usize, max_records: u32, sender_race: bool) -> Batching {
+    fn batching(linger_ms: u64, batch_size: usize, max_records: u32) -> Batching {
         Batching {
             linger: Time::ms(linger_ms),
             batch_size,
             max_records,
-            sender_race,
         }
     }
 
@@ -545,37 +516,35 @@ mod tests {
     #[test]
     fn batch_size_and_batch_num_messages_cut_batches() {
         // a record of one byte is 22 bytes in a batch, the header 61
-        let mut a = acc(batching(0, 61 + 3 * 22, u32::MAX, false));
-        let mut r = rng();
+        let mut a = acc(batching(0, 61 + 3 * 22, u32::MAX));
         for seq in 0..7 {
-            a.append(&mut r, Time::ZERO, record(seq, T0));
+            a.append(Time::ZERO, record(seq, T0));
         }
         assert_eq!(batches(&a, T0), [vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
-        let mut a = acc(batching(0, 1 << 20, 2, false));
+        let mut a = acc(batching(0, 1 << 20, 2));
         for seq in 0..5 {
-            a.append(&mut r, Time::ZERO, record(seq, T0));
+            a.append(Time::ZERO, record(seq, T0));
         }
         assert_eq!(batches(&a, T0), [vec![0, 1], vec![2, 3], vec![4]]);
         // the first record always fits, however large
-        let mut a = acc(batching(0, 10, u32::MAX, false));
-        a.append(&mut r, Time::ZERO, record(0, T0));
-        a.append(&mut r, Time::ZERO, record(1, T0));
+        let mut a = acc(batching(0, 10, u32::MAX));
+        a.append(Time::ZERO, record(0, T0));
+        a.append(Time::ZERO, record(1, T0));
         assert_eq!(batches(&a, T0), [vec![0], vec![1]]);
     }
 
     #[test]
     fn a_batch_is_ready_after_linger_or_when_full_or_flushing() {
-        let mut a = acc(batching(5, 61 + 2 * 22, u32::MAX, false));
-        let mut r = rng();
-        a.append(&mut r, Time::ms(1), record(0, T0));
-        a.append(&mut r, Time::ms(2), record(1, T1));
+        let mut a = acc(batching(5, 61 + 2 * 22, u32::MAX));
+        a.append(Time::ms(1), record(0, T0));
+        a.append(Time::ms(2), record(1, T1));
         let ready = |a: &Accumulator, ms| a.ready(Time::ms(ms)).collect::<Vec<_>>();
         assert!(ready(&a, 5).is_empty());
         assert_eq!(a.next_ready_after(Time::ms(1)), Some(Time::ms(6)));
         assert_eq!(ready(&a, 6), [T0]);
         assert_eq!(ready(&a, 7), [T0, T1]);
         // full: ready at once
-        a.append(&mut r, Time::ms(3), record(2, T1));
+        a.append(Time::ms(3), record(2, T1));
         assert_eq!(ready(&a, 3), [T1]);
         a.set_flushing(true);
         assert_eq!(ready(&a, 3), [T0, T1]);
@@ -596,19 +565,18 @@ mod tests {
 
     #[test]
     fn a_retried_batch_goes_back_ahead_of_younger_ones_whole() {
-        let mut a = acc(batching(0, 1 << 20, u32::MAX, false));
-        let mut r = rng();
+        let mut a = acc(batching(0, 1 << 20, u32::MAX));
         for seq in 0..2 {
-            a.append(&mut r, Time::ZERO, record(seq, T1));
+            a.append(Time::ZERO, record(seq, T1));
         }
         let sent = a.drain(T1).expect("a batch");
-        a.append(&mut r, Time::ms(1), record(2, T1));
-        a.append(&mut r, Time::ms(1), record(3, T0));
+        a.append(Time::ms(1), record(2, T1));
+        a.append(Time::ms(1), record(3, T0));
         a.reenqueue(sent);
         assert_eq!(batches(&a, T1), [vec![0, 1], vec![2]]);
         assert_eq!(a.len(), 4);
         // the retried batch is closed: a new record joins the younger batch
-        a.append(&mut r, Time::ms(2), record(4, T1));
+        a.append(Time::ms(2), record(4, T1));
         assert_eq!(batches(&a, T1), [vec![0, 1], vec![2, 4]]);
         // only the never-sent records of a partition are renumbered
         for b in a.queues.get_mut(&T1).unwrap().iter_mut().take(1) {
@@ -620,39 +588,5 @@ mod tests {
         let all: Vec<u32> = a.take_all().iter().map(|b| b.first_seq()).collect();
         assert_eq!(all, [0, 2, 3]);
         assert!(a.is_empty());
-    }
-
-    #[test]
-    fn kafka_pythons_sender_race_is_a_seeded_coin_for_a_batch_of_this_instant() {
-        let mut joined = 0;
-        for seed in 0..1600 {
-            let mut a = acc(batching(0, 1 << 20, u32::MAX, true));
-            let mut r = ChaCha8Rng::seed_from_u64(seed);
-            a.append(&mut r, Time::ZERO, record(0, T0));
-            a.append(&mut r, Time::ZERO, record(1, T1));
-            a.append(&mut r, Time::ZERO, record(2, T0));
-            match batches(&a, T0).len() {
-                1 => joined += 1,
-                n => {
-                    assert_eq!(n, 2);
-                    assert!(a.queues[&T0][0].closed, "the drained batch takes no more");
-                }
-            }
-        }
-        // 9/16 of 1600 is 900; three standard deviations are about 60
-        assert!((840..=960).contains(&joined), "{joined}");
-        // a batch of an earlier instant, or of a muted partition, is joined without a coin
-        let mut a = acc(batching(0, 1 << 20, u32::MAX, true));
-        let mut r = rng();
-        a.append(&mut r, Time::ZERO, record(0, T0));
-        a.append(&mut r, Time::ms(1), record(1, T0));
-        a.mute(T1, true);
-        a.append(&mut r, Time::ms(1), record(2, T1));
-        a.append(&mut r, Time::ms(1), record(3, T1));
-        assert_eq!(
-            (batches(&a, T0), batches(&a, T1)),
-            (vec![vec![0, 1]], vec![vec![2, 3]])
-        );
-        assert_eq!(r.random::<u64>(), rng().random::<u64>(), "no draw");
     }
 }

@@ -37,8 +37,7 @@ fn accumulator(cfg: &ProducerConfig) -> Accumulator {
 
 /// Appends `record` at `io`'s time.
 fn append(acc: &mut Accumulator, io: &mut Recorder, record: Record) {
-    let now = io.now;
-    acc.append(io.rng(), now, record);
+    acc.append(io.now, record);
 }
 
 fn record(seq: u32, partition: u32) -> Record {
