@@ -373,6 +373,7 @@ impl Sender {
         result: Result<i64, ErrorCode>,
         settled: &mut Vec<Settled>,
     ) {
+        let first = self.id(batch.first_seq());
         for (i, record) in batch.records.into_iter().enumerate() {
             let result = result.map(|base| if base < 0 { base } else { base + i as i64 });
             let id = self.id(record.seq);
@@ -383,6 +384,7 @@ impl Sender {
                     tp,
                     offset,
                     payload: record.payload.clone(),
+                    batch: Some(first),
                 },
                 Err(e) => Event::ProduceFailed { id, tp, error: e },
             });
