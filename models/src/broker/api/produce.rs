@@ -20,8 +20,15 @@ impl Broker {
         let Msg::ProduceReq { batches, acks, txn } = msg else {
             unreachable!("a produce request")
         };
+        // every batch is appended before any high watermark moves: a fetch the request
+        // completes sees all of it (Kafka runs the purgatory checks after the request,
+        // `ReplicaManager.appendRecords` → `actionQueue`)
+        let mut appended = Vec::with_capacity(batches.len());
         for batch in batches {
-            self.produce_batch(now, from, acks, txn, batch);
+            appended.extend(self.produce_batch(now, from, acks, txn, batch));
+        }
+        for tp in appended {
+            self.advance_high_watermark(tp);
         }
     }
 
@@ -39,11 +46,22 @@ impl Broker {
         }
     }
 
-    fn produce_batch(&mut self, now: Time, from: ActorId, acks: Acks, txn: Option<i64>, batch: ProduceBatch) {
+    /// Checks and appends one batch; returns its partition if it was appended.
+    fn produce_batch(
+        &mut self,
+        now: Time,
+        from: ActorId,
+        acks: Acks,
+        txn: Option<i64>,
+        batch: ProduceBatch,
+    ) -> Option<Tp> {
         let tp = batch.tp;
         let epoch = match self.rm.check_produce(from, acks, &batch) {
-            ProduceCheck::Reply(result) => return self.answer_produce(from, acks, tp, &batch, result),
-            ProduceCheck::Waits => return,
+            ProduceCheck::Reply(result) => {
+                self.answer_produce(from, acks, tp, &batch, result);
+                return None;
+            }
+            ProduceCheck::Waits => return None,
             ProduceCheck::Append(epoch) => epoch,
         };
         // a transactional batch of a fenced epoch (a marker carried a newer one)
@@ -54,7 +72,8 @@ impl Broker {
         });
         if fenced {
             let result = Err(ErrorCode::InvalidProducerEpoch);
-            return self.answer_produce(from, acks, tp, &batch, result);
+            self.answer_produce(from, acks, tp, &batch, result);
+            return None;
         }
         let id = batch.first();
         let count = batch.records.len() as i64;
@@ -93,6 +112,6 @@ impl Broker {
                 },
             ),
         }
-        self.advance_high_watermark(tp);
+        Some(tp)
     }
 }
