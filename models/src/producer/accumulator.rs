@@ -255,25 +255,34 @@ impl Accumulator {
             && b.bytes + record.payload.size_estimate() <= self.batching.batch_size
     }
 
-    /// Re-files `tp` in the ready index after its queue changed.
+    /// Re-files `tp` in the ready index after its queue changed (nothing to do when its
+    /// ready time stays).
     fn reindex(&mut self, tp: Tp) {
-        if let Some(old) = self.ready_at.remove(&tp) {
+        let at = self.queues.get(&tp).and_then(|q| {
+            let first = q.front()?;
+            let now_ready = self.flushing || q.len() > 1 || first.closed || self.full(first);
+            Some(if now_ready {
+                first.created
+            } else {
+                first.created + self.batching.linger
+            })
+        });
+        let old = self.ready_at.get(&tp).copied();
+        if old == at {
+            return;
+        }
+        if let Some(old) = old {
             self.ready.remove(&(old, tp));
         }
-        let Some(queue) = self.queues.get(&tp) else {
-            return;
-        };
-        let Some(first) = queue.front() else {
-            return;
-        };
-        let now_ready = self.flushing || queue.len() > 1 || first.closed || self.full(first);
-        let at = if now_ready {
-            first.created
-        } else {
-            first.created + self.batching.linger
-        };
-        self.ready.insert((at, tp));
-        self.ready_at.insert(tp, at);
+        match at {
+            Some(at) => {
+                self.ready.insert((at, tp));
+                self.ready_at.insert(tp, at);
+            }
+            None => {
+                self.ready_at.remove(&tp);
+            }
+        }
     }
 
     /// Appends a record sent at `now` to its partition's last batch, or to a new one.

@@ -234,7 +234,7 @@ impl Sender {
     /// (`acks=0`) go to `settled`.
     pub fn pump(&mut self, acc: &mut Accumulator, io: &mut impl Io, settled: &mut Vec<Settled>) {
         let now = io.now();
-        while self.drain_once(acc, io, settled) {}
+        while acc.has_ready(now) && self.drain_once(acc, io, settled) {}
         if let Some(at) = acc.next_ready_after(now) {
             if self.linger_timer_at.is_none_or(|t| at < t) {
                 self.linger_timer_at = Some(at);
@@ -253,7 +253,7 @@ impl Sender {
                 continue;
             }
             // idempotence keeps each partition in order: nothing overtakes a batch that waits
-            if self.cfg.idempotence && self.backoff.values().any(|(b, _)| b.tp == tp) {
+            if self.cfg.idempotence && !self.backoff.is_empty() && self.backoff.values().any(|(b, _)| b.tp == tp) {
                 continue;
             }
             match self.cluster.as_ref().and_then(|c| c.leader_actor(tp)) {
