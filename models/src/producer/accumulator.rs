@@ -338,11 +338,19 @@ impl Accumulator {
 
     /// Whether some batch of a partition that is not muted is ready at `now`.
     pub fn has_ready(&self, now: Time) -> bool {
+        if self.muted.is_empty() {
+            return self.ready.first().is_some_and(|&(t, _)| t <= now);
+        }
         self.ready(now).next().is_some()
     }
 
     /// The first instant after `now` at which a batch becomes ready (the sender's wake-up).
     pub fn next_ready_after(&self, now: Time) -> Option<Time> {
+        match self.ready.first() {
+            None => return None,
+            Some(&(t, _)) if t > now => return Some(t),
+            _ => {}
+        }
         self.ready
             .range((now + Time::us(1), Tp::new(0, 0))..)
             .next()

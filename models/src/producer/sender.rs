@@ -253,7 +253,10 @@ impl Sender {
                 continue;
             }
             // idempotence keeps each partition in order: nothing overtakes a batch that waits
-            if self.cfg.idempotence && !self.backoff.is_empty() && self.backoff.values().any(|(b, _)| b.tp == tp) {
+            if self.cfg.idempotence
+                && !self.backoff.is_empty()
+                && self.backoff.values().any(|(b, _)| b.tp == tp)
+            {
                 continue;
             }
             match self.cluster.as_ref().and_then(|c| c.leader_actor(tp)) {
