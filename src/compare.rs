@@ -53,6 +53,7 @@ fn placements(run: &Run) -> Placement {
                 tp,
                 offset,
                 payload,
+                ..
             } => Some((
                 *id,
                 (show_bytes(payload.key()), payload.key().is_some(), *tp, *offset),

@@ -218,11 +218,15 @@ fn producer_fields(f: &mut Fields, e: &Event) {
             tp,
             offset,
             payload,
+            batch,
         } => {
             f.tp(*tp);
             f.put("offset", json!(offset));
             f.payload(payload);
             f.put("record", record(*id));
+            if let Some(b) = batch {
+                f.put("batch", record(*b));
+            }
         }
         Event::ProducerDone { records } => f.put("records", json!(records)),
         Event::ProduceRetry { id, tp, error } | Event::ProduceFailed { id, tp, error } => {

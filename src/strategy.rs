@@ -243,6 +243,9 @@ fn producers(topics: &[TopicSpec], records: RecordsDraw) -> Vec<ProducerSpec> {
                 value: "value-{i}".into(),
             }),
             config: BTreeMap::new(),
+            linger_ms: None,
+            batch_size: None,
+            batch_num_messages: None,
             transactions: None,
         })
         .collect()

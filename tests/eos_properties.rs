@@ -137,9 +137,15 @@ fn exactly_once_pipeline_holds_for_read_committed_readers() {
     eprintln!("exactly-once-pipeline held over {n} generated runs");
 }
 
+/// Cases proptest may draw to refute a control. The outside-offsets control's duplicate
+/// output came, in the runs tried by hand, only with a broker crash as well as a pipeline
+/// crash between the two commits; with batching's timing the fixed proptest seed draws no
+/// such case within 64.
+const CONTROL_CASES: u32 = 256;
+
 /// The control `kind` in `group` is found by proptest and shrunk.
 fn refuted(offsets: PipelineOffsets, kind: AnomalyKind, group: Option<&'static str>) -> Case {
-    let result = runner(64).run(&arb_case(), |case| {
+    let result = runner(CONTROL_CASES).run(&arb_case(), |case| {
         prop_assert_eq!(count(&case, offsets, kind, group), 0, "{:?}", case);
         Ok(())
     });

@@ -177,6 +177,30 @@ fn a_duplicate_fails_exactly_once_only() {
 }
 
 #[test]
+fn a_produce_line_names_its_batch_or_not() {
+    // written by the simulator: every acknowledgement names its batch; read back the same
+    let out = kafka_sim(&["--scenario", "demo3", "--seed", "1", "--format", "json"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let produces: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("\"event\":\"produce\""))
+        .collect();
+    assert_eq!(produces.len(), 5);
+    assert!(
+        produces.iter().all(|l| l.contains("\"batch\":\"p0-")),
+        "{produces:?}"
+    );
+    let with = temp_file("batched.jsonl", &text);
+    let o = kafka_sim(&["check", "--history", &with]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // without the field (a real client's, or an older history) the same lines still read
+    let without = written_and_read();
+    assert!(!without.contains("\"batch\""));
+    let path = temp_file("unbatched.jsonl", &without);
+    assert!(kafka_sim(&["check", "--history", &path]).status.success());
+}
+
+#[test]
 fn malformed_histories_name_file_and_line() {
     let good = written_and_read();
     let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
@@ -198,6 +222,12 @@ fn malformed_histories_name_file_and_line() {
             "record.jsonl",
             consume,
             lines[consume].replace("\"p0-1\"", "\"first\""),
+            "p<producer>-<sequence>",
+        ),
+        (
+            "batch.jsonl",
+            2,
+            lines[2].replace("\"record\":\"p0-0\"", "\"record\":\"p0-0\",\"batch\":7"),
             "p<producer>-<sequence>",
         ),
         (

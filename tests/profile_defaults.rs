@@ -193,6 +193,8 @@ fn producer_rows(names: &dyn Fn(&'static str) -> &'static str) -> Vec<Row<Produc
         row("transaction.timeout.ms", names("transaction.timeout.ms"), |p| {
             ms(p.transaction_timeout_ms)
         }),
+        row("linger.ms", names("linger.ms"), |p| ms(p.linger_ms)),
+        row("batch.size", names("batch.size"), |p| p.batch_size.to_string()),
     ]
 }
 
@@ -278,7 +280,9 @@ fn kafka_python_profile_has_kafka_python_defaults() {
     let mut c = consumer_rows(&python_name);
     c.push(row("client.id", "client_id", |c| c.client_id.to_string()));
     let mut p = producer_rows(&python_name);
-    p.push(row("batch.size", "batch_size", |_| "16384".into()));
+    p.push(row("max.request.size", "max_request_size", |p| {
+        p.max_request_size.to_string()
+    }));
     assert_same(
         Profile::KafkaPython,
         differences(Profile::KafkaPython, &real, &c, &p),
@@ -302,9 +306,13 @@ fn java_profile_has_kafka_clients_defaults() {
     c.push(row("client.id", "client.id", |c| c.client_id.to_string()));
     let mut p = producer_rows(&|k| k);
     p.push(row("client.id", "client.id", |p| p.client_id.to_string()));
+    // the uniform sticky partitioner (KIP-794) moves on after batch.size bytes
     p.push(row("batch.size", "batch.size", |p| match p.null_key {
         NullKeyStrategy::UniformSticky { batch_size } => batch_size.to_string(),
         other => format!("{other:?}"),
+    }));
+    p.push(row("max.request.size", "max.request.size", |p| {
+        p.max_request_size.to_string()
     }));
     assert_same(Profile::Java, differences(Profile::Java, &real, &c, &p));
 }
@@ -386,6 +394,7 @@ mod librdkafka {
             "retries" => "message.send.max.retries",
             "delivery.timeout.ms" => "message.timeout.ms",
             "acks" => "request.required.acks",
+            "linger.ms" => "queue.buffering.max.ms",
             other => other,
         }
     }
@@ -406,6 +415,9 @@ mod librdkafka {
             r.real = "request.timeout.ms";
         }
         p.push(row("client.id", "client.id", |p| p.client_id.to_string()));
+        p.push(row("batch.num.messages", "batch.num.messages", |p| {
+            p.batch_num_messages.to_string()
+        }));
         p.push(row("partitioner", "partitioner", |p| {
             format!("{}_random", p.key_hash.name())
         }));

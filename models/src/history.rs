@@ -33,6 +33,9 @@ pub enum Event {
         offset: i64,
         /// Key and value.
         payload: Payload,
+        /// The batch it travelled in, named by the batch's first record (`None` where the
+        /// history does not say: a real client's).
+        batch: Option<RecordId>,
     },
     /// All of a producer's records are acknowledged (`produce over.`).
     ProducerDone {

@@ -9,9 +9,11 @@
 //!   follower can truncate exactly the records a new leader never had (KIP-279, and the
 //!   diverging-epoch check of fetch since KIP-595/Kafka 2.7);
 //! * the **producer state** of idempotent producers (KIP-98): per producer id, the last
-//!   sequence number written and the offsets of the last five, so a retried record is
-//!   answered with its first offset instead of being written twice; rebuilt from the records
-//!   after a truncation, as Kafka rebuilds its producer snapshot;
+//!   sequence number written and the sequence ranges and base offsets of its last five
+//!   batches (`ProducerStateEntry`, `NUM_BATCHES_TO_RETAIN` = 5), so a retried batch is
+//!   answered with its base offset instead of being written twice; rebuilt from the records
+//!   (each remembers its batch's base sequence) after a truncation, as Kafka rebuilds its
+//!   producer snapshot;
 //! * the **transaction index** ([`transactions`]): open and aborted transactions, the last
 //!   stable offset, transactional producers' epochs.
 
@@ -23,7 +25,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 pub use transactions::{AbortedTxn, TxnBatch, TxnIndex};
 
-/// How many recent sequence numbers a producer's entry remembers (Kafka: the last 5 batches).
+/// How many recent batches a producer's entry remembers (Kafka: the last 5 batches).
 pub const PRODUCER_CACHE: usize = 5;
 
 /// An entry of an internal topic: what the group coordinator writes to `__consumer_offsets`,
@@ -73,6 +75,9 @@ pub struct Entry {
     pub epoch: i32,
     /// Idempotent producer sequence number (per partition), −1 without idempotence.
     pub pseq: i32,
+    /// Sequence number of the first record of the batch it was written in (the batch's base
+    /// sequence; −1 without idempotence): where the producer state's batches begin.
+    pub batch_seq: i32,
     /// Idempotent producer epoch: a producer that gave up on a record starts a new epoch, whose
     /// sequence numbers start again at 0 (KIP-360).
     pub pepoch: i32,
@@ -102,10 +107,28 @@ pub enum SeqCheck {
     OutOfOrder,
 }
 
+/// One idempotent producer epoch's state in a partition.
 #[derive(Clone, Debug, Default)]
 struct ProducerEntry {
     last_seq: i32,
-    recent: VecDeque<(i32, i64)>,
+    /// The last batches: (first sequence, last sequence, base offset).
+    recent: VecDeque<(i32, i32, i64)>,
+}
+
+impl ProducerEntry {
+    /// Notes a record numbered `seq` of the batch that starts at `batch_seq`, at `offset`.
+    fn note(&mut self, batch_seq: i32, seq: i32, offset: i64) {
+        self.last_seq = seq;
+        match self.recent.back_mut() {
+            Some(b) if b.0 == batch_seq && seq == b.1 + 1 && seq != batch_seq => b.1 = seq,
+            _ => {
+                self.recent.push_back((seq, seq, offset));
+                if self.recent.len() > PRODUCER_CACHE {
+                    self.recent.pop_front();
+                }
+            }
+        }
+    }
 }
 
 /// One replica's log.
@@ -139,7 +162,11 @@ impl PartitionLog {
             self.epochs.push((entry.epoch, offset));
         }
         if entry.pseq >= 0 {
-            self.note_producer((entry.record.id.producer, entry.pepoch), entry.pseq, offset);
+            let pid = (entry.record.id.producer, entry.pepoch);
+            self.producers
+                .entry(pid)
+                .or_default()
+                .note(entry.batch_seq, entry.pseq, offset);
         }
         if let Some(batch) = entry.txn {
             self.txns.on_append(offset, batch);
@@ -148,28 +175,20 @@ impl PartitionLog {
         offset
     }
 
-    fn note_producer(&mut self, pid: (u32, i32), seq: i32, offset: i64) {
-        let p = self.producers.entry(pid).or_default();
-        p.last_seq = seq;
-        p.recent.push_back((seq, offset));
-        if p.recent.len() > PRODUCER_CACHE {
-            p.recent.pop_front();
-        }
-    }
-
-    /// Checks sequence number `seq` of producer `pid` in epoch `epoch` before appending
-    /// (KIP-98). Each epoch is a sequence of its own.
-    pub fn check_sequence(&self, pid: u32, epoch: i32, seq: i32) -> SeqCheck {
-        if seq < 0 {
+    /// Checks the batch numbered `first..=last` of producer `pid` in epoch `epoch` before
+    /// appending it (KIP-98, `ProducerStateManager`). Each epoch is a sequence of its own.
+    pub fn check_sequence(&self, pid: u32, epoch: i32, first: i32, last: i32) -> SeqCheck {
+        if first < 0 {
             return SeqCheck::Append;
         }
         match self.producers.get(&(pid, epoch)) {
             None => SeqCheck::Append,
-            Some(p) if seq == p.last_seq + 1 => SeqCheck::Append,
-            // a duplicate of one of the last five is answered with its offset; anything older
-            // cannot be told from a gap (Kafka: OUT_OF_ORDER_SEQUENCE_NUMBER)
-            Some(p) if seq <= p.last_seq => match p.recent.iter().find(|(s, _)| *s == seq) {
-                Some(&(_, offset)) => SeqCheck::Duplicate(offset),
+            Some(p) if first == p.last_seq + 1 => SeqCheck::Append,
+            // a duplicate of one of the last five batches is answered with its base offset;
+            // anything older, or a batch cut otherwise, cannot be told from a gap (Kafka:
+            // OUT_OF_ORDER_SEQUENCE_NUMBER)
+            Some(p) if first <= p.last_seq => match p.recent.iter().find(|b| b.0 == first && b.1 == last) {
+                Some(&(_, _, offset)) => SeqCheck::Duplicate(offset),
                 None => SeqCheck::OutOfOrder,
             },
             Some(_) => SeqCheck::OutOfOrder,
@@ -200,11 +219,7 @@ impl PartitionLog {
         for (o, e) in self.entries.iter().enumerate() {
             if e.pseq >= 0 {
                 let p = rebuilt.entry((e.record.id.producer, e.pepoch)).or_default();
-                p.last_seq = e.pseq;
-                p.recent.push_back((e.pseq, self.base + o as i64));
-                if p.recent.len() > PRODUCER_CACHE {
-                    p.recent.pop_front();
-                }
+                p.note(e.batch_seq, e.pseq, self.base + o as i64);
             }
         }
         self.producers = rebuilt;
@@ -453,6 +468,7 @@ mod tests {
             },
             epoch,
             pseq,
+            batch_seq: pseq,
             pepoch,
             internal: None,
             txn: None,
@@ -547,43 +563,87 @@ mod tests {
     #[test]
     fn idempotent_sequences_deduplicate_and_survive_truncation() {
         let mut log = PartitionLog::new();
-        assert_eq!(log.check_sequence(7, 0, 0), SeqCheck::Append);
+        assert_eq!(log.check_sequence(7, 0, 0, 0), SeqCheck::Append);
         log.append_at(entry(7, 0, 0, 0));
         log.append_at(entry(7, 1, 0, 1));
-        assert_eq!(log.check_sequence(7, 0, 1), SeqCheck::Duplicate(1));
-        assert_eq!(log.check_sequence(7, 0, 0), SeqCheck::Duplicate(0));
-        assert_eq!(log.check_sequence(7, 0, 3), SeqCheck::OutOfOrder);
-        assert_eq!(log.check_sequence(7, 0, 2), SeqCheck::Append);
+        assert_eq!(log.check_sequence(7, 0, 1, 1), SeqCheck::Duplicate(1));
+        assert_eq!(log.check_sequence(7, 0, 0, 0), SeqCheck::Duplicate(0));
+        assert_eq!(log.check_sequence(7, 0, 3, 3), SeqCheck::OutOfOrder);
+        assert_eq!(log.check_sequence(7, 0, 2, 2), SeqCheck::Append);
         assert_eq!(
-            log.check_sequence(8, 0, 4),
+            log.check_sequence(8, 0, 4, 4),
             SeqCheck::Append,
             "an unknown producer"
         );
-        assert_eq!(log.check_sequence(7, 0, -1), SeqCheck::Append, "no idempotence");
+        assert_eq!(
+            log.check_sequence(7, 0, -1, -1),
+            SeqCheck::Append,
+            "no idempotence"
+        );
         log.truncate(1);
         assert_eq!(
-            log.check_sequence(7, 0, 1),
+            log.check_sequence(7, 0, 1, 1),
             SeqCheck::Append,
             "the truncated record may come again"
         );
         for s in 1..10 {
             log.append_at(entry(7, s as u32, 0, s));
         }
-        assert_eq!(log.check_sequence(7, 0, 9), SeqCheck::Duplicate(9));
+        assert_eq!(log.check_sequence(7, 0, 9, 9), SeqCheck::Duplicate(9));
         assert_eq!(
-            log.check_sequence(7, 0, 2),
+            log.check_sequence(7, 0, 2, 2),
             SeqCheck::OutOfOrder,
             "older than the cache"
         );
         // a new producer epoch starts its sequence again
-        assert_eq!(log.check_sequence(7, 1, 0), SeqCheck::Append);
+        assert_eq!(log.check_sequence(7, 1, 0, 0), SeqCheck::Append);
         log.append_at(entry_in(7, 20, 0, 0, 1));
-        assert_eq!(log.check_sequence(7, 1, 0), SeqCheck::Duplicate(10));
-        assert_eq!(log.check_sequence(7, 1, 2), SeqCheck::OutOfOrder);
+        assert_eq!(log.check_sequence(7, 1, 0, 0), SeqCheck::Duplicate(10));
+        assert_eq!(log.check_sequence(7, 1, 2, 2), SeqCheck::OutOfOrder);
         assert_eq!(
-            log.check_sequence(7, 0, 10),
+            log.check_sequence(7, 0, 10, 10),
             SeqCheck::Append,
             "the old epoch is its own"
         );
+    }
+
+    /// A batch of three records 0..=2 at offsets 0..=2, then one of two, 3..=4.
+    fn two_batches() -> PartitionLog {
+        let mut log = PartitionLog::new();
+        for (seq, base) in [(0, 0), (1, 0), (2, 0), (3, 3), (4, 3)] {
+            let mut e = entry(7, seq as u32, 0, seq);
+            e.batch_seq = base;
+            log.append_at(e);
+        }
+        log
+    }
+
+    #[test]
+    fn a_retried_batch_is_a_duplicate_only_as_a_whole() {
+        let log = two_batches();
+        assert_eq!(log.check_sequence(7, 0, 0, 2), SeqCheck::Duplicate(0));
+        assert_eq!(log.check_sequence(7, 0, 3, 4), SeqCheck::Duplicate(3));
+        assert_eq!(log.check_sequence(7, 0, 5, 9), SeqCheck::Append);
+        // a range that is not one of the batches written
+        assert_eq!(log.check_sequence(7, 0, 1, 2), SeqCheck::OutOfOrder);
+        assert_eq!(log.check_sequence(7, 0, 0, 4), SeqCheck::OutOfOrder);
+        assert_eq!(log.check_sequence(7, 0, 6, 6), SeqCheck::OutOfOrder, "a gap");
+    }
+
+    #[test]
+    fn the_producer_state_keeps_five_batches_and_is_rebuilt_by_batch() {
+        let mut log = two_batches();
+        // five more batches of one record each: the first two batches leave the cache
+        for seq in 5..10 {
+            log.append_at(entry(7, seq as u32, 0, seq));
+        }
+        assert_eq!(log.check_sequence(7, 0, 0, 2), SeqCheck::OutOfOrder);
+        assert_eq!(log.check_sequence(7, 0, 3, 4), SeqCheck::OutOfOrder);
+        assert_eq!(log.check_sequence(7, 0, 5, 5), SeqCheck::Duplicate(5));
+        // truncated to the first two batches: rebuilt from the records, batch by batch
+        log.truncate(5);
+        assert_eq!(log.check_sequence(7, 0, 0, 2), SeqCheck::Duplicate(0));
+        assert_eq!(log.check_sequence(7, 0, 3, 4), SeqCheck::Duplicate(3));
+        assert_eq!(log.check_sequence(7, 0, 5, 5), SeqCheck::Append);
     }
 }

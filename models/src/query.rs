@@ -279,6 +279,7 @@ pub fn acknowledged(trace: &Trace<Event>) -> impl Iterator<Item = Acknowledged<'
             tp,
             offset,
             payload,
+            ..
         } => Some(Acknowledged {
             time: e.time,
             producer: e.actor,
@@ -425,6 +426,7 @@ mod tests {
                     tp: tp(0),
                     offset: 0,
                     payload: payload.clone(),
+                    batch: None,
                 },
             ),
             (2, C1, consumed(0, 0)),

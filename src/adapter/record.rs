@@ -253,6 +253,8 @@ impl ProducerContext for ProducerCtx {
                         tp,
                         offset,
                         payload,
+                        // the client's delivery report does not say which batch
+                        batch: None,
                     },
                 );
             }

@@ -210,6 +210,11 @@ fn producer(l: &Line, kind: &str) -> Result<Event, String> {
             tp: l.tp()?,
             offset: l.int("offset")?,
             payload: l.payload()?,
+            // absent in histories written before batching, and in real clients'
+            batch: match l.m.get("batch") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(record_id(v)?),
+            },
         },
         "producer_done" => Event::ProducerDone {
             records: l.u32("records")?,

@@ -366,6 +366,7 @@ mod tests {
             },
             epoch: 0,
             pseq: -1,
+            batch_seq: -1,
             pepoch: 0,
             internal: Some(Arc::new(i)),
             txn: None,

@@ -255,19 +255,28 @@ impl Interceptor {
     }
 }
 
-/// The answer to request `msg` that fails with `error` (for `partition` only where answers
-/// are per partition); `None` where it gets none (acks=0, an API that cannot fail) and for
-/// ListOffsets, whose answer has no error: the broker answers it without the failed
-/// partitions, as a broker that does not lead them does.
-pub fn error_response(msg: Msg, error: ErrorCode, partition: Option<Tp>) -> Option<Msg> {
+/// The answers to request `msg` that fails with `error` (for `partition` only where
+/// answers are per partition): one per batch of a Produce (its other batches are the
+/// caller's to append), one for the other APIs; none where it gets none (acks=0, an API that
+/// cannot fail) and for ListOffsets, whose answer has no error: the broker answers it
+/// without the failed partitions, as a broker that does not lead them does.
+pub fn error_response(msg: Msg, error: ErrorCode, partition: Option<Tp>) -> Vec<Msg> {
     let only = |tp: &Tp| partition.is_none_or(|p| p == *tp);
-    Some(match msg {
-        Msg::ProduceReq { acks: Acks::None, .. } => return None,
-        Msg::ProduceReq { tp, id, .. } => Msg::ProduceResp {
-            tp,
-            id,
-            result: Err(error),
-        },
+    if let Msg::ProduceReq { batches, acks, .. } = &msg {
+        if *acks == Acks::None {
+            return Vec::new();
+        }
+        return batches
+            .iter()
+            .filter(|b| only(&b.tp))
+            .map(|b| Msg::ProduceResp {
+                tp: b.tp,
+                id: b.first(),
+                result: Err(error),
+            })
+            .collect();
+    }
+    vec![match msg {
         Msg::FetchReq {
             fetch_id, positions, ..
         } => Msg::FetchResp {
@@ -303,8 +312,8 @@ pub fn error_response(msg: Msg, error: ErrorCode, partition: Option<Tp>) -> Opti
             corr: req.corr,
             result: Err(error),
         },
-        _ => return None,
-    })
+        _ => return Vec::new(),
+    }]
 }
 
 /// The partitions request `msg` names, for rules on one partition: those of Produce, Fetch,
@@ -313,7 +322,7 @@ pub fn error_response(msg: Msg, error: ErrorCode, partition: Option<Tp>) -> Opti
 /// Metadata and replica fetches.
 pub fn request_partitions(msg: &Msg, cluster: &ClusterState) -> Vec<Tp> {
     match msg {
-        Msg::ProduceReq { tp, .. } => vec![*tp],
+        Msg::ProduceReq { batches, .. } => batches.iter().map(|b| b.tp).collect(),
         Msg::FetchReq { positions, .. } => positions.iter().map(|&(tp, _)| tp).collect(),
         Msg::ListOffsetsReq { partitions, .. } => partitions.clone(),
         // the committed partitions, and the group's offsets partition (rules on a group)
@@ -357,13 +366,19 @@ mod tests {
     }
 
     fn produce(tp: Tp, acks: Acks) -> Msg {
-        Msg::ProduceReq {
-            tp,
+        let record = crate::types::LogRecord {
             id: RecordId { producer: 1, seq: 0 },
             payload: crate::types::Payload::new(None, None),
-            acks,
-            pseq: 0,
+        };
+        let batch = crate::protocol::ProduceBatch {
+            tp,
+            records: vec![record],
+            base_seq: 0,
             pepoch: 0,
+        };
+        Msg::ProduceReq {
+            batches: vec![batch],
+            acks,
             txn: None,
         }
     }
@@ -500,9 +515,13 @@ mod tests {
 
     #[test]
     fn error_answers_take_each_apis_shape() {
+        let one = |v: Vec<Msg>| {
+            assert!(v.len() <= 1, "{v:?}");
+            v.into_iter().next()
+        };
         let e = ErrorCode::NotLeaderOrFollower;
         assert!(matches!(
-            error_response(produce(TP, Acks::All), e, None),
+            one(error_response(produce(TP, Acks::All), e, None)),
             Some(Msg::ProduceResp {
                 tp: TP,
                 result: Err(ErrorCode::NotLeaderOrFollower),
@@ -510,7 +529,7 @@ mod tests {
             })
         ));
         assert!(
-            error_response(produce(TP, Acks::None), e, None).is_none(),
+            one(error_response(produce(TP, Acks::None), e, None)).is_none(),
             "acks=0: no answer"
         );
         let fetch = Msg::FetchReq {
@@ -521,7 +540,7 @@ mod tests {
             isolation: crate::protocol::IsolationLevel::ReadUncommitted,
             long_poll: None,
         };
-        match error_response(fetch, e, Some(TP)) {
+        match one(error_response(fetch, e, Some(TP))) {
             Some(Msg::FetchResp {
                 fetch_id: 3,
                 records,
@@ -535,7 +554,7 @@ mod tests {
         }
         let load = ErrorCode::CoordinatorLoadInProgress;
         assert!(matches!(
-            error_response(commit(9), load, None),
+            one(error_response(commit(9), load, None)),
             Some(Msg::OffsetCommitResp { corr: 9, result: Err(ErrorCode::CoordinatorLoadInProgress), ref offsets }) if offsets.len() == 1
         ));
         let find = Msg::FindCoordinatorReq {
@@ -543,10 +562,10 @@ mod tests {
             key_type: crate::protocol::CoordinatorType::Group,
         };
         assert!(matches!(
-            error_response(find, load, None),
+            one(error_response(find, load, None)),
             Some(Msg::FindCoordinatorResp(None))
         ));
-        assert!(error_response(Msg::MetadataReq, load, None).is_none());
+        assert!(one(error_response(Msg::MetadataReq, load, None)).is_none());
     }
 
     #[test]

@@ -150,6 +150,19 @@ impl Broker {
         offset
     }
 
+    /// Appends a record batch's `entries` to `tp` at consecutive offsets, scheduling
+    /// retention and waking parked replica fetches once; returns the base offset.
+    fn append_batch(&mut self, now: Time, tp: Tp, entries: impl Iterator<Item = Entry>) -> i64 {
+        self.retention.on_append(tp, self.incarnation, &mut self.fx);
+        let mut base = None;
+        for entry in entries {
+            let offset = self.rm.append(tp, entry, now, &mut self.fx);
+            base.get_or_insert(offset);
+        }
+        self.purgatory.wake_replicas(now, &mut self.rm, &mut self.fx);
+        base.expect("a batch has records")
+    }
+
     /// Writes a coordinator entry to offsets partition `tp`; returns its offset.
     fn append_internal(&mut self, now: Time, tp: Tp, internal: Internal) -> i64 {
         let entry = self.rm.internal_entry(tp, internal);
@@ -493,8 +506,40 @@ impl Broker {
                 };
                 self.on_fetch_failing(from, fetch_id, &positions, read, (tp, error));
             }
+            Verdict::Fail {
+                error,
+                partition: Some(tp),
+            } if api == interceptor::ApiKey::Produce => {
+                // the rule's partition fails, the request's other batches are appended
+                let Msg::ProduceReq {
+                    mut batches,
+                    acks,
+                    txn,
+                } = msg
+                else {
+                    unreachable!("a Produce request")
+                };
+                let (failing, kept): (Vec<_>, Vec<_>) = batches.drain(..).partition(|b| b.tp == tp);
+                let failed = Msg::ProduceReq {
+                    batches: failing,
+                    acks,
+                    txn,
+                };
+                for resp in interceptor::error_response(failed, error, Some(tp)) {
+                    self.fx.send(from, resp);
+                }
+                if !kept.is_empty() {
+                    let now = self.now;
+                    let rest = Msg::ProduceReq {
+                        batches: kept,
+                        acks,
+                        txn,
+                    };
+                    self.on_produce(now, from, rest);
+                }
+            }
             Verdict::Fail { error, partition } => {
-                if let Some(resp) = interceptor::error_response(msg, error, partition) {
+                for resp in interceptor::error_response(msg, error, partition) {
                     self.fx.send(from, resp);
                 }
             }

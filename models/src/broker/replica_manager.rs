@@ -14,7 +14,7 @@ use super::effects::Effects;
 use crate::cluster::{ClusterState, NodeId, PartitionState};
 use crate::history::Event;
 use crate::log::{Entry, Internal, PartitionLog, SeqCheck};
-use crate::protocol::{Acks, ErrorCode, FetchedRecords, Msg, OffsetSpec};
+use crate::protocol::{Acks, ErrorCode, FetchedRecords, Msg, OffsetSpec, ProduceBatch};
 use crate::types::{LogRecord, Metadata, Payload, RecordId, Tp};
 use sim::{ActorId, Time};
 use smallvec::SmallVec;
@@ -87,9 +87,11 @@ pub enum Waiting {
     Produce {
         /// The producer.
         client: ActorId,
-        /// The record.
+        /// The batch's first record (its name in the answer).
         id: RecordId,
-        /// Its offset.
+        /// The batch's base offset (the answer).
+        base: i64,
+        /// Its last record's offset (the high watermark must pass it).
         offset: i64,
     },
     /// An OffsetCommit request.
@@ -116,8 +118,9 @@ impl Waiting {
     /// is the client's `NOT_COORDINATOR`).
     pub fn answer(self, tp: Tp, r: Result<i64, ErrorCode>, fx: &mut Effects) {
         match self {
-            Waiting::Produce { client, id, .. } => {
-                fx.send(client, Msg::ProduceResp { tp, id, result: r });
+            Waiting::Produce { client, id, base, .. } => {
+                let result = r.map(|_| base);
+                fx.send(client, Msg::ProduceResp { tp, id, result });
             }
             Waiting::Commit {
                 client,
@@ -459,19 +462,13 @@ impl ReplicaManager {
 
     // ------------------------------------------------------------------ appends
 
-    /// What a Produce request gets before anything is written: `NOT_LEADER_OR_FOLLOWER`,
-    /// `NOT_ENOUGH_REPLICAS` (acks=all, ISR below `min.insync.replicas`), the idempotent
-    /// sequence check (a duplicate: its first offset, waiting with it if acks=all and it is
-    /// not replicated yet; `OUT_OF_ORDER_SEQUENCE_NUMBER`), or an append.
-    pub fn check_produce(
-        &mut self,
-        tp: Tp,
-        from: ActorId,
-        id: RecordId,
-        acks: Acks,
-        pseq: i32,
-        pepoch: i32,
-    ) -> ProduceCheck {
+    /// What a Produce request's `batch` gets before anything is written:
+    /// `NOT_LEADER_OR_FOLLOWER`, `NOT_ENOUGH_REPLICAS` (acks=all, ISR below
+    /// `min.insync.replicas`), the idempotent sequence check of the batch (a duplicate: its
+    /// base offset, waiting with it if acks=all and it is not replicated yet;
+    /// `OUT_OF_ORDER_SEQUENCE_NUMBER`), or an append.
+    pub fn check_produce(&mut self, from: ActorId, acks: Acks, batch: &ProduceBatch) -> ProduceCheck {
+        let tp = batch.tp;
         let min_isr = self.min_isr(tp);
         let Some(p) = self.part_mut(tp).filter(|p| p.role == Role::Leader) else {
             return ProduceCheck::Reply(Err(ErrorCode::NotLeaderOrFollower));
@@ -479,23 +476,30 @@ impl ReplicaManager {
         if acks == Acks::All && p.isr.len() < min_isr {
             return ProduceCheck::Reply(Err(ErrorCode::NotEnoughReplicas));
         }
-        match p.log.check_sequence(id.producer, pepoch, pseq) {
-            // a retry of what is written: answered with the first offset, once that is
-            // replicated as far as acks asks
-            SeqCheck::Duplicate(offset) if acks == Acks::All && offset >= p.hw => {
+        let id = batch.first();
+        match p
+            .log
+            .check_sequence(id.producer, batch.pepoch, batch.base_seq, batch.last_seq())
+        {
+            // a retry of what is written: answered with the base offset, once the whole batch
+            // is replicated as far as acks asks
+            SeqCheck::Duplicate(base) if acks == Acks::All && base + batch.records.len() as i64 > p.hw => {
+                let offset = base + batch.records.len() as i64 - 1;
                 // kept in offset order
                 let at = p.waiting.partition_point(|w| w.offset() <= offset);
+                let client = from;
                 p.waiting.insert(
                     at,
                     Waiting::Produce {
-                        client: from,
+                        client,
                         id,
+                        base,
                         offset,
                     },
                 );
                 ProduceCheck::Waits
             }
-            SeqCheck::Duplicate(offset) => ProduceCheck::Reply(Ok(offset)),
+            SeqCheck::Duplicate(base) => ProduceCheck::Reply(Ok(base)),
             SeqCheck::OutOfOrder => ProduceCheck::Reply(Err(ErrorCode::OutOfOrderSequenceNumber)),
             SeqCheck::Append => ProduceCheck::Append(p.leader_epoch),
         }
@@ -528,6 +532,7 @@ impl ReplicaManager {
             },
             epoch,
             pseq: -1,
+            batch_seq: -1,
             pepoch: 0,
             internal: Some(Arc::new(internal)),
             txn: None,

@@ -54,6 +54,7 @@ pub fn entry(producer: u32, seq: i32, epoch: i32) -> Entry {
         },
         epoch,
         pseq: seq,
+        batch_seq: seq,
         pepoch: 0,
         internal: None,
         txn: None,
@@ -74,7 +75,17 @@ pub fn produce(
         producer,
         seq: seq as u32,
     };
-    let check = rm.check_produce(TP, CLIENT, id, acks, seq, 0);
+    let record = LogRecord {
+        id,
+        payload: Payload::new(Some(b"k"), Some(b"v")),
+    };
+    let batch = crate::protocol::ProduceBatch {
+        tp: TP,
+        records: vec![record],
+        base_seq: seq,
+        pepoch: 0,
+    };
+    let check = rm.check_produce(CLIENT, acks, &batch);
     let ProduceCheck::Append(epoch) = check else {
         return check;
     };
@@ -94,6 +105,7 @@ pub fn produce(
             Waiting::Produce {
                 client: CLIENT,
                 id,
+                base: offset,
                 offset,
             },
         ),

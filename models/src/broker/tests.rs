@@ -398,13 +398,17 @@ fn a_transactional_record_is_followed_by_its_marker_and_an_older_epoch_is_fenced
     let p = crate::cluster::coordinator_partition("pipeline-1", 50);
     let pid = i64::from(p) << 32;
     let produce = |seq: u32, epoch: i32| Msg::ProduceReq {
-        tp: testkit::TP,
-        id: crate::types::RecordId { producer: 0, seq },
-        payload: crate::types::Payload::new(None, Some(b"v")),
+        batches: vec![crate::protocol::ProduceBatch {
+            tp: testkit::TP,
+            records: vec![crate::types::LogRecord {
+                id: crate::types::RecordId { producer: 0, seq },
+                payload: crate::types::Payload::new(None, Some(b"v")),
+            }],
+            base_seq: -1,
+            pepoch: epoch,
+        }],
         acks: Acks::All,
-        pseq: -1,
-        pepoch: 0,
-        txn: Some((pid, epoch)),
+        txn: Some(pid),
     };
     let add = Msg::AddPartitionsToTxnReq {
         transactional_id: tid(),
@@ -462,13 +466,17 @@ fn a_read_committed_fetch_stops_at_the_lso_and_steps_over_markers_and_aborted_re
     let p = crate::cluster::coordinator_partition("pipeline-1", 50);
     let pid = i64::from(p) << 32;
     let produce = |seq: u32, epoch: i32| Msg::ProduceReq {
-        tp: testkit::TP,
-        id: crate::types::RecordId { producer: 0, seq },
-        payload: crate::types::Payload::new(None, Some(b"v")),
+        batches: vec![crate::protocol::ProduceBatch {
+            tp: testkit::TP,
+            records: vec![crate::types::LogRecord {
+                id: crate::types::RecordId { producer: 0, seq },
+                payload: crate::types::Payload::new(None, Some(b"v")),
+            }],
+            base_seq: -1,
+            pepoch: epoch,
+        }],
         acks: Acks::All,
-        pseq: -1,
-        pepoch: 0,
-        txn: Some((pid, epoch)),
+        txn: Some(pid),
     };
     let add = |epoch: i32| Msg::AddPartitionsToTxnReq {
         transactional_id: tid(),

@@ -332,6 +332,7 @@ mod tests {
                                 },
                                 epoch: 0,
                                 pseq: -1,
+                                batch_seq: -1,
                                 pepoch: 0,
                                 internal: Some(Arc::new(internal)),
                                 txn: None,

@@ -57,6 +57,7 @@ pub(crate) fn acked(seq: u32, offset: i64) -> Event {
         tp: tp(0),
         offset,
         payload: empty(),
+        batch: None,
     }
 }
 

@@ -231,6 +231,7 @@ fn the_log_follows_the_newest_leader_epoch() {
         tp: tp(0),
         offset,
         payload: empty(),
+        batch: None,
     };
     let (b1, b2, b3) = (ActorId(0), ActorId(2), ActorId(3));
     let mut h = H::new();

@@ -1,6 +1,7 @@
 //! Client settings: defaults per profile, Kafka's names and bounds.
 
 use super::*;
+use crate::partitioner::KeyHash;
 
 #[test]
 fn profiles_differ_where_the_libraries_do() {

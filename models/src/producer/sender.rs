@@ -1,38 +1,46 @@
-//! The sender: requests in flight to each broker, retries, metadata, timeouts.
+//! The sender: Produce requests in flight to each broker, retries, metadata, timeouts.
 //!
-//! Reproduces the producer's `Sender` thread (Java `Sender` and `NetworkClient`,
-//! kafka-python's `Sender`) with `linger.ms=0`, one record per Produce request:
-//! * each waiting record goes to its partition's leader in the metadata the producer has,
-//!   oldest first, at most `max.in.flight.requests.per.connection` requests in flight per
-//!   broker (the rest keep waiting in the accumulator); with `enable.idempotence` nothing of a
-//!   partition overtakes a record of it that waits out a backoff;
-//! * `acks=0` — sent is done (offset −1); `acks=1`/`all` — the broker's answer decides;
+//! Reproduces the producer's `Sender` thread (Java `Sender.sendProducerData` and
+//! `RecordAccumulator.drain`, kafka-python's `Sender._send_producer_data`):
+//! * it wakes when something may be ready — after every input the producer handles, and at
+//!   the instant the accumulator says the next batch becomes ready (one `linger.ms` timer);
+//! * the ready batches go to their partitions' leaders in the metadata the producer has, one
+//!   Produce request per broker carrying one batch per partition, the partitions taken in
+//!   turn from a start that moves on after each request (Java's `drainIndex`), up to
+//!   `max.request.size` (the first batch always goes), while fewer than
+//!   `max.in.flight.requests.per.connection` requests are in flight to that broker; with
+//!   `enable.idempotence` nothing of a partition overtakes a batch of it that waits out a
+//!   backoff; kafka-python with idempotence (or with one request in flight per connection,
+//!   `guarantee_message_order`) mutes a partition while a batch of it is in flight;
+//! * `acks=0` — sent is done (offset −1); `acks=1`/`all` — the broker's answer for each batch
+//!   decides for its records, which take consecutive offsets from the batch's base offset;
 //! * retriable errors (`NOT_LEADER_OR_FOLLOWER`, `NOT_ENOUGH_REPLICAS[_AFTER_APPEND]`, a
-//!   broken connection, a request unanswered for `request.timeout.ms`) send the record again
-//!   after an exponential backoff (`retry.backoff.ms` doubling up to `retry.backoff.max.ms`,
-//!   ±20 % jitter drawn from the producer's seeded stream: KIP-580), after a metadata refresh
-//!   where the leader may have moved — up to `retries` times and within
-//!   `delivery.timeout.ms` of `send()`; then the record fails (`DELIVERY_TIMEOUT` once the
-//!   delivery timeout passed); `OUT_OF_ORDER_SEQUENCE_NUMBER` fails it at once;
+//!   broken connection, a request unanswered for `request.timeout.ms`) send the whole batch
+//!   again after an exponential backoff (`retry.backoff.ms` doubling up to
+//!   `retry.backoff.max.ms`, ±20 % jitter drawn from the producer's seeded stream: KIP-580),
+//!   after a metadata refresh where the leader may have moved — up to `retries` times and
+//!   within `delivery.timeout.ms` of the oldest record's `send()`; then its records fail
+//!   (`DELIVERY_TIMEOUT` once the delivery timeout passed); `OUT_OF_ORDER_SEQUENCE_NUMBER`
+//!   fails them at once;
 //! * Metadata goes to the bootstrap brokers in turn; an unanswered request is sent again after
 //!   `request.timeout.ms`, one lost with its connection after `retry.backoff.ms`;
 //! * one watchdog timer for the earliest `request.timeout.ms` deadline, one retry timer for
 //!   the earliest end of a backoff (a later timer is checked and ignored when it fires).
 //!
-//! Without idempotence a retry of a record whose first attempt was written but not
+//! Without idempotence a retry of a batch whose first attempt was written but not
 //! acknowledged writes it twice: the broker tells the attempts apart only by sequence number.
 
-use super::accumulator::{Accumulator, Record};
+use super::accumulator::{Accumulator, Batch};
 use super::app::Sent;
 use super::io::Io;
 use crate::cluster::ClusterState;
 use crate::config::ProducerConfig;
 use crate::history::Event;
-use crate::protocol::{Acks, ClientTimer, ErrorCode, Msg};
-use crate::types::{RecordId, Tp};
+use crate::protocol::{Acks, ClientTimer, ErrorCode, Msg, ProduceBatch};
+use crate::types::{LogRecord, RecordId, Tp};
 use rand::Rng;
 use sim::{ActorId, Time};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// A record the sender is done with: acknowledged, or failed for good.
@@ -46,14 +54,23 @@ pub struct Settled {
     pub result: Result<i64, ErrorCode>,
 }
 
-/// A request in flight.
+/// A batch in flight.
 #[derive(Clone, Debug)]
 struct InFlight {
-    record: Record,
+    batch: Batch,
+    /// The request that carries it.
+    request: u64,
+}
+
+/// A Produce request in flight.
+#[derive(Clone, Debug)]
+struct Request {
     /// The broker it went to.
     to: ActorId,
     /// When it times out.
     deadline: Time,
+    /// Its batches not answered yet.
+    pending: u32,
 }
 
 /// The Metadata request's state.
@@ -84,19 +101,26 @@ pub struct Sender {
     cfg: ProducerConfig,
     brokers: Vec<ActorId>,
     cluster: Option<Arc<ClusterState>>,
-    /// Requests in flight, by send number.
+    /// Batches in flight, by the send number of their first record.
     in_flight: BTreeMap<u32, InFlight>,
-    /// Records waiting out their backoff, by send number, with its end.
-    backoff: BTreeMap<u32, (Record, Time)>,
+    /// Requests in flight, by number.
+    requests: BTreeMap<u64, Request>,
+    next_request: u64,
+    /// Batches waiting out their backoff, by first send number, with its end.
+    backoff: BTreeMap<u32, (Batch, Time)>,
     metadata: MetadataState,
     watchdog_armed: bool,
     /// When the armed retry timer fires.
     retry_timer_at: Option<Time>,
-    /// Reused by [`Sender::pump`].
-    scratch: Vec<(u32, Tp, ActorId)>,
+    /// When the armed linger timer fires.
+    linger_timer_at: Option<Time>,
+    /// Per broker, the partition the next request starts its round from.
+    drain_start: BTreeMap<ActorId, Tp>,
+    /// One batch in flight per partition (kafka-python's `guarantee_message_order`).
+    mute: bool,
     /// A transactional producer's gate: its producer id, and the partitions of the open
     /// transaction (only their records are sent; see [`Sender::set_gate`]).
-    gate: Option<(i64, std::collections::BTreeSet<Tp>)>,
+    gate: Option<(i64, BTreeSet<Tp>)>,
 }
 
 impl Sender {
@@ -104,15 +128,19 @@ impl Sender {
     pub fn new(producer: u32, cfg: ProducerConfig, brokers: Vec<ActorId>) -> Sender {
         Sender {
             producer,
+            mute: cfg.mutes_partitions(),
             cfg,
             brokers,
             cluster: None,
             in_flight: BTreeMap::new(),
+            requests: BTreeMap::new(),
+            next_request: 0,
             backoff: BTreeMap::new(),
             metadata: MetadataState::default(),
             watchdog_armed: false,
             retry_timer_at: None,
-            scratch: Vec::new(),
+            linger_timer_at: None,
+            drain_start: BTreeMap::new(),
             gate: None,
         }
     }
@@ -126,22 +154,23 @@ impl Sender {
 
     /// Records the sender holds: in flight or in backoff.
     pub fn len(&self) -> usize {
-        self.in_flight.len() + self.backoff.len()
+        let flying: usize = self.in_flight.values().map(|f| f.batch.records.len()).sum();
+        flying + self.backoff.values().map(|(b, _)| b.records.len()).sum::<usize>()
     }
 
     /// The sender holds no record.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.in_flight.is_empty() && self.backoff.is_empty()
     }
 
-    /// Requests in flight to `broker`.
+    /// Produce requests in flight to `broker`.
     pub fn in_flight_to(&self, broker: ActorId) -> u32 {
-        self.in_flight.values().filter(|f| f.to == broker).count() as u32
+        self.requests.values().filter(|r| r.to == broker).count() as u32
     }
 
     /// A transactional producer: only records of `open` partitions (those in its open
     /// transaction) are sent, tagged with `producer_id` and their epoch.
-    pub fn set_gate(&mut self, producer_id: i64, open: std::collections::BTreeSet<Tp>) {
+    pub fn set_gate(&mut self, producer_id: i64, open: BTreeSet<Tp>) {
         self.gate = Some((producer_id, open));
     }
 
@@ -159,13 +188,11 @@ impl Sender {
         e: ErrorCode,
         settled: &mut Vec<Settled>,
     ) {
-        let waiting: Vec<(u32, Tp)> = acc.oldest().collect();
-        for (seq, tp) in waiting {
-            let record = acc.take(tp, seq).expect("waiting");
-            self.settle(io, record, Err(e), settled);
+        for batch in acc.take_all() {
+            self.settle_batch(io, batch, Err(e), settled);
         }
-        for (_, (record, _)) in std::mem::take(&mut self.backoff) {
-            self.settle(io, record, Err(e), settled);
+        for (_, (batch, _)) in std::mem::take(&mut self.backoff) {
+            self.settle_batch(io, batch, Err(e), settled);
         }
     }
 
@@ -201,181 +228,247 @@ impl Sender {
         }
     }
 
-    /// Sends what waits in `acc`, oldest first, to each partition's leader, keeping at most
-    /// `max.in.flight.requests.per.connection` requests in flight per broker; a record
-    /// without a known leader waits for a metadata refresh. Records settled at once
+    /// Sends the batches ready in `acc`, one request per broker at a time, while the broker
+    /// takes more requests; a partition without a known leader waits for a metadata refresh.
+    /// Arms the linger timer for the next batch to become ready. Records settled at once
     /// (`acks=0`) go to `settled`.
     pub fn pump(&mut self, acc: &mut Accumulator, io: &mut impl Io, settled: &mut Vec<Settled>) {
-        if acc.is_empty() {
-            return;
+        let now = io.now();
+        while acc.has_ready(now) && self.drain_once(acc, io, settled) {}
+        if let Some(at) = acc.next_ready_after(now) {
+            if self.linger_timer_at.is_none_or(|t| at < t) {
+                self.linger_timer_at = Some(at);
+                io.timer(at.saturating_sub(now), ClientTimer::Linger);
+            }
         }
-        // requests in flight per broker (by position in the bootstrap list; at most 64)
-        let mut in_flight = [0u32; 64];
-        let slot = |brokers: &[ActorId], to: ActorId| brokers.iter().position(|b| *b == to).unwrap_or(0);
-        for f in self.in_flight.values() {
-            in_flight[slot(&self.brokers, f.to)] += 1;
-        }
-        // idempotence keeps each partition in order: nothing overtakes a record that waits
-        let idempotence = self.cfg.idempotence;
-        let mut blocked: Vec<Tp> = Vec::new();
-        if idempotence {
-            blocked.extend(self.backoff.values().map(|(r, _)| r.tp));
-        }
-        let max = self.cfg.max_in_flight;
-        let brokers = self.brokers.len().clamp(1, in_flight.len());
-        let mut plan = std::mem::take(&mut self.scratch);
-        plan.clear();
+    }
+
+    /// The ready partitions that may go now, by leader, and whether a ready partition has no
+    /// known leader.
+    fn sendable(&self, acc: &Accumulator, now: Time) -> (BTreeMap<ActorId, Vec<Tp>>, bool) {
+        let mut by_leader: BTreeMap<ActorId, Vec<Tp>> = BTreeMap::new();
         let mut leaderless = false;
-        let mut full = false;
-        for (seq, tp) in acc.oldest() {
-            if in_flight[..brokers].iter().all(|n| *n >= max) {
-                // no broker takes another request: the rest only tells whether some
-                // partition lacks a leader (below)
-                full = true;
-                break;
-            }
-            if idempotence && blocked.contains(&tp) {
-                continue;
-            }
+        for tp in acc.ready(now) {
             if self.gate.as_ref().is_some_and(|(_, open)| !open.contains(&tp)) {
                 continue;
             }
-            let Some(leader) = self.cluster.as_ref().and_then(|c| c.leader_actor(tp)) else {
-                leaderless = true;
-                continue;
-            };
-            let n = &mut in_flight[slot(&self.brokers, leader)];
-            if *n >= max {
-                blocked.push(tp);
+            // idempotence keeps each partition in order: nothing overtakes a batch that waits
+            if self.cfg.idempotence
+                && !self.backoff.is_empty()
+                && self.backoff.values().any(|(b, _)| b.tp == tp)
+            {
                 continue;
             }
-            *n += 1;
-            plan.push((seq, tp, leader));
+            match self.cluster.as_ref().and_then(|c| c.leader_actor(tp)) {
+                Some(leader) => by_leader.entry(leader).or_default().push(tp),
+                None => leaderless = true,
+            }
         }
-        if full && !leaderless {
-            let cluster = self.cluster.as_ref();
-            leaderless = acc.waiting_partitions().any(|tp| {
-                !(idempotence && blocked.contains(&tp)) && cluster.and_then(|c| c.leader_actor(tp)).is_none()
-            });
-        }
-        for &(seq, tp, leader) in &plan {
-            let record = acc.take(tp, seq).expect("waiting");
-            self.dispatch(io, record, leader, settled);
-        }
-        self.scratch = plan;
+        (by_leader, leaderless)
+    }
+
+    /// One request to each broker that takes one and has ready batches; whether any went.
+    fn drain_once(&mut self, acc: &mut Accumulator, io: &mut impl Io, settled: &mut Vec<Settled>) -> bool {
+        let now = io.now();
+        let (by_leader, leaderless) = self.sendable(acc, now);
         if leaderless {
             self.metadata.wanted = true;
             self.arm_retry(io);
         }
+        let mut sent = false;
+        for (to, mut tps) in by_leader {
+            if self.in_flight_to(to) >= self.cfg.max_in_flight {
+                continue;
+            }
+            // round robin: from the partition after the last request's last one
+            tps.sort_unstable();
+            if let Some(start) = self.drain_start.get(&to) {
+                let at = tps.partition_point(|tp| tp <= start);
+                tps.rotate_left(at);
+            }
+            let mut batches = Vec::new();
+            let mut size = 0;
+            for tp in tps {
+                let bytes = acc.first_bytes(tp).expect("a ready partition has a batch");
+                if !batches.is_empty() && size + bytes > self.cfg.max_request_size {
+                    break;
+                }
+                size += bytes;
+                batches.push(acc.drain(tp).expect("a ready partition has a batch"));
+                self.drain_start.insert(to, tp);
+            }
+            self.dispatch(acc, io, to, batches, settled);
+            sent = true;
+        }
+        sent
     }
 
-    /// Sends `record` to `leader`.
+    /// Sends `batches` to `to` in one Produce request.
     fn dispatch(
         &mut self,
+        acc: &mut Accumulator,
         io: &mut impl Io,
-        mut record: Record,
-        leader: ActorId,
+        to: ActorId,
+        mut batches: Vec<Batch>,
         settled: &mut Vec<Settled>,
     ) {
-        let id = self.id(record.seq);
+        let wire = batches
+            .iter()
+            .map(|b| ProduceBatch {
+                tp: b.tp,
+                records: b
+                    .records
+                    .iter()
+                    .map(|r| LogRecord {
+                        id: self.id(r.seq),
+                        payload: r.payload.clone(),
+                    })
+                    .collect(),
+                base_seq: b.records[0].stamp.seq,
+                pepoch: b.records[0].stamp.epoch,
+            })
+            .collect();
         let msg = Msg::ProduceReq {
-            tp: record.tp,
-            id,
-            payload: record.payload.clone(),
+            batches: wire,
             acks: self.cfg.acks,
-            pseq: record.stamp.seq,
-            pepoch: record.stamp.epoch,
-            txn: self.gate.as_ref().map(|(pid, _)| (*pid, record.stamp.epoch)),
+            txn: self.gate.as_ref().map(|(pid, _)| *pid),
         };
-        io.send(leader, msg);
-        record.sent = true;
-        if self.cfg.acks == Acks::None {
-            self.settle(io, record, Ok(-1), settled);
-        } else {
-            let deadline = io.now() + Time::ms(self.cfg.request_timeout_ms);
-            self.in_flight.insert(
-                record.seq,
-                InFlight {
-                    record,
-                    to: leader,
-                    deadline,
-                },
-            );
-            self.arm_watchdog(io);
+        io.send(to, msg);
+        for b in &mut batches {
+            for r in &mut b.records {
+                r.sent = true;
+            }
         }
+        if self.cfg.acks == Acks::None {
+            for b in batches {
+                self.settle_batch(io, b, Ok(-1), settled);
+            }
+            return;
+        }
+        let request = self.next_request;
+        self.next_request += 1;
+        let deadline = io.now() + Time::ms(self.cfg.request_timeout_ms);
+        let pending = batches.len() as u32;
+        self.requests.insert(
+            request,
+            Request {
+                to,
+                deadline,
+                pending,
+            },
+        );
+        for batch in batches {
+            if self.mute {
+                acc.mute(batch.tp, true);
+            }
+            self.in_flight
+                .insert(batch.first_seq(), InFlight { batch, request });
+        }
+        self.arm_watchdog(io);
     }
 
-    fn settle(
+    /// Settles every record of `batch`: acknowledged at consecutive offsets from `result`'s
+    /// base offset (−1 for all with acks=0), or failed.
+    fn settle_batch(
         &mut self,
         io: &mut impl Io,
-        record: Record,
+        batch: Batch,
         result: Result<i64, ErrorCode>,
         settled: &mut Vec<Settled>,
     ) {
-        let id = self.id(record.seq);
-        let tp = record.tp;
-        io.record(match result {
-            Ok(offset) => Event::Produced {
-                id,
-                tp,
-                offset,
-                payload: record.payload.clone(),
-            },
-            Err(e) => Event::ProduceFailed { id, tp, error: e },
-        });
-        settled.push(Settled {
-            sent: Sent {
-                id,
-                tp,
-                payload: record.payload,
-            },
-            epoch: record.stamp.epoch,
-            result,
-        });
+        let first = self.id(batch.first_seq());
+        for (i, record) in batch.records.into_iter().enumerate() {
+            let result = result.map(|base| if base < 0 { base } else { base + i as i64 });
+            let id = self.id(record.seq);
+            let tp = record.tp;
+            io.record(match result {
+                Ok(offset) => Event::Produced {
+                    id,
+                    tp,
+                    offset,
+                    payload: record.payload.clone(),
+                    batch: Some(first),
+                },
+                Err(e) => Event::ProduceFailed { id, tp, error: e },
+            });
+            settled.push(Settled {
+                sent: Sent {
+                    id,
+                    tp,
+                    payload: record.payload,
+                },
+                epoch: record.stamp.epoch,
+                result,
+            });
+        }
     }
 
-    /// The broker's answer to the request for record `id`. Returns whether it was the
-    /// answer to a request in flight (an answer to an attempt already given up on is
-    /// ignored); if so a slot is free and the caller pumps.
+    /// Takes batch `seq` out of flight: its request has one answer fewer to wait for, its
+    /// partition is unmuted.
+    fn land(&mut self, acc: &mut Accumulator, seq: u32) -> Option<Batch> {
+        let f = self.in_flight.remove(&seq)?;
+        if let Some(r) = self.requests.get_mut(&f.request) {
+            r.pending -= 1;
+            if r.pending == 0 {
+                self.requests.remove(&f.request);
+            }
+        }
+        if self.mute {
+            acc.mute(f.batch.tp, false);
+        }
+        Some(f.batch)
+    }
+
+    /// The broker's answer for the batch whose first record is `id`. Returns whether it was
+    /// the answer to a batch in flight (an answer to an attempt already given up on is
+    /// ignored); if so the caller pumps.
     pub fn on_response(
         &mut self,
+        acc: &mut Accumulator,
         io: &mut impl Io,
         id: RecordId,
         result: Result<i64, ErrorCode>,
         settled: &mut Vec<Settled>,
     ) -> bool {
-        let Some(f) = self.in_flight.remove(&id.seq) else {
+        let Some(batch) = self.land(acc, id.seq) else {
             return false;
         };
         match result {
-            Ok(offset) => self.settle(io, f.record, Ok(offset), settled),
-            Err(e) => self.failed(io, f.record, e, settled),
+            Ok(base) => self.settle_batch(io, batch, Ok(base), settled),
+            Err(e) => self.failed(io, batch, e, settled),
         }
         true
     }
 
-    /// A retriable failure of `record`'s request: back off and send again, or give up.
-    fn failed(&mut self, io: &mut impl Io, mut record: Record, e: ErrorCode, settled: &mut Vec<Settled>) {
+    /// A retriable failure of `batch`'s request: back off and send it again, or give up.
+    fn failed(&mut self, io: &mut impl Io, mut batch: Batch, e: ErrorCode, settled: &mut Vec<Settled>) {
         let now = io.now();
-        let expired = now.saturating_sub(record.first_sent) >= Time::ms(self.cfg.delivery_timeout_ms);
+        let expired = now.saturating_sub(batch.first_sent()) >= Time::ms(self.cfg.delivery_timeout_ms);
         // not a RetriableException (OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_SERVER_ERROR): the
-        // record fails at once, as the Java producer's canRetry says
+        // batch fails at once, as the Java producer's canRetry says
         let fatal = !e.is_retriable();
-        if record.retries >= self.cfg.retries || expired || fatal {
+        if batch.retries >= self.cfg.retries || expired || fatal {
             let e = if expired { ErrorCode::DeliveryTimedOut } else { e };
-            return self.settle(io, record, Err(e), settled);
+            return self.settle_batch(io, batch, Err(e), settled);
         }
-        record.retries += 1;
-        // exponential backoff with ±20 % jitter (KIP-580)
-        let exp = backoff_ms(&self.cfg, record.retries);
-        let jitter = io.rng().random_range(0.8..1.2);
+        batch.retries += 1;
+        // exponential backoff with ±20 % jitter (KIP-580); kafka-python's accumulator waits
+        // a constant retry_backoff_ms, no jitter, and draws nothing
+        let exp = backoff_ms(&self.cfg, batch.retries);
+        let jitter = if self.cfg.retry_jitter {
+            io.rng().random_range(0.8..1.2)
+        } else {
+            1.0
+        };
         let retry_at = now + Time::us((exp as f64 * 1000.0 * jitter) as u64);
-        io.record(Event::ProduceRetry {
-            id: self.id(record.seq),
-            tp: record.tp,
-            error: e,
-        });
-        self.backoff.insert(record.seq, (record, retry_at));
+        for r in &batch.records {
+            io.record(Event::ProduceRetry {
+                id: self.id(r.seq),
+                tp: r.tp,
+                error: e,
+            });
+        }
+        self.backoff.insert(batch.first_seq(), (batch, retry_at));
         if e.invalidates_metadata() {
             self.metadata.wanted = true;
         }
@@ -397,8 +490,18 @@ impl Sender {
         }
     }
 
-    /// The retry timer fired: refresh metadata if wanted (the records wait for the answer:
-    /// the leader may have moved), else send the records whose backoff is over.
+    /// The linger timer fired: send what is ready (a timer replaced by a sooner one is
+    /// ignored).
+    pub fn on_linger_timer(&mut self, acc: &mut Accumulator, io: &mut impl Io, settled: &mut Vec<Settled>) {
+        if self.linger_timer_at.is_some_and(|t| t > io.now()) {
+            return;
+        }
+        self.linger_timer_at = None;
+        self.pump(acc, io, settled);
+    }
+
+    /// The retry timer fired: refresh metadata if wanted (the batches wait for the answer:
+    /// the leader may have moved), else send the batches whose backoff is over.
     pub fn on_retry_timer(&mut self, acc: &mut Accumulator, io: &mut impl Io, settled: &mut Vec<Settled>) {
         if self.retry_timer_at.is_some_and(|t| t > io.now()) {
             // an older, later timer: the earlier one took its place
@@ -412,7 +515,7 @@ impl Sender {
         }
     }
 
-    /// Puts the records whose backoff is over back into `acc` and sends what can go;
+    /// Puts the batches whose backoff is over back into `acc` and sends what can go;
     /// re-arms the retry timer for the rest.
     pub fn retry_waiting(&mut self, acc: &mut Accumulator, io: &mut impl Io, settled: &mut Vec<Settled>) {
         let now = io.now();
@@ -424,8 +527,8 @@ impl Sender {
             .map(|(s, _)| *s)
             .collect();
         for seq in due {
-            let (record, _) = self.backoff.remove(&seq).expect("in backoff");
-            acc.append(record);
+            let (batch, _) = self.backoff.remove(&seq).expect("in backoff");
+            acc.reenqueue(batch);
         }
         self.pump(acc, io, settled);
         if let Some(t) = next {
@@ -435,7 +538,13 @@ impl Sender {
 
     /// The connection to `broker` broke: its Metadata request is asked again after
     /// `retry.backoff.ms`, its requests in flight fail (`NETWORK_EXCEPTION`).
-    pub fn on_disconnected(&mut self, io: &mut impl Io, broker: ActorId, settled: &mut Vec<Settled>) {
+    pub fn on_disconnected(
+        &mut self,
+        acc: &mut Accumulator,
+        io: &mut impl Io,
+        broker: ActorId,
+        settled: &mut Vec<Settled>,
+    ) {
         if self.metadata.to == Some(broker) && self.metadata.deadline.is_some() {
             self.metadata.deadline = None;
             self.metadata.wanted = true;
@@ -444,18 +553,18 @@ impl Sender {
         let broken: Vec<u32> = self
             .in_flight
             .iter()
-            .filter(|(_, f)| f.to == broker)
+            .filter(|(_, f)| self.requests.get(&f.request).is_some_and(|r| r.to == broker))
             .map(|(s, _)| *s)
             .collect();
         for seq in broken {
-            let f = self.in_flight.remove(&seq).expect("in flight");
-            self.failed(io, f.record, ErrorCode::NetworkException, settled);
+            let batch = self.land(acc, seq).expect("in flight");
+            self.failed(io, batch, ErrorCode::NetworkException, settled);
         }
     }
 
     /// The watchdog fired: a Metadata request past `request.timeout.ms` is sent again, Produce
     /// requests past it fail (`REQUEST_TIMED_OUT`); re-armed for the earliest deadline left.
-    pub fn on_watchdog(&mut self, io: &mut impl Io, settled: &mut Vec<Settled>) {
+    pub fn on_watchdog(&mut self, acc: &mut Accumulator, io: &mut impl Io, settled: &mut Vec<Settled>) {
         self.watchdog_armed = false;
         let now = io.now();
         if self.metadata.deadline.is_some_and(|d| d <= now) {
@@ -465,17 +574,17 @@ impl Sender {
         let due: Vec<u32> = self
             .in_flight
             .iter()
-            .filter(|(_, f)| f.deadline <= now)
+            .filter(|(_, f)| self.requests.get(&f.request).is_some_and(|r| r.deadline <= now))
             .map(|(s, _)| *s)
             .collect();
         for seq in due {
-            let f = self.in_flight.remove(&seq).expect("in flight");
-            self.failed(io, f.record, ErrorCode::RequestTimedOut, settled);
+            let batch = self.land(acc, seq).expect("in flight");
+            self.failed(io, batch, ErrorCode::RequestTimedOut, settled);
         }
         let next = self
-            .in_flight
+            .requests
             .values()
-            .map(|f| f.deadline)
+            .map(|r| r.deadline)
             .chain(self.metadata.deadline)
             .min();
         if let Some(next) = next {

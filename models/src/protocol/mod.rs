@@ -13,9 +13,11 @@ use std::sync::Arc;
 mod api;
 mod error;
 pub mod long_poll;
+mod produce;
 
 pub use api::ApiKey;
 pub use error::ErrorCode;
+pub use produce::ProduceBatch;
 
 /// Timers the group coordinator sets.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -269,6 +271,7 @@ pub struct JoinOk {
 }
 
 /// Everything on the wire and every timer.
+
 #[derive(Clone, Debug)]
 pub enum Msg {
     // ---- scenario inputs ----
@@ -384,23 +387,16 @@ pub enum Msg {
         /// Echoed in the response.
         tag: u64,
     },
-    /// `Produce` of one record (`linger.ms=0`: a record per request).
+    /// `Produce`: one record batch for each of several partitions the broker leads (a
+    /// producer sends one request per broker, `Sender.sendProduceRequests`).
     ProduceReq {
-        /// Target partition.
-        tp: Tp,
-        /// Identity of the record.
-        id: RecordId,
-        /// Key and value.
-        payload: Payload,
+        /// One batch per partition.
+        batches: Vec<ProduceBatch>,
         /// `acks`.
         acks: Acks,
-        /// Idempotent producer's per-partition sequence number, −1 without idempotence.
-        pseq: i32,
-        /// Idempotent producer's epoch for the partition.
-        pepoch: i32,
-        /// A transactional producer's (producer id, epoch): the record belongs to its open
-        /// transaction.
-        txn: Option<(i64, i32)>,
+        /// A transactional producer's id: the batches belong to its open transaction, in
+        /// each batch's epoch.
+        txn: Option<i64>,
     },
     /// `ConsumerGroupHeartbeat` (KIP-848).
     ConsumerHeartbeatReq(Box<ConsumerHeartbeat>),
@@ -511,13 +507,15 @@ pub enum Msg {
         /// Offsets.
         offsets: Vec<(Tp, i64)>,
     },
-    /// Produce response: the record's offset, or why not.
+    /// Produce response for one batch: its base offset, or why not (the broker answers
+    /// each batch of a request on its own; see README, known differences).
     ProduceResp {
         /// Partition.
         tp: Tp,
-        /// Record identity.
+        /// The batch's first record: it names the batch.
         id: RecordId,
-        /// Offset assigned (for a duplicate: where it was first written).
+        /// Offset of the batch's first record (for a duplicate: where it was first written);
+        /// the others follow it.
         result: Result<i64, ErrorCode>,
     },
     /// Fetch response: records per partition from the requested positions.
@@ -689,6 +687,8 @@ pub enum ClientTimer {
     Retry,
     /// Producer: some request may have gone unanswered for `request.timeout.ms`.
     ProduceWatchdog,
+    /// Producer: a batch's `linger.ms` is over (the sender wakes to send what is ready).
+    Linger,
     /// Consumer: look up the cluster again (a partition without a leader, a lost coordinator).
     Rediscover,
     /// Consumer: send JoinGroup again after `retry.backoff.ms` (the coordinator answered

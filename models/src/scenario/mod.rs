@@ -327,6 +327,15 @@ pub struct ProducerSpec {
     /// Producer settings under Kafka's names.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, ConfigValue>,
+    /// `linger.ms` (librdkafka `queue.buffering.max.ms`); the profile's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linger_ms: Option<u64>,
+    /// `batch.size` in bytes; the profile's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u64>,
+    /// librdkafka `batch.num.messages`; the profile's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_num_messages: Option<u64>,
     /// A transactional producer's application (needs `transactional.id`): its records in
     /// transactions of `records` each, every `abort_every`-th aborted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -691,17 +700,28 @@ impl Scenario {
             cfg.set(k, v)
                 .map_err(|m| err(format!("producers[{i}].config.\"{k}\""), m))?;
         }
+        let batching = [
+            ("linger_ms", "linger.ms", p.linger_ms),
+            ("batch_size", "batch.size", p.batch_size),
+            ("batch_num_messages", "batch.num.messages", p.batch_num_messages),
+        ];
+        for (field, key, value) in batching {
+            let Some(v) = value else { continue };
+            let v = ConfigValue::Int(i64::try_from(v).unwrap_or(i64::MAX));
+            cfg.set(key, &v)
+                .map_err(|m| err(format!("producers[{i}].{field}"), m))?;
+        }
         cfg.finish()
             .map_err(|m| err(format!("producers[{i}].config"), m))?;
-        if p.profile == Profile::Java && cfg.delivery_timeout_ms < cfg.request_timeout_ms {
-            // Java's KafkaProducer.configureDeliveryTimeout (linger.ms is not modelled: 0)
+        if p.profile == Profile::Java && cfg.delivery_timeout_ms < cfg.request_timeout_ms + cfg.linger_ms {
+            // Java's KafkaProducer.configureDeliveryTimeout
             if p.config.contains_key("delivery.timeout.ms") {
                 return Err(err(
                     format!("producers[{i}].config.\"delivery.timeout.ms\""),
                     "delivery.timeout.ms should be equal to or larger than linger.ms + request.timeout.ms (Java's producer refuses it)",
                 ));
             }
-            cfg.delivery_timeout_ms = cfg.request_timeout_ms;
+            cfg.delivery_timeout_ms = cfg.request_timeout_ms + cfg.linger_ms;
         }
         Ok(cfg)
     }

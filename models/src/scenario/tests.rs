@@ -28,6 +28,9 @@ fn base() -> Scenario {
             }],
             generate: None,
             config: BTreeMap::new(),
+            linger_ms: None,
+            batch_size: None,
+            batch_num_messages: None,
             transactions: None,
         }],
         consumers: vec![ConsumerSpec {
@@ -145,6 +148,50 @@ fn close_and_crash_restart_a_stall_does_not() {
 /// `linger.ms + request.timeout.ms` (a real run of `acks-all-minisr` with 20 s against the
 /// default 30 s failed to start its producer), and raises a default one to it.
 #[test]
+fn batching_keys_override_the_profile_and_are_bounded() {
+    let mut s = base();
+    let cfg = s.producer_config(0).unwrap();
+    // kafka-python 3.0.12: linger_ms=0, batch_size=16384, no batch.num.messages
+    assert_eq!(
+        (cfg.linger_ms, cfg.batch_size, cfg.batch_num_messages),
+        (0, 16_384, u32::MAX)
+    );
+    s.producers[0].profile = Profile::Librdkafka;
+    let cfg = s.producer_config(0).unwrap();
+    assert_eq!(
+        (cfg.linger_ms, cfg.batch_size, cfg.batch_num_messages),
+        (5, 1_000_000, 10_000)
+    );
+    s.producers[0].linger_ms = Some(20);
+    s.producers[0].batch_size = Some(100);
+    s.producers[0].batch_num_messages = Some(3);
+    let cfg = s.producer_config(0).unwrap();
+    assert_eq!(
+        (cfg.linger_ms, cfg.batch_size, cfg.batch_num_messages),
+        (20, 100, 3)
+    );
+    s.validate().unwrap();
+    for (field, bad) in [
+        ("linger_ms", 900_001),
+        ("batch_size", 0),
+        ("batch_num_messages", 0),
+    ] {
+        let mut b = s.clone();
+        match field {
+            "linger_ms" => b.producers[0].linger_ms = Some(bad),
+            "batch_size" => b.producers[0].batch_size = Some(bad),
+            _ => b.producers[0].batch_num_messages = Some(bad),
+        }
+        let e = b.validate().unwrap_err();
+        assert_eq!(e.path, format!("producers[0].{field}"), "{e}");
+        assert!(!e.to_string().contains('\n'), "{e}");
+    }
+    let mut b = s.clone();
+    b.producers[0].batch_num_messages = Some(u64::MAX);
+    assert!(b.validate().is_err());
+}
+
+#[test]
 fn a_java_delivery_timeout_below_the_request_timeout_is_refused() {
     let mut s = base();
     s.producers[0].profile = Profile::Java;
@@ -158,13 +205,13 @@ fn a_java_delivery_timeout_below_the_request_timeout_is_refused() {
         .config
         .insert("request.timeout.ms".into(), ConfigValue::Int(10_000));
     s.validate().unwrap();
-    // not set: raised to the request timeout, as Java does
+    // not set: raised to linger.ms (5) + request.timeout.ms, as Java does
     let mut d = base();
     d.producers[0].profile = Profile::Java;
     d.producers[0]
         .config
         .insert("request.timeout.ms".into(), ConfigValue::Int(200_000));
-    assert_eq!(d.producer_config(0).unwrap().delivery_timeout_ms, 200_000);
+    assert_eq!(d.producer_config(0).unwrap().delivery_timeout_ms, 200_005);
     // kafka-python has no such rule
     s.producers[0].profile = Profile::KafkaPython;
     s.producers[0].config.remove("request.timeout.ms");

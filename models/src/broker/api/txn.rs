@@ -204,6 +204,7 @@ impl Broker {
                 },
                 epoch: part.leader_epoch,
                 pseq: -1,
+                batch_seq: -1,
                 pepoch: 0,
                 internal: None,
                 txn: Some(TxnBatch::Marker {
