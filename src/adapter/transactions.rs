@@ -397,6 +397,7 @@ mod tests {
             tp: TP,
             offset,
             payload: Payload::new(None, Some(b"v")),
+            batch: None,
         }
     }
 
