@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 mod api;
 mod error;
+pub mod heartbeat_chain;
 pub mod long_poll;
 
 pub use api::ApiKey;
@@ -25,6 +26,9 @@ pub enum GroupTimer {
     JoinDeadline(u64),
     /// Check a member's session.
     Session(MemberId),
+    /// Heartbeat `k` of a member's heartbeat chain arrives, to be answered with an error
+    /// (`heartbeat_chain`).
+    ChainHeartbeat(MemberId, u64),
 }
 
 /// A `ConsumerGroupHeartbeat` request.
@@ -115,10 +119,12 @@ pub type FetchedRecords = smallvec::SmallVec<[(Tp, i64, LogRecord); 1]>;
 impl Msg {
     /// Whether this travels at the network's base latency, drawing nothing
     /// (`Ctx::send_fixed`): a Fetch, and a Fetch's empty answer — the two legs of an idle
-    /// long-poll, whose timing is then a function of when the cycle started alone.
+    /// long-poll, whose timing is then a function of when the cycle started alone; and a
+    /// classic Heartbeat and its answer, for the same reason (a heartbeat chain's instants
+    /// are a function of its first heartbeat alone).
     pub fn travels_fixed(&self) -> bool {
         match self {
-            Msg::FetchReq { .. } => true,
+            Msg::FetchReq { .. } | Msg::HeartbeatReq { .. } | Msg::HeartbeatResp(_) => true,
             Msg::FetchResp { records, errors, .. } => records.is_empty() && errors.is_empty(),
             _ => false,
         }
@@ -342,6 +348,9 @@ pub enum Msg {
         member_id: MemberId,
         /// Generation.
         generation: i32,
+        /// The first Heartbeat of a chain the coordinator keeps the session alive from
+        /// (`protocol::heartbeat_chain`); `None`: one Heartbeat.
+        chain: Option<Arc<heartbeat_chain::HeartbeatChain>>,
     },
     /// `LeaveGroup`.
     LeaveGroupReq {
