@@ -85,16 +85,16 @@ fn idle_then_active_delivers_at_the_virtual_times_of_the_cycle_by_cycle_run() {
     assert_eq!(
         first,
         [
-            (30_002_777, "solo"),
-            (30_003_023, "trio_3"),
-            (90_002_651, "trio_3"),
-            (90_003_019, "solo")
+            (30_003_048, "solo"),
+            (30_003_341, "trio_3"),
+            (90_003_071, "solo"),
+            (90_003_335, "trio_3")
         ]
     );
     let last = consumed.last().unwrap();
     assert_eq!(
         (last.0, last.1.as_str(), last.2, last.3),
-        (3_570_003_041, "trio_3", 1, 18)
+        (3_570_003_558, "solo", 1, 18)
     );
     let all: String = consumed
         .iter()
@@ -108,7 +108,7 @@ fn idle_then_active_delivers_at_the_virtual_times_of_the_cycle_by_cycle_run() {
 }
 
 /// FNV-1a 64 of the lines `µs consumer partition offset`, from the cycle-by-cycle run.
-const PINNED_SOAK_HOUR_SEED_1: u64 = 0x1a32_30e3_fa18_1084;
+const PINNED_SOAK_HOUR_SEED_1: u64 = 0x2b7c_2635_472d_80bb;
 
 #[test]
 fn the_soak_examples_run_from_the_command_line() {
@@ -192,4 +192,38 @@ fn parked_long_polls_give_the_cycle_by_cycle_history_of_an_idle_hour() {
             "{parked_events} events parked, {cycle_events} cycle by cycle"
         );
     }
+}
+
+#[test]
+fn the_built_ins_that_park_are_those_the_readme_names() {
+    let parked: Vec<&str> = kafka_sim::builtin::names()
+        .into_iter()
+        .filter(|name| {
+            let scenario = kafka_sim::load::builtin_scenario(name).expect("built-in");
+            Prepared::new(&scenario).expect("valid").idle() == IdleMode::Parked
+        })
+        .collect();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("  Built-ins that park: "))
+        .expect("README names the built-ins that park");
+    let named: Vec<&str> = line
+        .trim_start_matches("  Built-ins that park: ")
+        .trim_end_matches('.')
+        .split(", ")
+        .map(|n| n.trim_matches('`'))
+        .collect();
+    assert_eq!(parked, named);
+}
+
+#[test]
+fn an_idle_hour_parked_costs_no_event_per_heartbeat() {
+    // cycle by cycle: a Heartbeat, its answer and the next heartbeat timer per member every
+    // 3 s (4 × 1,200 × 3 = 14,400 events) besides the long-polls; parked: neither
+    let scenario = soak("soak-hour");
+    let (_, cycle_events) = json_with(&scenario, 1, IdleMode::Cycles);
+    let (_, parked_events) = json_with(&scenario, 1, IdleMode::Parked);
+    assert!(cycle_events > 14_400, "{cycle_events} events cycle by cycle");
+    assert!(parked_events < 2_000, "{parked_events} events parked");
 }

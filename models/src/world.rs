@@ -237,13 +237,13 @@ pub struct Prepared<'a> {
     idle: IdleMode,
 }
 
-/// How an idle consumer long-poll (`fetch.max.wait.ms` with nothing to read) is simulated.
-/// Both give the same history (`tests/idle.rs`); they differ in the events they take.
+/// How idle long-polls (`fetch.max.wait.ms` with nothing to read) and classic heartbeats are
+/// simulated. Both give the same history (`tests/idle.rs`); they differ in the events taken.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum IdleMode {
-    /// Every cycle: the Fetch reaching the broker, its expiry, the empty answer.
+    /// Every cycle (a Fetch, its expiry, the empty answer) and every Heartbeat and answer.
     Cycles,
-    /// The Fetch stays parked across its expiries, its cycle computed (the default, on a
+    /// Fetches parked across their expiries and heartbeat chains, computed (the default, on a
     /// one-broker cluster in a scenario without faults; elsewhere [`IdleMode::Cycles`]).
     Parked,
 }

@@ -103,7 +103,9 @@ impl GroupHost {
         fx: &mut Effects,
     ) -> Option<Internal> {
         let mut out = std::mem::take(&mut self.out);
-        input(self.group(group), &mut out);
+        let g = self.group(group);
+        input(g, &mut out);
+        g.probe_chains(now, &mut out);
         self.out = out;
         self.flush(now, group, fx);
         let g = &self.groups[group];

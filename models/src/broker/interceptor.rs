@@ -575,6 +575,7 @@ mod tests {
             group: "g".into(),
             member_id: "m".into(),
             generation: 1,
+            chain: None,
         };
         assert_eq!(request_partitions(&hb, &cluster), vec![cluster.offsets_tp("g")]);
         assert_eq!(request_partitions(&produce(TP, Acks::All), &cluster), vec![TP]);

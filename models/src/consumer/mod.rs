@@ -33,6 +33,7 @@ pub mod app;
 pub mod client;
 mod discovery;
 pub mod fetcher;
+mod heartbeat_chain;
 mod long_poll;
 pub mod member_id;
 pub mod membership;
@@ -94,6 +95,8 @@ pub struct Consumer {
     park_idle: bool,
     /// The parked long-poll in flight.
     long_poll: Option<long_poll::InFlight>,
+    /// The heartbeat chain going ([`heartbeat_chain`]).
+    heartbeats: Option<heartbeat_chain::Beating>,
 }
 
 type Cx<'a, 'b> = &'a mut Ctx<'b, Msg, Event>;
@@ -146,6 +149,7 @@ impl Consumer {
             app: AppLoop::new(),
             park_idle: false,
             long_poll: None,
+            heartbeats: None,
             cfg,
             topic_names: topics,
             meta: None,
@@ -291,7 +295,7 @@ impl Consumer {
         let overdue = self.app.state != State::Polling && idle > Time::ms(self.cfg.max_poll_interval_ms);
         let mut out = std::mem::take(&mut self.outs);
         self.member.on_heartbeat_timer(epoch, overdue, &mut out);
-        self.apply(ctx, out);
+        self.heartbeat_or_chain(ctx, out);
     }
 
     fn on_watchdog(&mut self, ctx: Cx) {
@@ -452,12 +456,13 @@ impl Consumer {
         if self.client.coordinator.is_some() {
             let to = self.client.coord();
             let group = self.group();
-            ctx.send(
+            ctx.send_fixed(
                 to,
                 Msg::HeartbeatReq {
                     group,
                     member_id,
                     generation,
+                    chain: None,
                 },
             );
             self.client.heartbeat_sent(to, ctx.now());
@@ -528,6 +533,7 @@ impl Consumer {
         self.offsets_retry = false;
         self.meta = None;
         self.long_poll = None;
+        self.heartbeats = None;
         self.user.on_restart();
     }
 }
@@ -549,5 +555,6 @@ impl Actor<Msg, Event> for Consumer {
             self.close(ctx);
         }
         self.check_long_poll(ctx);
+        self.check_heartbeat_chain(ctx);
     }
 }

@@ -105,23 +105,7 @@ impl Group {
         generation: i32,
         out: &mut Vec<Output>,
     ) {
-        let reply = |r| Output::Reply(from, Msg::HeartbeatResp(r));
-        if self.fenced.contains(member_id) {
-            out.push(reply(Err(ErrorCode::FencedInstanceId)));
-            return;
-        }
-        let Some(m) = self.members.get_mut(member_id) else {
-            out.push(reply(Err(ErrorCode::UnknownMemberId)));
-            return;
-        };
-        m.deadline = now + Time::us(m.session_timeout_us);
-        let r = match self.state {
-            GroupState::Empty => Err(ErrorCode::UnknownMemberId),
-            GroupState::PreparingRebalance => Err(ErrorCode::RebalanceInProgress),
-            _ if generation != self.generation => Err(ErrorCode::IllegalGeneration),
-            _ => Ok(()),
-        };
-        out.push(reply(r));
+        self.heartbeat_chained(now, from, member_id, generation, None, out);
     }
 
     /// Handles LeaveGroup.
@@ -169,16 +153,18 @@ impl Group {
             }
             GroupTimer::Session(id) => {
                 let Some(m) = self.members.get(id) else { return };
+                let deadline = self.session_deadline(now, id, m);
                 if m.awaiting_join {
                     let next = now + Time::us(m.session_timeout_us);
                     out.push(Output::Timer(next, GroupTimer::Session(id.clone())));
-                } else if m.deadline <= now {
+                } else if deadline <= now {
                     self.remove_member(id, RemovalReason::SessionTimeout, out);
                     self.after_removal(now, out);
                 } else {
-                    out.push(Output::Timer(m.deadline, GroupTimer::Session(id.clone())));
+                    out.push(Output::Timer(deadline, GroupTimer::Session(id.clone())));
                 }
             }
+            GroupTimer::ChainHeartbeat(id, k) => self.on_chain_heartbeat(now, id, *k, out),
         }
     }
 }

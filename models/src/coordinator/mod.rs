@@ -42,6 +42,7 @@ use sim::{ActorId, Time};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+mod heartbeat_chain;
 mod join;
 mod membership;
 #[cfg(test)]
@@ -114,6 +115,9 @@ pub struct Group {
     joins: u64,
     static_members: BTreeMap<Arc<str>, MemberId>,
     fenced: BTreeSet<MemberId>,
+    /// Members' heartbeat chains (`heartbeat_chain`), kept after a member is removed so that
+    /// the chain's next Heartbeat is answered `UNKNOWN_MEMBER_ID`.
+    chains: BTreeMap<MemberId, heartbeat_chain::Chain>,
 }
 
 impl Group {
@@ -135,6 +139,7 @@ impl Group {
             joins: 0,
             static_members: BTreeMap::new(),
             fenced: BTreeSet::new(),
+            chains: BTreeMap::new(),
         }
     }
 

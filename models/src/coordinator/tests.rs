@@ -441,3 +441,72 @@ fn static_member_restart_replaces_and_fences_without_rebalance() {
     ));
     assert_eq!(h.g.validate_commit(Some(&a), 1), Err(ErrorCode::FencedInstanceId));
 }
+
+/// A chained member: its session lives from the chain's arrivals; a second member's join
+/// makes the chain's next Heartbeat a real one, answered `REBALANCE_IN_PROGRESS` at its
+/// arrival; and a chain that ended lets the session expire after its last arrival.
+#[test]
+fn a_heartbeat_chain_keeps_the_session_and_is_answered_at_its_next_arrival_once_it_must_fail() {
+    use crate::protocol::heartbeat_chain::HeartbeatChain;
+    let mut h = Harness::new(0);
+    let (a, out) = h.join_new(0, 1);
+    h.timer(0, deadline(&out).unwrap().1);
+    h.g.sync(Time::ms(1), ActorId(1), 0, &a, 1, &[], &mut h.out);
+    h.out.clear();
+    // Heartbeats every 3 s from 2 s, 1 ms to the coordinator: no answer, nothing to probe
+    let chain = Arc::new(HeartbeatChain::new(Time::ms(2_000), Time::ms(1), Time::ms(3_000)));
+    let first = chain.arrival(0);
+    h.g.heartbeat_chained(first, ActorId(1), &a, 1, Some(chain.clone()), &mut h.out);
+    h.g.probe_chains(first, &mut h.out);
+    assert!(h.out.is_empty(), "{:?}", h.out);
+    // the session timer set at the sync (1 ms + 10 s) finds the chain's last arrival
+    let out = h.timer(10_001, GroupTimer::Session(a.clone()));
+    assert!(
+        matches!(&out[..], [Output::Timer(t, GroupTimer::Session(_))] if *t == chain.arrival(2) + Time::us(SESSION))
+    );
+    // b joins at 12.5 s: the rebalance is learnt from Heartbeat 4 (sent at 14 s)
+    let (_b, _) = h.join_new(12_500, 2);
+    assert_eq!(h.g.state(), GroupState::PreparingRebalance);
+    h.g.probe_chains(Time::ms(12_500), &mut h.out);
+    let out = std::mem::take(&mut h.out);
+    let probe = GroupTimer::ChainHeartbeat(a.clone(), 4);
+    assert!(matches!(&out[..], [Output::Timer(t, p)] if *t == chain.arrival(4) && *p == probe));
+    // the consumer got to send it (the chain ended after it): it is answered there
+    chain.end_at(Time::ms(14_500));
+    h.g.on_timer(chain.arrival(4), &probe, &mut h.out);
+    let out = std::mem::take(&mut h.out);
+    assert!(matches!(
+        &out[..],
+        [Output::Reply(
+            ActorId(1),
+            Msg::HeartbeatResp(Err(ErrorCode::RebalanceInProgress))
+        )]
+    ));
+    // a second chain that ends: the member is removed session.timeout.ms after its last one
+    let mut h = Harness::new(0);
+    let (a, out) = h.join_new(0, 1);
+    h.timer(0, deadline(&out).unwrap().1);
+    h.g.sync(Time::ms(1), ActorId(1), 0, &a, 1, &[], &mut h.out);
+    h.out.clear();
+    let chain = Arc::new(HeartbeatChain::new(Time::ms(2_000), Time::ms(1), Time::ms(3_000)));
+    h.g.heartbeat_chained(
+        chain.arrival(0),
+        ActorId(1),
+        &a,
+        1,
+        Some(chain.clone()),
+        &mut h.out,
+    );
+    assert_eq!(chain.end_at(Time::ms(9_000)), 2);
+    let out = h.timer(10_001, GroupTimer::Session(a.clone()));
+    let last = chain.arrival(2) + Time::us(SESSION);
+    assert!(matches!(&out[..], [Output::Timer(t, _)] if *t == last));
+    h.g.on_timer(last, &GroupTimer::Session(a.clone()), &mut h.out);
+    assert!(h.out.iter().any(|o| matches!(
+        o,
+        Output::Event(Event::MemberRemoved {
+            reason: RemovalReason::SessionTimeout,
+            ..
+        })
+    )));
+}

@@ -11,7 +11,9 @@ use sim::Time;
 use std::sync::Arc;
 
 mod api;
+mod delivery;
 mod error;
+pub mod heartbeat_chain;
 pub mod long_poll;
 mod produce;
 
@@ -27,6 +29,9 @@ pub enum GroupTimer {
     JoinDeadline(u64),
     /// Check a member's session.
     Session(MemberId),
+    /// Heartbeat `k` of a member's heartbeat chain arrives, to be answered with an error
+    /// (`heartbeat_chain`).
+    ChainHeartbeat(MemberId, u64),
 }
 
 /// A `ConsumerGroupHeartbeat` request.
@@ -113,44 +118,6 @@ pub struct TxnOffsetCommit {
 /// The records of a fetch response: one (the common answer to a long-poll woken by an
 /// append) travels inline, more on the heap.
 pub type FetchedRecords = smallvec::SmallVec<[(Tp, i64, LogRecord); 1]>;
-
-impl Msg {
-    /// Whether this travels at the network's base latency, drawing nothing
-    /// (`Ctx::send_fixed`): a Fetch, and a Fetch's empty answer — the two legs of an idle
-    /// long-poll, whose timing is then a function of when the cycle started alone.
-    pub fn travels_fixed(&self) -> bool {
-        match self {
-            Msg::FetchReq { .. } => true,
-            Msg::FetchResp { records, errors, .. } => records.is_empty() && errors.is_empty(),
-            _ => false,
-        }
-    }
-
-    /// Whether this is a request a broker answers (so a crashed broker's host resets it).
-    pub fn is_request(&self) -> bool {
-        matches!(
-            self,
-            Msg::MetadataReq
-                | Msg::FindCoordinatorReq { .. }
-                | Msg::JoinGroupReq(_)
-                | Msg::SyncGroupReq { .. }
-                | Msg::HeartbeatReq { .. }
-                | Msg::LeaveGroupReq { .. }
-                | Msg::OffsetCommitReq { .. }
-                | Msg::OffsetFetchReq { .. }
-                | Msg::ListOffsetsReq { .. }
-                | Msg::ProduceReq { .. }
-                | Msg::ConsumerHeartbeatReq(_)
-                | Msg::FetchReq { .. }
-                | Msg::ReplicaFetchReq { .. }
-                | Msg::InitProducerIdReq { .. }
-                | Msg::AddPartitionsToTxnReq { .. }
-                | Msg::EndTxnReq { .. }
-                | Msg::WriteTxnMarkersReq(_)
-                | Msg::TxnOffsetCommitReq(_)
-        )
-    }
-}
 
 /// What a FindCoordinator key names.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -345,6 +312,9 @@ pub enum Msg {
         member_id: MemberId,
         /// Generation.
         generation: i32,
+        /// The first Heartbeat of a chain the coordinator keeps the session alive from
+        /// (`protocol::heartbeat_chain`); `None`: one Heartbeat.
+        chain: Option<Arc<heartbeat_chain::HeartbeatChain>>,
     },
     /// `LeaveGroup`.
     LeaveGroupReq {

@@ -5,6 +5,7 @@
 use super::uuid_from;
 use crate::broker::Broker;
 use crate::coordinator::{Group, Output};
+use crate::protocol::heartbeat_chain::HeartbeatChain;
 use crate::protocol::{ErrorCode, GroupTimer, JoinGroup, Msg};
 use crate::types::{MemberId, Tp};
 use rand::RngCore;
@@ -76,6 +77,7 @@ impl Broker {
         group: &Arc<str>,
         member_id: &MemberId,
         generation: i32,
+        chain: Option<Arc<HeartbeatChain>>,
     ) {
         if !self.rm.coordinates(group) {
             self.fx
@@ -83,7 +85,7 @@ impl Broker {
             return;
         }
         self.drive_group(now, group, |g, out| {
-            g.heartbeat(now, from, member_id, generation, out)
+            g.heartbeat_chained(now, from, member_id, generation, chain, out)
         });
     }
 
