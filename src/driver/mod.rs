@@ -23,6 +23,7 @@
 
 pub mod cluster;
 mod process;
+pub mod proxy;
 mod schedule;
 mod timed;
 
