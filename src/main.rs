@@ -237,6 +237,14 @@ enum Command {
         #[arg(required = true)]
         keys: Vec<String>,
     },
+    /// The TCP proxy in front of a real cluster's listeners (started by
+    /// `scripts/kafka-cluster.sh`), through which timed runs stage network cuts.
+    #[command(hide = true)]
+    ClusterProxy {
+        /// The cluster's state directory.
+        #[arg(long)]
+        cluster: std::path::PathBuf,
+    },
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
@@ -660,6 +668,10 @@ fn main() -> ExitCode {
             partitioner,
             keys,
         }) => partition_command(partitions, &partitioner, keys),
+        Some(Command::ClusterProxy { cluster }) => match kafka_sim::driver::proxy::control::run(&cluster) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
     }
 }
 

@@ -207,3 +207,5 @@ fn pump(mut from: TcpStream, mut to: TcpStream, id: &LinkId, cuts: &Cuts, held: 
 
 #[cfg(test)]
 mod tests;
+
+pub mod control;
