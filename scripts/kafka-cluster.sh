@@ -16,8 +16,16 @@
 # survives one node's crash), with the simulator's defaults for a three-broker cluster:
 # default.replication.factor=3, min.insync.replicas=2, offsets and transaction state
 # replicated three times, no topic auto-creation, group.initial.rebalance.delay.ms=0.
-# Ports: six free ones picked per run (or KAFKA_SIM_CLUSTER_PORT and the five after), so two
-# checkouts never collide. Heaps of 512 MiB each: the three fit a 2-core, 24 GB machine next
+# Every listener the clients and the nodes use goes through the harness's TCP proxy
+# (`kafka-sim cluster-proxy`, src/driver/proxy/, started here before the nodes), through
+# which timed runs stage network cuts: each node listens on internal ports and advertises
+# the proxy's (client and inter-broker listeners), and each node's controller.quorum.voters
+# names a proxy port per (this node, voter), so a node can be cut off from its peers while
+# clients still reach it. The bootstrap list is the proxy's client ports.
+# Ports: 25 consecutive free ones picked per run (or KAFKA_SIM_CLUSTER_PORT and the 24 after;
+# the layout is in src/driver/proxy/control.rs), so two checkouts never collide.
+# KAFKA_SIM_BIN names the kafka-sim binary that runs the proxy (default: target/release's,
+# else target/debug's). Heaps of 512 MiB each: the three fit a 2-core, 24 GB machine next
 # to the tests. Kafka comes from Maven Central as for scripts/kafka-broker.sh (shared cache).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -30,25 +38,66 @@ in_use() {
   (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null
 }
 
-# Six consecutive free ports, from a start that differs per process.
+nports=25
+
+# Consecutive free ports, from a start that differs per process.
 pick_ports() {
   local p=$((20000 + ($$ * 7919) % 40000))
   for _ in $(seq 1 200); do
     local free=1
-    for k in 0 1 2 3 4 5; do
+    for k in $(seq 0 $((nports - 1))); do
       if in_use $((p + k)); then free=0; break; fi
     done
     if [ "$free" -eq 1 ]; then echo "$p"; return; fi
-    p=$((p + 6))
-    if [ "$p" -ge 64990 ]; then p=20000; fi
+    p=$((p + nports))
+    if [ "$p" -ge 64970 ]; then p=20000; fi
   done
-  echo "error: found no six free consecutive ports on 127.0.0.1" >&2
+  echo "error: found no $nports free consecutive ports on 127.0.0.1" >&2
   exit 1
 }
 
 node_dir() { echo "$state/node-$1"; }
-client_port() { echo $(($(cat "$state/port") + $1 - 1)); }
-controller_port() { echo $(($(cat "$state/port") + $1 + 2)); }
+base() { cat "$state/port"; }
+client_port() { echo $(($(base) + $1 - 1)); }            # the proxy's, advertised
+controller_port() { echo $(($(base) + $1 + 2)); }        # node's own
+internal_client_port() { echo $(($(base) + $1 + 5)); }   # node's own
+internal_broker_port() { echo $(($(base) + $1 + 8)); }   # node's own
+broker_port() { echo $(($(base) + $1 + 11)); }           # the proxy's, advertised
+voter_port() { # voter_port FROM TO: the proxy's controller port from node FROM to node TO
+  if [ "$1" -eq "$2" ]; then controller_port "$2"; else echo $(($(base) + 15 + 3 * ($1 - 1) + $2 - 1)); fi
+}
+control_port() { echo $(($(base) + 24)); }
+
+proxy_bin() {
+  if [ -n "${KAFKA_SIM_BIN:-}" ]; then echo "$KAFKA_SIM_BIN"; return; fi
+  for b in "$root/target/release/kafka-sim" "$root/target/debug/kafka-sim"; do
+    if [ -x "$b" ]; then echo "$b"; return; fi
+  done
+  (cd "$root" && cargo build --quiet --bin kafka-sim) >&2
+  echo "$root/target/debug/kafka-sim"
+}
+
+proxy_running() {
+  [ -f "$state/proxy.pid" ] || return 1
+  local pid
+  pid=$(cat "$state/proxy.pid")
+  [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "cluster-proxy --cluster $state"
+}
+
+launch_proxy() {
+  nohup "$(proxy_bin)" cluster-proxy --cluster "$state" >> "$state/proxy.log" 2>&1 &
+  echo $! > "$state/proxy.pid"
+  for _ in $(seq 1 100); do
+    if in_use "$(control_port)"; then return; fi
+    if ! proxy_running; then
+      echo "error: the cluster's proxy exited: $(tail -1 "$state/proxy.log")" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "error: the cluster's proxy did not listen within 10 s; see $state/proxy.log" >&2
+  exit 1
+}
 
 check_node() {
   case "${1:-}" in
@@ -74,17 +123,17 @@ java_opts() {
 write_config() {
   local n=$1 dir voters
   dir=$(node_dir "$n")
-  voters="1@127.0.0.1:$(controller_port 1),2@127.0.0.1:$(controller_port 2),3@127.0.0.1:$(controller_port 3)"
+  voters="1@127.0.0.1:$(voter_port "$n" 1),2@127.0.0.1:$(voter_port "$n" 2),3@127.0.0.1:$(voter_port "$n" 3)"
   mkdir -p "$dir/data"
   cat > "$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=$n
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$(client_port "$n"),CONTROLLER://127.0.0.1:$(controller_port "$n")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(client_port "$n")
+listeners=PLAINTEXT://127.0.0.1:$(internal_client_port "$n"),REPLICATION://127.0.0.1:$(internal_broker_port "$n"),CONTROLLER://127.0.0.1:$(controller_port "$n")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(client_port "$n"),REPLICATION://127.0.0.1:$(broker_port "$n")
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,REPLICATION:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=REPLICATION
 log.dirs=$dir/data
 num.partitions=1
 default.replication.factor=3
@@ -154,14 +203,14 @@ bootstrap() {
 }
 
 start() {
-  if running 1 && running 2 && running 3; then bootstrap; return; fi
+  if running 1 && running 2 && running 3 && proxy_running; then bootstrap; return; fi
   stop
   local port
   if [ -n "${KAFKA_SIM_CLUSTER_PORT:-}" ]; then
     port=$KAFKA_SIM_CLUSTER_PORT
-    for k in 0 1 2 3 4 5; do
+    for k in $(seq 0 $((nports - 1))); do
       if in_use $((port + k)); then
-        echo "error: port $((port + k)) on 127.0.0.1 is taken (KAFKA_SIM_CLUSTER_PORT=$port needs it and the five after); unset KAFKA_SIM_CLUSTER_PORT to let the script pick free ones" >&2
+        echo "error: port $((port + k)) on 127.0.0.1 is taken (KAFKA_SIM_CLUSTER_PORT=$port needs it and the $((nports - 1)) after); unset KAFKA_SIM_CLUSTER_PORT to let the script pick free ones" >&2
         exit 1
       fi
     done
@@ -185,6 +234,7 @@ start() {
       exit 1
     }
   done
+  launch_proxy
   for n in "${nodes[@]}"; do launch "$n"; done
   for n in "${nodes[@]}"; do wait_started "$n" 0; done
   bootstrap
@@ -213,6 +263,8 @@ stop() {
     fi
     rm -f "$f"
   done
+  if proxy_running; then kill "$(cat "$state/proxy.pid")" 2> /dev/null || true; fi
+  rm -f "$state/proxy.pid"
 }
 
 signal() { # signal <SIG> <node>

@@ -46,8 +46,10 @@ if [ "$missing" -ne 0 ]; then
 fi
 
 log=$(mktemp)
+cluster="$(pwd)/target/test-cluster"
 cleanup() {
   scripts/kafka-broker.sh stop || true
+  KAFKA_SIM_CLUSTER_DIR="$cluster" scripts/kafka-cluster.sh stop || true
   rm -f "$log"
 }
 trap cleanup EXIT
@@ -79,8 +81,12 @@ echo "== real-client drivers: kafka-python 3.0.12 (PyPI) and kafka-clients 4.4.0
 scripts/drivers/kafka-python/client.sh setup
 scripts/drivers/java/client.sh setup
 
+echo "== a three-node cluster behind the harness's proxy (tests/drivers.rs: a broker cut)"
+cargo build --bin kafka-sim --locked --quiet
+KAFKA_SIM_CLUSTER_DIR="$cluster" KAFKA_SIM_BIN="$(pwd)/target/debug/kafka-sim" scripts/kafka-cluster.sh start
+
 echo "== cargo test (with the cross-check against $broker and the mock cluster)"
-KAFKA_SIM_BROKER="$broker" cargo test --workspace --features rdkafka --locked 2>&1 | tee "$log"
+KAFKA_SIM_BROKER="$broker" KAFKA_SIM_CLUSTER_DIR="$cluster" cargo test --workspace --features rdkafka --locked 2>&1 | tee "$log"
 
 # One closing line for the whole run (cargo prints one per test binary, the last of which
 # is often a crate's empty doc-test run).

@@ -241,6 +241,14 @@ enum Command {
         #[arg(required = true)]
         keys: Vec<String>,
     },
+    /// The TCP proxy in front of a real cluster's listeners (started by
+    /// `scripts/kafka-cluster.sh`), through which timed runs stage network cuts.
+    #[command(hide = true)]
+    ClusterProxy {
+        /// The cluster's state directory.
+        #[arg(long)]
+        cluster: std::path::PathBuf,
+    },
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
@@ -494,6 +502,10 @@ fn main() -> ExitCode {
             partitioner,
             keys,
         }) => partition_command(partitions, &partitioner, keys),
+        Some(Command::ClusterProxy { cluster }) => match kafka_sim::driver::proxy::control::run(&cluster) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
     }
 }
 

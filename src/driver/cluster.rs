@@ -70,6 +70,11 @@ impl Cluster {
         )))
     }
 
+    /// Sends `cut|heal client ID|broker N` to the cluster's proxy ([`super::proxy::control`]).
+    pub fn proxy(&self, command: &str) -> Result<(), DriverError> {
+        super::proxy::control::send(&self.dir, command).map_err(DriverError::Failed)
+    }
+
     /// Each node running again (a node a run crashed or paused and did not bring back, so
     /// the next run starts from a whole cluster).
     pub fn heal(&self) {

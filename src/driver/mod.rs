@@ -23,6 +23,7 @@
 
 pub mod cluster;
 mod process;
+pub mod proxy;
 mod schedule;
 mod timed;
 
@@ -440,7 +441,7 @@ impl Run<'_> {
             "group": c.group,
             "real_group": self.names.group(&c.group),
             "topics": topics,
-            "config": config_json(&c.config),
+            "config": with_client_id(config_json(&c.config), self.scenario, &c.name),
             "commit": c.commit.name(),
             "processing_ms": c.processing_ms as f64 * self.opts.scale,
         });
@@ -476,7 +477,7 @@ impl Run<'_> {
             "real_topic": self.names.topic(&p.topic),
             "interval_ms": scaled(p.interval_ms, self.opts.scale).as_secs_f64() * 1000.0,
             "records": list,
-            "config": config_json(&p.config),
+            "config": with_client_id(config_json(&p.config), self.scenario, &p.name),
         });
         let spec = with_wait(spec, wait);
         Child::spawn(
@@ -601,4 +602,28 @@ fn config_json(c: &std::collections::BTreeMap<String, models::config::ConfigValu
         })
         .collect();
     Value::Object(m)
+}
+
+/// The `client.id` a client's requests carry: its own setting, else its scenario name when
+/// a `cut` names it (the proxy tells its links apart by it, [`proxy`]).
+fn client_id(s: &Scenario, name: &str) -> String {
+    let own = (s.consumers.iter().find(|c| c.name == name).map(|c| &c.config))
+        .or_else(|| s.producers.iter().find(|p| p.name == name).map(|p| &p.config))
+        .and_then(|c| c.get("client.id"));
+    match own {
+        Some(models::config::ConfigValue::Str(id)) => id.clone(),
+        _ => name.to_string(),
+    }
+}
+
+/// `config` with `client.id` set for a client a `cut` names (unless it sets its own).
+fn with_client_id(mut config: Value, s: &Scenario, name: &str) -> Value {
+    let cut = s
+        .faults
+        .iter()
+        .any(|f| f.kind == models::scenario::FaultKind::Cut && f.client == name);
+    if let (true, Value::Object(m)) = (cut, &mut config) {
+        m.entry("client.id").or_insert_with(|| json!(client_id(s, name)));
+    }
+    config
 }

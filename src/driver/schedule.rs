@@ -14,7 +14,13 @@
 //! * broker `stall`: `kafka-cluster.sh pause N` (SIGSTOP) for `duration_ms`, then `resume N`
 //!   — the whole node stops, not only its replica fetchers as in the model.
 //!
-//! Network cuts, request-level `error`/`delay` faults and fault times drawn from a window
+//! * client `cut`: the cluster's proxy holds every link whose first request carries the
+//!   client's `client.id` (the driver sets it to the client's name) for `duration_ms`, then
+//!   closes them ([`super::proxy`]);
+//! * broker `cut`: the proxy holds node N's inter-broker and controller links, both ways,
+//!   for `duration_ms` (its clients still reach it), then closes them.
+//!
+//! Request-level `error`/`delay` faults and fault times drawn from a window
 //! (`between_ms`) are not staged: [`unstageable`] names them.
 
 use models::scenario::{FaultKind, Scenario};
@@ -42,6 +48,14 @@ pub(super) enum Action {
     BrokerPause(u32),
     /// SIGCONT of node `n`.
     BrokerResume(u32),
+    /// The proxy cuts the client of fault `i` off the brokers.
+    CutClient(usize),
+    /// The proxy heals the cut of fault `i`'s client.
+    HealClient(usize),
+    /// The proxy cuts node `n` off the other nodes.
+    CutBroker(u32),
+    /// The proxy heals node `n`'s cut.
+    HealBroker(u32),
 }
 
 /// `broker-N` as N, if `name` is one of the scenario's brokers.
@@ -61,15 +75,10 @@ pub(super) fn unstageable(s: &Scenario, nodes: Option<u32>) -> Option<String> {
         }
         let broker = broker_node(s, &f.client).is_some();
         match f.kind {
-            FaultKind::Cut => {
-                let (who, others) = if broker {
-                    (f.client.as_str(), "the other brokers and the controller")
-                } else {
-                    ("the client", "the brokers")
-                };
+            FaultKind::Cut if nodes.is_none() => {
                 return Some(format!(
-                    "faults[{i}]: a network cut needs a TCP proxy between {who} and {others}, which the drivers do not have"
-                ));
+                    "faults[{i}]: a network cut needs the cluster's TCP proxy (--cluster DIR, scripts/kafka-cluster.sh)"
+                ))
             }
             FaultKind::Error | FaultKind::Delay => {
                 return Some(format!(
@@ -118,7 +127,7 @@ pub(super) fn actions(s: &Scenario) -> Vec<(u64, Action)> {
     for (i, p) in s.producers.iter().enumerate() {
         out.push((p.start_ms, Action::StartProducer(i)));
     }
-    for f in &s.faults {
+    for (k, f) in s.faults.iter().enumerate() {
         let at = f.at_ms.unwrap_or(0);
         let restart = f.restart_after_ms.map(|d| at + d);
         let until = at + f.duration_ms.unwrap_or(0);
@@ -132,8 +141,17 @@ pub(super) fn actions(s: &Scenario) -> Vec<(u64, Action)> {
                     out.push((at, Action::BrokerPause(n)));
                     out.push((until, Action::BrokerResume(n)));
                 }
+                FaultKind::Cut => {
+                    out.push((at, Action::CutBroker(n)));
+                    out.push((until, Action::HealBroker(n)));
+                }
                 _ => {}
             }
+            continue;
+        }
+        if f.kind == FaultKind::Cut {
+            out.push((at, Action::CutClient(k)));
+            out.push((until, Action::HealClient(k)));
             continue;
         }
         let Some(i) = s.consumers.iter().position(|c| c.name == f.client) else {
@@ -185,13 +203,22 @@ mod tests {
     }
 
     #[test]
-    fn cuts_and_request_faults_are_named_as_not_staged() {
+    fn cuts_go_through_the_clusters_proxy() {
         let s = builtin_scenario("network-cut").unwrap();
-        assert!(unstageable(&s, Some(3)).unwrap().contains("TCP proxy"));
+        assert!(unstageable(&s, None).unwrap().contains("TCP proxy"));
+        assert_eq!(unstageable(&s, Some(3)), None);
+        let a = actions(&s);
+        assert!(a.contains(&(15_000, Action::CutClient(0))), "{a:?}");
+        assert!(a.contains(&(35_000, Action::HealClient(0))), "{a:?}");
         let s = builtin_scenario("acks1-leader-loss").unwrap();
-        assert!(unstageable(&s, Some(3))
-            .unwrap()
-            .contains("between broker-1 and the other brokers"));
+        assert_eq!(unstageable(&s, Some(3)), None);
+        let a = actions(&s);
+        assert!(a.contains(&(5_000, Action::CutBroker(1))), "{a:?}");
+        assert!(a.contains(&(20_000, Action::HealBroker(1))), "{a:?}");
+    }
+
+    #[test]
+    fn request_faults_are_named_as_not_staged() {
         let s = builtin_scenario("error-produce").unwrap();
         assert!(unstageable(&s, None).unwrap().contains("request-level"));
     }

@@ -179,6 +179,23 @@ impl Run<'_> {
                     self.note(n - 1, &format!("broker-{n}"), e, json!({}));
                 }
             }
+            Action::CutClient(k) | Action::HealClient(k) => {
+                let verb = if matches!(action, Action::CutClient(_)) {
+                    "cut"
+                } else {
+                    "heal"
+                };
+                let id = super::client_id(self.scenario, &self.scenario.faults[k].client);
+                self.cluster()?.proxy(&format!("{verb} client {id}"))?;
+            }
+            Action::CutBroker(n) | Action::HealBroker(n) => {
+                let verb = if matches!(action, Action::CutBroker(_)) {
+                    "cut"
+                } else {
+                    "heal"
+                };
+                self.cluster()?.proxy(&format!("{verb} broker {n}"))?;
+            }
             Action::BrokerRestart(n) => {
                 self.note(n - 1, &format!("broker-{n}"), "restart", json!({}));
                 let cluster = self.cluster()?.clone();
