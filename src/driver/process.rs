@@ -379,7 +379,7 @@ pub(super) fn admin_output(
         .map_err(|e| DriverError::Failed(format!("cannot start {}: {e}", program.display())))?;
     let _ = std::fs::write(logs.join(format!("admin-{}.log", args[1])), &out.stderr);
     let err = String::from_utf8_lossy(&out.stderr);
-    let last = err.lines().last().unwrap_or("").to_string();
+    let last = without_escapes(err.lines().last().unwrap_or(""));
     match out.status.code() {
         Some(0) => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
         Some(3) => Err(DriverError::Unreachable(format!(
@@ -387,5 +387,36 @@ pub(super) fn admin_output(
         ))),
         Some(4) => Err(DriverError::Unsupported(last)),
         _ => Err(DriverError::Failed(format!("admin {}: {last}", args[1]))),
+    }
+}
+
+/// `line` without terminal escape sequences (`ESC [ ... letter`: a first use's Maven build
+/// leaves colour resets in front of the program's own last line).
+fn without_escapes(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else if !c.is_control() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes_are_dropped_from_a_message() {
+        assert_eq!(
+            super::without_escapes("\x1b[0m\x1b[0mno broker answered"),
+            "no broker answered"
+        );
+        assert_eq!(super::without_escapes("plain: text"), "plain: text");
     }
 }
