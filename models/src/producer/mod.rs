@@ -376,6 +376,10 @@ impl Producer {
         {
             return self.held.push(ProducerOp::Txn(call));
         }
+        // the sender thread, woken by the sends before this call, drains what is ready (past
+        // linger.ms) before the call reaches it: only batches still lingering are undrained
+        // when an abort fails them (Java's abortUndrainedBatches)
+        self.pump(io);
         let flushed = self.settled == self.sent;
         let cluster = self.sender.cluster().cloned();
         match &mut self.txn {
