@@ -393,11 +393,9 @@ fn transactional_offsets_become_committed_with_the_commit_marker() {
     }));
 }
 
-#[test]
-fn a_transactional_record_is_followed_by_its_marker_and_an_older_epoch_is_fenced() {
-    let p = crate::cluster::coordinator_partition("pipeline-1", 50);
-    let pid = i64::from(p) << 32;
-    let produce = |seq: u32, epoch: i32| Msg::ProduceReq {
+/// A one-record Produce of producer `pid`'s transaction in `epoch`, to [`testkit::TP`].
+fn txn_produce(pid: i64, seq: u32, epoch: i32) -> Msg {
+    Msg::ProduceReq {
         batches: vec![crate::protocol::ProduceBatch {
             tp: testkit::TP,
             records: vec![crate::types::LogRecord {
@@ -409,7 +407,14 @@ fn a_transactional_record_is_followed_by_its_marker_and_an_older_epoch_is_fenced
         }],
         acks: Acks::All,
         txn: Some(pid),
-    };
+    }
+}
+
+#[test]
+fn a_transactional_record_is_followed_by_its_marker_and_an_older_epoch_is_fenced() {
+    let p = crate::cluster::coordinator_partition("pipeline-1", 50);
+    let pid = i64::from(p) << 32;
+    let produce = |seq: u32, epoch: i32| txn_produce(pid, seq, epoch);
     let add = Msg::AddPartitionsToTxnReq {
         transactional_id: tid(),
         producer_id: pid,
@@ -465,19 +470,7 @@ fn a_transactional_record_is_followed_by_its_marker_and_an_older_epoch_is_fenced
 fn a_read_committed_fetch_stops_at_the_lso_and_steps_over_markers_and_aborted_records() {
     let p = crate::cluster::coordinator_partition("pipeline-1", 50);
     let pid = i64::from(p) << 32;
-    let produce = |seq: u32, epoch: i32| Msg::ProduceReq {
-        batches: vec![crate::protocol::ProduceBatch {
-            tp: testkit::TP,
-            records: vec![crate::types::LogRecord {
-                id: crate::types::RecordId { producer: 0, seq },
-                payload: crate::types::Payload::new(None, Some(b"v")),
-            }],
-            base_seq: -1,
-            pepoch: epoch,
-        }],
-        acks: Acks::All,
-        txn: Some(pid),
-    };
+    let produce = |seq: u32, epoch: i32| txn_produce(pid, seq, epoch);
     let add = |epoch: i32| Msg::AddPartitionsToTxnReq {
         transactional_id: tid(),
         producer_id: pid,
