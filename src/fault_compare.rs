@@ -313,7 +313,13 @@ fn window(s: &Scenario, run: &Run) -> usize {
         let Some(actor) = actor_of(run, &f.client) else {
             continue;
         };
-        let Some(at) = fault_time(run, actor, f.kind) else {
+        // a client cut leaves no event of its own: it starts at its scheduled time, on both
+        // sides (a timed run plays virtual time on the wall clock)
+        let at = match f.kind {
+            FaultKind::Cut => f.at_ms.map(Time::ms),
+            _ => fault_time(run, actor, f.kind),
+        };
+        let Some(at) = at else {
             continue;
         };
         // a stalled member finishes the batch it holds before it learns that it lost its
@@ -508,6 +514,8 @@ mod tests {
             "unclean-election",
             "coordinator-failover",
             "idempotent-retry",
+            "network-cut",
+            "acks1-leader-loss",
         ] {
             let s = builtin_scenario(name).unwrap();
             for seed in 0..4 {
