@@ -34,7 +34,7 @@
 use super::effects::Effects;
 use crate::cluster::ClusterState;
 pub use crate::protocol::ApiKey;
-use crate::protocol::{Acks, ErrorCode, FetchedRecords, Msg, ServerTimer};
+use crate::protocol::{Acks, ErrorCode, FetchedRecords, Msg, ProduceResult, ServerTimer};
 use crate::types::{Tp, VecMap};
 use sim::{ActorId, Time};
 
@@ -256,8 +256,9 @@ impl Interceptor {
 }
 
 /// The answers to request `msg` that fails with `error` (for `partition` only where
-/// answers are per partition): one per batch of a Produce (its other batches are the
-/// caller's to append), one for the other APIs; none where it gets none (acks=0, an API that
+/// answers are per partition): one for a Produce with a result per failed batch (where the
+/// rule names a partition, the broker appends the other batches and answers them together:
+/// [`crate::broker::Broker`]'s produce handler), one for the other APIs; none where it gets none (acks=0, an API that
 /// cannot fail) and for ListOffsets, whose answer has no error: the broker answers it
 /// without the failed partitions, as a broker that does not lead them does.
 pub fn error_response(msg: Msg, error: ErrorCode, partition: Option<Tp>) -> Vec<Msg> {
@@ -266,15 +267,20 @@ pub fn error_response(msg: Msg, error: ErrorCode, partition: Option<Tp>) -> Vec<
         if *acks == Acks::None {
             return Vec::new();
         }
-        return batches
+        let results: Vec<_> = batches
             .iter()
             .filter(|b| only(&b.tp))
-            .map(|b| Msg::ProduceResp {
+            .map(|b| ProduceResult {
                 tp: b.tp,
                 id: b.first(),
                 result: Err(error),
             })
             .collect();
+        return if results.is_empty() {
+            Vec::new()
+        } else {
+            vec![Msg::ProduceResp { results }]
+        };
     }
     vec![match msg {
         Msg::FetchReq {
@@ -522,11 +528,14 @@ mod tests {
         let e = ErrorCode::NotLeaderOrFollower;
         assert!(matches!(
             one(error_response(produce(TP, Acks::All), e, None)),
-            Some(Msg::ProduceResp {
-                tp: TP,
-                result: Err(ErrorCode::NotLeaderOrFollower),
-                ..
-            })
+            Some(Msg::ProduceResp { results }) if matches!(
+                results.as_slice(),
+                [ProduceResult {
+                    tp: TP,
+                    result: Err(ErrorCode::NotLeaderOrFollower),
+                    ..
+                }]
+            )
         ));
         assert!(
             one(error_response(produce(TP, Acks::None), e, None)).is_none(),

@@ -29,6 +29,7 @@
 //! pauses the replica fetchers (the slow follower).
 
 mod api;
+pub mod delayed_produce;
 pub mod effects;
 pub mod group_host;
 pub mod interceptor;
@@ -201,11 +202,8 @@ impl Broker {
                     }
                     self.advance_high_watermark(tp);
                     for w in failed {
-                        w.answer(
-                            tp,
-                            Err(crate::protocol::ErrorCode::NotLeaderOrFollower),
-                            &mut self.fx,
-                        );
+                        let lost = Err(ErrorCode::NotLeaderOrFollower);
+                        w.answer(lost, &mut self.rm.produces, &mut self.fx);
                     }
                 }
                 RoleChange::Leaves { unload, failed } => {
@@ -218,11 +216,8 @@ impl Broker {
                         self.groups.unload(tp, self.rm.cluster());
                     }
                     for w in failed {
-                        w.answer(
-                            tp,
-                            Err(crate::protocol::ErrorCode::NotLeaderOrFollower),
-                            &mut self.fx,
-                        );
+                        let lost = Err(ErrorCode::NotLeaderOrFollower);
+                        w.answer(lost, &mut self.rm.produces, &mut self.fx);
                     }
                 }
             }
@@ -427,7 +422,7 @@ impl Broker {
                 spec,
                 tag,
             } => self.on_list_offsets(from, &partitions, spec, tag),
-            msg @ Msg::ProduceReq { .. } => self.on_produce(now, from, msg),
+            msg @ Msg::ProduceReq { .. } => self.on_produce(now, from, msg, None),
             Msg::FetchReq {
                 fetch_id,
                 positions,
@@ -512,32 +507,8 @@ impl Broker {
                 partition: Some(tp),
             } if api == interceptor::ApiKey::Produce => {
                 // the rule's partition fails, the request's other batches are appended
-                let Msg::ProduceReq {
-                    mut batches,
-                    acks,
-                    txn,
-                } = msg
-                else {
-                    unreachable!("a Produce request")
-                };
-                let (failing, kept): (Vec<_>, Vec<_>) = batches.drain(..).partition(|b| b.tp == tp);
-                let failed = Msg::ProduceReq {
-                    batches: failing,
-                    acks,
-                    txn,
-                };
-                for resp in interceptor::error_response(failed, error, Some(tp)) {
-                    self.fx.send(from, resp);
-                }
-                if !kept.is_empty() {
-                    let now = self.now;
-                    let rest = Msg::ProduceReq {
-                        batches: kept,
-                        acks,
-                        txn,
-                    };
-                    self.on_produce(now, from, rest);
-                }
+                let now = self.now;
+                self.on_produce(now, from, msg, Some((tp, error)));
             }
             Verdict::Fail { error, partition } => {
                 for resp in interceptor::error_response(msg, error, partition) {

@@ -10,6 +10,7 @@
 //! its epoch (KIP-101/279/595), and `replica.lag.time.max.ms` shrinks and expands the ISR
 //! through AlterPartition (KIP-497).
 
+use super::delayed_produce::{DelayedProduces, Slot};
 use super::effects::Effects;
 use crate::cluster::{ClusterState, NodeId, PartitionState};
 use crate::history::Event;
@@ -85,10 +86,8 @@ fn followers(replicas: &[NodeId], me: NodeId, leo: i64, now: Time) -> BTreeMap<N
 pub enum Waiting {
     /// A Produce request.
     Produce {
-        /// The producer.
-        client: ActorId,
-        /// The batch's first record (its name in the answer).
-        id: RecordId,
+        /// Where its result goes: its request's answer ([`DelayedProduces`]).
+        slot: Slot,
         /// The batch's base offset (the answer).
         base: i64,
         /// Its last record's offset (the high watermark must pass it).
@@ -116,11 +115,10 @@ impl Waiting {
 
     /// Answers the write: its offset, or why it failed (a commit's `NOT_LEADER_OR_FOLLOWER`
     /// is the client's `NOT_COORDINATOR`).
-    pub fn answer(self, tp: Tp, r: Result<i64, ErrorCode>, fx: &mut Effects) {
+    pub fn answer(self, r: Result<i64, ErrorCode>, produces: &mut DelayedProduces, fx: &mut Effects) {
         match self {
-            Waiting::Produce { client, id, base, .. } => {
-                let result = r.map(|_| base);
-                fx.send(client, Msg::ProduceResp { tp, id, result });
+            Waiting::Produce { slot, base, .. } => {
+                produces.complete(slot, r.map(|_| base), fx);
             }
             Waiting::Commit {
                 client,
@@ -226,6 +224,8 @@ pub struct ReplicaManager {
     replica_lag_max: Time,
     /// A reused buffer of the acks=all requests being answered.
     answered: Vec<Waiting>,
+    /// The Produce requests not answered yet.
+    pub produces: DelayedProduces,
 }
 
 fn slot(parts: &mut [Vec<Option<Partition>>], tp: Tp) -> Option<&mut Partition> {
@@ -264,6 +264,7 @@ impl ReplicaManager {
             controller,
             replica_lag_max,
             answered: Vec::new(),
+            produces: DelayedProduces::default(),
         };
         for (tp, st) in cluster.all() {
             if let Some(p) = rm.part_mut(tp) {
@@ -410,6 +411,7 @@ impl ReplicaManager {
             p.waiting.clear();
             p.alter_pending = false;
         }
+        self.produces.clear();
     }
 
     // ------------------------------------------------------------------ high watermark
@@ -454,7 +456,7 @@ impl ReplicaManager {
                 } else {
                     Err(ErrorCode::NotEnoughReplicasAfterAppend)
                 };
-                w.answer(tp, r, fx);
+                w.answer(r, &mut self.produces, fx);
             }
         }
         advanced
@@ -467,7 +469,7 @@ impl ReplicaManager {
     /// `min.insync.replicas`), the idempotent sequence check of the batch (a duplicate: its
     /// base offset, waiting with it if acks=all and it is not replicated yet;
     /// `OUT_OF_ORDER_SEQUENCE_NUMBER`), or an append.
-    pub fn check_produce(&mut self, from: ActorId, acks: Acks, batch: &ProduceBatch) -> ProduceCheck {
+    pub fn check_produce(&mut self, slot: Slot, acks: Acks, batch: &ProduceBatch) -> ProduceCheck {
         let tp = batch.tp;
         let min_isr = self.min_isr(tp);
         let Some(p) = self.part_mut(tp).filter(|p| p.role == Role::Leader) else {
@@ -487,16 +489,7 @@ impl ReplicaManager {
                 let offset = base + batch.records.len() as i64 - 1;
                 // kept in offset order
                 let at = p.waiting.partition_point(|w| w.offset() <= offset);
-                let client = from;
-                p.waiting.insert(
-                    at,
-                    Waiting::Produce {
-                        client,
-                        id,
-                        base,
-                        offset,
-                    },
-                );
+                p.waiting.insert(at, Waiting::Produce { slot, base, offset });
                 ProduceCheck::Waits
             }
             SeqCheck::Duplicate(base) => ProduceCheck::Reply(Ok(base)),

@@ -85,26 +85,18 @@ pub fn produce(
         base_seq: seq,
         pepoch: 0,
     };
-    let check = rm.check_produce(CLIENT, acks, &batch);
+    let slot = rm.produces.open(CLIENT, acks == Acks::None, [(TP, id)]);
+    let check = rm.check_produce(slot, acks, &batch);
     let ProduceCheck::Append(epoch) = check else {
         return check;
     };
     let offset = rm.append(TP, entry(producer, seq, epoch), now, fx);
     match acks {
-        Acks::None => {}
-        Acks::Leader => fx.send(
-            CLIENT,
-            Msg::ProduceResp {
-                tp: TP,
-                id,
-                result: Ok(offset),
-            },
-        ),
+        Acks::None | Acks::Leader => rm.produces.complete(slot, Ok(offset), fx),
         Acks::All => rm.wait(
             TP,
             Waiting::Produce {
-                client: CLIENT,
-                id,
+                slot,
                 base: offset,
                 offset,
             },
@@ -118,9 +110,9 @@ pub fn produce(
 pub fn produce_results(fx: &Effects) -> Vec<Result<i64, crate::protocol::ErrorCode>> {
     fx.sent()
         .into_iter()
-        .filter_map(|(_, m)| match m {
-            Msg::ProduceResp { result, .. } => Some(*result),
-            _ => None,
+        .flat_map(|(_, m)| match m {
+            Msg::ProduceResp { results } => results.iter().map(|r| r.result).collect(),
+            _ => Vec::new(),
         })
         .collect()
 }

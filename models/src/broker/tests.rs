@@ -446,9 +446,9 @@ fn a_transactional_record_is_followed_by_its_marker_and_an_older_epoch_is_fenced
     let (seen, events) = run_txn(requests);
     let produced: Vec<Result<i64, ErrorCode>> = seen
         .iter()
-        .filter_map(|(_, m)| match m {
-            Msg::ProduceResp { result, .. } => Some(*result),
-            _ => None,
+        .flat_map(|(_, m)| match m {
+            Msg::ProduceResp { results } => results.iter().map(|r| r.result).collect(),
+            _ => Vec::new(),
         })
         .collect();
     assert_eq!(produced, vec![Ok(0), Err(ErrorCode::InvalidProducerEpoch)]);

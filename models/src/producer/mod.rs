@@ -500,11 +500,15 @@ impl Producer {
                 }
                 self.sender.on_disconnected(&mut self.acc, io, from, &mut settled);
             }
-            Msg::ProduceResp { id, result, .. } => {
-                if self
-                    .sender
-                    .on_response(&mut self.acc, io, id, result, &mut settled)
-                {
+            Msg::ProduceResp { results } => {
+                // each batch in the request's order, then one pump
+                let mut landed = false;
+                for r in results {
+                    landed |= self
+                        .sender
+                        .on_response(&mut self.acc, io, r.id, r.result, &mut settled);
+                }
+                if landed {
                     self.settle(io, std::mem::take(&mut settled));
                 }
             }

@@ -45,10 +45,17 @@ fn split(out: &[Output]) -> (Vec<&'static str>, Vec<Request>) {
     (events, sends)
 }
 
+/// The broker's answer to a request of one batch.
+fn answer(tp: Tp, id: RecordId, result: Result<i64, ErrorCode>) -> Msg {
+    Msg::ProduceResp {
+        results: vec![crate::protocol::ProduceResult { tp, id, result }],
+    }
+}
+
 fn ack(p: &mut Producer, io: &mut Recorder, seq: u32, result: Result<i64, ErrorCode>) {
     let id = RecordId { producer: 0, seq };
     let tp = Tp::new(0, 0);
-    p.on_message(io, B0, Msg::ProduceResp { tp, id, result });
+    p.on_message(io, B0, answer(tp, id, result));
 }
 
 #[test]
@@ -112,15 +119,7 @@ fn a_companion_sends_what_is_handed_over_and_stays_open() {
     for seq in [0, 1] {
         let id = RecordId { producer: 4, seq };
         let tp = Tp::new(1 - seq, 0);
-        p.on_message(
-            &mut io,
-            B0,
-            Msg::ProduceResp {
-                tp,
-                id,
-                result: Ok(0),
-            },
-        );
+        p.on_message(&mut io, B0, answer(tp, id, Ok(0)));
     }
     assert_eq!(split(&io.take()).0, ["produce", "produce"], "no producer_done");
 }
@@ -202,15 +201,7 @@ fn demo3_batches(seed: u64) -> Vec<Vec<u32>> {
                     seq: b[0],
                 };
                 let tp = Tp::new(0, 0);
-                p.on_message(
-                    &mut io,
-                    B0,
-                    Msg::ProduceResp {
-                        tp,
-                        id,
-                        result: Ok(0),
-                    },
-                );
+                p.on_message(&mut io, B0, answer(tp, id, Ok(0)));
             }
             for o in io.take() {
                 if let Output::Send(_, Msg::ProduceReq { batches: b, .. }) = o {

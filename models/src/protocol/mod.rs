@@ -6,7 +6,7 @@
 
 use crate::assignor::{AssignorKind, MemberSubscription};
 use crate::cluster::ClusterState;
-use crate::types::{LogRecord, MemberId, Metadata, Payload, RecordId, Tp};
+use crate::types::{LogRecord, MemberId, Metadata, Payload, Tp};
 use sim::Time;
 use std::sync::Arc;
 
@@ -19,7 +19,7 @@ mod produce;
 
 pub use api::ApiKey;
 pub use error::ErrorCode;
-pub use produce::ProduceBatch;
+pub use produce::{ProduceBatch, ProduceResult};
 
 /// Timers the group coordinator sets.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -477,16 +477,11 @@ pub enum Msg {
         /// Offsets.
         offsets: Vec<(Tp, i64)>,
     },
-    /// Produce response for one batch: its base offset, or why not (the broker answers
-    /// each batch of a request on its own; see README, known differences).
+    /// Produce response: one per request, once every batch of it is done, with each batch's
+    /// base offset or why not, in the request's order (Kafka's `DelayedProduce`).
     ProduceResp {
-        /// Partition.
-        tp: Tp,
-        /// The batch's first record: it names the batch.
-        id: RecordId,
-        /// Offset of the batch's first record (for a duplicate: where it was first written);
-        /// the others follow it.
-        result: Result<i64, ErrorCode>,
+        /// Per batch.
+        results: Vec<ProduceResult>,
     },
     /// Fetch response: records per partition from the requested positions.
     FetchResp {

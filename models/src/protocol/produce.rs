@@ -1,6 +1,7 @@
 //! The Produce request's record batches (record-batch format v2, KIP-98): what one
 //! partition's part of a request carries.
 
+use crate::protocol::ErrorCode;
 use crate::types::{LogRecord, RecordId, Tp};
 
 /// One partition's record batch in a Produce request (record-batch format v2): its records
@@ -31,4 +32,16 @@ impl ProduceBatch {
             self.base_seq + self.records.len() as i32 - 1
         }
     }
+}
+
+/// One partition's part of a Produce response: the batch it answers and its result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProduceResult {
+    /// Partition.
+    pub tp: Tp,
+    /// The batch's first record: it names the batch.
+    pub id: RecordId,
+    /// Offset of the batch's first record (for a duplicate: where it was first written);
+    /// the others follow it.
+    pub result: Result<i64, ErrorCode>,
 }
